@@ -1,0 +1,280 @@
+//! The integrity audit: reads back what landed in S3 and checks it against what Kafka acknowledged.
+//! Per symbol, every acknowledged `seq` must be in exactly one object; per partition, the objects'
+//! offset ranges must tile the run's offsets with no gap or overlap, up to the committed offset.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::Context;
+use aws_sdk_s3::Client;
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use crate::layout::topic_prefix;
+use crate::produce::Failed;
+use crate::sink::upload::Landed;
+use crate::tick::decode_payload;
+
+/// What was produced, according to the producer and the sink.
+pub struct Expected<'a> {
+    /// Ticker of each symbol index.
+    pub tickers: Vec<&'a str>,
+    /// Ticks generated per symbol: seq 0..n.
+    pub per_symbol: &'a [u64],
+    /// Deliveries that failed: not acknowledged, so not expected in S3.
+    pub failed: &'a [Failed],
+    /// Objects the sink made durable.
+    pub landed: &'a [Landed],
+    pub start_offsets: &'a BTreeMap<i32, i64>,
+    pub committed: &'a BTreeMap<i32, i64>,
+}
+
+/// Where to read.
+pub struct Location<'a> {
+    pub client: &'a Client,
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+    pub topic: &'a str,
+}
+
+/// The audit's findings.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Audit {
+    /// Objects of this run found by listing the bucket.
+    pub objects: u64,
+    pub bytes: u64,
+    /// Lines read from those objects.
+    pub records_read: u64,
+    /// Acknowledged ticks found at least once.
+    pub landed: u64,
+    /// Acknowledged ticks not found.
+    pub lost: u64,
+    /// Extra copies of ticks found more than once.
+    pub duplicated: u64,
+    /// Ticks found whose delivery had been reported as failed (a timeout that still got written).
+    pub landed_unacked: u64,
+    /// Lines that are not ticks of this run (unknown symbol, seq never produced, not JSON).
+    pub unexpected: u64,
+    /// Problems, one line each; empty when the audit passed.
+    pub problems: Vec<String>,
+    /// Up to 20 lost ticks as `SYMBOL#seq`.
+    pub lost_sample: Vec<String>,
+    /// Up to 20 duplicated ticks as `SYMBOL#seq in KEY`.
+    pub duplicated_sample: Vec<String>,
+}
+
+impl Audit {
+    pub fn passed(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+const SAMPLE: usize = 20;
+
+/// Lists and reads back every object of this run and checks it against `exp`.
+pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit> {
+    let listed = list(loc).await?;
+    let mut audit = Audit::default();
+    let by_key: HashMap<&str, &Landed> = exp.landed.iter().map(|l| (l.key.as_str(), l)).collect();
+    let ours: Vec<(String, i64)> = listed
+        .into_iter()
+        .filter(|(key, _)| {
+            // Objects of earlier runs on the same topic start below this run's offsets.
+            crate::layout::parse_object_name(key).is_some_and(|(t, p, off)| {
+                t == loc.topic && off >= exp.start_offsets.get(&p).copied().unwrap_or(0)
+            })
+        })
+        .collect();
+    for (key, size) in &ours {
+        audit.objects += 1;
+        audit.bytes += *size as u64;
+        if !by_key.contains_key(key.as_str()) {
+            audit.problems.push(format!(
+                "object {key} is in the bucket but the sink never reported it durable"
+            ));
+        }
+    }
+    let listed_keys: std::collections::HashSet<&str> =
+        ours.iter().map(|(k, _)| k.as_str()).collect();
+    for l in exp.landed {
+        if !listed_keys.contains(l.key.as_str()) {
+            audit.problems.push(format!(
+                "object {} was reported durable but is not in the bucket",
+                l.key
+            ));
+        }
+    }
+
+    let index: HashMap<&str, u32> = exp
+        .tickers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (*t, i as u32))
+        .collect();
+    let mut seen: Vec<Vec<u64>> = exp
+        .per_symbol
+        .iter()
+        .map(|n| vec![0u64; (*n as usize).div_ceil(64)])
+        .collect();
+    let mut bodies = futures::stream::iter(ours.iter().map(|(key, _)| async move {
+        let obj = loc
+            .client
+            .get_object()
+            .bucket(loc.bucket)
+            .key(key)
+            .send()
+            .await
+            .with_context(|| format!("reading back s3://{}/{key}", loc.bucket))?;
+        let bytes = obj
+            .body
+            .collect()
+            .await
+            .with_context(|| format!("reading back s3://{}/{key}", loc.bucket))?
+            .into_bytes();
+        anyhow::Ok((key.as_str(), bytes))
+    }))
+    // Reads overlap: one GET at a time is bound by round trips, not bandwidth.
+    .buffer_unordered(16);
+    let mut scratch = Vec::new();
+    while let Some((key, bytes)) = bodies.try_next().await? {
+        let mut lines = 0u64;
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            lines += 1;
+            let Ok(tick) = decode_payload(line, &mut scratch) else {
+                audit.unexpected += 1;
+                continue;
+            };
+            let Some(&sym) = index.get(tick.symbol.as_str()) else {
+                audit.unexpected += 1;
+                continue;
+            };
+            let words = &mut seen[sym as usize];
+            let (w, bit) = ((tick.seq / 64) as usize, 1u64 << (tick.seq % 64));
+            if tick.seq >= exp.per_symbol[sym as usize] {
+                audit.unexpected += 1;
+            } else if words[w] & bit != 0 {
+                audit.duplicated += 1;
+                if audit.duplicated_sample.len() < SAMPLE {
+                    audit
+                        .duplicated_sample
+                        .push(format!("{}#{} in {key}", tick.symbol, tick.seq));
+                }
+            } else {
+                words[w] |= bit;
+            }
+        }
+        audit.records_read += lines;
+        if let Some(l) = by_key.get(key) {
+            if l.records != lines {
+                audit.problems.push(format!(
+                    "object {key} holds {lines} records but the sink wrote {}",
+                    l.records
+                ));
+            }
+        }
+    }
+
+    let failed: std::collections::HashSet<(u32, u64)> =
+        exp.failed.iter().map(|f| (f.symbol, f.seq)).collect();
+    for (sym, n) in exp.per_symbol.iter().enumerate() {
+        for seq in 0..*n {
+            let found = seen[sym][(seq / 64) as usize] & (1 << (seq % 64)) != 0;
+            let acked = !failed.contains(&(sym as u32, seq));
+            match (acked, found) {
+                (true, true) => audit.landed += 1,
+                (true, false) => {
+                    audit.lost += 1;
+                    if audit.lost_sample.len() < SAMPLE {
+                        audit
+                            .lost_sample
+                            .push(format!("{}#{seq}", exp.tickers[sym]));
+                    }
+                }
+                (false, true) => audit.landed_unacked += 1,
+                (false, false) => {}
+            }
+        }
+    }
+    if audit.lost > 0 {
+        audit.problems.push(format!(
+            "{} acknowledged ticks are not in S3, for example {}",
+            audit.lost,
+            audit.lost_sample.join(", ")
+        ));
+    }
+    if audit.duplicated > 0 {
+        audit.problems.push(format!(
+            "{} ticks are in S3 more than once, for example {}",
+            audit.duplicated,
+            audit.duplicated_sample.join(", ")
+        ));
+    }
+    if audit.unexpected > 0 {
+        audit.problems.push(format!(
+            "{} lines in S3 are not ticks this run produced",
+            audit.unexpected
+        ));
+    }
+    check_offsets(exp, &mut audit.problems);
+    Ok(audit)
+}
+
+/// Per partition, the objects' offset ranges must follow each other from the run's start offset
+/// with no gap or overlap, and the committed offset must be exactly one past the last of them.
+fn check_offsets(exp: &Expected<'_>, problems: &mut Vec<String>) {
+    let mut by_part: BTreeMap<i32, Vec<&Landed>> = BTreeMap::new();
+    for l in exp.landed {
+        by_part.entry(l.partition).or_default().push(l);
+    }
+    for (p, objs) in &mut by_part {
+        objs.sort_by_key(|l| l.first_offset);
+        let mut next = exp.start_offsets.get(p).copied().unwrap_or(0);
+        for l in objs.iter() {
+            if l.first_offset != next {
+                problems.push(format!(
+                    "partition {p}: object {} starts at offset {} but the previous one ended before {next}",
+                    l.key, l.first_offset
+                ));
+            }
+            next = l.last_offset + 1;
+        }
+        match exp.committed.get(p) {
+            Some(c) if *c == next => {}
+            other => problems.push(format!(
+                "partition {p}: committed offset is {other:?} but objects cover offsets up to {next}"
+            )),
+        }
+    }
+    for (p, c) in exp.committed {
+        if !by_part.contains_key(p) {
+            problems.push(format!(
+                "partition {p}: offset {c} was committed but no object of it landed"
+            ));
+        }
+    }
+}
+
+async fn list(loc: &Location<'_>) -> anyhow::Result<Vec<(String, i64)>> {
+    let mut out = Vec::new();
+    let mut pages = loc
+        .client
+        .list_objects_v2()
+        .bucket(loc.bucket)
+        .prefix(topic_prefix(loc.prefix, loc.topic))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.with_context(|| {
+            format!(
+                "listing s3://{}/{}",
+                loc.bucket,
+                topic_prefix(loc.prefix, loc.topic)
+            )
+        })?;
+        for o in page.contents() {
+            if let Some(k) = o.key() {
+                out.push((k.to_string(), o.size().unwrap_or(0)));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,229 @@
+//! Building and checking the Kafka and S3 clients. Both fail fast with a clear message when the
+//! service is unreachable, instead of hanging in retries.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::Client;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use crate::scenario::{Kafka, S3};
+
+/// How long a reachability check may take before the run fails.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Client properties: tickbench's defaults, then `[kafka.client]`, then the role's own map.
+fn client_config(
+    brokers: &str,
+    k: &Kafka,
+    role: &BTreeMap<String, String>,
+    defaults: &[(&str, &str)],
+) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers);
+    for (key, v) in defaults {
+        c.set(*key, *v);
+    }
+    for (key, v) in k.client.iter().chain(role) {
+        c.set(key, v);
+    }
+    c
+}
+
+pub fn producer_config(brokers: &str, k: &Kafka) -> ClientConfig {
+    client_config(
+        brokers,
+        k,
+        &k.producer,
+        &[
+            ("client.id", "tickbench-producer"),
+            ("linger.ms", "5"),
+            ("queue.buffering.max.messages", "1000000"),
+            // Bounds how long an undeliverable tick is retried before it counts as failed.
+            ("message.timeout.ms", "30000"),
+        ],
+    )
+}
+
+pub fn consumer_config(brokers: &str, k: &Kafka, group_id: &str) -> anyhow::Result<ClientConfig> {
+    for key in ["enable.auto.commit", "enable.auto.offset.store"] {
+        if k.consumer.get(key).is_some_and(|v| v != "false") {
+            bail!(
+                "kafka.consumer.\"{key}\" must be false or absent: the sink commits an offset only after the S3 object holding its record is durable"
+            );
+        }
+    }
+    let mut c = client_config(
+        brokers,
+        k,
+        &k.consumer,
+        &[
+            ("client.id", "tickbench-sink"),
+            ("auto.offset.reset", "earliest"),
+            ("session.timeout.ms", "10000"),
+        ],
+    );
+    c.set("group.id", group_id);
+    c.set("enable.auto.commit", "false");
+    c.set("enable.auto.offset.store", "false");
+    Ok(c)
+}
+
+/// Checks the brokers answer, creates the topic if it is missing, and returns its partition ids.
+pub async fn prepare_topic(brokers: &str, k: &Kafka) -> anyhow::Result<Vec<i32>> {
+    let probe_cfg = client_config(brokers, k, &BTreeMap::new(), &[]);
+    let probe: BaseConsumer = probe_cfg.create().context("creating a Kafka client")?;
+    let topic = k.topic.clone();
+    let (probe, partitions) = tokio::task::spawn_blocking(move || {
+        let md = probe.fetch_metadata(Some(&topic), CONNECT_TIMEOUT);
+        let parts = md.map(|md| {
+            md.topics()
+                .iter()
+                .find(|t| t.name() == topic && t.error().is_none())
+                .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        });
+        (probe, parts)
+    })
+    .await?;
+    drop(probe);
+    let partitions = partitions.map_err(|e| {
+        anyhow!(
+            "cannot reach Kafka at {brokers} within {}s: {e} (check kafka.brokers and kafka.client security settings)",
+            CONNECT_TIMEOUT.as_secs()
+        )
+    })?;
+    if !partitions.is_empty() {
+        return Ok(sorted(partitions));
+    }
+    let admin: AdminClient<DefaultClientContext> = client_config(brokers, k, &BTreeMap::new(), &[])
+        .create()
+        .context("creating a Kafka admin client")?;
+    let new = NewTopic::new(&k.topic, k.partitions as i32, TopicReplication::Fixed(-1));
+    let opts = AdminOptions::new().operation_timeout(Some(CONNECT_TIMEOUT));
+    let res = tokio::time::timeout(CONNECT_TIMEOUT * 2, admin.create_topics([&new], &opts))
+        .await
+        .map_err(|_| anyhow!("creating topic {} on {brokers} timed out", k.topic))??;
+    for r in res {
+        if let Err((name, code)) = r {
+            if code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists {
+                bail!("creating topic {name} on {brokers}: {code}");
+            }
+        }
+    }
+    Ok((0..k.partitions as i32).collect())
+}
+
+fn sorted(mut v: Vec<i32>) -> Vec<i32> {
+    v.sort_unstable();
+    v
+}
+
+/// High watermarks (next offset to be written) of every partition.
+pub async fn high_watermarks(
+    cfg: &ClientConfig,
+    topic: &str,
+    partitions: &[i32],
+) -> anyhow::Result<BTreeMap<i32, i64>> {
+    let consumer: BaseConsumer = cfg.create().context("creating a Kafka client")?;
+    let topic = topic.to_string();
+    let partitions = partitions.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let mut out = BTreeMap::new();
+        for p in partitions {
+            let (_, high) = consumer
+                .fetch_watermarks(&topic, p, CONNECT_TIMEOUT)
+                .with_context(|| format!("fetching watermarks of {topic}/{p}"))?;
+            out.insert(p, high);
+        }
+        Ok(out)
+    })
+    .await?
+}
+
+/// An S3 client for the scenario: the embedded server (static dummy credentials, path style), an
+/// S3-compatible endpoint, or AWS itself, with credentials and region from the AWS config chain.
+pub async fn s3_client(s3: &S3, embedded_endpoint: Option<&str>) -> Client {
+    let retry = RetryConfig::standard().with_max_attempts(5);
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(120))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(timeouts);
+    if let Some(r) = &s3.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if embedded_endpoint.is_some() {
+        // The embedded server has its own key pair; the user's real keys are never sent to it.
+        loader = loader
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                crate::embedded::S3_ACCESS_KEY,
+                crate::embedded::S3_SECRET_KEY,
+                None,
+                None,
+                "tickbench-embedded",
+            ))
+            .region(Region::new("us-east-1"));
+    }
+    let shared = loader.load().await;
+    let mut b = aws_sdk_s3::config::Builder::from(&shared);
+    if shared.region().is_none() {
+        b = b.region(Region::new("us-east-1"));
+    }
+    let endpoint = embedded_endpoint
+        .map(str::to_string)
+        .or_else(|| s3.endpoint.clone());
+    if let Some(e) = &endpoint {
+        b = b.endpoint_url(e);
+    }
+    b = b.force_path_style(s3.force_path_style.unwrap_or(endpoint.is_some()));
+    Client::from_conf(b.build())
+}
+
+/// Checks the bucket answers (creating it when asked) within the connect timeout.
+pub async fn prepare_bucket(
+    client: &Client,
+    bucket: &str,
+    create: bool,
+    where_: &str,
+) -> anyhow::Result<()> {
+    let check = async {
+        match client.head_bucket().bucket(bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if create && e.as_service_error().is_some_and(|s| s.is_not_found()) => client
+                .create_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    anyhow!(
+                        "creating bucket {bucket} at {where_}: {}",
+                        DisplayErrorContext(e)
+                    )
+                }),
+            Err(e) => Err(anyhow!(
+                "bucket {bucket} at {where_}: {}",
+                DisplayErrorContext(e)
+            )),
+        }
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, check)
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "S3 at {where_} did not answer within {}s",
+                CONNECT_TIMEOUT.as_secs()
+            )
+        })?
+}

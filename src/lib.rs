@@ -1,0 +1,18 @@
+//! tickbench: a load generator and benchmark harness for pipelines that land market data from
+//! Kafka in S3. See DESIGN.md (shared) and the README for the vocabulary and the measurements.
+
+pub mod audit;
+pub mod cli;
+pub mod connect;
+pub mod embedded;
+pub mod layout;
+pub mod load;
+pub mod metrics;
+pub mod produce;
+pub mod report;
+pub mod results;
+pub mod run;
+pub mod scenario;
+pub mod sim;
+pub mod sink;
+pub mod tick;

@@ -1,0 +1,183 @@
+//! The producer driver: walks the open-loop schedule, sends each tick at its intended time (never
+//! earlier; later only shows up as schedule lag), and records delivery reports.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+
+use crate::load::Schedule;
+use crate::metrics::{now_ns, us_between, Counters, Recorders, Stage};
+use crate::sim::Simulator;
+
+/// Stamps carried from `send` to the delivery report.
+pub struct InFlight {
+    t_sched: u64,
+    t_send: u64,
+    symbol: u32,
+    seq: u64,
+}
+
+/// A tick whose delivery failed, with librdkafka's reason.
+#[derive(Debug, Clone)]
+pub struct Failed {
+    pub symbol: u32,
+    pub seq: u64,
+    pub error: String,
+}
+
+/// Records delivery reports into the run's histograms.
+pub struct DeliveryContext {
+    rec: Arc<Recorders>,
+    counters: Arc<Counters>,
+    failed: Mutex<Vec<Failed>>,
+}
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Box<InFlight>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, m: Box<InFlight>) {
+        let t_ack = now_ns();
+        match result {
+            Ok(_) => {
+                self.rec.tick_latency(Stage::Produce, m.t_sched, t_ack);
+                self.rec.tick_value(
+                    Stage::ProduceRaw,
+                    us_between(m.t_send, t_ack),
+                    m.t_sched,
+                    t_ack,
+                );
+                self.counters.acked.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((e, _)) => {
+                self.counters
+                    .delivery_failed
+                    .fetch_add(1, Ordering::Relaxed);
+                self.failed.lock().expect("failed list").push(Failed {
+                    symbol: m.symbol,
+                    seq: m.seq,
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+}
+
+/// What the producer did.
+#[derive(Debug, Default)]
+pub struct ProduceReport {
+    /// Ticks handed to librdkafka.
+    pub produced: u64,
+    /// Ticks generated per symbol (each symbol's seq ran 0..n).
+    pub per_symbol: Vec<u64>,
+    /// Ticks whose delivery failed.
+    pub failed: Vec<Failed>,
+    /// Ticks the producer never got to (the run was stopped).
+    pub not_sent: u64,
+    /// Times the local queue was full and the producer had to wait (load it could not absorb).
+    pub queue_full_waits: u64,
+    /// Messages still undelivered when the final flush gave up.
+    pub unflushed: i32,
+}
+
+pub fn new_context(rec: Arc<Recorders>, counters: Arc<Counters>) -> DeliveryContext {
+    DeliveryContext {
+        rec,
+        counters,
+        failed: Mutex::new(Vec::new()),
+    }
+}
+
+/// Sends every tick of `schedule` to `topic`, keyed by symbol. Blocking: run it on its own thread.
+/// Delivery reports are served by the threaded producer's own polling thread, so a report is
+/// timed when librdkafka has it, not when this loop gets around to it.
+pub fn drive(
+    producer: ThreadedProducer<DeliveryContext>,
+    topic: &str,
+    schedule: Schedule,
+    mut sim: Simulator,
+    rec: Arc<Recorders>,
+    counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+) -> ProduceReport {
+    let mut report = ProduceReport::default();
+    let mut buf = Vec::with_capacity(256);
+    for i in 0..schedule.len() {
+        if stop.load(Ordering::Relaxed) {
+            report.not_sent = schedule.len() - i;
+            break;
+        }
+        let t_sched = schedule.at(i);
+        wait_until(t_sched);
+        let (symbol, tick) = sim.next_tick(t_sched);
+        buf.clear();
+        tick.encode_json(&mut buf);
+        let meta = Box::new(InFlight {
+            t_sched,
+            t_send: now_ns(),
+            symbol: symbol as u32,
+            seq: tick.seq,
+        });
+        let mut record = BaseRecord::with_opaque_to(topic, meta)
+            .key(tick.symbol.as_str())
+            .payload(buf.as_slice());
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), mut back)) => {
+                    // The local queue is full: wait for deliveries, then try again. The wait
+                    // shows up as schedule lag of this and the following ticks.
+                    report.queue_full_waits += 1;
+                    std::thread::sleep(Duration::from_millis(1));
+                    back.delivery_opaque.t_send = now_ns();
+                    record = back;
+                }
+                Err((e, back)) => {
+                    counters.delivery_failed.fetch_add(1, Ordering::Relaxed);
+                    producer
+                        .context()
+                        .failed
+                        .lock()
+                        .expect("failed list")
+                        .push(Failed {
+                            symbol: back.delivery_opaque.symbol,
+                            seq: back.delivery_opaque.seq,
+                            error: e.to_string(),
+                        });
+                    break;
+                }
+            }
+        }
+        let t_send = now_ns();
+        rec.tick_latency(Stage::ScheduleLag, t_sched, t_send);
+        report.produced += 1;
+        counters.produced.fetch_add(1, Ordering::Relaxed);
+    }
+    // Delivery reports arrive during flush; message.timeout.ms bounds how long it can take.
+    let _ = producer.flush(Duration::from_secs(60));
+    report.unflushed = producer.in_flight_count();
+    report.per_symbol = sim.produced_per_symbol();
+    report.failed = std::mem::take(&mut producer.context().failed.lock().expect("failed list"));
+    report
+}
+
+/// Sleeps until `t_ns` (system clock), spinning only for the last few microseconds.
+fn wait_until(t_ns: u64) {
+    loop {
+        let now = now_ns();
+        if now >= t_ns {
+            return;
+        }
+        let ahead = t_ns - now;
+        if ahead > 50_000 {
+            std::thread::sleep(Duration::from_nanos(ahead - 20_000));
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! What a run leaves behind for people: `summary.json` and the short text summary printed at the end.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{Percentiles, Stage};
+
+/// `summary.json`. Names carry their units.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub tickbench_version: String,
+    pub run_id: String,
+    pub scenario: String,
+    /// True when the audit found nothing lost, duplicated or out of place.
+    pub passed: bool,
+    pub counts: Counts,
+    pub throughput: Throughput,
+    /// Latency stages, microseconds, measured window only.
+    pub stages: BTreeMap<String, StageSummary>,
+    pub objects: Objects,
+    pub requests: Requests,
+    pub kafka: KafkaSummary,
+    pub window: Window,
+    /// Problems the audit found, one line each (empty when passed).
+    pub problems: Vec<String>,
+    /// Up to 20 lost ticks, `SYMBOL#seq`.
+    pub lost_sample: Vec<String>,
+}
+
+/// Counts over the whole run (warm-up included): what proves nothing was lost.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Counts {
+    /// Ticks handed to the Kafka producer.
+    pub produced: u64,
+    /// Ticks whose delivery report said success.
+    pub acked: u64,
+    /// Records the sink received in this run.
+    pub consumed: u64,
+    /// Acknowledged ticks read back from S3.
+    pub landed: u64,
+    /// Acknowledged ticks not in S3.
+    pub lost: u64,
+    /// Extra copies of ticks in S3.
+    pub duplicated: u64,
+    /// Ticks whose delivery failed (librdkafka gave up or refused them).
+    pub delivery_failed: u64,
+    /// Ticks in the schedule never sent because the run stopped early.
+    pub not_sent: u64,
+    /// Records on the topic that were not ticks.
+    pub malformed: u64,
+    /// Offsets the consumer never saw (dropped by broker retention before they were read).
+    pub offset_gaps: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Produced ticks over the load's length (warm-up plus measured window).
+    pub produced_per_s: f64,
+    /// Landed ticks over the time from the first intended send to the last object durable.
+    pub landed_per_s: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct StageSummary {
+    pub count: u64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+    pub mean_us: f64,
+}
+
+impl From<&Percentiles> for StageSummary {
+    fn from(p: &Percentiles) -> Self {
+        StageSummary {
+            count: p.count,
+            p50_us: p.p50,
+            p90_us: p.p90,
+            p99_us: p.p99,
+            p999_us: p.p999,
+            max_us: p.max,
+            mean_us: p.mean,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Objects {
+    pub count: u64,
+    pub bytes: u64,
+    /// Objects written by multipart upload.
+    pub multipart: u64,
+    /// UploadPart requests of those uploads.
+    pub parts: u64,
+    pub size_p50_bytes: u64,
+    pub size_p99_bytes: u64,
+    pub size_max_bytes: u64,
+    pub size_mean_bytes: f64,
+    /// Batches closed per trigger (records, bytes, age, time_partition, drain).
+    pub close_reasons: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Requests {
+    pub put_object: u64,
+    pub create_multipart_upload: u64,
+    pub upload_part: u64,
+    pub complete_multipart_upload: u64,
+    pub abort_multipart_upload: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KafkaSummary {
+    pub topic: String,
+    pub partitions: usize,
+    /// Per partition, the high watermark before the load started.
+    pub start_offsets: BTreeMap<i32, i64>,
+    /// Per partition, the high watermark after the producer flushed.
+    pub end_offsets: BTreeMap<i32, i64>,
+    /// Per partition, the offset the sink committed last.
+    pub committed_offsets: BTreeMap<i32, i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Window {
+    pub warmup_s: f64,
+    pub measured_s: f64,
+}
+
+/// Latency stages reported in `stages` (object size goes to `objects`).
+pub fn latency_stages() -> impl Iterator<Item = Stage> {
+    Stage::ALL.into_iter().filter(|s| *s != Stage::ObjectSize)
+}
+
+fn ms(us: u64) -> String {
+    if us >= 10_000_000 {
+        format!("{:.1}s", us as f64 / 1e6)
+    } else {
+        format!("{:.2}ms", us as f64 / 1e3)
+    }
+}
+
+impl Summary {
+    /// The short human summary printed at the end of a run.
+    pub fn to_text(&self) -> String {
+        let c = &self.counts;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{} produced, {} acknowledged, {} consumed, {} landed, {} lost, {} duplicated",
+            c.produced, c.acked, c.consumed, c.landed, c.lost, c.duplicated
+        );
+        if c.delivery_failed + c.malformed + c.offset_gaps + c.not_sent > 0 {
+            let _ = writeln!(
+                s,
+                "{} delivery failures, {} not sent, {} malformed records, {} offsets never seen by the sink",
+                c.delivery_failed, c.not_sent, c.malformed, c.offset_gaps
+            );
+        }
+        let _ = writeln!(
+            s,
+            "throughput: {:.0} ticks/s produced, {:.0} ticks/s landed",
+            self.throughput.produced_per_s, self.throughput.landed_per_s
+        );
+        let o = &self.objects;
+        let _ = writeln!(
+            s,
+            "objects: {} ({} multipart, {} parts), {:.1} MiB, mean {:.1} KiB",
+            o.count,
+            o.multipart,
+            o.parts,
+            o.bytes as f64 / 1048576.0,
+            o.size_mean_bytes / 1024.0
+        );
+        let _ = writeln!(
+            s,
+            "{:<14} {:>9} {:>10} {:>10} {:>10} {:>10}",
+            "stage", "count", "p50", "p99", "p99.9", "max"
+        );
+        for stage in latency_stages() {
+            if let Some(st) = self.stages.get(stage.name()) {
+                let _ = writeln!(
+                    s,
+                    "{:<14} {:>9} {:>10} {:>10} {:>10} {:>10}",
+                    stage.name(),
+                    st.count,
+                    ms(st.p50_us),
+                    ms(st.p99_us),
+                    ms(st.p999_us),
+                    ms(st.max_us)
+                );
+            }
+        }
+        if self.passed {
+            let _ = writeln!(
+                s,
+                "audit: PASS (every acknowledged tick landed exactly once)"
+            );
+        } else {
+            let _ = writeln!(s, "audit: FAIL");
+            for p in &self.problems {
+                let _ = writeln!(s, "  - {p}");
+            }
+        }
+        s
+    }
+}

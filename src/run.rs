@@ -1,0 +1,371 @@
+//! `tickbench run`: start what the scenario needs, drive the load, land it, audit it, report it.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::producer::ThreadedProducer;
+use tokio::sync::{oneshot, watch};
+
+use crate::audit;
+use crate::connect;
+use crate::embedded::{EmbeddedKafka, EmbeddedS3};
+use crate::load::Schedule;
+use crate::metrics::{now_ns, Counters, Percentiles, Recorders, Stage};
+use crate::produce;
+use crate::report::{
+    self, Counts, KafkaSummary, Objects, Requests, StageSummary, Summary, Throughput, Window,
+};
+use crate::results::{self, Host, Manifest};
+use crate::scenario::Scenario;
+use crate::sim::{Simulator, Universe};
+use crate::sink::{self, batcher::Triggers, upload::Uploader, SinkControl, SinkSettings};
+
+/// How a run reports while it goes and where it writes.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Parent of the run folder (`results/` by default).
+    pub results_root: PathBuf,
+    /// Print a progress line every second to stderr.
+    pub progress: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            results_root: PathBuf::from("results"),
+            progress: false,
+        }
+    }
+}
+
+/// A finished run: its folder and its summary (also in `summary.json`).
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub dir: PathBuf,
+    pub summary: Summary,
+}
+
+/// Time the consumer group may take to form before the run fails.
+const GROUP_JOIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs a scenario end to end. `scenario_file` is only recorded in the manifest.
+pub async fn run(
+    scenario: &Scenario,
+    scenario_file: Option<&Path>,
+    opts: &RunOptions,
+) -> anyhow::Result<RunOutcome> {
+    let started_at = chrono::Utc::now();
+    let (run_id, dir) = results::create_run_dir(&opts.results_root, &scenario.name, started_at)?;
+    let resolved = scenario.resolved_toml();
+    std::fs::write(dir.join("scenario.toml"), &resolved).context("writing scenario.toml")?;
+
+    // Services: the embedded defaults unless the scenario names real ones.
+    let k = &scenario.kafka;
+    let embedded_kafka = match &k.brokers {
+        Some(_) => None,
+        None => Some(EmbeddedKafka::start(1, &k.topic, k.partitions as i32)?),
+    };
+    let brokers = k
+        .brokers
+        .clone()
+        .or_else(|| {
+            embedded_kafka
+                .as_ref()
+                .map(|e| e.bootstrap_servers().to_string())
+        })
+        .expect("brokers or embedded");
+    let embedded_s3 = if scenario.s3.is_embedded() {
+        Some(EmbeddedS3::start(&dir.join("s3")).await?)
+    } else {
+        None
+    };
+    let s3_endpoint = embedded_s3.as_ref().map(|e| e.endpoint());
+    let client = connect::s3_client(&scenario.s3, s3_endpoint.as_deref()).await;
+    let bucket = scenario.s3.bucket_name().to_string();
+    let where_ = s3_endpoint
+        .clone()
+        .or_else(|| scenario.s3.endpoint.clone())
+        .unwrap_or_else(|| "AWS S3".into());
+    connect::prepare_bucket(
+        &client,
+        &bucket,
+        embedded_s3.is_some() || scenario.s3.create_bucket,
+        &where_,
+    )
+    .await?;
+    let partitions = connect::prepare_topic(&brokers, k).await?;
+    let producer_cfg = connect::producer_config(&brokers, k);
+    let start_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;
+
+    // The load's clock: a little ahead so the group forms before the first tick is due.
+    let counters = Arc::new(Counters::default());
+    let group_id = k
+        .group_id
+        .clone()
+        .unwrap_or_else(|| format!("tickbench-{run_id}"));
+    let consumer: StreamConsumer = connect::consumer_config(&brokers, k, &group_id)?
+        .create()
+        .context("creating the sink's Kafka consumer")?;
+    rdkafka::consumer::Consumer::subscribe(&consumer, &[&k.topic])
+        .context("subscribing the sink")?;
+
+    // The sink starts consuming at once so the group forms; the load's clock starts once it has.
+    let rec = Arc::new(Recorders::unanchored());
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (drain_tx, drain_rx) = watch::channel(None);
+    let sink_settings = SinkSettings {
+        topic: k.topic.clone(),
+        prefix: scenario.s3.prefix.clone(),
+        triggers: Triggers {
+            max_records: scenario.sink.max_records,
+            max_bytes: scenario.sink.max_bytes.as_u64(),
+            max_age: scenario.sink.max_age,
+            part_size: scenario.sink.part_size.as_u64(),
+        },
+        start_offsets: start_offsets.clone(),
+        drain_timeout: scenario.sink.drain_timeout,
+    };
+    let uploader = Uploader::new(
+        client.clone(),
+        &bucket,
+        scenario.sink.upload_concurrency as usize,
+        rec.clone(),
+    );
+    let requests = uploader.counts.clone();
+    let control = SinkControl {
+        ready: ready_tx,
+        drain: drain_rx,
+    };
+    let mut sink_task = tokio::spawn(sink::run(
+        consumer,
+        uploader,
+        sink_settings,
+        rec.clone(),
+        counters.clone(),
+        control,
+    ));
+    tokio::time::timeout(GROUP_JOIN_TIMEOUT, ready_rx)
+        .await
+        .map_err(|_| anyhow!("the sink's consumer group {group_id} got no partitions within {GROUP_JOIN_TIMEOUT:?}"))?
+        .map_err(|_| anyhow!("the sink stopped before joining its group"))?;
+    let run_start_ns = now_ns() + 50_000_000;
+    let measure_start_ns = run_start_ns + scenario.warmup.as_nanos() as u64;
+    rec.anchor(run_start_ns, measure_start_ns);
+    let schedule = Schedule::constant(
+        run_start_ns,
+        scenario.rate.ticks_per_second,
+        scenario.total_duration(),
+    );
+
+    let universe = Universe::new(&scenario.symbols, scenario.seed);
+    let tickers: Vec<String> = universe.symbols.iter().map(|s| s.ticker.clone()).collect();
+    let sim = Simulator::new(universe, scenario.seed);
+    let producer: ThreadedProducer<produce::DeliveryContext> = producer_cfg
+        .create_with_context(produce::new_context(rec.clone(), counters.clone()))
+        .context("creating the Kafka producer")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (prod_rec, prod_counters, prod_stop, topic) =
+        (rec.clone(), counters.clone(), stop.clone(), k.topic.clone());
+    let producer_task = tokio::task::spawn_blocking(move || {
+        produce::drive(
+            producer,
+            &topic,
+            schedule,
+            sim,
+            prod_rec,
+            prod_counters,
+            prod_stop,
+        )
+    });
+
+    let progress = opts.progress.then(|| {
+        let (c, r) = (counters.clone(), rec.clone());
+        let total = scenario.total_duration();
+        tokio::spawn(progress_loop(c, r, run_start_ns, total))
+    });
+
+    // If the sink fails while the load runs, stop the producer rather than loading a dead pipeline.
+    let produced = tokio::select! {
+        p = producer_task => p.context("the producer thread panicked")?,
+        s = &mut sink_task => {
+            stop.store(true, Ordering::Relaxed);
+            let err = match s {
+                Ok(Err(e)) => e.into(),
+                Ok(Ok(_)) => anyhow!("the sink stopped before the load ended"),
+                Err(e) => anyhow!("the sink panicked: {e}"),
+            };
+            return Err(err.context("sink failed during the load"));
+        }
+    };
+    let end_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;
+    let _ = drain_tx.send(Some(end_offsets.clone()));
+    let sink_report = sink_task.await.context("the sink panicked")??;
+    if let Some(p) = progress {
+        p.abort();
+    }
+
+    let audit = audit::run(
+        &audit::Location {
+            client: &client,
+            bucket: &bucket,
+            prefix: &scenario.s3.prefix,
+            topic: &k.topic,
+        },
+        &audit::Expected {
+            tickers: tickers.iter().map(String::as_str).collect(),
+            per_symbol: &produced.per_symbol,
+            failed: &produced.failed,
+            landed: &sink_report.landed,
+            start_offsets: &start_offsets,
+            committed: &sink_report.committed,
+        },
+    )
+    .await?;
+
+    // Results.
+    let hist_dir = dir.join("histograms");
+    rec.write_logs(&hist_dir, scenario.warmup)
+        .context("writing histograms")?;
+    let mut objects_jsonl = String::new();
+    for l in &sink_report.landed {
+        objects_jsonl.push_str(&serde_json::to_string(l)?);
+        objects_jsonl.push('\n');
+    }
+    std::fs::write(dir.join("objects.jsonl"), objects_jsonl).context("writing objects.jsonl")?;
+
+    let last_durable = sink_report
+        .landed
+        .iter()
+        .map(|l| l.durable_ns)
+        .max()
+        .unwrap_or(run_start_ns);
+    let load_s = scenario.total_duration().as_secs_f64();
+    // Object sizes over the whole run: every object counts, whenever it landed.
+    let mut all_sizes = rec.get(Stage::ObjectSize).measured();
+    all_sizes.add(rec.get(Stage::ObjectSize).warmup()).ok();
+    let all_sizes = Percentiles::of(&all_sizes);
+    let summary = Summary {
+        tickbench_version: env!("CARGO_PKG_VERSION").into(),
+        run_id: run_id.clone(),
+        scenario: scenario.name.clone(),
+        passed: audit.passed(),
+        counts: Counts {
+            produced: produced.produced,
+            acked: produced.produced - produced.failed.len() as u64,
+            consumed: sink_report.consumed,
+            landed: audit.landed,
+            lost: audit.lost,
+            duplicated: audit.duplicated,
+            delivery_failed: produced.failed.len() as u64,
+            not_sent: produced.not_sent,
+            malformed: sink_report.malformed,
+            offset_gaps: sink_report.offset_gaps,
+        },
+        throughput: Throughput {
+            produced_per_s: produced.produced as f64 / load_s,
+            landed_per_s: audit.landed as f64
+                / (last_durable.saturating_sub(run_start_ns) as f64 / 1e9).max(1e-9),
+        },
+        stages: report::latency_stages()
+            .map(|s| {
+                (
+                    s.name().to_string(),
+                    StageSummary::from(&Percentiles::of(&rec.get(s).measured())),
+                )
+            })
+            .collect(),
+        objects: Objects {
+            count: sink_report.landed.len() as u64,
+            bytes: sink_report.landed.iter().map(|l| l.bytes).sum(),
+            multipart: sink_report.landed.iter().filter(|l| l.parts > 0).count() as u64,
+            parts: sink_report.landed.iter().map(|l| l.parts as u64).sum(),
+            size_p50_bytes: all_sizes.p50,
+            size_p99_bytes: all_sizes.p99,
+            size_max_bytes: all_sizes.max,
+            size_mean_bytes: all_sizes.mean,
+            close_reasons: sink_report.close_reasons.clone(),
+        },
+        requests: Requests {
+            put_object: requests.put_object.load(Ordering::Relaxed),
+            create_multipart_upload: requests.create_multipart.load(Ordering::Relaxed),
+            upload_part: requests.upload_part.load(Ordering::Relaxed),
+            complete_multipart_upload: requests.complete_multipart.load(Ordering::Relaxed),
+            abort_multipart_upload: requests.abort_multipart.load(Ordering::Relaxed),
+        },
+        kafka: KafkaSummary {
+            topic: k.topic.clone(),
+            partitions: partitions.len(),
+            start_offsets: start_offsets.clone(),
+            end_offsets,
+            committed_offsets: sink_report.committed.clone(),
+        },
+        window: Window {
+            warmup_s: scenario.warmup.as_secs_f64(),
+            measured_s: scenario.duration.as_secs_f64(),
+        },
+        problems: audit.problems.clone(),
+        lost_sample: audit.lost_sample.clone(),
+    };
+    results::write_json(&dir.join("summary.json"), &summary)?;
+    let manifest = Manifest {
+        run_id,
+        scenario_name: scenario.name.clone(),
+        scenario_file: scenario_file.map(|p| p.display().to_string()),
+        scenario_sha256: results::sha256_hex(resolved.as_bytes()),
+        seed: scenario.seed,
+        tickbench_version: env!("CARGO_PKG_VERSION").into(),
+        git_revision: results::git_revision(),
+        librdkafka_version: rdkafka::util::get_rdkafka_version().1,
+        host: Host::current(),
+        kafka_brokers: brokers,
+        kafka_embedded: embedded_kafka.is_some(),
+        s3_endpoint: s3_endpoint.or_else(|| scenario.s3.endpoint.clone()),
+        s3_bucket: bucket,
+        s3_embedded: embedded_s3.is_some(),
+        started_at: started_at.to_rfc3339(),
+        ended_at: chrono::Utc::now().to_rfc3339(),
+    };
+    results::write_json(&dir.join("manifest.json"), &manifest)?;
+
+    if let Some(s3) = embedded_s3 {
+        s3.stop().await;
+    }
+    drop(embedded_kafka);
+    Ok(RunOutcome { dir, summary })
+}
+
+async fn progress_loop(c: Arc<Counters>, rec: Arc<Recorders>, start_ns: u64, total: Duration) {
+    let tty = std::io::stderr().is_terminal();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last_produced = 0;
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let produced = c.produced.load(Ordering::Relaxed);
+        let elapsed = now_ns().saturating_sub(start_ns) as f64 / 1e9;
+        let lag = rec.get(Stage::ScheduleLag).current_interval();
+        let e2e = rec.get(Stage::PipelineE2e).current_interval();
+        let line = format!(
+            "[{elapsed:5.1}s/{:.0}s] produced {produced} ({}/s, sched lag p99 {:.2}ms) acked {} consumed {} landed {} in {} objects (e2e p99 {:.0}ms)",
+            total.as_secs_f64(),
+            produced - last_produced,
+            lag.p99 as f64 / 1e3,
+            c.acked.load(Ordering::Relaxed),
+            c.consumed.load(Ordering::Relaxed),
+            c.landed.load(Ordering::Relaxed),
+            c.objects.load(Ordering::Relaxed),
+            e2e.p99 as f64 / 1e3,
+        );
+        last_produced = produced;
+        if tty {
+            eprint!("\r\x1b[2K{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! The sink: a consumer-group member that batches records per Kafka partition, uploads each batch
+//! to S3, and commits a partition's offset only once every batch up to it is durable.
+
+pub mod batcher;
+pub mod commit;
+pub mod upload;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::layout::object_key;
+use crate::metrics::{now_ns, us_between, Counters, Recorders, Stage};
+use crate::tick::decode_payload;
+use batcher::{Action, BatchId, Batcher, Triggers};
+use commit::CommitTracker;
+use upload::{Chunk, Done, Landed, UploadError, Uploader};
+
+/// What the sink needs besides its clients.
+#[derive(Debug, Clone)]
+pub struct SinkSettings {
+    pub topic: String,
+    pub prefix: String,
+    pub triggers: Triggers,
+    /// Per partition, the first offset of this run; older records are skipped and counted.
+    pub start_offsets: BTreeMap<i32, i64>,
+    pub drain_timeout: Duration,
+}
+
+/// Why the sink stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Upload(#[from] UploadError),
+    #[error("offset commit failed: {0}")]
+    Commit(String),
+    #[error("the sink did not land everything within sink.drain_timeout ({timeout:?}): positions {positions:?}, targets {targets:?}")]
+    DrainTimeout {
+        timeout: Duration,
+        positions: BTreeMap<i32, i64>,
+        targets: BTreeMap<i32, i64>,
+    },
+}
+
+/// Counts the sink keeps; the audit checks them against S3.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SinkReport {
+    /// Records received from Kafka in this run (decoded or not).
+    pub consumed: u64,
+    /// Records that were not ticks; counted, their offsets still covered by the commit.
+    pub malformed: u64,
+    /// Records older than the run's start offsets, skipped.
+    pub skipped_preexisting: u64,
+    /// Offsets the consumer never saw (a jump in a partition's offsets: broker retention dropped
+    /// them before they were read, or transaction markers).
+    pub offset_gaps: u64,
+    /// Errors the consumer reported while polling.
+    pub consumer_errors: u64,
+    /// Objects in the order they became durable.
+    pub landed: Vec<Landed>,
+    /// Offsets this sink committed, per partition (the next offset to read).
+    pub committed: BTreeMap<i32, i64>,
+    /// Batches closed per trigger.
+    pub close_reasons: BTreeMap<String, u64>,
+}
+
+/// Signals the run sends the sink.
+pub struct SinkControl {
+    /// Fired once the consumer holds an assignment (the group has formed).
+    pub ready: oneshot::Sender<()>,
+    /// Set to each partition's high watermark once the load is over: land up to there, then stop.
+    pub drain: watch::Receiver<Option<BTreeMap<i32, i64>>>,
+}
+
+struct State {
+    settings: SinkSettings,
+    uploader: Uploader,
+    rec: Arc<Recorders>,
+    counters: Arc<Counters>,
+    batcher: Batcher,
+    tracker: CommitTracker,
+    streams: HashMap<BatchId, mpsc::Sender<Chunk>>,
+    in_flight: usize,
+    done_tx: Done,
+    commit_tx: mpsc::UnboundedSender<(i32, i64, u64)>,
+    next_offset: BTreeMap<i32, i64>,
+    report: SinkReport,
+    actions: Vec<Action>,
+}
+
+/// Runs the sink until the drain target is landed and committed.
+pub async fn run(
+    consumer: StreamConsumer,
+    uploader: Uploader,
+    settings: SinkSettings,
+    rec: Arc<Recorders>,
+    counters: Arc<Counters>,
+    control: SinkControl,
+) -> Result<SinkReport, SinkError> {
+    let consumer = Arc::new(consumer);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let (commit_tx, commit_rx) = mpsc::unbounded_channel();
+    let committer = tokio::spawn(committer(
+        consumer.clone(),
+        settings.topic.clone(),
+        commit_rx,
+        rec.clone(),
+    ));
+    let mut st = State {
+        batcher: Batcher::new(settings.triggers),
+        settings,
+        uploader,
+        rec,
+        counters,
+        tracker: CommitTracker::default(),
+        streams: HashMap::new(),
+        in_flight: 0,
+        done_tx,
+        commit_tx,
+        next_offset: BTreeMap::new(),
+        report: SinkReport::default(),
+        actions: Vec::new(),
+    };
+    let SinkControl { ready, mut drain } = control;
+    let mut ready = Some(ready);
+    let mut target: Option<BTreeMap<i32, i64>> = None;
+    let mut deadline_ns = u64::MAX;
+    let mut drained = false;
+    let mut scratch = Vec::with_capacity(512);
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            biased;
+            Some(res) = done_rx.recv() => {
+                st.in_flight -= 1;
+                st.on_landed(res?);
+            }
+            changed = drain.changed(), if target.is_none() => {
+                if changed.is_ok() {
+                    target = drain.borrow().clone();
+                    if target.is_some() {
+                        deadline_ns = now_ns() + st.settings.drain_timeout.as_nanos() as u64;
+                    }
+                }
+            }
+            msg = consumer.recv(), if !drained => match msg {
+                Ok(m) => {
+                    let t_recv = now_ns();
+                    st.on_record(m.partition(), m.offset(), m.payload().unwrap_or_default(), t_recv, &mut scratch).await;
+                }
+                Err(_) => st.report.consumer_errors += 1,
+            },
+            _ = ticker.tick() => {
+                let now = now_ns();
+                if ready.is_some() && consumer.assignment().is_ok_and(|a| a.count() > 0) {
+                    let _ = ready.take().map(|r| r.send(()));
+                }
+                st.batcher.expire(now, &mut st.actions);
+                st.dispatch().await;
+                if let (Some(t), false) = (&target, drained) {
+                    if st.reached(t) {
+                        st.batcher.drain(now, &mut st.actions);
+                        st.dispatch().await;
+                        drained = true;
+                    } else if now > deadline_ns {
+                        return Err(SinkError::DrainTimeout {
+                            timeout: st.settings.drain_timeout,
+                            positions: st.next_offset.clone(),
+                            targets: t.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        if drained && st.in_flight == 0 {
+            break;
+        }
+    }
+    let State {
+        mut report,
+        commit_tx,
+        ..
+    } = st;
+    drop(commit_tx);
+    report.committed = committer
+        .await
+        .map_err(|e| SinkError::Commit(e.to_string()))??;
+    consumer.unsubscribe();
+    Ok(report)
+}
+
+impl State {
+    async fn on_record(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        payload: &[u8],
+        t_recv: u64,
+        scratch: &mut Vec<u8>,
+    ) {
+        if offset
+            < self
+                .settings
+                .start_offsets
+                .get(&partition)
+                .copied()
+                .unwrap_or(0)
+        {
+            self.report.skipped_preexisting += 1;
+            return;
+        }
+        if let Some(expected) = self.next_offset.get(&partition) {
+            if offset > *expected {
+                self.report.offset_gaps += (offset - expected) as u64;
+            }
+        }
+        self.next_offset.insert(partition, offset + 1);
+        self.report.consumed += 1;
+        self.counters.consumed.fetch_add(1, Ordering::Relaxed);
+        let tick = match decode_payload(payload, scratch) {
+            Ok(t) => t,
+            Err(_) => {
+                self.report.malformed += 1;
+                return;
+            }
+        };
+        self.rec.tick_latency(Stage::KafkaE2e, tick.ts_ns, t_recv);
+        // JSON lines: the payload as it came, unless it spans lines.
+        let line: std::borrow::Cow<[u8]> = if payload.contains(&b'\n') {
+            let mut v = Vec::new();
+            tick.encode_json(&mut v);
+            v.into()
+        } else {
+            payload.into()
+        };
+        self.batcher.push(
+            partition,
+            offset,
+            tick.ts_ns,
+            &line,
+            t_recv,
+            &mut self.actions,
+        );
+        self.dispatch().await;
+    }
+
+    /// Hands the batcher's parts and closed batches to the uploader.
+    async fn dispatch(&mut self) {
+        for action in std::mem::take(&mut self.actions) {
+            match action {
+                Action::Part { id, hour, bytes } => {
+                    let tx = match self.streams.get(&id) {
+                        Some(tx) => tx.clone(),
+                        None => {
+                            let key = self.key(id, hour);
+                            let tx = self.uploader.start_multipart(key, self.done_tx.clone());
+                            self.in_flight += 1;
+                            self.streams.insert(id, tx.clone());
+                            tx
+                        }
+                    };
+                    // Waits while the uploads are at their limit: backpressure, bounded memory.
+                    let _ = tx.send(Chunk::Part(bytes)).await;
+                }
+                Action::Close(batch) => {
+                    self.tracker.closed(
+                        id_partition(&batch.id),
+                        batch.id.first_offset,
+                        batch.last_offset,
+                    );
+                    *self
+                        .report
+                        .close_reasons
+                        .entry(batch.reason.name().to_string())
+                        .or_default() += 1;
+                    match self.streams.remove(&batch.id) {
+                        Some(tx) => {
+                            let _ = tx.send(Chunk::Last(batch)).await;
+                        }
+                        None => {
+                            let key = self.key(batch.id, batch.hour);
+                            self.uploader.put(key, batch, self.done_tx.clone());
+                            self.in_flight += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn key(&self, id: BatchId, hour: crate::layout::HourBucket) -> String {
+        object_key(
+            &self.settings.prefix,
+            &self.settings.topic,
+            hour,
+            id.partition,
+            id.first_offset,
+            "jsonl",
+        )
+    }
+
+    fn on_landed(&mut self, l: Landed) {
+        self.counters.landed.fetch_add(l.records, Ordering::Relaxed);
+        self.counters.objects.fetch_add(1, Ordering::Relaxed);
+        if let Some(next) = self.tracker.durable(l.partition, l.first_offset) {
+            let _ = self.commit_tx.send((l.partition, next, l.durable_ns));
+        }
+        self.report.landed.push(l);
+    }
+
+    /// True when every partition's position has reached its drain target.
+    fn reached(&self, target: &BTreeMap<i32, i64>) -> bool {
+        target.iter().all(|(p, hw)| {
+            let start = self.settings.start_offsets.get(p).copied().unwrap_or(0);
+            *hw <= start || self.next_offset.get(p).is_some_and(|n| n >= hw)
+        })
+    }
+}
+
+fn id_partition(id: &BatchId) -> i32 {
+    id.partition
+}
+
+/// Commits offsets in the order they become committable, coalescing what queued up meanwhile.
+async fn committer(
+    consumer: Arc<StreamConsumer>,
+    topic: String,
+    mut rx: mpsc::UnboundedReceiver<(i32, i64, u64)>,
+    rec: Arc<Recorders>,
+) -> Result<BTreeMap<i32, i64>, SinkError> {
+    let mut committed = BTreeMap::new();
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let mut latest: BTreeMap<i32, i64> = BTreeMap::new();
+        for (p, o, _) in &batch {
+            let e = latest.entry(*p).or_insert(*o);
+            *e = (*e).max(*o);
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in &latest {
+            tpl.add_partition_offset(&topic, *p, Offset::Offset(*o))
+                .map_err(|e| SinkError::Commit(e.to_string()))?;
+        }
+        let mut attempt = 0;
+        loop {
+            let c = consumer.clone();
+            let t = tpl.clone();
+            let res = tokio::task::spawn_blocking(move || c.commit(&t, CommitMode::Sync))
+                .await
+                .map_err(|e| SinkError::Commit(e.to_string()))?;
+            match res {
+                Ok(()) => break,
+                Err(e) if attempt < 5 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    let _ = e;
+                }
+                Err(e) => return Err(SinkError::Commit(e.to_string())),
+            }
+        }
+        let t = now_ns();
+        for (_, _, durable_ns) in &batch {
+            rec.event(Stage::Commit, us_between(*durable_ns, t), t);
+        }
+        committed.extend(latest);
+    }
+    Ok(committed)
+}

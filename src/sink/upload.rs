@@ -1,0 +1,289 @@
+//! The S3 side of the sink: streaming multipart uploads whose parts go up while the batch is still
+//! filling, PutObject for batches smaller than a part, and a global bound on requests in flight
+//! (which, with the part size, bounds the sink's memory).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use serde::Serialize;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+
+use super::batcher::{BatchId, ClosedBatch};
+use crate::metrics::{now_ns, us_between, Recorders, Stage};
+
+/// Content type of JSON-lines objects.
+pub const JSONL_CONTENT_TYPE: &str = "application/x-ndjson";
+
+/// A request to S3 failed after the SDK's retries.
+#[derive(Debug, thiserror::Error)]
+#[error("S3 {op} of s3://{bucket}/{key} failed: {message}")]
+pub struct UploadError {
+    pub op: &'static str,
+    pub bucket: String,
+    pub key: String,
+    pub message: String,
+}
+
+/// One object that is durable, as recorded in the run's `objects.jsonl`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Landed {
+    pub key: String,
+    pub partition: i32,
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub records: u64,
+    pub bytes: u64,
+    /// Parts of the multipart upload; 0 for a PutObject.
+    pub parts: u32,
+    pub close_reason: String,
+    /// t_durable, ns since the Unix epoch.
+    pub durable_ns: u64,
+}
+
+/// S3 request counts, for the summary and the cost estimate.
+#[derive(Debug, Default)]
+pub struct RequestCounts {
+    pub put_object: AtomicU64,
+    pub create_multipart: AtomicU64,
+    pub upload_part: AtomicU64,
+    pub complete_multipart: AtomicU64,
+    pub abort_multipart: AtomicU64,
+}
+
+/// What flows from the batcher into one streaming upload.
+pub enum Chunk {
+    Part(Vec<u8>),
+    Last(ClosedBatch),
+}
+
+pub type Done = mpsc::UnboundedSender<Result<Landed, UploadError>>;
+
+#[derive(Clone)]
+pub struct Uploader {
+    client: Client,
+    bucket: Arc<str>,
+    permits: Arc<Semaphore>,
+    rec: Arc<Recorders>,
+    pub counts: Arc<RequestCounts>,
+}
+
+impl Uploader {
+    pub fn new(client: Client, bucket: &str, in_flight: usize, rec: Arc<Recorders>) -> Uploader {
+        Uploader {
+            client,
+            bucket: bucket.into(),
+            permits: Arc::new(Semaphore::new(in_flight)),
+            rec,
+            counts: Arc::new(RequestCounts::default()),
+        }
+    }
+
+    fn err(&self, op: &'static str, key: &str, e: impl std::error::Error) -> UploadError {
+        UploadError {
+            op,
+            bucket: self.bucket.to_string(),
+            key: key.to_string(),
+            message: DisplayErrorContext(e).to_string(),
+        }
+    }
+
+    /// Uploads a batch that never reached a part's size as one PutObject.
+    pub fn put(&self, key: String, mut batch: ClosedBatch, done: Done) {
+        let up = self.clone();
+        tokio::spawn(async move {
+            let _permit = up.permits.acquire().await.expect("semaphore never closes");
+            let t0 = now_ns();
+            let res = up
+                .client
+                .put_object()
+                .bucket(&*up.bucket)
+                .key(&key)
+                .content_type(JSONL_CONTENT_TYPE)
+                .body(ByteStream::from(std::mem::take(&mut batch.tail)))
+                .send()
+                .await;
+            up.counts.put_object.fetch_add(1, Ordering::Relaxed);
+            let _ = done.send(match res {
+                Ok(_) => {
+                    let t1 = now_ns();
+                    up.rec.event(Stage::PartUpload, us_between(t0, t1), t1);
+                    Ok(up.landed(key, &batch, 0, t1))
+                }
+                Err(e) => Err(up.err("PutObject", &key, e)),
+            });
+        });
+    }
+
+    /// Starts a multipart upload for a batch whose first part is ready; feed it parts, then `Last`.
+    pub fn start_multipart(&self, key: String, done: Done) -> mpsc::Sender<Chunk> {
+        // One chunk of slack: the batcher fills the next part while this one waits for a permit.
+        let (tx, rx) = mpsc::channel(1);
+        let up = self.clone();
+        tokio::spawn(async move {
+            let res = up.multipart(&key, rx).await;
+            let _ = done.send(res);
+        });
+        tx
+    }
+
+    async fn multipart(
+        &self,
+        key: &str,
+        mut rx: mpsc::Receiver<Chunk>,
+    ) -> Result<Landed, UploadError> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&*self.bucket)
+            .key(key)
+            .content_type(JSONL_CONTENT_TYPE)
+            .send()
+            .await
+            .map_err(|e| self.err("CreateMultipartUpload", key, e))?;
+        self.counts.create_multipart.fetch_add(1, Ordering::Relaxed);
+        let upload_id = created.upload_id().unwrap_or_default().to_string();
+        match self.parts_and_complete(key, &upload_id, &mut rx).await {
+            Ok(landed) => Ok(landed),
+            Err(e) => {
+                // Leave no orphaned upload behind: its parts would be billed forever.
+                let _ = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&*self.bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await;
+                self.counts.abort_multipart.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    async fn parts_and_complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        rx: &mut mpsc::Receiver<Chunk>,
+    ) -> Result<Landed, UploadError> {
+        let mut parts: JoinSet<Result<CompletedPart, UploadError>> = JoinSet::new();
+        let mut number = 0;
+        let batch = loop {
+            let (bytes, last) = match rx.recv().await {
+                Some(Chunk::Part(bytes)) => (bytes, None),
+                Some(Chunk::Last(mut batch)) => (std::mem::take(&mut batch.tail), Some(batch)),
+                None => {
+                    return Err(UploadError {
+                        op: "UploadPart",
+                        bucket: self.bucket.to_string(),
+                        key: key.into(),
+                        message: "the sink stopped before the batch closed".into(),
+                    })
+                }
+            };
+            if !bytes.is_empty() {
+                number += 1;
+                let permit = self
+                    .permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore never closes");
+                let up = self.clone();
+                let (key, upload_id) = (key.to_string(), upload_id.to_string());
+                parts.spawn(async move {
+                    let _permit = permit;
+                    let t0 = now_ns();
+                    let out = up
+                        .client
+                        .upload_part()
+                        .bucket(&*up.bucket)
+                        .key(&key)
+                        .upload_id(&upload_id)
+                        .part_number(number)
+                        .body(ByteStream::from(bytes))
+                        .send()
+                        .await
+                        .map_err(|e| up.err("UploadPart", &key, e))?;
+                    up.counts.upload_part.fetch_add(1, Ordering::Relaxed);
+                    let t1 = now_ns();
+                    up.rec.event(Stage::PartUpload, us_between(t0, t1), t1);
+                    Ok(CompletedPart::builder()
+                        .set_e_tag(out.e_tag().map(str::to_string))
+                        .part_number(number)
+                        .build())
+                });
+            }
+            if let Some(batch) = last {
+                break batch;
+            }
+        };
+        let mut done = Vec::with_capacity(number as usize);
+        while let Some(res) = parts.join_next().await {
+            done.push(res.map_err(|e| UploadError {
+                op: "UploadPart",
+                bucket: self.bucket.to_string(),
+                key: key.into(),
+                message: e.to_string(),
+            })??);
+        }
+        done.sort_by_key(|p| p.part_number());
+        let t0 = now_ns();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&*self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(done))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| self.err("CompleteMultipartUpload", key, e))?;
+        self.counts
+            .complete_multipart
+            .fetch_add(1, Ordering::Relaxed);
+        let t1 = now_ns();
+        self.rec.event(Stage::Complete, us_between(t0, t1), t1);
+        Ok(self.landed(key.to_string(), &batch, number as u32, t1))
+    }
+
+    /// Records the per-record and per-object figures of a durable batch.
+    fn landed(&self, key: String, b: &ClosedBatch, parts: u32, durable_ns: u64) -> Landed {
+        for s in &b.sched_ns {
+            self.rec.tick_latency(Stage::PipelineE2e, *s, durable_ns);
+        }
+        self.rec.event(Stage::ObjectSize, b.bytes, durable_ns);
+        self.rec.event(
+            Stage::BatchFill,
+            us_between(b.opened_ns, b.closed_ns),
+            durable_ns,
+        );
+        Landed {
+            key,
+            partition: b.id.partition,
+            first_offset: b.id.first_offset,
+            last_offset: b.last_offset,
+            records: b.records,
+            bytes: b.bytes,
+            parts,
+            close_reason: b.reason.name().to_string(),
+            durable_ns,
+        }
+    }
+}
+
+/// Identity helper for the sink's bookkeeping.
+pub fn id_of(l: &Landed) -> BatchId {
+    BatchId {
+        partition: l.partition,
+        first_offset: l.first_offset,
+    }
+}
