@@ -181,7 +181,7 @@ impl Summary {
             "stage", "count", "p50", "p99", "p99.9", "max"
         );
         for stage in latency_stages() {
-            if let Some(st) = self.stages.get(stage.name()) {
+            if let Some(st) = self.stages.get(stage.name()).filter(|st| st.count > 0) {
                 let _ = writeln!(
                     s,
                     "{:<14} {:>9} {:>10} {:>10} {:>10} {:>10}",

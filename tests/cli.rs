@@ -1,0 +1,87 @@
+//! The binary's contract: exit codes and messages a user (or CI) relies on.
+
+use std::process::Command;
+
+fn tickbench(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn scenario_check_accepts_the_shipped_smoke_scenario() {
+    let (code, stdout, stderr) = tickbench(&["scenario", "check", "scenarios/smoke.toml"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("scenarios/smoke.toml: ok"), "{stderr}");
+    // The resolved scenario shows the defaults that were filled in.
+    assert!(stdout.contains("drain_timeout"), "{stdout}");
+}
+
+#[test]
+fn bad_scenarios_exit_non_zero_naming_file_field_and_allowed_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "count = 100",
+            "count = 0",
+            "`symbols.count` = 0",
+            "1 to 100000",
+        ),
+        (
+            "ticks_per_second = 10",
+            "ticks_per_second = -1",
+            "rate.ticks_per_second",
+            "greater than 0",
+        ),
+        (
+            "duration = \"2s\"",
+            "duration = \"soon\"",
+            "duration",
+            "line 3",
+        ),
+        (
+            "[rate]",
+            "[rate]\nburst = true",
+            "unknown field `burst`",
+            "ticks_per_second",
+        ),
+        (
+            "[rate]",
+            "[sink]\npart_size = \"4 MiB\"\n[rate]",
+            "sink.part_size",
+            "5 MiB to 5 GiB",
+        ),
+    ];
+    let good = "name = \"b\"\nseed = 1\nduration = \"2s\"\n[symbols]\ncount = 100\n[rate]\nticks_per_second = 10\n";
+    for (i, (from, to, field, allowed)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&path, good.replace(from, to)).unwrap();
+        let p = path.to_str().unwrap();
+        for args in [vec!["scenario", "check", p], vec!["run", p]] {
+            let (code, _, stderr) = tickbench(&args);
+            assert_ne!(code, 0, "{args:?}");
+            assert!(stderr.contains(p), "names the file: {stderr}");
+            assert!(stderr.contains(field), "names the field {field}: {stderr}");
+            assert!(
+                stderr.contains(allowed),
+                "says what is allowed ({allowed}): {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn missing_scenario_file_is_a_clear_error() {
+    let (code, _, stderr) = tickbench(&["run", "no/such/file.toml"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("no/such/file.toml: cannot read"),
+        "{stderr}"
+    );
+}

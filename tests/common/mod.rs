@@ -1,0 +1,98 @@
+//! Helpers shared by the integration tests: read back what landed, over the S3 API.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::Client;
+use tickbench::layout::parse_object_name;
+use tickbench::tick::{decode_payload, Tick};
+
+/// One object read back from S3.
+pub struct Object {
+    pub key: String,
+    pub partition: i32,
+    pub first_offset: i64,
+    pub e_tag: String,
+    pub bytes: usize,
+    pub ticks: Vec<Tick>,
+}
+
+/// Lists every object under `prefix` and reads each one back through the S3 API.
+pub async fn read_back(client: &Client, bucket: &str, prefix: &str) -> Vec<Object> {
+    let mut keys = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for o in page.expect("ListObjectsV2").contents() {
+            keys.push(o.key().unwrap().to_string());
+        }
+    }
+    let mut out = Vec::new();
+    for key in keys {
+        let obj = client
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .expect("GetObject");
+        let e_tag = obj
+            .e_tag()
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string();
+        let body = obj.body.collect().await.unwrap().into_bytes();
+        let mut scratch = Vec::new();
+        let ticks = body
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| decode_payload(l, &mut scratch).expect("every landed line is a tick"))
+            .collect();
+        let (_, partition, first_offset) = parse_object_name(&key).expect("key follows the layout");
+        out.push(Object {
+            key,
+            partition,
+            first_offset,
+            e_tag,
+            bytes: body.len(),
+            ticks,
+        });
+    }
+    out
+}
+
+/// Asserts that, per symbol, `seq` runs 0..n with no gap and no duplicate, and returns the total.
+pub fn assert_each_tick_once(objects: &[Object]) -> u64 {
+    let mut seqs: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for o in objects {
+        for t in &o.ticks {
+            seqs.entry(t.symbol.as_str()).or_default().push(t.seq);
+        }
+    }
+    let mut total = 0;
+    for (sym, mut s) in seqs {
+        s.sort_unstable();
+        for (i, seq) in s.iter().enumerate() {
+            assert_eq!(
+                *seq, i as u64,
+                "symbol {sym}: seq {seq} at position {i} (gap or duplicate)"
+            );
+        }
+        total += s.len() as u64;
+    }
+    total
+}
+
+/// Records landed per partition (offsets run contiguously from 0 on a fresh topic).
+pub fn records_per_partition(objects: &[Object]) -> BTreeMap<i32, i64> {
+    let mut m = BTreeMap::new();
+    for o in objects {
+        *m.entry(o.partition).or_insert(0) += o.ticks.len() as i64;
+    }
+    m
+}

@@ -1,0 +1,173 @@
+//! The whole pipeline, in-process, over real protocols: librdkafka's mock cluster and the s3s
+//! server on loopback, spoken to by the same rdkafka and aws-sdk-s3 code a real run uses.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use tickbench::embedded::EmbeddedS3;
+use tickbench::run::{run, RunOptions};
+use tickbench::scenario;
+
+/// Guards against hangs only; it says nothing about speed.
+const HANG_GUARD: Duration = Duration::from_secs(240);
+
+fn opts(dir: &Path) -> RunOptions {
+    RunOptions {
+        results_root: dir.to_path_buf(),
+        progress: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn embedded_default_lands_every_tick_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = scenario::parse(
+        Path::new("embedded.toml"),
+        r#"
+name = "embedded"
+seed = 5
+duration = "3s"
+warmup = "1s"
+[symbols]
+count = 300
+[rate]
+ticks_per_second = 3000
+[kafka]
+partitions = 4
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+[sink]
+max_age = "1s"
+part_size = "5 MiB"
+"#,
+    )
+    .unwrap();
+    let out = tokio::time::timeout(HANG_GUARD, run(&s, None, &opts(tmp.path())))
+        .await
+        .expect("run finished")
+        .expect("run succeeded");
+    let sum = &out.summary;
+    let c = &sum.counts;
+    assert_eq!(c.produced, 12_000);
+    assert_eq!((c.acked, c.consumed, c.landed), (12_000, 12_000, 12_000));
+    assert_eq!((c.lost, c.duplicated), (0, 0));
+    assert!(sum.passed, "{:?}", sum.problems);
+    // Warm-up (1 s of 4) is left out of the latency stages.
+    for stage in [
+        "schedule_lag",
+        "produce",
+        "produce_raw",
+        "kafka_e2e",
+        "pipeline_e2e",
+    ] {
+        let st = &sum.stages[stage];
+        assert_eq!(st.count, 9_000, "{stage}");
+        assert!(
+            st.p50_us <= st.p99_us && st.p99_us <= st.max_us,
+            "{stage}: {st:?}"
+        );
+    }
+    // Latency to durable includes the batch's age trigger (1 s); it cannot be less than Kafka's.
+    assert!(sum.stages["pipeline_e2e"].p50_us > sum.stages["kafka_e2e"].p50_us);
+    assert!(sum.stages["pipeline_e2e"].max_us < 30_000_000);
+    assert_eq!(sum.objects.multipart, 0, "all batches are far below a part");
+    assert_eq!(sum.requests.put_object, sum.objects.count);
+
+    // The landed objects, read back over the S3 API from the run's folder.
+    let server = EmbeddedS3::start(&out.dir.join("s3")).await.unwrap();
+    let client = tickbench::connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
+    let objects = common::read_back(&client, "tickbench", "tickbench/ticks/").await;
+    assert_eq!(objects.len() as u64, sum.objects.count);
+    assert_eq!(common::assert_each_tick_once(&objects), 12_000);
+    for o in &objects {
+        assert!(
+            o.key.contains("/dt=") && o.key.contains("/hour="),
+            "{}",
+            o.key
+        );
+        assert!(o.key.ends_with(".jsonl"));
+        let hour = tickbench::layout::HourBucket::of_ns(o.ticks[0].ts_ns);
+        assert!(
+            o.key.contains(&hour.path()),
+            "{} holds ticks of {}",
+            o.key,
+            hour.path()
+        );
+    }
+    assert_eq!(
+        common::records_per_partition(&objects),
+        sum.kafka.committed_offsets,
+        "committed offsets equal what landed"
+    );
+    server.stop().await;
+
+    // The results folder holds what a person needs.
+    for f in [
+        "scenario.toml",
+        "manifest.json",
+        "summary.json",
+        "objects.jsonl",
+    ] {
+        assert!(out.dir.join(f).is_file(), "{f}");
+    }
+    let hlog = std::fs::read_to_string(out.dir.join("histograms/pipeline_e2e.hlog")).unwrap();
+    assert!(hlog.contains("Tag=pipeline_e2e,"), "{hlog}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.dir.join("summary.json")).unwrap())
+            .unwrap();
+    for k in [
+        "produced",
+        "acked",
+        "consumed",
+        "landed",
+        "lost",
+        "duplicated",
+    ] {
+        assert!(summary["counts"][k].is_u64(), "counts.{k}");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.dir.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["seed"], 5);
+    assert!(manifest["librdkafka_version"]
+        .as_str()
+        .unwrap()
+        .starts_with('2'));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_broker_fails_with_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = scenario::parse(
+        Path::new("x.toml"),
+        "name = \"x\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 1\n[rate]\nticks_per_second = 1\n[kafka]\nbrokers = \"127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    let err = tokio::time::timeout(HANG_GUARD, run(&s, None, &opts(tmp.path())))
+        .await
+        .expect("fails, never hangs")
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("cannot reach Kafka at 127.0.0.1:9"), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_s3_fails_with_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = scenario::parse(
+        Path::new("x.toml"),
+        "name = \"x\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 1\n[rate]\nticks_per_second = 1\n[s3]\nendpoint = \"http://127.0.0.1:9\"\nbucket = \"nowhere\"\n",
+    )
+    .unwrap();
+    let err = tokio::time::timeout(HANG_GUARD, run(&s, None, &opts(tmp.path())))
+        .await
+        .expect("fails, never hangs")
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("bucket nowhere at http://127.0.0.1:9"),
+        "{msg}"
+    );
+}
