@@ -52,6 +52,8 @@ pub struct Counts {
     pub malformed: u64,
     /// Offsets the consumer never saw (dropped by broker retention before they were read).
     pub offset_gaps: u64,
+    /// Errors the sink's consumer reported while polling (each retried by librdkafka).
+    pub consumer_errors: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

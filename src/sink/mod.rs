@@ -151,13 +151,8 @@ pub async fn run(
                     }
                 }
             }
-            msg = consumer.recv(), if !drained => match msg {
-                Ok(m) => {
-                    let t_recv = now_ns();
-                    st.on_record(m.partition(), m.offset(), m.payload().unwrap_or_default(), t_recv, &mut scratch).await;
-                }
-                Err(_) => st.report.consumer_errors += 1,
-            },
+            // Before recv: under steady load recv is always ready and would starve the age
+            // trigger and the drain check.
             _ = ticker.tick() => {
                 let now = now_ns();
                 if ready.is_some() && consumer.assignment().is_ok_and(|a| a.count() > 0) {
@@ -179,6 +174,13 @@ pub async fn run(
                     }
                 }
             }
+            msg = consumer.recv(), if !drained => match msg {
+                Ok(m) => {
+                    let t_recv = now_ns();
+                    st.on_record(m.partition(), m.offset(), m.payload().unwrap_or_default(), t_recv, &mut scratch).await;
+                }
+                Err(_) => st.report.consumer_errors += 1,
+            },
         }
         if drained && st.in_flight == 0 {
             break;
@@ -272,7 +274,7 @@ impl State {
                 }
                 Action::Close(batch) => {
                     self.tracker.closed(
-                        id_partition(&batch.id),
+                        batch.id.partition,
                         batch.id.first_offset,
                         batch.last_offset,
                     );
@@ -323,10 +325,6 @@ impl State {
             *hw <= start || self.next_offset.get(p).is_some_and(|n| n >= hw)
         })
     }
-}
-
-fn id_partition(id: &BatchId) -> i32 {
-    id.partition
 }
 
 /// Commits offsets in the order they become committable, coalescing what queued up meanwhile.
