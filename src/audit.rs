@@ -26,6 +26,8 @@ pub struct Expected<'a> {
     pub landed: &'a [Landed],
     pub start_offsets: &'a BTreeMap<i32, i64>,
     pub committed: &'a BTreeMap<i32, i64>,
+    /// Intended send times of this run's first and last tick, ns since the Unix epoch.
+    pub schedule_ns: (u64, u64),
 }
 
 /// Where to read.
@@ -54,6 +56,11 @@ pub struct Audit {
     pub landed_unacked: u64,
     /// Lines that are not ticks of this run (unknown symbol, seq never produced, not JSON).
     pub unexpected: u64,
+    /// Ticks whose intended send time lies outside this run's schedule: records of another run
+    /// that the broker delivered at this run's offsets.
+    pub foreign: u64,
+    /// Up to 20 of those, as `SYMBOL#seq@ts_ns in KEY`.
+    pub foreign_sample: Vec<String>,
     /// Problems, one line each; empty when the audit passed.
     pub problems: Vec<String>,
     /// Up to 20 lost ticks as `SYMBOL#seq`.
@@ -143,6 +150,16 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
                 audit.unexpected += 1;
                 continue;
             };
+            if tick.ts_ns < exp.schedule_ns.0 || tick.ts_ns > exp.schedule_ns.1 {
+                audit.foreign += 1;
+                if audit.foreign_sample.len() < SAMPLE {
+                    audit.foreign_sample.push(format!(
+                        "{}#{}@{} in {key}",
+                        tick.symbol, tick.seq, tick.ts_ns
+                    ));
+                }
+                continue;
+            }
             let Some(&sym) = index.get(tick.symbol.as_str()) else {
                 audit.unexpected += 1;
                 continue;
@@ -206,6 +223,13 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
             "{} ticks are in S3 more than once, for example {}",
             audit.duplicated,
             audit.duplicated_sample.join(", ")
+        ));
+    }
+    if audit.foreign > 0 {
+        audit.problems.push(format!(
+            "{} records at this run's offsets were intended outside this run's schedule, so they are another run's (see the warnings for the broker's offsets); for example {}",
+            audit.foreign,
+            audit.foreign_sample.join(", ")
         ));
     }
     if audit.unexpected > 0 {

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::run::{self, RunOptions};
-use crate::scenario;
+use crate::{doctor, scenario, up};
 
 /// Load generator and benchmark for Kafka-to-S3 market-data pipelines.
 #[derive(Debug, Parser)]
@@ -29,12 +29,79 @@ pub enum Command {
         /// No progress line while running.
         #[arg(long, short)]
         quiet: bool,
+        #[command(flatten)]
+        targets: Targets,
+    },
+    /// Check that the scenario's brokers, topic and bucket are usable, and say how to fix what is not.
+    Doctor {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        #[command(flatten)]
+        targets: Targets,
+    },
+    /// Start the embedded mock Kafka cluster and S3 server in the foreground for other tools.
+    Up {
+        /// Folder the S3 server keeps objects in.
+        #[arg(long, default_value = "tickbench-up")]
+        dir: PathBuf,
+        /// Topic to create on the mock cluster.
+        #[arg(long, default_value = "ticks")]
+        topic: String,
+        /// Partitions of that topic.
+        #[arg(long, default_value_t = 12)]
+        partitions: u32,
+        /// Bucket to create on the S3 server.
+        #[arg(long, default_value = "tickbench")]
+        bucket: String,
+        /// S3 port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        s3_port: u16,
     },
     /// Work with scenario files.
     Scenario {
         #[command(subcommand)]
         command: ScenarioCommand,
     },
+}
+
+/// Overrides of the scenario's targets, so one scenario file serves any cluster.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Targets {
+    /// Kafka bootstrap servers, instead of the scenario's `kafka.brokers`.
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// S3 endpoint URL, instead of the scenario's `s3.endpoint`.
+    #[arg(long)]
+    pub s3_endpoint: Option<String>,
+    /// S3 bucket, instead of the scenario's `s3.bucket`.
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// Create the bucket if it is missing (sets `s3.create_bucket`).
+    #[arg(long)]
+    pub create_bucket: bool,
+}
+
+impl Targets {
+    /// Applies the overrides, then validates the result as if it had been in the file.
+    pub fn apply(
+        &self,
+        mut s: scenario::Scenario,
+        path: &std::path::Path,
+    ) -> anyhow::Result<scenario::Scenario> {
+        if let Some(b) = &self.brokers {
+            s.kafka.brokers = Some(b.clone());
+        }
+        if let Some(e) = &self.s3_endpoint {
+            s.s3.endpoint = Some(e.clone());
+        }
+        if let Some(b) = &self.bucket {
+            s.s3.bucket = Some(b.clone());
+        }
+        s.s3.create_bucket |= self.create_bucket;
+        let text = toml::to_string(&s).context("re-reading the scenario")?;
+        let label = format!("{} (with command-line overrides)", path.display());
+        Ok(scenario::parse(std::path::Path::new(&label), &text)?)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,8 +120,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             scenario: path,
             results_dir,
             quiet,
+            targets,
         } => {
-            let s = scenario::load(&path)?;
+            let s = targets.apply(scenario::load(&path)?, &path)?;
             let opts = RunOptions {
                 results_root: results_dir,
                 progress: !quiet,
@@ -72,6 +140,41 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Doctor {
+            scenario: path,
+            targets,
+        } => {
+            let s = targets.apply(scenario::load(&path)?, &path)?;
+            println!("ok    scenario: {} is valid", path.display());
+            let checks = doctor::run(&s, |c| println!("{c}")).await;
+            let failed = checks
+                .iter()
+                .filter(|c| c.status == doctor::Status::Fail)
+                .count();
+            if failed > 0 {
+                eprintln!("doctor: {failed} check(s) failed");
+                Ok(ExitCode::FAILURE)
+            } else {
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+        Command::Up {
+            dir,
+            topic,
+            partitions,
+            bucket,
+            s3_port,
+        } => {
+            up::up(&up::UpOptions {
+                dir,
+                topic,
+                partitions,
+                bucket,
+                s3_port,
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Scenario {
             command: ScenarioCommand::Check { file },

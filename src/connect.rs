@@ -160,6 +160,9 @@ pub async fn s3_client(s3: &S3, embedded_endpoint: Option<&str>) -> Client {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(retry)
         .timeout_config(timeouts);
+    if let Some(p) = &s3.profile {
+        loader = loader.profile_name(p);
+    }
     if let Some(r) = &s3.region {
         loader = loader.region(Region::new(r.clone()));
     }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod cli;
 pub mod connect;
+pub mod doctor;
 pub mod embedded;
 pub mod layout;
 pub mod load;
@@ -16,3 +17,4 @@ pub mod scenario;
 pub mod sim;
 pub mod sink;
 pub mod tick;
+pub mod up;

@@ -203,7 +203,28 @@ pub async fn run(
         }
     };
     let end_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;
-    let _ = drain_tx.send(Some(end_offsets.clone()));
+    // Land up to whichever is further: the broker's high watermark or the offsets its own
+    // acknowledgements named (a broker whose watermark lags its log must not end the drain early).
+    let mut drain_to = end_offsets.clone();
+    let mut warnings = Vec::new();
+    for (p, (first, last)) in &produced.acked_offsets {
+        let hw = drain_to.entry(*p).or_insert(0);
+        if *hw <= *last {
+            warnings.push(format!(
+                "partition {p}: the broker reported high watermark {hw} after the load but had acknowledged offset {last}; draining to {}",
+                last + 1
+            ));
+            *hw = last + 1;
+        }
+        let start = start_offsets.get(p).copied().unwrap_or(0);
+        if *first > start {
+            warnings.push(format!(
+                "partition {p}: the broker reported high watermark {start} before the load but gave this run's first record offset {first}: offsets {start}..{} held records written before the run",
+                first - 1
+            ));
+        }
+    }
+    let _ = drain_tx.send(Some(drain_to));
     let sink_report = sink_task.await.context("the sink panicked")??;
     if let Some(p) = progress {
         p.abort();
@@ -223,6 +244,10 @@ pub async fn run(
             landed: &sink_report.landed,
             start_offsets: &start_offsets,
             committed: &sink_report.committed,
+            schedule_ns: (
+                schedule.at(0),
+                schedule.at(schedule.len().saturating_sub(1)),
+            ),
         },
     )
     .await?;
@@ -275,6 +300,7 @@ pub async fn run(
             malformed: sink_report.malformed,
             offset_gaps: sink_report.offset_gaps,
             consumer_errors: sink_report.consumer_errors,
+            foreign: audit.foreign,
         },
         throughput: Throughput {
             produced_per_s: produced.produced as f64 / load_s,
@@ -319,6 +345,7 @@ pub async fn run(
             measured_s: scenario.duration.as_secs_f64(),
         },
         problems,
+        warnings,
         lost_sample: audit.lost_sample.clone(),
     };
     results::write_json(&dir.join("summary.json"), &summary)?;

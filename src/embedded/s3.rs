@@ -25,6 +25,11 @@ pub struct EmbeddedS3 {
 impl EmbeddedS3 {
     /// Starts serving `root` on a free loopback port. Needs a tokio runtime.
     pub async fn start(root: &Path) -> anyhow::Result<EmbeddedS3> {
+        Self::start_on(root, 0).await
+    }
+
+    /// Starts serving `root` on 127.0.0.1:`port` (0: a free port).
+    pub async fn start_on(root: &Path, port: u16) -> anyhow::Result<EmbeddedS3> {
         std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         let fs = s3s_fs::FileSystem::new(root).map_err(|e| {
             anyhow::anyhow!(
@@ -36,9 +41,9 @@ impl EmbeddedS3 {
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         let service = builder.build();
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let listener = TcpListener::bind(("127.0.0.1", port))
             .await
-            .context("binding the embedded S3 server")?;
+            .with_context(|| format!("binding the embedded S3 server to 127.0.0.1:{port}"))?;
         let addr = listener.local_addr()?;
         let (stop_tx, mut stop_rx) = oneshot::channel();
         let task = tokio::spawn(async move {

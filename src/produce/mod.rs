@@ -1,11 +1,13 @@
 //! The producer driver: walks the open-loop schedule, sends each tick at its intended time (never
 //! earlier; later only shows up as schedule lag), and records delivery reports.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 
@@ -34,6 +36,8 @@ pub struct DeliveryContext {
     rec: Arc<Recorders>,
     counters: Arc<Counters>,
     failed: Mutex<Vec<Failed>>,
+    /// Per partition, the lowest and highest offset the broker acknowledged.
+    acked_offsets: Mutex<BTreeMap<i32, (i64, i64)>>,
 }
 
 impl ClientContext for DeliveryContext {}
@@ -44,7 +48,14 @@ impl ProducerContext for DeliveryContext {
     fn delivery(&self, result: &DeliveryResult<'_>, m: Box<InFlight>) {
         let t_ack = now_ns();
         match result {
-            Ok(_) => {
+            Ok(msg) => {
+                let mut offs = self.acked_offsets.lock().expect("acked offsets");
+                let e = offs
+                    .entry(msg.partition())
+                    .or_insert((msg.offset(), msg.offset()));
+                e.0 = e.0.min(msg.offset());
+                e.1 = e.1.max(msg.offset());
+                drop(offs);
                 self.rec.tick_latency(Stage::Produce, m.t_sched, t_ack);
                 self.rec.tick_value(
                     Stage::ProduceRaw,
@@ -83,6 +94,8 @@ pub struct ProduceReport {
     pub queue_full_waits: u64,
     /// Messages still undelivered when the final flush gave up.
     pub unflushed: i32,
+    /// Per partition, the lowest and highest offset the broker acknowledged for this run.
+    pub acked_offsets: BTreeMap<i32, (i64, i64)>,
 }
 
 pub fn new_context(rec: Arc<Recorders>, counters: Arc<Counters>) -> DeliveryContext {
@@ -90,6 +103,7 @@ pub fn new_context(rec: Arc<Recorders>, counters: Arc<Counters>) -> DeliveryCont
         rec,
         counters,
         failed: Mutex::new(Vec::new()),
+        acked_offsets: Mutex::new(BTreeMap::new()),
     }
 }
 
@@ -163,6 +177,12 @@ pub fn drive(
     report.unflushed = producer.in_flight_count();
     report.per_symbol = sim.produced_per_symbol();
     report.failed = std::mem::take(&mut producer.context().failed.lock().expect("failed list"));
+    report.acked_offsets = producer
+        .context()
+        .acked_offsets
+        .lock()
+        .expect("acked offsets")
+        .clone();
     report
 }
 

@@ -25,6 +25,8 @@ pub struct Summary {
     pub window: Window,
     /// Problems the audit found, one line each (empty when passed).
     pub problems: Vec<String>,
+    /// Broker or service behaviour worth knowing that did not (by itself) lose or repeat data.
+    pub warnings: Vec<String>,
     /// Up to 20 lost ticks, `SYMBOL#seq`.
     pub lost_sample: Vec<String>,
 }
@@ -54,6 +56,8 @@ pub struct Counts {
     pub offset_gaps: u64,
     /// Errors the sink's consumer reported while polling (each retried by librdkafka).
     pub consumer_errors: u64,
+    /// Records landed at this run's offsets that another run produced (a broker fault).
+    pub foreign: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -155,11 +159,11 @@ impl Summary {
             "{} produced, {} acknowledged, {} consumed, {} landed, {} lost, {} duplicated",
             c.produced, c.acked, c.consumed, c.landed, c.lost, c.duplicated
         );
-        if c.delivery_failed + c.malformed + c.offset_gaps + c.not_sent > 0 {
+        if c.delivery_failed + c.malformed + c.offset_gaps + c.not_sent + c.foreign > 0 {
             let _ = writeln!(
                 s,
-                "{} delivery failures, {} not sent, {} malformed records, {} offsets never seen by the sink",
-                c.delivery_failed, c.not_sent, c.malformed, c.offset_gaps
+                "{} delivery failures, {} not sent, {} malformed records, {} offsets never seen by the sink, {} records of another run",
+                c.delivery_failed, c.not_sent, c.malformed, c.offset_gaps, c.foreign
             );
         }
         let _ = writeln!(
@@ -195,6 +199,9 @@ impl Summary {
                     ms(st.max_us)
                 );
             }
+        }
+        for w in &self.warnings {
+            let _ = writeln!(s, "warning: {w}");
         }
         if self.passed {
             let _ = writeln!(

@@ -148,6 +148,10 @@ pub struct S3 {
     /// Create the bucket if it does not exist (always done on the embedded server).
     #[serde(default)]
     pub create_bucket: bool,
+    /// Named profile of `~/.aws/config` for credentials and region; default: the chain's own
+    /// choice (`AWS_PROFILE`, else "default").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 pub const DEFAULT_BUCKET: &str = "tickbench";
@@ -237,6 +241,7 @@ impl Default for S3 {
             region: None,
             force_path_style: None,
             create_bucket: false,
+            profile: None,
         }
     }
 }

