@@ -12,11 +12,7 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use tickbench::run::{run, RunOptions};
 use tickbench::scenario;
-
-/// Guards against hangs only; it says nothing about speed.
-const HANG_GUARD: Duration = Duration::from_secs(300);
 
 fn services() -> Option<(String, String)> {
     match (
@@ -87,20 +83,7 @@ create_bucket = true
 "#
     );
     let s = scenario::parse(Path::new("external.toml"), &text).unwrap();
-    let out = tokio::time::timeout(
-        HANG_GUARD,
-        run(
-            &s,
-            None,
-            &RunOptions {
-                results_root: tmp.path().to_path_buf(),
-                progress: false,
-            },
-        ),
-    )
-    .await
-    .expect("run finished")
-    .expect("run succeeded");
+    let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
     let sum = &out.summary;
     let c = &sum.counts;
     assert_eq!(c.produced, 120_000);
@@ -125,14 +108,7 @@ create_bucket = true
     }
 
     // Read back over the S3 API from the separate server, with the AWS chain's credentials.
-    let client = tickbench::connect::s3_client(
-        &scenario::S3 {
-            endpoint: Some(endpoint.clone()),
-            ..Default::default()
-        },
-        None,
-    )
-    .await;
+    let client = common::s3_client_for(&endpoint).await;
     let objects = common::read_back(&client, &bucket, &format!("ext/{topic}/")).await;
     assert_eq!(common::assert_each_tick_once(&objects), 120_000);
     let part = 5 * 1024 * 1024;
@@ -189,14 +165,7 @@ async fn doctor_passes_against_the_separate_services() {
         return;
     };
     let bucket = unique("tb-doc");
-    let client = tickbench::connect::s3_client(
-        &scenario::S3 {
-            endpoint: Some(endpoint.clone()),
-            ..Default::default()
-        },
-        None,
-    )
-    .await;
+    let client = common::s3_client_for(&endpoint).await;
     tickbench::connect::prepare_bucket(&client, &bucket, true, &endpoint)
         .await
         .unwrap();

@@ -12,11 +12,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tickbench::embedded::{EmbeddedKafka, EmbeddedS3, S3_ACCESS_KEY, S3_SECRET_KEY};
-use tickbench::run::{run, RunOptions};
 use tickbench::scenario;
-
-/// Guards against hangs only; it says nothing about speed.
-const HANG_GUARD: Duration = Duration::from_secs(240);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn large_batches_use_multipart_and_commits_match_what_landed() {
@@ -83,20 +79,7 @@ create_bucket = true
         p.flush(Duration::from_secs(10)).unwrap();
     });
 
-    let out = tokio::time::timeout(
-        HANG_GUARD,
-        run(
-            &s,
-            None,
-            &RunOptions {
-                results_root: tmp.path().to_path_buf(),
-                progress: false,
-            },
-        ),
-    )
-    .await
-    .expect("run finished")
-    .expect("run succeeded");
+    let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
     garbage.await.unwrap();
     let sum = &out.summary;
     assert_eq!(sum.counts.produced, 120_000);

@@ -4,21 +4,9 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use tickbench::embedded::EmbeddedS3;
-use tickbench::run::{run, RunOptions};
 use tickbench::scenario;
-
-/// Guards against hangs only; it says nothing about speed.
-const HANG_GUARD: Duration = Duration::from_secs(240);
-
-fn opts(dir: &Path) -> RunOptions {
-    RunOptions {
-        results_root: dir.to_path_buf(),
-        progress: false,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn embedded_default_lands_every_tick_exactly_once() {
@@ -44,10 +32,7 @@ part_size = "5 MiB"
 "#,
     )
     .unwrap();
-    let out = tokio::time::timeout(HANG_GUARD, run(&s, None, &opts(tmp.path())))
-        .await
-        .expect("run finished")
-        .expect("run succeeded");
+    let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
     let sum = &out.summary;
     let c = &sum.counts;
     assert_eq!(c.produced, 12_000);
@@ -137,35 +122,24 @@ part_size = "5 MiB"
         .starts_with('2'));
 }
 
+/// Runs a tiny scenario that must fail, and returns its error message.
+async fn run_error(tail: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!("name = \"x\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 1\n[rate]\nticks_per_second = 1\n{tail}");
+    let s = scenario::parse(Path::new("x.toml"), &text).unwrap();
+    let err = common::run_in(tmp.path(), &s).await.unwrap_err();
+    format!("{err:#}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_broker_fails_with_a_clear_error() {
-    let tmp = tempfile::tempdir().unwrap();
-    let s = scenario::parse(
-        Path::new("x.toml"),
-        "name = \"x\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 1\n[rate]\nticks_per_second = 1\n[kafka]\nbrokers = \"127.0.0.1:9\"\n",
-    )
-    .unwrap();
-    let err = tokio::time::timeout(HANG_GUARD, run(&s, None, &opts(tmp.path())))
-        .await
-        .expect("fails, never hangs")
-        .unwrap_err();
-    let msg = format!("{err:#}");
+    let msg = run_error("[kafka]\nbrokers = \"127.0.0.1:9\"\n").await;
     assert!(msg.contains("cannot reach Kafka at 127.0.0.1:9"), "{msg}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_s3_fails_with_a_clear_error() {
-    let tmp = tempfile::tempdir().unwrap();
-    let s = scenario::parse(
-        Path::new("x.toml"),
-        "name = \"x\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 1\n[rate]\nticks_per_second = 1\n[s3]\nendpoint = \"http://127.0.0.1:9\"\nbucket = \"nowhere\"\n",
-    )
-    .unwrap();
-    let err = tokio::time::timeout(HANG_GUARD, run(&s, None, &opts(tmp.path())))
-        .await
-        .expect("fails, never hangs")
-        .unwrap_err();
-    let msg = format!("{err:#}");
+    let msg = run_error("[s3]\nendpoint = \"http://127.0.0.1:9\"\nbucket = \"nowhere\"\n").await;
     assert!(
         msg.contains("bucket nowhere at http://127.0.0.1:9"),
         "{msg}"

@@ -233,30 +233,18 @@ impl StageRecorder {
     pub fn write_interval_log(&self, path: &Path, run_start_ns: u64) -> std::io::Result<()> {
         let mut st = self.state.lock().expect("recorder lock");
         Self::close_interval(&mut st);
-        let start = UNIX_EPOCH + Duration::from_nanos(run_start_ns);
-        let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-        let mut ser = V2DeflateSerializer::new();
-        let mut log = IntervalLogWriterBuilder::new()
-            .add_comment(&format!(
-                "tickbench stage {} ({}), measured window only",
-                self.stage.name(),
-                self.stage.unit()
-            ))
-            .with_start_time(start)
-            .with_base_time(start)
-            .begin_log_with(&mut file, &mut ser)
-            .map_err(std::io::Error::other)?;
-        let tag = Tag::new(self.stage.name());
         let mut de = Deserializer::new();
-        for (sec, bytes) in &st.closed {
-            let h: Histogram<u64> = de
-                .deserialize(&mut Cursor::new(bytes))
-                .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
-            log.write_histogram(&h, Duration::from_secs(*sec), Duration::from_secs(1), tag)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-        }
-        drop(log);
-        std::io::Write::flush(&mut file)
+        let intervals = st
+            .closed
+            .iter()
+            .map(|(sec, bytes)| {
+                let h: Histogram<u64> = de
+                    .deserialize(&mut Cursor::new(bytes))
+                    .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+                Ok((Duration::from_secs(*sec), Duration::from_secs(1), h))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        self.write_log(path, run_start_ns, "measured window only", intervals)
     }
 
     /// Writes the warm-up histogram as a one-interval log.
@@ -267,12 +255,29 @@ impl StageRecorder {
         warmup: Duration,
     ) -> std::io::Result<()> {
         let h = self.warmup();
+        let intervals = if h.is_empty() {
+            vec![]
+        } else {
+            vec![(Duration::ZERO, warmup, h)]
+        };
+        self.write_log(path, run_start_ns, "warm-up only", intervals)
+    }
+
+    /// One interval log: StartTime and BaseTime at the run's start, then (start, length, histogram)
+    /// per interval, V2-deflate encoded as HdrHistogram's Java tools write them.
+    fn write_log(
+        &self,
+        path: &Path,
+        run_start_ns: u64,
+        what: &str,
+        intervals: Vec<(Duration, Duration, Histogram<u64>)>,
+    ) -> std::io::Result<()> {
         let start = UNIX_EPOCH + Duration::from_nanos(run_start_ns);
         let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
         let mut ser = V2DeflateSerializer::new();
         let mut log = IntervalLogWriterBuilder::new()
             .add_comment(&format!(
-                "tickbench stage {} ({}), warm-up only",
+                "tickbench stage {} ({}), {what}",
                 self.stage.name(),
                 self.stage.unit()
             ))
@@ -280,8 +285,9 @@ impl StageRecorder {
             .with_base_time(start)
             .begin_log_with(&mut file, &mut ser)
             .map_err(std::io::Error::other)?;
-        if !h.is_empty() {
-            log.write_histogram(&h, Duration::ZERO, warmup, Tag::new(self.stage.name()))
+        let tag = Tag::new(self.stage.name());
+        for (at, len, h) in &intervals {
+            log.write_histogram(h, *at, *len, tag)
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
         }
         drop(log);

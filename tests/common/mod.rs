@@ -4,9 +4,37 @@
 
 use std::collections::BTreeMap;
 
+use std::path::Path;
+use std::time::Duration;
+
 use aws_sdk_s3::Client;
 use tickbench::layout::parse_object_name;
+use tickbench::run::{run, RunOptions, RunOutcome};
+use tickbench::scenario::{self, Scenario};
 use tickbench::tick::{decode_payload, Tick};
+
+/// Guards against hangs only; it says nothing about speed.
+pub const HANG_GUARD: Duration = Duration::from_secs(300);
+
+/// Runs a scenario in-process with its results under `dir`, failing the test on a hang.
+pub async fn run_in(dir: &Path, s: &Scenario) -> anyhow::Result<RunOutcome> {
+    let opts = RunOptions {
+        results_root: dir.to_path_buf(),
+        progress: false,
+    };
+    tokio::time::timeout(HANG_GUARD, run(s, None, &opts))
+        .await
+        .expect("the run finished (or failed) instead of hanging")
+}
+
+/// An S3 client for an S3-compatible endpoint, credentials from the AWS chain.
+pub async fn s3_client_for(endpoint: &str) -> Client {
+    let cfg = scenario::S3 {
+        endpoint: Some(endpoint.to_string()),
+        ..Default::default()
+    };
+    tickbench::connect::s3_client(&cfg, None).await
+}
 
 /// One object read back from S3.
 pub struct Object {
