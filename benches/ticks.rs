@@ -1,51 +1,74 @@
-//! Tick generation and JSON encoding: what the producer does per tick besides the Kafka call.
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tickbench::scenario::Symbols;
-use tickbench::sim::{Simulator, Universe};
+//! The load generator's hot path, per tick: symbol choice, GBM step, quotes, JSON encoding, the
+//! schedule; and the sink's decoding. Throughput is in ticks.
+use std::time::Duration;
 
-fn symbols(count: u32) -> Symbols {
-    Symbols {
-        count,
-        price_min: 5.0,
-        price_max: 500.0,
-        drift_min: -0.05,
-        drift_max: 0.15,
-        volatility_min: 0.1,
-        volatility_max: 0.6,
-        half_spread_bps: 1.0,
-    }
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use tickbench::load::{Profile, Schedule};
+use tickbench::scenario::{Segment, Symbols};
+use tickbench::sim::{gbm, Generator, Model, Share, Universe};
+
+const N: u64 = 100_000;
+
+fn symbols(text: &str) -> Symbols {
+    toml::from_str(text).unwrap()
 }
 
 fn generate_and_encode(c: &mut Criterion) {
     let mut g = c.benchmark_group("tick");
-    const N: u64 = 10_000;
     g.throughput(Throughput::Elements(N));
-    for count in [2_000u32, 100_000] {
+    let cases = [
+        ("2000_uniform", "count = 2000"),
+        ("100000_zipf", "count = 100000\nzipf = 1.0"),
+        ("2000_zipf_beta_jumps", "count = 2000\nzipf = 1.0\nbeta_min = 0.3\nbeta_max = 0.9\njumps = { per_year = 50, mean = -0.05, sd = 0.02 }"),
+    ];
+    for (name, text) in cases {
+        let model = Model::new(Universe::new(&symbols(text), 1), 1);
         g.bench_with_input(
-            BenchmarkId::new("generate+encode_json", count),
-            &count,
-            |b, &count| {
-                let mut sim = Simulator::new(Universe::new(&symbols(count), 1), 1);
+            BenchmarkId::new("generate+encode_json", name),
+            &model,
+            |b, model| {
+                let mut gen = Generator::new(model.clone(), Share::ALL, 0);
                 let mut buf = Vec::with_capacity(256);
-                let mut t = 1_700_000_000_000_000_000u64;
+                let mut i = 0u64;
                 b.iter(|| {
                     for _ in 0..N {
-                        t += 10_000;
-                        let (_, tick) = sim.next_tick(t);
-                        buf.clear();
-                        tick.encode_json(&mut buf);
-                        std::hint::black_box(&buf);
+                        i += 1;
+                        // 10 µs apart: 100,000 ticks a second of schedule.
+                        if let Some((_, tick)) = gen.tick(i, i * 10_000) {
+                            buf.clear();
+                            tick.encode_json(&mut buf);
+                            std::hint::black_box(&buf);
+                        }
                     }
                 })
             },
         );
     }
+    let model = Model::new(Universe::new(&symbols("count = 100000\nzipf = 1.0"), 1), 1);
+    g.bench_function("symbol_choice/100000_zipf", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            for _ in 0..N {
+                i += 1;
+                std::hint::black_box(model.symbol_of(i));
+            }
+        })
+    });
+    g.bench_function("gbm_step", |b| {
+        let mut p = 100.0;
+        b.iter(|| {
+            for k in 0..N {
+                p = gbm::step(p, 0.05, 0.3, 1e-7, (k % 7) as f64 * 0.3 - 0.9);
+            }
+            std::hint::black_box(p)
+        })
+    });
     g.bench_function("decode_json", |b| {
-        let mut sim = Simulator::new(Universe::new(&symbols(2_000), 1), 1);
+        let mut gen = Generator::new(model.clone(), Share::ALL, 0);
         let lines: Vec<Vec<u8>> = (0..N)
             .map(|i| {
                 let mut v = Vec::new();
-                sim.next_tick(i * 1000).1.encode_json(&mut v);
+                gen.tick(i, i * 1000).unwrap().1.encode_json(&mut v);
                 v
             })
             .collect();
@@ -59,5 +82,28 @@ fn generate_and_encode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, generate_and_encode);
+fn schedule(c: &mut Criterion) {
+    let mut g = c.benchmark_group("schedule");
+    g.throughput(Throughput::Elements(1_000_000));
+    let secs = Duration::from_secs(1);
+    let ramp = || {
+        Profile::new(
+            &[Segment::Ramp {
+                duration: secs,
+                from: 500_000.0,
+                to: 1_500_000.0,
+            }],
+            secs,
+        )
+    };
+    for (name, poisson) in [("ramp_even", None), ("ramp_poisson", Some(5))] {
+        g.bench_function(name, |b| {
+            let s = Schedule::new(0, ramp(), poisson);
+            b.iter(|| std::hint::black_box(s.iter().fold(0u64, |acc, (_, t)| acc ^ t)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, generate_and_encode, schedule);
 criterion_main!(benches);

@@ -14,7 +14,7 @@ use tokio::sync::{oneshot, watch};
 use crate::audit;
 use crate::connect;
 use crate::embedded::{EmbeddedKafka, EmbeddedS3};
-use crate::load::Schedule;
+use crate::load::{Profile, Schedule};
 use crate::metrics::{now_ns, Counters, Percentiles, Recorders, Stage};
 use crate::produce;
 use crate::report::{
@@ -22,7 +22,8 @@ use crate::report::{
 };
 use crate::results::{self, Host, Manifest};
 use crate::scenario::Scenario;
-use crate::sim::{Simulator, Universe};
+use crate::sim::rng::substream;
+use crate::sim::{Generator, Model, Share, Universe};
 use crate::sink::{self, batcher::Triggers, upload::Uploader, SinkControl, SinkSettings};
 
 /// How a run reports while it goes and where it writes.
@@ -114,6 +115,18 @@ pub async fn run(
     rdkafka::consumer::Consumer::subscribe(&consumer, &[&k.topic])
         .context("subscribing the sink")?;
 
+    // The market model first: a large universe or a symbol file takes a moment to build.
+    let model = Model::new(
+        Universe::new(&scenario.symbols, scenario.seed),
+        scenario.seed,
+    );
+    let tickers: Vec<String> = model
+        .universe
+        .symbols
+        .iter()
+        .map(|s| s.ticker.clone())
+        .collect();
+
     // The sink starts consuming at once so the group forms; the load's clock starts once it has.
     let rec = Arc::new(Recorders::unanchored());
     let (ready_tx, ready_rx) = oneshot::channel();
@@ -156,31 +169,54 @@ pub async fn run(
     let run_start_ns = now_ns() + 50_000_000;
     let measure_start_ns = run_start_ns + scenario.warmup.as_nanos() as u64;
     rec.anchor(run_start_ns, measure_start_ns);
-    let schedule = Schedule::constant(
+    let schedule = Schedule::new(
         run_start_ns,
-        scenario.rate.ticks_per_second,
-        scenario.total_duration(),
+        Profile::from_rate(&scenario.rate, scenario.total_duration()),
+        scenario
+            .rate
+            .poisson
+            .then(|| substream(scenario.seed, "arrivals")),
     );
 
-    let universe = Universe::new(&scenario.symbols, scenario.seed);
-    let tickers: Vec<String> = universe.symbols.iter().map(|s| s.ticker.clone()).collect();
-    let sim = Simulator::new(universe, scenario.seed);
-    let producer: ThreadedProducer<produce::DeliveryContext> = producer_cfg
-        .create_with_context(produce::new_context(rec.clone(), counters.clone()))
-        .context("creating the Kafka producer")?;
+    // One producer (own Kafka client, own generator over a disjoint share of the symbols) a thread.
     let stop = Arc::new(AtomicBool::new(false));
-    let (prod_rec, prod_counters, prod_stop, topic) =
-        (rec.clone(), counters.clone(), stop.clone(), k.topic.clone());
+    let threads = scenario.rate.producer_threads;
+    let mut handles = Vec::new();
+    for worker in 0..threads {
+        let producer: ThreadedProducer<produce::DeliveryContext> = producer_cfg
+            .create_with_context(produce::new_context(rec.clone(), counters.clone()))
+            .context("creating the Kafka producer")?;
+        let gen = Generator::new(
+            model.clone(),
+            Share {
+                worker,
+                workers: threads,
+            },
+            run_start_ns,
+        );
+        let (r, c, st, topic, sched) = (
+            rec.clone(),
+            counters.clone(),
+            stop.clone(),
+            k.topic.clone(),
+            schedule.clone(),
+        );
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("producer-{worker}"))
+                .spawn(move || produce::drive(producer, &topic, &sched, gen, r, c, st))
+                .context("starting a producer thread")?,
+        );
+    }
     let producer_task = tokio::task::spawn_blocking(move || {
-        produce::drive(
-            producer,
-            &topic,
-            schedule,
-            sim,
-            prod_rec,
-            prod_counters,
-            prod_stop,
-        )
+        let mut total = produce::ProduceReport::default();
+        for h in handles {
+            total.merge(
+                h.join()
+                    .map_err(|_| anyhow!("a producer thread panicked"))?,
+            );
+        }
+        anyhow::Ok(total)
     });
 
     let progress = opts.progress.then(|| {
@@ -191,7 +227,7 @@ pub async fn run(
 
     // If the sink fails while the load runs, stop the producer rather than loading a dead pipeline.
     let produced = tokio::select! {
-        p = producer_task => p.context("the producer thread panicked")?,
+        p = producer_task => p.context("the producer threads panicked")??,
         s = &mut sink_task => {
             stop.store(true, Ordering::Relaxed);
             let err = match s {
@@ -244,10 +280,7 @@ pub async fn run(
             landed: &sink_report.landed,
             start_offsets: &start_offsets,
             committed: &sink_report.committed,
-            schedule_ns: (
-                schedule.at(0),
-                schedule.at(schedule.len().saturating_sub(1)),
-            ),
+            schedule_ns: (schedule.start_ns, schedule.end_ns()),
         },
     )
     .await?;

@@ -1,67 +1,367 @@
-//! The open-loop schedule: every tick's intended send time, fixed in advance by the rate profile.
-//! A slow system never moves these times; it only shows up as schedule lag.
+//! The open-loop schedule: every tick's intended send time, fixed in advance by the rate profile
+//! (and, for Poisson arrivals, the seed). A slow system never moves these times; it only shows up
+//! as schedule lag.
+//!
+//! The profile's cumulative intensity Λ(t) = ∫ rate is known in closed form per segment. Tick i
+//! is due when Λ reaches i (evenly spaced arrivals) or the i-th partial sum of unit exponentials
+//! (Poisson arrivals). The schedule walks Λ forward in 1 ms cells and interpolates inside a cell,
+//! which is exact for constant segments and off by far less than a microsecond elsewhere.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Intended send times at a constant rate from `start_ns` for `length`.
-#[derive(Debug, Clone, Copy)]
-pub struct Schedule {
-    /// Intended send time of tick 0, ns since the Unix epoch.
-    pub start_ns: u64,
-    rate: f64,
-    count: u64,
+use crate::scenario::{Rate, Segment};
+use crate::sim::rng::unit_from;
+
+/// Length of one cell of the Λ walk.
+const CELL_S: f64 = 0.001;
+
+pub fn segment_duration(s: &Segment) -> Duration {
+    match s {
+        Segment::Constant { duration, .. }
+        | Segment::Ramp { duration, .. }
+        | Segment::Steps { duration, .. }
+        | Segment::Burst { duration, .. }
+        | Segment::Sine { duration, .. }
+        | Segment::Intraday { duration, .. } => *duration,
+    }
 }
 
-impl Schedule {
-    pub fn constant(start_ns: u64, ticks_per_second: f64, length: Duration) -> Schedule {
-        Schedule {
-            start_ns,
-            rate: ticks_per_second,
-            count: (length.as_secs_f64() * ticks_per_second).floor() as u64,
+pub fn segment_kind(s: &Segment) -> &'static str {
+    match s {
+        Segment::Constant { .. } => "constant",
+        Segment::Ramp { .. } => "ramp",
+        Segment::Steps { .. } => "steps",
+        Segment::Burst { .. } => "burst",
+        Segment::Sine { .. } => "sine",
+        Segment::Intraday { .. } => "intraday",
+    }
+}
+
+/// The intraday parabola r(x) = a x² + b x + c through (0, open), (½, midday), (1, close).
+fn parabola(open: f64, midday: f64, close: f64) -> (f64, f64, f64) {
+    let c = open;
+    let a = 2.0 * (open + close) - 4.0 * midday;
+    let b = close - open - a;
+    (a, b, c)
+}
+
+/// Rate of a segment `t` seconds into it.
+fn seg_rate(s: &Segment, t: f64) -> f64 {
+    let d = segment_duration(s).as_secs_f64().max(f64::MIN_POSITIVE);
+    match s {
+        Segment::Constant {
+            ticks_per_second, ..
+        } => *ticks_per_second,
+        Segment::Ramp { from, to, .. } => from + (to - from) * (t / d).clamp(0.0, 1.0),
+        Segment::Steps {
+            from, to, steps, ..
+        } => {
+            let n = (*steps).max(1) as f64;
+            let k = ((t / d) * n).floor().clamp(0.0, n - 1.0);
+            if n <= 1.0 {
+                *from
+            } else {
+                from + (to - from) * k / (n - 1.0)
+            }
+        }
+        Segment::Burst {
+            base,
+            peak,
+            at,
+            length,
+            ..
+        } => {
+            let (a, l) = (at.as_secs_f64(), length.as_secs_f64());
+            if t >= a && t < a + l {
+                *peak
+            } else {
+                *base
+            }
+        }
+        Segment::Sine {
+            mean,
+            amplitude,
+            period,
+            ..
+        } => mean + amplitude * (std::f64::consts::TAU * t / period.as_secs_f64().max(1e-9)).sin(),
+        Segment::Intraday {
+            open,
+            midday,
+            close,
+            ..
+        } => {
+            let (a, b, c) = parabola(*open, *midday, *close);
+            let x = (t / d).clamp(0.0, 1.0);
+            a * x * x + b * x + c
+        }
+    }
+}
+
+/// ∫₀ᵗ rate, for `t` within the segment.
+fn seg_integral(s: &Segment, t: f64) -> f64 {
+    let d = segment_duration(s).as_secs_f64().max(f64::MIN_POSITIVE);
+    let t = t.clamp(0.0, d);
+    match s {
+        Segment::Constant {
+            ticks_per_second, ..
+        } => ticks_per_second * t,
+        Segment::Ramp { from, to, .. } => from * t + (to - from) * t * t / (2.0 * d),
+        Segment::Steps {
+            from, to, steps, ..
+        } => {
+            let n = (*steps).max(1);
+            let step = d / n as f64;
+            let mut acc = 0.0;
+            for k in 0..n {
+                let s0 = k as f64 * step;
+                if t <= s0 {
+                    break;
+                }
+                let r = if n == 1 {
+                    *from
+                } else {
+                    from + (to - from) * k as f64 / (n - 1) as f64
+                };
+                acc += r * (t.min(s0 + step) - s0);
+            }
+            acc
+        }
+        Segment::Burst {
+            base,
+            peak,
+            at,
+            length,
+            ..
+        } => {
+            let (a, l) = (at.as_secs_f64(), length.as_secs_f64());
+            let inside = (t.min(a + l) - a).max(0.0);
+            base * t + (peak - base) * inside
+        }
+        Segment::Sine {
+            mean,
+            amplitude,
+            period,
+            ..
+        } => {
+            let w = std::f64::consts::TAU / period.as_secs_f64().max(1e-9);
+            mean * t + amplitude * (1.0 - (w * t).cos()) / w
+        }
+        Segment::Intraday {
+            open,
+            midday,
+            close,
+            ..
+        } => {
+            let (a, b, c) = parabola(*open, *midday, *close);
+            let x = t / d;
+            d * (a * x * x * x / 3.0 + b * x * x / 2.0 + c * x)
+        }
+    }
+}
+
+/// Lowest and highest rate a segment reaches (sampled finely; exact for the piecewise kinds).
+pub fn segment_rate_range(s: &Segment) -> (f64, f64) {
+    let d = segment_duration(s).as_secs_f64();
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for k in 0..=4000 {
+        let r = seg_rate(s, d * k as f64 / 4000.0 * 0.999_999);
+        lo = lo.min(r);
+        hi = hi.max(r);
+    }
+    if let Segment::Burst { base, peak, .. } = s {
+        lo = lo.min(*base).min(*peak);
+        hi = hi.max(*base).max(*peak);
+    }
+    (lo, hi)
+}
+
+/// A rate profile over the run's load time (warm-up + duration).
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// (start second, segment); the last segment's final rate holds past its end.
+    segments: Vec<(f64, Segment)>,
+    total_s: f64,
+}
+
+impl Profile {
+    pub fn new(segments: &[Segment], total: Duration) -> Profile {
+        let mut at = 0.0;
+        let segments = segments
+            .iter()
+            .map(|s| {
+                let start = at;
+                at += segment_duration(s).as_secs_f64();
+                (start, s.clone())
+            })
+            .collect();
+        Profile {
+            segments,
+            total_s: total.as_secs_f64(),
         }
     }
 
-    /// Number of ticks in the schedule.
-    pub fn len(&self) -> u64 {
-        self.count
+    pub fn from_rate(rate: &Rate, total: Duration) -> Profile {
+        match rate.ticks_per_second {
+            Some(r) => Profile::new(
+                &[Segment::Constant {
+                    duration: total,
+                    ticks_per_second: r,
+                }],
+                total,
+            ),
+            None => Profile::new(&rate.segments, total),
+        }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
+    /// Length of the load in seconds.
+    pub fn total_s(&self) -> f64 {
+        self.total_s
     }
 
-    /// Intended send time of tick `i` (computed from i, so error never accumulates).
+    /// Rate `t` seconds into the load.
+    pub fn rate_at(&self, t: f64) -> f64 {
+        let (start, seg) = self.segment_at(t);
+        let d = segment_duration(seg).as_secs_f64();
+        seg_rate(seg, (t - start).min(d * 0.999_999_999))
+    }
+
+    fn segment_at(&self, t: f64) -> (f64, &Segment) {
+        let i = self
+            .segments
+            .partition_point(|(s, _)| *s <= t)
+            .saturating_sub(1);
+        let (s, seg) = &self.segments[i];
+        (*s, seg)
+    }
+
+    /// Λ(t) = ∫₀ᵗ rate, ticks expected by `t` seconds into the load.
+    pub fn cumulative(&self, t: f64) -> f64 {
+        let t = t.clamp(0.0, self.total_s);
+        let mut acc = 0.0;
+        for (i, (start, seg)) in self.segments.iter().enumerate() {
+            if t <= *start {
+                break;
+            }
+            let d = segment_duration(seg).as_secs_f64();
+            let last = i + 1 == self.segments.len();
+            acc += seg_integral(seg, (t - start).min(d));
+            if last && t > start + d {
+                // Past the final segment: its final rate holds.
+                acc += seg_rate(seg, d * 0.999_999_999) * (t - start - d);
+            }
+        }
+        acc
+    }
+
+    /// Ticks the profile holds (evenly spaced arrivals).
+    pub fn expected_ticks(&self) -> f64 {
+        self.cumulative(self.total_s)
+    }
+}
+
+/// Intended send times of every tick, in order.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// Start of the load (intended send time of the first tick at most), ns since the epoch.
+    pub start_ns: u64,
+    profile: Arc<Profile>,
+    /// Seed for Poisson gaps; None for evenly spaced arrivals.
+    poisson_seed: Option<u64>,
+}
+
+impl Schedule {
+    pub fn new(start_ns: u64, profile: Profile, poisson_seed: Option<u64>) -> Schedule {
+        Schedule {
+            start_ns,
+            profile: Arc::new(profile),
+            poisson_seed,
+        }
+    }
+
+    /// A constant rate with evenly spaced arrivals.
+    pub fn constant(start_ns: u64, ticks_per_second: f64, length: Duration) -> Schedule {
+        let seg = Segment::Constant {
+            duration: length,
+            ticks_per_second,
+        };
+        Schedule::new(start_ns, Profile::new(&[seg], length), None)
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// End of the load, ns since the epoch.
+    pub fn end_ns(&self) -> u64 {
+        self.start_ns + (self.profile.total_s * 1e9) as u64
+    }
+
+    /// Every (tick index, intended send time). Each producer thread walks the whole schedule, so
+    /// tick i is due at the same time whatever the thread count.
+    pub fn iter(&self) -> ScheduleIter {
+        ScheduleIter {
+            profile: self.profile.clone(),
+            start_ns: self.start_ns,
+            poisson_seed: self.poisson_seed,
+            i: 0,
+            target: 0.0,
+            cell: 0,
+            cell_lam: 0.0,
+            next_lam: self.profile.cumulative(CELL_S),
+            total_lam: self.profile.expected_ticks(),
+        }
+    }
+}
+
+/// Walks Λ forward cell by cell; every tick costs a comparison and an interpolation.
+pub struct ScheduleIter {
+    profile: Arc<Profile>,
+    start_ns: u64,
+    poisson_seed: Option<u64>,
+    i: u64,
+    /// Λ value tick i is due at.
+    target: f64,
+    /// Current cell: [cell × CELL_S, (cell + 1) × CELL_S), counted (not summed) so it never drifts.
+    cell: u64,
+    cell_lam: f64,
+    next_lam: f64,
+    total_lam: f64,
+}
+
+impl Iterator for ScheduleIter {
+    type Item = (u64, u64);
+
     #[inline]
-    pub fn at(&self, i: u64) -> u64 {
-        self.start_ns + (i as f64 * 1e9 / self.rate).round() as u64
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        (0..self.count).map(|i| self.at(i))
+    fn next(&mut self) -> Option<(u64, u64)> {
+        if let Some(seed) = self.poisson_seed {
+            // Exponential gap with mean 1 in Λ units, a pure function of (seed, i).
+            let u = unit_from(seed ^ 0x5bd1_e995_5bd1_e995, self.i);
+            self.target += -(1.0 - u).ln();
+        } else {
+            self.target = self.i as f64;
+        }
+        // Ticks are due strictly before the end: Λ(end) = 12000 means ticks 0..11999.
+        if self.target >= self.total_lam {
+            return None;
+        }
+        while self.target >= self.next_lam
+            && ((self.cell + 1) as f64) * CELL_S < self.profile.total_s
+        {
+            self.cell += 1;
+            self.cell_lam = self.next_lam;
+            self.next_lam = self.profile.cumulative((self.cell + 1) as f64 * CELL_S);
+        }
+        let cell_t = self.cell as f64 * CELL_S;
+        let span = (self.next_lam - self.cell_lam).max(f64::MIN_POSITIVE);
+        let cell_len = (self.profile.total_s - cell_t).min(CELL_S);
+        let t = cell_t + ((self.target - self.cell_lam) / span).clamp(0.0, 1.0) * cell_len;
+        let i = self.i;
+        self.i += 1;
+        Some((i, self.start_ns + (t * 1e9).round() as u64))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn constant_rate_times_are_evenly_spaced_and_exact() {
-        let s = Schedule::constant(1_000, 3.0, Duration::from_secs(2));
-        assert_eq!(s.len(), 6);
-        let t: Vec<u64> = s.iter().collect();
-        assert_eq!(
-            t,
-            vec![
-                1_000,
-                333_334_333,
-                666_667_667,
-                1_000_001_000,
-                1_333_334_333,
-                1_666_667_667
-            ]
-        );
-        let big = Schedule::constant(0, 1_000_000.0, Duration::from_secs(3600));
-        assert_eq!(big.at(big.len() - 1), 3_599_999_999_000);
-    }
-}
+mod tests;

@@ -13,7 +13,7 @@ use rdkafka::ClientContext;
 
 use crate::load::Schedule;
 use crate::metrics::{now_ns, us_between, Counters, Recorders, Stage};
-use crate::sim::Simulator;
+use crate::sim::Generator;
 
 /// Stamps carried from `send` to the delivery report.
 pub struct InFlight {
@@ -107,38 +107,65 @@ pub fn new_context(rec: Arc<Recorders>, counters: Arc<Counters>) -> DeliveryCont
     }
 }
 
-/// Sends every tick of `schedule` to `topic`, keyed by symbol. Blocking: run it on its own thread.
-/// Delivery reports are served by the threaded producer's own polling thread, so a report is
-/// timed when librdkafka has it, not when this loop gets around to it.
+impl ProduceReport {
+    /// Adds another producer thread's report (their symbols are disjoint).
+    pub fn merge(&mut self, other: ProduceReport) {
+        self.produced += other.produced;
+        if self.per_symbol.len() < other.per_symbol.len() {
+            self.per_symbol.resize(other.per_symbol.len(), 0);
+        }
+        for (a, b) in self.per_symbol.iter_mut().zip(&other.per_symbol) {
+            *a += b;
+        }
+        self.failed.extend(other.failed);
+        self.not_sent += other.not_sent;
+        self.queue_full_waits += other.queue_full_waits;
+        self.unflushed += other.unflushed;
+        for (p, (lo, hi)) in other.acked_offsets {
+            let e = self.acked_offsets.entry(p).or_insert((lo, hi));
+            e.0 = e.0.min(lo);
+            e.1 = e.1.max(hi);
+        }
+    }
+}
+
+/// Sends this generator's share of the ticks of `schedule` to `topic`, keyed by symbol, each at its
+/// intended time. Blocking: run it on a thread of its own. Delivery reports are served by the
+/// threaded producer's own polling thread, so a report is timed when librdkafka has it, not when
+/// this loop gets around to it.
 pub fn drive(
     producer: ThreadedProducer<DeliveryContext>,
     topic: &str,
-    schedule: Schedule,
-    mut sim: Simulator,
+    schedule: &Schedule,
+    mut gen: Generator,
     rec: Arc<Recorders>,
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
 ) -> ProduceReport {
     let mut report = ProduceReport::default();
     let mut buf = Vec::with_capacity(256);
-    for i in 0..schedule.len() {
+    let mut ticks = schedule.iter();
+    for (i, t_sched) in ticks.by_ref() {
         if stop.load(Ordering::Relaxed) {
-            report.not_sent = schedule.len() - i;
+            report.not_sent += gen.owns_tick(i) as u64;
             break;
         }
-        let t_sched = schedule.at(i);
-        wait_until(t_sched);
-        let (symbol, tick) = sim.next_tick(t_sched);
+        // Made before it is due, sent when it is due.
+        let Some((symbol, tick)) = gen.tick(i, t_sched) else {
+            continue;
+        };
         buf.clear();
         tick.encode_json(&mut buf);
+        let (key, seq) = (tick.symbol, tick.seq);
+        wait_until(t_sched);
         let meta = Box::new(InFlight {
             t_sched,
             t_send: now_ns(),
             symbol: symbol as u32,
-            seq: tick.seq,
+            seq,
         });
         let mut record = BaseRecord::with_opaque_to(topic, meta)
-            .key(tick.symbol.as_str())
+            .key(key)
             .payload(buf.as_slice());
         loop {
             match producer.send(record) {
@@ -172,10 +199,14 @@ pub fn drive(
         report.produced += 1;
         counters.produced.fetch_add(1, Ordering::Relaxed);
     }
+    report.not_sent += ticks.filter(|(i, _)| gen.owns_tick(*i)).count() as u64;
     // Delivery reports arrive during flush; message.timeout.ms bounds how long it can take.
     let _ = producer.flush(Duration::from_secs(60));
     report.unflushed = producer.in_flight_count();
-    report.per_symbol = sim.produced_per_symbol();
+    report.per_symbol = vec![0; gen.model().universe.len()];
+    for (s, n) in gen.produced() {
+        report.per_symbol[s] = n;
+    }
     report.failed = std::mem::take(&mut producer.context().failed.lock().expect("failed list"));
     report.acked_offsets = producer
         .context()

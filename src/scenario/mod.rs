@@ -36,6 +36,77 @@ pub enum ScenarioError {
     },
 }
 
+/// Reads a symbol CSV: header `ticker,start_price,drift,volatility[,beta]`, one symbol a row.
+pub fn read_symbol_file(file: &Path) -> Result<Vec<FixedSymbol>, ScenarioError> {
+    let bad = |line: Option<usize>, field: &'static str, value: String, allowed: &str| {
+        ScenarioError::Invalid {
+            file: file.to_owned(),
+            line,
+            field,
+            value,
+            allowed: allowed.to_string(),
+        }
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(file)
+        .map_err(|e| match e.into_kind() {
+            csv::ErrorKind::Io(source) => ScenarioError::Read {
+                file: file.to_owned(),
+                source,
+            },
+            other => bad(None, "header", format!("{other:?}"), "a CSV file"),
+        })?;
+    let headers = reader
+        .headers()
+        .map_err(|e| {
+            bad(
+                Some(1),
+                "header",
+                e.to_string(),
+                "ticker,start_price,drift,volatility[,beta]",
+            )
+        })?
+        .clone();
+    let want = ["ticker", "start_price", "drift", "volatility"];
+    let cols: Vec<&str> = headers.iter().collect();
+    if cols.len() < 4
+        || cols[..4] != want
+        || (cols.len() == 5 && cols[4] != "beta")
+        || cols.len() > 5
+    {
+        return Err(bad(
+            Some(1),
+            "header",
+            format!("{:?}", cols.join(",")),
+            "ticker,start_price,drift,volatility or ticker,start_price,drift,volatility,beta",
+        ));
+    }
+    let mut rows = Vec::new();
+    for rec in reader.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map(|p| p.line() as usize);
+            bad(line, "row", e.to_string(), "as many fields as the header")
+        })?;
+        let line = rec.position().map(|p| p.line() as usize);
+        let num = |i: usize, field: &'static str| -> Result<f64, ScenarioError> {
+            let v = rec.get(i).unwrap_or("");
+            v.parse::<f64>()
+                .map_err(|_| bad(line, field, format!("{v:?}"), "a number"))
+        };
+        let sym = FixedSymbol {
+            ticker: rec.get(0).unwrap_or("").to_string(),
+            start_price: num(1, "start_price")?,
+            drift: num(2, "drift")?,
+            volatility: num(3, "volatility")?,
+            beta: if rec.len() > 4 { num(4, "beta")? } else { 0.0 },
+        };
+        check_symbol(&sym).map_err(|(field, value, allowed)| bad(line, field, value, allowed))?;
+        rows.push(sym);
+    }
+    Ok(rows)
+}
+
 fn fmt_line(line: Option<usize>) -> String {
     line.map(|l| format!(":{l}")).unwrap_or_default()
 }
@@ -51,10 +122,18 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and validates scenario text; `path` is used in messages only.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-    let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+    let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
         file: path.to_owned(),
         message: e.to_string().trim_end().to_string(),
     })?;
+    if let Some(file) = scenario.symbols.file.clone() {
+        // Relative to the scenario file, and absolute from here on, so the resolved scenario in a
+        // results folder still points at it.
+        let file = path.parent().unwrap_or(Path::new(".")).join(file);
+        let file = std::fs::canonicalize(&file).unwrap_or(file);
+        scenario.symbols.file_rows = read_symbol_file(&file)?;
+        scenario.symbols.file = Some(file);
+    }
     validate(&scenario).map_err(|v| ScenarioError::Invalid {
         file: path.to_owned(),
         line: line_of(text, v.field),
@@ -102,23 +181,24 @@ fn validate(s: &Scenario) -> Result<(), Violation> {
         "a duration greater than zero, such as \"10s\" or \"5m\"",
     )?;
     let sym = &s.symbols;
+    let universe = sym.count as usize + sym.fixed.len() + sym.file_rows.len();
     check(
-        (1..=100_000).contains(&sym.count),
+        (1..=100_000).contains(&universe),
         "symbols.count",
         sym.count,
-        "a whole number from 1 to 100000",
+        "a whole number from 1 to 100000 (with symbols.fixed and symbols.file: 1 to 100000 symbols in all)",
     )?;
     check(
-        sym.price_min > 0.0 && sym.price_min.is_finite(),
-        "symbols.price_min",
-        sym.price_min,
+        sym.price_median > 0.0 && sym.price_median.is_finite(),
+        "symbols.price_median",
+        sym.price_median,
         "a price greater than 0",
     )?;
     check(
-        sym.price_max >= sym.price_min && sym.price_max.is_finite(),
-        "symbols.price_max",
-        sym.price_max,
-        "a price at least symbols.price_min",
+        (0.0..=5.0).contains(&sym.price_log_sd),
+        "symbols.price_log_sd",
+        sym.price_log_sd,
+        "from 0 to 5",
     )?;
     check(
         sym.drift_min.is_finite() && sym.drift_min.abs() <= 10.0,
@@ -145,17 +225,83 @@ fn validate(s: &Scenario) -> Result<(), Violation> {
         "an annual volatility from symbols.volatility_min to 10",
     )?;
     check(
+        (-1.0..=1.0).contains(&sym.beta_min),
+        "symbols.beta_min",
+        sym.beta_min,
+        "a beta from -1 to 1",
+    )?;
+    check(
+        sym.beta_max >= sym.beta_min && sym.beta_max <= 1.0,
+        "symbols.beta_max",
+        sym.beta_max,
+        "a beta from symbols.beta_min to 1",
+    )?;
+    check(
+        (0.0..=5.0).contains(&sym.zipf),
+        "symbols.zipf",
+        sym.zipf,
+        "an exponent from 0 (uniform) to 5",
+    )?;
+    check(
         (0.0..=1000.0).contains(&sym.half_spread_bps),
         "symbols.half_spread_bps",
         sym.half_spread_bps,
         "basis points from 0 to 1000",
     )?;
     check(
-        s.rate.ticks_per_second > 0.0 && s.rate.ticks_per_second <= 10_000_000.0,
-        "rate.ticks_per_second",
-        s.rate.ticks_per_second,
-        "a rate greater than 0 and at most 10000000",
+        grid_divisions(sym.tick_size).is_some(),
+        "symbols.tick_size",
+        sym.tick_size,
+        "1/N for a whole N from 1 to 1000000, such as 0.01, 0.05 or 0.0001",
     )?;
+    check(
+        (1.05..=10.0).contains(&sym.size_alpha),
+        "symbols.size_alpha",
+        sym.size_alpha,
+        "a Pareto tail exponent from 1.05 to 10",
+    )?;
+    if let Some(j) = &sym.jumps {
+        check(
+            (0.0..=100_000.0).contains(&j.per_year),
+            "symbols.jumps.per_year",
+            j.per_year,
+            "from 0 to 100000 jumps a year",
+        )?;
+        check(
+            j.mean.abs() <= 2.0,
+            "symbols.jumps.mean",
+            j.mean,
+            "a mean log jump from -2 to 2",
+        )?;
+        check(
+            (0.0..=2.0).contains(&j.sd),
+            "symbols.jumps.sd",
+            j.sd,
+            "from 0 to 2",
+        )?;
+    }
+    for f in &sym.fixed {
+        check_symbol(f).map_err(|(field, value, allowed)| Violation {
+            field: "symbols.fixed",
+            value: format!("{field} = {value} (ticker {:?})", f.ticker),
+            allowed: allowed.into(),
+        })?;
+    }
+    let mut seen = std::collections::HashSet::new();
+    for t in sym
+        .fixed
+        .iter()
+        .chain(&sym.file_rows)
+        .map(|f| f.ticker.as_str())
+    {
+        check(
+            seen.insert(t),
+            "symbols.fixed",
+            format!("{t:?}"),
+            "each ticker once, across symbols.fixed and symbols.file",
+        )?;
+    }
+    check_rate(&s.rate)?;
     let k = &s.kafka;
     check(
         is_safe_name(&k.topic) && k.topic.len() <= 249,
@@ -231,6 +377,117 @@ fn validate(s: &Scenario) -> Result<(), Violation> {
         "s3.prefix",
         format!("{:?}", s3.prefix),
         "key segments of A-Z a-z 0-9 . _ - = separated by '/', with no empty, '.' or '..' segment",
+    )?;
+    Ok(())
+}
+
+/// Checks one hand-set or file symbol; on failure: (field, value, allowed).
+pub(crate) fn check_symbol(f: &FixedSymbol) -> Result<(), (&'static str, String, &'static str)> {
+    let bad = |field, v: f64, allowed| Err((field, v.to_string(), allowed));
+    if !is_ticker(&f.ticker) {
+        return Err((
+            "ticker",
+            format!("{:?}", f.ticker),
+            "1 to 12 characters from A-Z 0-9 . -",
+        ));
+    }
+    if !(f.start_price > 0.0 && f.start_price.is_finite()) {
+        return bad("start_price", f.start_price, "a price greater than 0");
+    }
+    if !(f.drift.is_finite() && f.drift.abs() <= 10.0) {
+        return bad("drift", f.drift, "an annual drift between -10 and 10");
+    }
+    if !(0.0..=10.0).contains(&f.volatility) {
+        return bad(
+            "volatility",
+            f.volatility,
+            "an annual volatility from 0 to 10",
+        );
+    }
+    if !(-1.0..=1.0).contains(&f.beta) {
+        return bad("beta", f.beta, "a beta from -1 to 1");
+    }
+    Ok(())
+}
+
+/// Tickers go into JSON and keys unescaped: only these characters.
+pub fn is_ticker(t: &str) -> bool {
+    (1..=12).contains(&t.len())
+        && t.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.' || c == '-')
+}
+
+/// N when `tick_size` is 1/N for a whole N (prices are then whole ticks divided by N, which
+/// prints as short decimals).
+pub fn grid_divisions(tick_size: f64) -> Option<u64> {
+    if !(tick_size > 0.0 && tick_size <= 1.0) {
+        return None;
+    }
+    let n = (1.0 / tick_size).round();
+    ((1.0..=1_000_000.0).contains(&n) && ((1.0 / n) - tick_size).abs() <= tick_size * 1e-9)
+        .then_some(n as u64)
+}
+
+fn check_rate(r: &Rate) -> Result<(), Violation> {
+    check(
+        r.ticks_per_second.is_some() == r.segments.is_empty(),
+        "rate",
+        if r.segments.is_empty() {
+            "neither"
+        } else {
+            "both"
+        },
+        "either rate.ticks_per_second (constant) or [[rate.segments]], not both",
+    )?;
+    if let Some(t) = r.ticks_per_second {
+        check(
+            t > 0.0 && t <= 10_000_000.0,
+            "rate.ticks_per_second",
+            t,
+            "a rate greater than 0 and at most 10000000",
+        )?;
+    }
+    for (i, seg) in r.segments.iter().enumerate() {
+        let len = crate::load::segment_duration(seg);
+        check(
+            !len.is_zero(),
+            "rate.segments",
+            format!("segment {} duration 0s", i + 1),
+            "a duration greater than zero",
+        )?;
+        if let Segment::Steps { steps, .. } = seg {
+            check(
+                *steps >= 1,
+                "rate.segments",
+                format!("segment {} steps = 0", i + 1),
+                "at least 1 step",
+            )?;
+        }
+        if let Segment::Sine { period, .. } = seg {
+            check(
+                !period.is_zero(),
+                "rate.segments",
+                format!("segment {} period 0s", i + 1),
+                "a period greater than zero",
+            )?;
+        }
+        let (lo, hi) = crate::load::segment_rate_range(seg);
+        check(
+            lo > 0.0 && hi <= 10_000_000.0 && lo.is_finite() && hi.is_finite(),
+            "rate.segments",
+            format!(
+                "segment {} ({}) goes from {lo:.1} to {hi:.1} ticks/s",
+                i + 1,
+                crate::load::segment_kind(seg)
+            ),
+            "rates greater than 0 and at most 10000000 throughout (check from/to, base/peak, mean - amplitude, the intraday parabola)",
+        )?;
+    }
+    check(
+        (1..=64).contains(&r.producer_threads),
+        "rate.producer_threads",
+        r.producer_threads,
+        "a whole number from 1 to 64",
     )?;
     Ok(())
 }

@@ -41,15 +41,17 @@ pub struct Scenario {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Symbols {
-    /// Number of symbols, 1 to 100,000.
+    /// Symbols generated from the seed (plausible tickers), besides `fixed` and `file`; the whole
+    /// universe holds 1 to 100,000.
+    #[serde(default)]
     pub count: u32,
-    /// Lowest start price (log-uniform between min and max).
-    #[serde(default = "default_price_min")]
-    pub price_min: f64,
-    /// Highest start price.
-    #[serde(default = "default_price_max")]
-    pub price_max: f64,
-    /// Lowest annual drift mu (for example -0.05 for -5 % a year).
+    /// Median start price of generated symbols (start prices are log-normal).
+    #[serde(default = "default_price_median")]
+    pub price_median: f64,
+    /// Standard deviation of the log of generated start prices.
+    #[serde(default = "default_price_log_sd")]
+    pub price_log_sd: f64,
+    /// Lowest annual drift mu of generated symbols (for example -0.05 for -5 % a year).
     #[serde(default = "default_drift_min")]
     pub drift_min: f64,
     /// Highest annual drift mu.
@@ -61,17 +63,144 @@ pub struct Symbols {
     /// Highest annual volatility sigma.
     #[serde(default = "default_vol_max")]
     pub volatility_max: f64,
-    /// Quoted half-spread around the price, in basis points of the price.
+    /// Lowest beta to the market index (one-factor correlation); 0 and 0 make symbols independent.
+    #[serde(default)]
+    pub beta_min: f64,
+    /// Highest beta to the market index, at most 1.
+    #[serde(default)]
+    pub beta_max: f64,
+    /// Zipf exponent of activity: the symbol of rank r ticks in proportion to 1/r^zipf
+    /// (0: every symbol equally often; about 1: a real market's skew), 0 to 5.
+    #[serde(default)]
+    pub zipf: f64,
+    /// Quoted half-spread, in basis points of the price, for a symbol of 25 % volatility; it
+    /// scales with the square root of volatility and is at least half a tick.
     #[serde(default = "default_half_spread_bps")]
     pub half_spread_bps: f64,
+    /// Price grid: prices, bids and asks are whole multiples of this, which must be 1/N for a
+    /// whole N (0.01, 0.05, 0.0001).
+    #[serde(default = "default_tick_size")]
+    pub tick_size: f64,
+    /// Tail exponent of trade sizes (Pareto, in lots of 100): smaller means heavier, 1.05 to 10.
+    #[serde(default = "default_size_alpha")]
+    pub size_alpha: f64,
+    /// Merton jumps: Poisson arrivals of normal log-price jumps, for flash crashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jumps: Option<Jumps>,
+    /// Symbols set by hand, ahead of the generated ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fixed: Vec<FixedSymbol>,
+    /// CSV file of symbols (header `ticker,start_price,drift,volatility[,beta]`), relative to the
+    /// scenario file; its symbols come after `fixed`, before the generated ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<std::path::PathBuf>,
+    /// The rows of `file`, read when the scenario is loaded.
+    #[serde(skip)]
+    pub file_rows: Vec<FixedSymbol>,
 }
 
-/// The load shape: an open-loop schedule of intended send times.
+/// Merton jump parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jumps {
+    /// Expected jumps per symbol per year of trading time.
+    pub per_year: f64,
+    /// Mean log-price jump (for example -0.05 for about -5 %).
+    pub mean: f64,
+    /// Standard deviation of the log-price jump.
+    pub sd: f64,
+}
+
+/// One symbol set by hand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedSymbol {
+    /// Ticker: 1 to 12 characters from A-Z 0-9 . -
+    pub ticker: String,
+    /// Start price.
+    pub start_price: f64,
+    /// Annual drift mu.
+    pub drift: f64,
+    /// Annual volatility sigma.
+    pub volatility: f64,
+    /// Beta to the market index (default 0).
+    #[serde(default)]
+    pub beta: f64,
+}
+
+/// The load shape: an open-loop schedule of intended send times over warm-up and duration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
-    /// Constant rate in ticks per second over warm-up and measured window.
-    pub ticks_per_second: f64,
+    /// A constant rate in ticks per second (shorthand for one constant segment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticks_per_second: Option<f64>,
+    /// The profile as segments laid end to end from the start of the warm-up; the last one's
+    /// final rate holds if they end before the run does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
+    /// Poisson arrivals around the profile (exponential gaps) instead of evenly spaced ticks.
+    #[serde(default)]
+    pub poisson: bool,
+    /// Producer threads, each with its own Kafka producer and a disjoint share of the symbols.
+    #[serde(default = "default_producer_threads")]
+    pub producer_threads: u32,
+}
+
+/// One piece of a rate profile. Rates are ticks per second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Segment {
+    /// The same rate throughout.
+    Constant {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        ticks_per_second: f64,
+    },
+    /// A linear change from one rate to another.
+    Ramp {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        from: f64,
+        to: f64,
+    },
+    /// `steps` equal stairs from `from` to `to`.
+    Steps {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        from: f64,
+        to: f64,
+        steps: u32,
+    },
+    /// A base rate with a spike to `peak` from `at` for `length` (times within the segment).
+    Burst {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        base: f64,
+        peak: f64,
+        #[serde(with = "humantime_serde")]
+        at: Duration,
+        #[serde(with = "humantime_serde")]
+        length: Duration,
+    },
+    /// mean + amplitude * sin(2 pi t / period).
+    Sine {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        mean: f64,
+        amplitude: f64,
+        #[serde(with = "humantime_serde")]
+        period: Duration,
+    },
+    /// A trading day compressed into the segment: heavy at the open, quiet at midday, heavy at the
+    /// close (a parabola through the three rates).
+    Intraday {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        open: f64,
+        midday: f64,
+        close: f64,
+    },
 }
 
 /// Kafka cluster, topic and client properties.
@@ -156,11 +285,20 @@ pub struct S3 {
 
 pub const DEFAULT_BUCKET: &str = "tickbench";
 
-fn default_price_min() -> f64 {
-    5.0
+fn default_price_median() -> f64 {
+    50.0
 }
-fn default_price_max() -> f64 {
-    500.0
+fn default_price_log_sd() -> f64 {
+    1.0
+}
+fn default_tick_size() -> f64 {
+    0.01
+}
+fn default_size_alpha() -> f64 {
+    1.5
+}
+fn default_producer_threads() -> u32 {
+    1
 }
 fn default_drift_min() -> f64 {
     -0.05

@@ -1,226 +1,286 @@
-//! The market model: a seeded symbol universe and a tick generator that moves each symbol's price
-//! by exact GBM over its own time between ticks.
+//! The market model. Every tick of the run is a pure function of the seed and its place in the
+//! schedule, whatever the thread count or the split across workers:
+//!
+//! - tick i's symbol is drawn from the Zipf activity weights with a counter-based draw of i;
+//! - each symbol has a random stream of its own, consumed in the order of its own ticks;
+//! - the market index is a Brownian path on a 1 ms grid from a stream of its own, which every
+//!   generator walks in full.
+//!
+//! A generator owns the symbols of its share (index % n == w) and skips the other ticks, so the
+//! union of the shares' streams is exactly the single generator's stream.
 
+pub mod alias;
 pub mod gbm;
+pub mod rng;
+pub mod universe;
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Pareto, StandardNormal};
+use std::sync::Arc;
 
-use crate::scenario::Symbols;
-use crate::tick::Tick;
+use rand::{RngCore, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+use rand_xoshiro::Xoshiro256PlusPlus;
 
-/// One symbol's fixed parameters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SymbolParams {
-    pub ticker: String,
-    pub start_price: f64,
-    /// Annual drift.
-    pub mu: f64,
-    /// Annual volatility.
-    pub sigma: f64,
+pub use universe::{SymbolParams, Universe};
+
+use crate::tick::TickRef;
+use alias::Alias;
+use rng::{bits_from, mix, substream};
+
+/// Width of a market-index grid cell, ns.
+const MARKET_CELL_NS: u64 = 1_000_000;
+
+/// Entries of the trade-size quantile table (16 bits of a draw index it).
+const SIZE_TABLE: usize = 1 << 16;
+
+/// Which symbols a generator owns: those whose index is `worker` modulo `workers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    pub worker: u32,
+    pub workers: u32,
 }
 
-/// The symbol universe, a pure function of the seed and the `[symbols]` settings.
-#[derive(Debug, Clone)]
-pub struct Universe {
-    pub symbols: Vec<SymbolParams>,
-    pub half_spread: f64,
-}
+impl Share {
+    pub const ALL: Share = Share {
+        worker: 0,
+        workers: 1,
+    };
 
-/// Distinct uppercase tickers: AAA, AAB, ... (3 letters for the first 17,576, then 4).
-pub fn ticker(mut i: u32) -> String {
-    let mut len = 3;
-    let mut span = 26u32.pow(3);
-    while i >= span {
-        i -= span;
-        len += 1;
-        span = 26u32.saturating_pow(len);
+    #[inline]
+    pub fn owns(&self, symbol: usize) -> bool {
+        symbol % self.workers as usize == self.worker as usize
     }
-    let mut out = vec![b'A'; len as usize];
-    for slot in out.iter_mut().rev() {
-        *slot = b'A' + (i % 26) as u8;
-        i /= 26;
-    }
-    String::from_utf8(out).expect("ASCII")
 }
 
-impl Universe {
-    pub fn new(cfg: &Symbols, seed: u64) -> Universe {
-        // A stream of its own, so adding draws elsewhere never changes the universe.
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(1);
-        let (lo, hi) = (cfg.price_min.ln(), cfg.price_max.ln());
-        let symbols = (0..cfg.count)
-            .map(|i| SymbolParams {
-                ticker: ticker(i),
-                start_price: uniform(&mut rng, lo, hi).exp(),
-                mu: uniform(&mut rng, cfg.drift_min, cfg.drift_max),
-                sigma: uniform(&mut rng, cfg.volatility_min, cfg.volatility_max),
+/// What every generator of a run shares, built once.
+#[derive(Debug)]
+pub struct Model {
+    pub universe: Universe,
+    alias: Alias,
+    /// Lots of 100 at each quantile of the Pareto size distribution.
+    sizes: Vec<u32>,
+    /// Per symbol: half-spread as a fraction of the price.
+    half_spread: Vec<f64>,
+    /// Merton compensator λκ per year, so jumps leave the expected return at mu.
+    jump_drift: f64,
+    any_beta: bool,
+    seed: u64,
+}
+
+impl Model {
+    pub fn new(universe: Universe, seed: u64) -> Arc<Model> {
+        let alias = Alias::new(&universe.weights);
+        let a = universe.size_alpha;
+        let sizes = (0..SIZE_TABLE)
+            .map(|k| {
+                // Upper tail quantile at the middle of bucket k: x = u^(-1/alpha), x >= 1.
+                let u = (SIZE_TABLE - k) as f64 / SIZE_TABLE as f64 - 0.5 / SIZE_TABLE as f64;
+                u.powf(-1.0 / a).min(10_000.0) as u32
             })
             .collect();
-        Universe {
-            symbols,
-            half_spread: cfg.half_spread_bps / 10_000.0,
-        }
+        let half_spread = universe
+            .symbols
+            .iter()
+            .map(|s| universe.half_spread_bps / 10_000.0 * (s.sigma / 0.25).sqrt())
+            .collect();
+        let jump_drift = universe
+            .jumps
+            .as_ref()
+            .map(|j| j.per_year * ((j.mean + j.sd * j.sd / 2.0).exp() - 1.0))
+            .unwrap_or(0.0);
+        let any_beta = universe.symbols.iter().any(|s| s.beta != 0.0);
+        Arc::new(Model {
+            universe,
+            alias,
+            sizes,
+            half_spread,
+            jump_drift,
+            any_beta,
+            seed,
+        })
     }
 
-    pub fn len(&self) -> usize {
-        self.symbols.len()
+    /// The symbol of tick `i`.
+    #[inline]
+    pub fn symbol_of(&self, i: u64) -> usize {
+        self.alias
+            .sample(bits_from(substream(self.seed, "choice"), i))
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.symbols.is_empty()
-    }
-}
-
-fn uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
-    if hi > lo {
-        rng.random_range(lo..hi)
-    } else {
-        lo
-    }
-}
-
-/// Rounds to the cent grid.
-fn cents(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 struct SymbolState {
+    /// Unrounded GBM price.
     price: f64,
-    last_ns: Option<u64>,
-    next_seq: u64,
+    last_ns: u64,
+    seq: u64,
+    /// Market index at this symbol's last tick.
+    w_last: f64,
+    rng: Xoshiro256PlusPlus,
 }
 
-/// Generates ticks in schedule order. Every random draw depends only on the seed and the tick's
-/// position in the stream, never on wall-clock time, so a run replays exactly.
-pub struct Simulator {
-    universe: Universe,
-    state: Vec<SymbolState>,
-    rng: ChaCha8Rng,
-    size_dist: Pareto<f64>,
+/// The market index: standard Brownian motion in years of trading time, on a 1 ms grid.
+struct Market {
+    rng: Xoshiro256PlusPlus,
+    start_ns: u64,
+    cell: u64,
+    w: f64,
+    step_sd: f64,
 }
 
-impl Simulator {
-    pub fn new(universe: Universe, seed: u64) -> Simulator {
-        let state = universe
-            .symbols
-            .iter()
+impl Market {
+    #[inline]
+    fn at(&mut self, t_ns: u64) -> f64 {
+        let k = t_ns.saturating_sub(self.start_ns) / MARKET_CELL_NS;
+        while self.cell < k {
+            let z: f64 = StandardNormal.sample(&mut self.rng);
+            self.w += self.step_sd * z;
+            self.cell += 1;
+        }
+        self.w
+    }
+}
+
+/// Makes the ticks of one share of the symbols, in schedule order.
+pub struct Generator {
+    model: Arc<Model>,
+    share: Share,
+    choice_seed: u64,
+    /// States of the owned symbols, at index / workers.
+    states: Vec<SymbolState>,
+    market: Market,
+}
+
+impl Generator {
+    /// `start_ns` anchors the market grid: the schedule's start.
+    pub fn new(model: Arc<Model>, share: Share, start_ns: u64) -> Generator {
+        let n = model.universe.len();
+        let states = (0..n)
+            .filter(|s| share.owns(*s))
             .map(|s| SymbolState {
-                price: s.start_price,
-                last_ns: None,
-                next_seq: 0,
+                price: model.universe.symbols[s].start_price,
+                last_ns: 0,
+                seq: 0,
+                w_last: 0.0,
+                rng: Xoshiro256PlusPlus::seed_from_u64(mix(
+                    substream(model.seed, "symbol") ^ s as u64
+                )),
             })
             .collect();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(2);
-        Simulator {
-            universe,
-            state,
-            rng,
-            size_dist: Pareto::new(1.0, 1.5).expect("valid Pareto parameters"),
-        }
-    }
-
-    pub fn universe(&self) -> &Universe {
-        &self.universe
-    }
-
-    /// The next tick, intended to be sent at `ts_ns`. Returns the symbol's index with it.
-    pub fn next_tick(&mut self, ts_ns: u64) -> (usize, Tick) {
-        let i = self.rng.random_range(0..self.universe.len());
-        let z: f64 = StandardNormal.sample(&mut self.rng);
-        // Heavy-tailed size in round lots of 100 (a few very large prints, as in real tapes).
-        let lots = self.size_dist.sample(&mut self.rng).min(10_000.0) as u32;
-        let p = &self.universe.symbols[i];
-        let st = &mut self.state[i];
-        if let Some(last) = st.last_ns {
-            let dt = ts_ns.saturating_sub(last) as f64 / 1e9 / gbm::TRADING_SECONDS_PER_YEAR;
-            st.price = gbm::step(st.price, p.mu, p.sigma, dt, z);
-        }
-        st.last_ns = Some(ts_ns);
-        let seq = st.next_seq;
-        st.next_seq += 1;
-        let price = cents(st.price).max(0.01);
-        let half = (st.price * self.universe.half_spread).max(0.005);
-        let tick = Tick {
-            symbol: p.ticker.clone(),
-            seq,
-            ts_ns,
-            price,
-            bid: cents(st.price - half).max(0.01).min(price),
-            ask: cents(st.price + half).max(price),
-            size: lots.max(1) * 100,
+        let market = Market {
+            rng: Xoshiro256PlusPlus::seed_from_u64(substream(model.seed, "market")),
+            start_ns,
+            cell: 0,
+            w: 0.0,
+            step_sd: (MARKET_CELL_NS as f64 / 1e9 / gbm::TRADING_SECONDS_PER_YEAR).sqrt(),
         };
-        (i, tick)
+        Generator {
+            choice_seed: substream(model.seed, "choice"),
+            model,
+            share,
+            states,
+            market,
+        }
     }
 
-    /// Ticks generated so far for each symbol (the next `seq` of each).
-    pub fn produced_per_symbol(&self) -> Vec<u64> {
-        self.state.iter().map(|s| s.next_seq).collect()
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
     }
+
+    /// Tick `i` of the run, due at `t_ns`, if its symbol is in this generator's share. Returns the
+    /// symbol's index with it.
+    #[inline]
+    pub fn tick(&mut self, i: u64, t_ns: u64) -> Option<(usize, TickRef<'_>)> {
+        let s = self.model.alias.sample(bits_from(self.choice_seed, i));
+        let w_now = if self.model.any_beta {
+            self.market.at(t_ns)
+        } else {
+            0.0
+        };
+        if !self.share.owns(s) {
+            return None;
+        }
+        let m = &*self.model;
+        let p = &m.universe.symbols[s];
+        let st = &mut self.states[s / self.share.workers as usize];
+        if st.seq > 0 {
+            let dt = t_ns.saturating_sub(st.last_ns) as f64 / 1e9 / gbm::TRADING_SECONDS_PER_YEAR;
+            let z: f64 = StandardNormal.sample(&mut st.rng);
+            let idio = (1.0 - p.beta * p.beta).max(0.0).sqrt() * dt.sqrt() * z;
+            let mut log_ret = (p.mu - 0.5 * p.sigma * p.sigma - m.jump_drift) * dt
+                + p.sigma * (p.beta * (w_now - st.w_last) + idio);
+            if let Some(j) = &m.universe.jumps {
+                let u = unit(st.rng.next_u64());
+                for _ in 0..poisson_count(j.per_year * dt, u) {
+                    let z: f64 = StandardNormal.sample(&mut st.rng);
+                    log_ret += j.mean + j.sd * z;
+                }
+            }
+            st.price *= log_ret.exp();
+        }
+        st.last_ns = t_ns;
+        st.w_last = w_now;
+        let seq = st.seq;
+        st.seq += 1;
+        let lots = m.sizes[(st.rng.next_u64() >> 48) as usize].max(1);
+
+        // Quotes on the grid: at least half a tick either side, wider for volatile names.
+        let grid = m.universe.grid as f64;
+        let x = st.price * grid;
+        let h = (x * m.half_spread[s]).max(0.5);
+        let bid_t = (x - h).floor().max(1.0);
+        let ask_t = (x + h).ceil().max(bid_t + 1.0);
+        let px_t = x.round().clamp(bid_t, ask_t);
+        Some((
+            s,
+            TickRef {
+                symbol: &p.ticker,
+                seq,
+                ts_ns: t_ns,
+                price: px_t / grid,
+                bid: bid_t / grid,
+                ask: ask_t / grid,
+                size: lots * 100,
+            },
+        ))
+    }
+
+    /// True when tick `i`'s symbol is in this generator's share (without making the tick).
+    pub fn owns_tick(&self, i: u64) -> bool {
+        self.share
+            .owns(self.model.alias.sample(bits_from(self.choice_seed, i)))
+    }
+
+    /// Ticks made so far per owned symbol: (symbol index, count). Each symbol's seq ran 0..count.
+    pub fn produced(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let n = self.share.workers as usize;
+        let w = self.share.worker as usize;
+        self.states
+            .iter()
+            .enumerate()
+            .map(move |(k, st)| (k * n + w, st.seq))
+    }
+}
+
+#[inline]
+fn unit(bits: u64) -> f64 {
+    (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Poisson(mean) by inversion from one uniform; cheap when the mean is small, as it is per tick.
+#[inline]
+fn poisson_count(mean: f64, u: f64) -> u32 {
+    if mean <= 0.0 {
+        return 0;
+    }
+    let mut p = (-mean).exp();
+    let mut cdf = p;
+    let mut k = 0;
+    while u > cdf && k < 1000 {
+        k += 1;
+        p *= mean / k as f64;
+        cdf += p;
+    }
+    k
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cfg(count: u32) -> Symbols {
-        Symbols {
-            count,
-            price_min: 10.0,
-            price_max: 100.0,
-            drift_min: 0.0,
-            drift_max: 0.1,
-            volatility_min: 0.2,
-            volatility_max: 0.4,
-            half_spread_bps: 1.0,
-        }
-    }
-
-    #[test]
-    fn tickers_are_distinct_and_uppercase() {
-        let names: std::collections::HashSet<_> = (0..30_000).map(ticker).collect();
-        assert_eq!(names.len(), 30_000);
-        assert_eq!(ticker(0), "AAA");
-        assert_eq!(ticker(17_576), "AAAA");
-    }
-
-    #[test]
-    fn universe_parameters_are_in_range_and_seeded() {
-        let u = Universe::new(&cfg(500), 3);
-        for s in &u.symbols {
-            assert!((10.0..=100.0).contains(&s.start_price));
-            assert!((0.0..0.1).contains(&s.mu));
-            assert!((0.2..0.4).contains(&s.sigma));
-        }
-        assert_eq!(u.symbols, Universe::new(&cfg(500), 3).symbols);
-        assert_ne!(u.symbols, Universe::new(&cfg(500), 4).symbols);
-    }
-
-    #[test]
-    fn same_seed_same_stream_and_seq_counts_per_symbol() {
-        let run = |seed| {
-            let mut sim = Simulator::new(Universe::new(&cfg(50), seed), seed);
-            let ticks: Vec<Tick> = (0..5_000)
-                .map(|i| sim.next_tick(1_000 + i * 1_000_000).1)
-                .collect();
-            (ticks, sim.produced_per_symbol())
-        };
-        let (a, counts) = run(9);
-        let (b, _) = run(9);
-        assert_eq!(a, b);
-        assert_ne!(a, run(10).0);
-        assert_eq!(counts.iter().sum::<u64>(), 5_000);
-        // Per symbol, seq runs 0..n in order.
-        let mut next = std::collections::HashMap::new();
-        for t in &a {
-            let n = next.entry(t.symbol.clone()).or_insert(0u64);
-            assert_eq!(t.seq, *n);
-            *n += 1;
-            assert!(t.bid <= t.price && t.price <= t.ask && t.bid > 0.0, "{t:?}");
-            assert!(t.size >= 100 && t.size % 100 == 0);
-        }
-    }
-}
+mod tests;
