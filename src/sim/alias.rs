@@ -3,9 +3,9 @@
 /// Alias table over indices 0..n with the given relative weights.
 #[derive(Debug, Clone)]
 pub struct Alias {
-    /// Chance of keeping column k rather than taking its alias, scaled to 2^32.
-    keep: Vec<u32>,
-    alias: Vec<u32>,
+    /// Per column: chance of keeping it rather than taking its alias (scaled to 2^32), and the
+    /// alias. Side by side, so a draw touches one cache line.
+    columns: Vec<(u32, u32)>,
 }
 
 impl Alias {
@@ -28,18 +28,21 @@ impl Alias {
             }
         }
         // Whatever is left is 1 up to rounding: always kept.
-        Alias { keep, alias }
+        Alias {
+            columns: keep.into_iter().zip(alias).collect(),
+        }
     }
 
     /// An index drawn with probability proportional to its weight: the high 32 bits pick the
     /// column, the low 32 bits the coin.
     #[inline]
     pub fn sample(&self, bits: u64) -> usize {
-        let k = (((bits >> 32) * self.keep.len() as u64) >> 32) as usize;
-        if (bits as u32) < self.keep[k] || self.keep[k] == u32::MAX {
+        let k = (((bits >> 32) * self.columns.len() as u64) >> 32) as usize;
+        let (keep, alias) = self.columns[k];
+        if (bits as u32) < keep || keep == u32::MAX {
             k
         } else {
-            self.alias[k] as usize
+            alias as usize
         }
     }
 }

@@ -29,8 +29,10 @@ use rng::{bits_from, mix, substream};
 /// Width of a market-index grid cell, ns.
 const MARKET_CELL_NS: u64 = 1_000_000;
 
-/// Entries of the trade-size quantile table (16 bits of a draw index it).
-const SIZE_TABLE: usize = 1 << 16;
+/// Entries of the trade-size quantile table (12 bits of a draw index it; the topmost bucket, the
+/// far tail, is computed exactly). Small enough to stay in L1.
+const SIZE_BITS: u32 = 12;
+const SIZE_TABLE: usize = 1 << SIZE_BITS;
 
 /// Which symbols a generator owns: those whose index is `worker` modulo `workers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,12 +59,12 @@ pub struct Model {
     pub universe: Universe,
     alias: Alias,
     /// Lots of 100 at each quantile of the Pareto size distribution.
-    sizes: Vec<u32>,
-    /// Per symbol: half-spread as a fraction of the price.
-    half_spread: Vec<f64>,
-    /// Merton compensator λκ per year, so jumps leave the expected return at mu.
-    jump_drift: f64,
+    sizes: Vec<u16>,
+    /// Per symbol, the constants of its step: drift term, idiosyncratic scale, half-spread.
+    consts: Vec<StepConsts>,
     any_beta: bool,
+    /// Some(d) when the grid is 10^d: prices are then written as plain decimals.
+    decimals: Option<u8>,
     seed: u64,
 }
 
@@ -74,27 +76,39 @@ impl Model {
             .map(|k| {
                 // Upper tail quantile at the middle of bucket k: x = u^(-1/alpha), x >= 1.
                 let u = (SIZE_TABLE - k) as f64 / SIZE_TABLE as f64 - 0.5 / SIZE_TABLE as f64;
-                u.powf(-1.0 / a).min(10_000.0) as u32
+                u.powf(-1.0 / a).min(10_000.0) as u16
             })
-            .collect();
-        let half_spread = universe
-            .symbols
-            .iter()
-            .map(|s| universe.half_spread_bps / 10_000.0 * (s.sigma / 0.25).sqrt())
             .collect();
         let jump_drift = universe
             .jumps
             .as_ref()
             .map(|j| j.per_year * ((j.mean + j.sd * j.sd / 2.0).exp() - 1.0))
             .unwrap_or(0.0);
+        let consts = universe
+            .symbols
+            .iter()
+            .map(|s| StepConsts {
+                drift: s.mu - 0.5 * s.sigma * s.sigma - jump_drift,
+                market: s.sigma * s.beta,
+                idio: s.sigma * (1.0 - s.beta * s.beta).max(0.0).sqrt(),
+                half_spread: universe.half_spread_bps / 10_000.0 * (s.sigma / 0.25).sqrt(),
+                ticker: {
+                    let mut t = [0u8; 12];
+                    t[..s.ticker.len()].copy_from_slice(s.ticker.as_bytes());
+                    t
+                },
+                ticker_len: s.ticker.len() as u8,
+            })
+            .collect();
         let any_beta = universe.symbols.iter().any(|s| s.beta != 0.0);
+        let decimals = (0..=6u8).find(|d| 10u64.pow(*d as u32) == universe.grid);
         Arc::new(Model {
             universe,
             alias,
             sizes,
-            half_spread,
-            jump_drift,
+            consts,
             any_beta,
+            decimals,
             seed,
         })
     }
@@ -107,6 +121,24 @@ impl Model {
     }
 }
 
+/// Per-symbol constants of the step, precomputed.
+#[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
+struct StepConsts {
+    /// mu - sigma²/2 - λκ (the Merton compensator keeps the expected return at mu).
+    drift: f64,
+    /// sigma * beta.
+    market: f64,
+    /// sigma * sqrt(1 - beta²).
+    idio: f64,
+    /// Half-spread as a fraction of the price.
+    half_spread: f64,
+    /// The ticker, inline: with the constants, one cache line a symbol.
+    ticker: [u8; 12],
+    ticker_len: u8,
+}
+
+#[repr(align(64))]
 struct SymbolState {
     /// Unrounded GBM price.
     price: f64,
@@ -199,14 +231,15 @@ impl Generator {
             return None;
         }
         let m = &*self.model;
-        let p = &m.universe.symbols[s];
+        let c = &m.consts[s];
         let st = &mut self.states[s / self.share.workers as usize];
         if st.seq > 0 {
-            let dt = t_ns.saturating_sub(st.last_ns) as f64 / 1e9 / gbm::TRADING_SECONDS_PER_YEAR;
+            // Exact GBM over this symbol's own dt, split into market and idiosyncratic parts.
+            let dt = t_ns.saturating_sub(st.last_ns) as f64
+                * (1.0 / 1e9 / gbm::TRADING_SECONDS_PER_YEAR);
             let z: f64 = StandardNormal.sample(&mut st.rng);
-            let idio = (1.0 - p.beta * p.beta).max(0.0).sqrt() * dt.sqrt() * z;
-            let mut log_ret = (p.mu - 0.5 * p.sigma * p.sigma - m.jump_drift) * dt
-                + p.sigma * (p.beta * (w_now - st.w_last) + idio);
+            let mut log_ret =
+                c.drift * dt + c.market * (w_now - st.w_last) + c.idio * dt.sqrt() * z;
             if let Some(j) = &m.universe.jumps {
                 let u = unit(st.rng.next_u64());
                 for _ in 0..poisson_count(j.per_year * dt, u) {
@@ -220,25 +253,29 @@ impl Generator {
         st.w_last = w_now;
         let seq = st.seq;
         st.seq += 1;
-        let lots = m.sizes[(st.rng.next_u64() >> 48) as usize].max(1);
+        let lots = size_lots(&m.sizes, m.universe.size_alpha, st.rng.next_u64());
 
         // Quotes on the grid: at least half a tick either side, wider for volatile names.
         let grid = m.universe.grid as f64;
         let x = st.price * grid;
-        let h = (x * m.half_spread[s]).max(0.5);
-        let bid_t = (x - h).floor().max(1.0);
-        let ask_t = (x + h).ceil().max(bid_t + 1.0);
-        let px_t = x.round().clamp(bid_t, ask_t);
+        let h = (x * c.half_spread).max(0.5);
+        // Casts instead of floor/ceil/round: on baseline x86-64 those are libm calls, and here
+        // every operand is positive.
+        let bid_t = ((x - h).max(0.0) as u64 as f64).max(1.0);
+        let up = (x + h) as u64 as f64;
+        let ask_t = if up < x + h { up + 1.0 } else { up }.max(bid_t + 1.0);
+        let px_t = ((x + 0.5) as u64 as f64).clamp(bid_t, ask_t);
         Some((
             s,
             TickRef {
-                symbol: &p.ticker,
+                symbol: &c.ticker[..c.ticker_len as usize],
                 seq,
                 ts_ns: t_ns,
                 price: px_t / grid,
                 bid: bid_t / grid,
                 ask: ask_t / grid,
                 size: lots * 100,
+                decimals: m.decimals,
             },
         ))
     }
@@ -258,6 +295,19 @@ impl Generator {
             .enumerate()
             .map(move |(k, st)| (k * n + w, st.seq))
     }
+}
+
+/// Trade size in lots from 64 random bits: the quantile table, or for the topmost bucket (the far
+/// tail) the exact Pareto quantile.
+#[inline]
+fn size_lots(table: &[u16], alpha: f64, bits: u64) -> u32 {
+    let k = (bits >> (64 - SIZE_BITS)) as usize;
+    if k + 1 < SIZE_TABLE {
+        return table[k].max(1) as u32;
+    }
+    // u in (0, 1/SIZE_TABLE]: the rest of the bits pick it.
+    let u = ((bits << SIZE_BITS) >> 11).max(1) as f64 / (1u64 << 53) as f64 / SIZE_TABLE as f64;
+    u.powf(-1.0 / alpha).min(1_000_000.0) as u32
 }
 
 #[inline]

@@ -228,10 +228,10 @@ fn per_symbol_seq_runs_from_zero_and_counts_add_up() {
     let model = Model::new(Universe::new(&sym, 1), 1);
     let schedule = Schedule::constant(0, 1000.0, Duration::from_secs(5));
     let mut g = Generator::new(model, Share::ALL, 0);
-    let mut next: HashMap<String, u64> = HashMap::new();
+    let mut next: HashMap<Vec<u8>, u64> = HashMap::new();
     for (i, t) in schedule.iter() {
         let (_, tick) = g.tick(i, t).unwrap();
-        let n = next.entry(tick.symbol.to_string()).or_insert(0);
+        let n = next.entry(tick.symbol.to_vec()).or_insert(0);
         assert_eq!(tick.seq, *n);
         *n += 1;
     }
