@@ -87,7 +87,7 @@ impl Writer {
             return;
         }
         let mut width = d as usize;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             width -= 1;
         }
