@@ -114,3 +114,105 @@ fn shipped_scenarios_are_valid() {
     }
     assert!(n >= 1);
 }
+
+const PROFILE: &str = r#"
+name = "p"
+seed = 1
+duration = "10s"
+[symbols]
+count = 10
+[rate]
+[[rate.segments]]
+kind = "ramp"
+duration = "10s"
+from = 100
+to = 1000
+"#;
+
+#[test]
+fn profiles_parse_and_bad_ones_name_the_segment() {
+    let s = parse(Path::new("p.toml"), PROFILE).unwrap();
+    assert_eq!(s.rate.segments.len(), 1);
+    let e = err(&PROFILE.replace("\"ramp\"", "\"square\""));
+    assert!(e.contains("unknown variant `square`"), "{e}");
+    assert!(
+        e.contains("`constant`, `ramp`, `steps`, `burst`, `sine`, `intraday`"),
+        "{e}"
+    );
+    let e = err(&PROFILE.replace("from = 100", "from = 0"));
+    assert!(e.contains("segment 1 (ramp) goes from 0.0"), "{e}");
+    assert!(e.contains("greater than 0"), "{e}");
+    let e = err(&PROFILE.replace("[rate]", "[rate]\nticks_per_second = 5"));
+    assert!(e.contains("not both"), "{e}");
+    let e = err(&PROFILE.replace("to = 1000", "to = 1000\nlength = \"1s\""));
+    assert!(e.contains("unknown field `length`"), "{e}");
+}
+
+#[test]
+fn market_settings_out_of_range_are_rejected() {
+    let e = err(&GOOD.replace("count = 10", "count = 10\nzipf = 6"));
+    assert!(
+        e.contains("`symbols.zipf` = 6: an exponent from 0 (uniform) to 5"),
+        "{e}"
+    );
+    let e = err(&GOOD.replace("count = 10", "count = 10\ntick_size = 0.03"));
+    assert!(e.contains("symbols.tick_size") && e.contains("1/N"), "{e}");
+    let e = err(&GOOD.replace("count = 10", "count = 10\nbeta_max = 1.5"));
+    assert!(e.contains("symbols.beta_max"), "{e}");
+    let e = err(&GOOD.replace(
+        "count = 10",
+        "count = 10\nfixed = [{ ticker = \"bad ticker\", start_price = 1.0, drift = 0.0, volatility = 0.1 }]",
+    ));
+    assert!(
+        e.contains("symbols.fixed") && e.contains("ticker") && e.contains("A-Z 0-9"),
+        "{e}"
+    );
+}
+
+#[test]
+fn symbol_files_are_read_relative_to_the_scenario_and_bad_rows_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("syms.csv"),
+        "ticker,start_price,drift,volatility,beta\nACME,12.5,0.05,0.3,0.9\nBOLT,80,0.0,0.2,0.1\n",
+    )
+    .unwrap();
+    let scen = dir.path().join("s.toml");
+    let text = GOOD.replace("count = 10", "count = 10\nfile = \"syms.csv\"");
+    std::fs::write(&scen, &text).unwrap();
+    let s = load(&scen).unwrap();
+    assert_eq!(s.symbols.file_rows.len(), 2);
+    assert_eq!(s.symbols.file_rows[0].ticker, "ACME");
+    assert_eq!(s.symbols.file_rows[1].beta, 0.1);
+    assert!(s.symbols.file.as_ref().unwrap().is_absolute());
+    // The resolved scenario still finds the file from anywhere.
+    let again = parse(Path::new("/elsewhere/resolved.toml"), &s.resolved_toml()).unwrap();
+    assert_eq!(again.symbols.file_rows, s.symbols.file_rows);
+
+    std::fs::write(
+        dir.path().join("syms.csv"),
+        "ticker,start_price,drift,volatility\nACME,12.5,0.05,0.3\nBOLT,eighty,0.0,0.2\n",
+    )
+    .unwrap();
+    let e = load(&scen).unwrap_err().to_string();
+    assert!(
+        e.contains("syms.csv:3: `start_price` = \"eighty\": a number"),
+        "{e}"
+    );
+    std::fs::write(dir.path().join("syms.csv"), "symbol,price\nACME,1\n").unwrap();
+    let e = load(&scen).unwrap_err().to_string();
+    assert!(
+        e.contains("syms.csv:1: `header`") && e.contains("ticker,start_price,drift,volatility"),
+        "{e}"
+    );
+    std::fs::write(
+        dir.path().join("syms.csv"),
+        "ticker,start_price,drift,volatility\nACME,-3,0,0.2\n",
+    )
+    .unwrap();
+    let e = load(&scen).unwrap_err().to_string();
+    assert!(
+        e.contains("syms.csv:2: `start_price` = -3: a price greater than 0"),
+        "{e}"
+    );
+}
