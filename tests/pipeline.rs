@@ -145,3 +145,85 @@ async fn unreachable_s3_fails_with_a_clear_error() {
         "{msg}"
     );
 }
+
+/// Two producer threads with Poisson arrivals on a ramp: everything lands, and what landed is,
+/// tick for tick, the single generator's stream for the same seed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn producer_threads_land_the_single_generator_stream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = r#"
+name = "threads"
+seed = 77
+duration = "3s"
+[symbols]
+count = 400
+zipf = 1.0
+beta_min = 0.5
+beta_max = 0.9
+jumps = { per_year = 20000, mean = -0.02, sd = 0.01 }
+[rate]
+poisson = true
+producer_threads = 2
+[[rate.segments]]
+kind = "ramp"
+duration = "3s"
+from = 1000
+to = 3000
+[kafka]
+partitions = 3
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+[sink]
+max_age = "1s"
+"#;
+    let s = scenario::parse(Path::new("threads.toml"), text).unwrap();
+    let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
+    let c = &out.summary.counts;
+    assert!(out.summary.passed, "{:?}", out.summary.problems);
+
+    // The same schedule and generator, alone, in this process.
+    use tickbench::load::{Profile, Schedule};
+    use tickbench::sim::{rng::substream, Generator, Model, Share, Universe};
+    let schedule = Schedule::new(
+        0,
+        Profile::from_rate(&s.rate, s.total_duration()),
+        Some(substream(77, "arrivals")),
+    );
+    let model = Model::new(Universe::new(&s.symbols, 77), 77);
+    let mut gen = Generator::new(model, Share::ALL, 0);
+    let mut want: Vec<String> = Vec::new();
+    for (i, t) in schedule.iter() {
+        let (_, tick) = gen.tick(i, t).unwrap();
+        // Everything but the wall-clock send time, which depends on when the run started.
+        let tick = tick.to_owned();
+        want.push(format!(
+            "{} {} {} {} {} {}",
+            tick.symbol, tick.seq, tick.price, tick.bid, tick.ask, tick.size
+        ));
+    }
+    assert_eq!(c.produced, want.len() as u64);
+    assert_eq!(
+        (c.acked, c.landed, c.consumed),
+        (c.produced, c.produced, c.produced)
+    );
+    // Poisson around a 2,000/s mean for 3 s.
+    assert!((5_000..7_000).contains(&c.produced), "{}", c.produced);
+
+    let server = EmbeddedS3::start(&out.dir.join("s3")).await.unwrap();
+    let client = tickbench::connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
+    let objects = common::read_back(&client, "tickbench", "tickbench/ticks/").await;
+    let mut got: Vec<String> = objects
+        .iter()
+        .flat_map(|o| o.ticks.iter())
+        .map(|t| {
+            format!(
+                "{} {} {} {} {} {}",
+                t.symbol, t.seq, t.price, t.bid, t.ask, t.size
+            )
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    server.stop().await;
+}
