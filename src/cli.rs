@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::run::{self, RunOptions};
-use crate::{doctor, scenario, up};
+use crate::{doctor, maxrate, scenario, up};
 
 /// Load generator and benchmark for Kafka-to-S3 market-data pipelines.
 #[derive(Debug, Parser)]
@@ -127,6 +127,18 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 results_root: results_dir,
                 progress: !quiet,
             };
+            if let Some(m) = s.max.clone() {
+                let outcome = maxrate::search(&s, &m, &opts)
+                    .await
+                    .with_context(|| format!("max-rate search of {}", path.display()))?;
+                print!("{}", outcome.to_text());
+                println!("results: {}", outcome.dir.display());
+                return Ok(if outcome.settled_ticks_per_second.is_some() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
+            }
             let outcome = run::run(&s, Some(&path), &opts)
                 .await
                 .with_context(|| format!("running {}", path.display()))?;

@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod embedded;
 pub mod layout;
 pub mod load;
+pub mod maxrate;
 pub mod metrics;
 pub mod produce;
 pub mod report;

@@ -301,7 +301,51 @@ fn validate(s: &Scenario) -> Result<(), Violation> {
             "each ticker once, across symbols.fixed and symbols.file",
         )?;
     }
-    check_rate(&s.rate)?;
+    check_rate(&s.rate, s.max.is_some())?;
+    if let Some(m) = &s.max {
+        check(
+            m.start > 0.0 && m.start <= 10_000_000.0,
+            "max.start",
+            m.start,
+            "a rate greater than 0 and at most 10000000",
+        )?;
+        check(
+            (1.05..=10.0).contains(&m.factor),
+            "max.factor",
+            m.factor,
+            "from 1.05 to 10",
+        )?;
+        check(
+            !m.step.is_zero(),
+            "max.step",
+            "0s",
+            "a duration greater than zero",
+        )?;
+        check(
+            (1..=50).contains(&m.max_steps),
+            "max.max_steps",
+            m.max_steps,
+            "a whole number from 1 to 50",
+        )?;
+        check(
+            m.refine <= 10,
+            "max.refine",
+            m.refine,
+            "a whole number from 0 to 10",
+        )?;
+        check(
+            !m.schedule_lag_p99.is_zero(),
+            "max.schedule_lag_p99",
+            "0s",
+            "a duration greater than zero",
+        )?;
+        check(
+            !m.kafka_e2e_p99.is_zero(),
+            "max.kafka_e2e_p99",
+            "0s",
+            "a duration greater than zero",
+        )?;
+    }
     let k = &s.kafka;
     check(
         is_safe_name(&k.topic) && k.topic.len() <= 249,
@@ -428,9 +472,10 @@ pub fn grid_divisions(tick_size: f64) -> Option<u64> {
         .then_some(n as u64)
 }
 
-fn check_rate(r: &Rate) -> Result<(), Violation> {
+fn check_rate(r: &Rate, max_mode: bool) -> Result<(), Violation> {
     check(
-        r.ticks_per_second.is_some() == r.segments.is_empty(),
+        r.ticks_per_second.is_some() == r.segments.is_empty()
+            || (max_mode && r.ticks_per_second.is_none() && r.segments.is_empty()),
         "rate",
         if r.segments.is_empty() {
             "neither"

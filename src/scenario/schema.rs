@@ -35,6 +35,55 @@ pub struct Scenario {
     /// Where the objects land.
     #[serde(default)]
     pub s3: S3,
+    /// Search for the highest rate the pipeline sustains instead of running `[rate]` once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<MaxSearch>,
+}
+
+/// `max` mode: constant-rate steps, growing by `factor` while the pipeline keeps up, then
+/// bisecting between the last rate it sustained and the first it did not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaxSearch {
+    /// First rate tried, ticks per second.
+    pub start: f64,
+    /// Each sustained step multiplies the rate by this (1.05 to 10).
+    #[serde(default = "default_factor")]
+    pub factor: f64,
+    /// Measured load per step (each step also has the scenario's warm-up).
+    #[serde(with = "humantime_serde", default = "default_step")]
+    pub step: Duration,
+    /// Steps of growth at most.
+    #[serde(default = "default_max_steps")]
+    pub max_steps: u32,
+    /// Bisection steps after the first failure.
+    #[serde(default = "default_refine")]
+    pub refine: u32,
+    /// A step is sustained only if the producer kept to the schedule: schedule lag p99 at most this.
+    #[serde(with = "humantime_serde", default = "default_lag_bound")]
+    pub schedule_lag_p99: Duration,
+    /// …and the consumer kept up: Kafka end-to-end p99 at most this.
+    #[serde(with = "humantime_serde", default = "default_e2e_bound")]
+    pub kafka_e2e_p99: Duration,
+}
+
+fn default_factor() -> f64 {
+    1.5
+}
+fn default_step() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_steps() -> u32 {
+    8
+}
+fn default_refine() -> u32 {
+    2
+}
+fn default_lag_bound() -> Duration {
+    Duration::from_millis(10)
+}
+fn default_e2e_bound() -> Duration {
+    Duration::from_secs(1)
 }
 
 /// The symbol universe, drawn reproducibly from the seed.
