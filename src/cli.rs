@@ -32,6 +32,20 @@ pub enum Command {
         #[command(flatten)]
         targets: Targets,
     },
+    /// Produce the scenario's load to Kafka with no sink: a cluster's (or the producer's) ceiling.
+    Produce {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Folder the run's results folder is created in.
+        #[arg(long, default_value = "results")]
+        results_dir: PathBuf,
+        /// Kafka bootstrap servers, instead of the scenario's `kafka.brokers`.
+        #[arg(long)]
+        brokers: Option<String>,
+        /// Topic, instead of the scenario's `kafka.topic`.
+        #[arg(long)]
+        topic: Option<String>,
+    },
     /// Check that the scenario's brokers, topic and bucket are usable, and say how to fix what is not.
     Doctor {
         /// The scenario file (TOML).
@@ -148,6 +162,50 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", outcome.summary.to_text());
             println!("results: {}", outcome.dir.display());
             Ok(if outcome.summary.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Produce {
+            scenario: path,
+            results_dir,
+            brokers,
+            topic,
+        } => {
+            let mut s = Targets {
+                brokers,
+                ..Default::default()
+            }
+            .apply(scenario::load(&path)?, &path)?;
+            if let Some(t) = topic {
+                anyhow::ensure!(
+                    scenario::is_safe_name(&t),
+                    "--topic {t:?}: a Kafka topic name is A-Z a-z 0-9 . _ -, not starting with '.'"
+                );
+                s.kafka.topic = t;
+            }
+            let opts = RunOptions {
+                results_root: results_dir,
+                progress: false,
+            };
+            let (dir, sum) = crate::produce::only::produce(&s, &opts)
+                .await
+                .with_context(|| format!("producing {}", path.display()))?;
+            println!(
+                "{} produced, {} acknowledged, {} failed in {:.2} s: {:.0} ticks/s achieved ({:.0} scheduled)",
+                sum.produced, sum.acked, sum.delivery_failed, sum.elapsed_s, sum.achieved_per_s, sum.scheduled_per_s
+            );
+            for (name, st) in &sum.stages {
+                println!(
+                    "{name:<14} p50 {:>9.2}ms  p99 {:>9.2}ms  max {:>9.2}ms",
+                    st.p50_us as f64 / 1e3,
+                    st.p99_us as f64 / 1e3,
+                    st.max_us as f64 / 1e3
+                );
+            }
+            println!("results: {}", dir.display());
+            Ok(if sum.delivery_failed == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

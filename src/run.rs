@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use rdkafka::consumer::StreamConsumer;
-use rdkafka::producer::ThreadedProducer;
 use tokio::sync::{oneshot, watch};
 
 use crate::audit;
@@ -23,7 +22,7 @@ use crate::report::{
 use crate::results::{self, Host, Manifest};
 use crate::scenario::Scenario;
 use crate::sim::rng::substream;
-use crate::sim::{Generator, Model, Share, Universe};
+use crate::sim::{Model, Universe};
 use crate::sink::{self, batcher::Triggers, upload::Uploader, SinkControl, SinkSettings};
 
 /// How a run reports while it goes and where it writes.
@@ -178,46 +177,17 @@ pub async fn run(
             .then(|| substream(scenario.seed, "arrivals")),
     );
 
-    // One producer (own Kafka client, own generator over a disjoint share of the symbols) a thread.
     let stop = Arc::new(AtomicBool::new(false));
-    let threads = scenario.rate.producer_threads;
-    let mut handles = Vec::new();
-    for worker in 0..threads {
-        let producer: ThreadedProducer<produce::DeliveryContext> = producer_cfg
-            .create_with_context(produce::new_context(rec.clone(), counters.clone()))
-            .context("creating the Kafka producer")?;
-        let gen = Generator::new(
-            model.clone(),
-            Share {
-                worker,
-                workers: threads,
-            },
-            run_start_ns,
-        );
-        let (r, c, st, topic, sched) = (
-            rec.clone(),
-            counters.clone(),
-            stop.clone(),
-            k.topic.clone(),
-            schedule.clone(),
-        );
-        handles.push(
-            std::thread::Builder::new()
-                .name(format!("producer-{worker}"))
-                .spawn(move || produce::drive(producer, &topic, &sched, gen, r, c, st))
-                .context("starting a producer thread")?,
-        );
-    }
-    let producer_task = tokio::task::spawn_blocking(move || {
-        let mut total = produce::ProduceReport::default();
-        for h in handles {
-            total.merge(
-                h.join()
-                    .map_err(|_| anyhow!("a producer thread panicked"))?,
-            );
-        }
-        anyhow::Ok(total)
-    });
+    let producer_task = produce::launch(
+        &producer_cfg,
+        &k.topic,
+        &model,
+        &schedule,
+        scenario.rate.producer_threads,
+        &rec,
+        &counters,
+        &stop,
+    )?;
 
     let progress = opts.progress.then(|| {
         let (c, r) = (counters.clone(), rec.clone());

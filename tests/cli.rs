@@ -85,3 +85,30 @@ fn missing_scenario_file_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn produce_without_a_sink_reports_what_the_broker_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(
+        &path,
+        "name = \"p\"\nseed = 1\nduration = \"2s\"\n[symbols]\ncount = 100\n[rate]\nticks_per_second = 1000\n[kafka]\npartitions = 2\n",
+    )
+    .unwrap();
+    let results = dir.path().join("results");
+    let (code, stdout, stderr) = tickbench(&[
+        "produce",
+        path.to_str().unwrap(),
+        "--results-dir",
+        results.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.starts_with("2000 produced, 2000 acknowledged, 0 failed"), "{stdout}");
+    let run = std::fs::read_dir(&results).unwrap().next().unwrap().unwrap().path();
+    let sum: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("produce.json")).unwrap()).unwrap();
+    assert_eq!(sum["acked"], 2000);
+    assert_eq!(sum["stages"]["produce"]["count"], 2000);
+    assert!(sum["payload_bytes_mean"].as_f64().unwrap() > 80.0);
+    assert!(run.join("histograms/produce.hlog").is_file());
+}

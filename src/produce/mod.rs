@@ -1,6 +1,8 @@
 //! The producer driver: walks the open-loop schedule, sends each tick at its intended time (never
 //! earlier; later only shows up as schedule lag), and records delivery reports.
 
+pub mod only;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,12 +10,14 @@ use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::ClientContext;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientConfig, ClientContext};
+
+use anyhow::Context as _;
 
 use crate::load::Schedule;
 use crate::metrics::{now_ns, us_between, Counters, Recorders, Stage};
-use crate::sim::Generator;
+use crate::sim::{Generator, Model, Share};
 
 /// Stamps carried from `send` to the delivery report.
 pub struct InFlight {
@@ -96,6 +100,8 @@ pub struct ProduceReport {
     pub unflushed: i32,
     /// Per partition, the lowest and highest offset the broker acknowledged for this run.
     pub acked_offsets: BTreeMap<i32, (i64, i64)>,
+    /// Payload bytes handed to librdkafka.
+    pub bytes: u64,
 }
 
 pub fn new_context(rec: Arc<Recorders>, counters: Arc<Counters>) -> DeliveryContext {
@@ -111,6 +117,7 @@ impl ProduceReport {
     /// Adds another producer thread's report (their symbols are disjoint).
     pub fn merge(&mut self, other: ProduceReport) {
         self.produced += other.produced;
+        self.bytes += other.bytes;
         if self.per_symbol.len() < other.per_symbol.len() {
             self.per_symbol.resize(other.per_symbol.len(), 0);
         }
@@ -130,11 +137,12 @@ impl ProduceReport {
 }
 
 /// Sends this generator's share of the ticks of `schedule` to `topic`, keyed by symbol, each at its
-/// intended time. Blocking: run it on a thread of its own. Delivery reports are served by the
-/// threaded producer's own polling thread, so a report is timed when librdkafka has it, not when
-/// this loop gets around to it.
+/// intended time. Blocking: run it on a thread of its own. Delivery reports are served by this
+/// thread too, as librdkafka's own rdkafka_performance does: after every send, and continuously
+/// while it waits for the next tick's time, so a report is timed within a send of its arrival
+/// without a second busy thread on the machine.
 pub fn drive(
-    producer: ThreadedProducer<DeliveryContext>,
+    producer: BaseProducer<DeliveryContext>,
     topic: &str,
     schedule: &Schedule,
     mut gen: Generator,
@@ -157,10 +165,10 @@ pub fn drive(
         buf.clear();
         tick.encode_json(&mut buf);
         let (key, seq) = (tick.symbol, tick.seq);
-        wait_until(t_sched);
+        let t_send = wait_until(&producer, t_sched);
         let meta = Box::new(InFlight {
             t_sched,
-            t_send: now_ns(),
+            t_send,
             symbol: symbol as u32,
             seq,
         });
@@ -174,7 +182,7 @@ pub fn drive(
                     // The local queue is full: wait for deliveries, then try again. The wait
                     // shows up as schedule lag of this and the following ticks.
                     report.queue_full_waits += 1;
-                    std::thread::sleep(Duration::from_millis(1));
+                    producer.poll(Duration::from_millis(1));
                     back.delivery_opaque.t_send = now_ns();
                     record = back;
                 }
@@ -194,9 +202,10 @@ pub fn drive(
                 }
             }
         }
-        let t_send = now_ns();
+        producer.poll(Duration::ZERO);
         rec.tick_latency(Stage::ScheduleLag, t_sched, t_send);
         report.produced += 1;
+        report.bytes += buf.len() as u64;
         counters.produced.fetch_add(1, Ordering::Relaxed);
     }
     report.not_sent += ticks.filter(|(i, _)| gen.owns_tick(*i)).count() as u64;
@@ -217,16 +226,66 @@ pub fn drive(
     report
 }
 
-/// Sleeps until `t_ns` (system clock), spinning only for the last few microseconds.
-fn wait_until(t_ns: u64) {
+/// Starts one producer thread per share of the symbols, each with its own Kafka client and
+/// generator; the returned task ends with their merged report once all have flushed.
+#[allow(clippy::too_many_arguments)]
+pub fn launch(
+    cfg: &ClientConfig,
+    topic: &str,
+    model: &Arc<Model>,
+    schedule: &Schedule,
+    threads: u32,
+    rec: &Arc<Recorders>,
+    counters: &Arc<Counters>,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<ProduceReport>>> {
+    let mut handles = Vec::new();
+    for worker in 0..threads {
+        let producer: BaseProducer<DeliveryContext> = cfg
+            .create_with_context(new_context(rec.clone(), counters.clone()))
+            .context("creating the Kafka producer")?;
+        let share = Share {
+            worker,
+            workers: threads,
+        };
+        let gen = Generator::new(model.clone(), share, schedule.start_ns);
+        let (r, c, st, topic, sched) = (
+            rec.clone(),
+            counters.clone(),
+            stop.clone(),
+            topic.to_string(),
+            schedule.clone(),
+        );
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("producer-{worker}"))
+                .spawn(move || drive(producer, &topic, &sched, gen, r, c, st))
+                .context("starting a producer thread")?,
+        );
+    }
+    Ok(tokio::task::spawn_blocking(move || {
+        let mut total = ProduceReport::default();
+        for h in handles {
+            total.merge(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a producer thread panicked"))?,
+            );
+        }
+        Ok(total)
+    }))
+}
+
+/// Serves delivery reports until `t_ns` (system clock), spinning only for the last microseconds;
+/// returns the time it was reached.
+fn wait_until(producer: &BaseProducer<DeliveryContext>, t_ns: u64) -> u64 {
     loop {
         let now = now_ns();
         if now >= t_ns {
-            return;
+            return now;
         }
         let ahead = t_ns - now;
-        if ahead > 50_000 {
-            std::thread::sleep(Duration::from_nanos(ahead - 20_000));
+        if ahead > 100_000 {
+            producer.poll(Duration::from_nanos(ahead - 50_000));
         } else {
             std::hint::spin_loop();
         }
