@@ -13,7 +13,7 @@ use tokio::sync::{oneshot, watch};
 use crate::audit;
 use crate::connect;
 use crate::embedded::{EmbeddedKafka, EmbeddedS3};
-use crate::load::{Profile, Schedule};
+use crate::load::Schedule;
 use crate::metrics::{now_ns, Counters, Percentiles, Recorders, Stage};
 use crate::produce;
 use crate::report::{
@@ -21,7 +21,6 @@ use crate::report::{
 };
 use crate::results::{self, Host, Manifest};
 use crate::scenario::Scenario;
-use crate::sim::rng::substream;
 use crate::sim::{Model, Universe};
 use crate::sink::{self, batcher::Triggers, upload::Uploader, SinkControl, SinkSettings};
 
@@ -66,19 +65,7 @@ pub async fn run(
 
     // Services: the embedded defaults unless the scenario names real ones.
     let k = &scenario.kafka;
-    let embedded_kafka = match &k.brokers {
-        Some(_) => None,
-        None => Some(EmbeddedKafka::start(1, &k.topic, k.partitions as i32)?),
-    };
-    let brokers = k
-        .brokers
-        .clone()
-        .or_else(|| {
-            embedded_kafka
-                .as_ref()
-                .map(|e| e.bootstrap_servers().to_string())
-        })
-        .expect("brokers or embedded");
+    let (brokers, embedded_kafka) = EmbeddedKafka::unless_named(k)?;
     let embedded_s3 = if scenario.s3.is_embedded() {
         Some(EmbeddedS3::start(&dir.join("s3")).await?)
     } else {
@@ -168,14 +155,7 @@ pub async fn run(
     let run_start_ns = now_ns() + 50_000_000;
     let measure_start_ns = run_start_ns + scenario.warmup.as_nanos() as u64;
     rec.anchor(run_start_ns, measure_start_ns);
-    let schedule = Schedule::new(
-        run_start_ns,
-        Profile::from_rate(&scenario.rate, scenario.total_duration()),
-        scenario
-            .rate
-            .poisson
-            .then(|| substream(scenario.seed, "arrivals")),
-    );
+    let schedule = Schedule::of_scenario(scenario, run_start_ns);
 
     let stop = Arc::new(AtomicBool::new(false));
     let producer_task = produce::launch(

@@ -103,8 +103,16 @@ fn produce_without_a_sink_reports_what_the_broker_acknowledged() {
         results.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(stdout.starts_with("2000 produced, 2000 acknowledged, 0 failed"), "{stdout}");
-    let run = std::fs::read_dir(&results).unwrap().next().unwrap().unwrap().path();
+    assert!(
+        stdout.starts_with("2000 produced, 2000 acknowledged, 0 failed"),
+        "{stdout}"
+    );
+    let run = std::fs::read_dir(&results)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let sum: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("produce.json")).unwrap()).unwrap();
     assert_eq!(sum["acked"], 2000);

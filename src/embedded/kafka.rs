@@ -46,6 +46,19 @@ impl EmbeddedKafka {
         })
     }
 
+    /// The scenario's brokers, or (when it names none) a mock cluster started with its topic.
+    pub fn unless_named(
+        k: &crate::scenario::Kafka,
+    ) -> anyhow::Result<(String, Option<EmbeddedKafka>)> {
+        match &k.brokers {
+            Some(b) => Ok((b.clone(), None)),
+            None => {
+                let e = EmbeddedKafka::start(1, &k.topic, k.partitions as i32)?;
+                Ok((e.bootstrap_servers().to_string(), Some(e)))
+            }
+        }
+    }
+
     /// `host:port,...` for bootstrap.servers.
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap

@@ -280,6 +280,17 @@ impl Schedule {
         }
     }
 
+    /// The scenario's profile from `start_ns`, with its seeded Poisson arrivals if it asks for them.
+    pub fn of_scenario(s: &crate::scenario::Scenario, start_ns: u64) -> Schedule {
+        Schedule::new(
+            start_ns,
+            Profile::from_rate(&s.rate, s.total_duration()),
+            s.rate
+                .poisson
+                .then(|| crate::sim::rng::substream(s.seed, "arrivals")),
+        )
+    }
+
     /// A constant rate with evenly spaced arrivals.
     pub fn constant(start_ns: u64, ticks_per_second: f64, length: Duration) -> Schedule {
         let seg = Segment::Constant {

@@ -10,13 +10,12 @@ use serde::Serialize;
 
 use crate::connect;
 use crate::embedded::EmbeddedKafka;
-use crate::load::{Profile, Schedule};
+use crate::load::Schedule;
 use crate::metrics::{now_ns, Counters, Percentiles, Recorders, Stage};
 use crate::report::StageSummary;
 use crate::results;
 use crate::run::RunOptions;
 use crate::scenario::Scenario;
-use crate::sim::rng::substream;
 use crate::sim::{Model, Universe};
 
 /// `produce.json`.
@@ -57,15 +56,7 @@ pub async fn produce(
     std::fs::write(dir.join("scenario.toml"), scenario.resolved_toml())
         .context("writing scenario.toml")?;
     let k = &scenario.kafka;
-    let embedded = match &k.brokers {
-        Some(_) => None,
-        None => Some(EmbeddedKafka::start(1, &k.topic, k.partitions as i32)?),
-    };
-    let brokers = k
-        .brokers
-        .clone()
-        .or_else(|| embedded.as_ref().map(|e| e.bootstrap_servers().to_string()))
-        .expect("brokers or embedded");
+    let (brokers, embedded) = EmbeddedKafka::unless_named(k)?;
     connect::prepare_topic(&brokers, k).await?;
     let model = Model::new(
         Universe::new(&scenario.symbols, scenario.seed),
@@ -77,14 +68,7 @@ pub async fn produce(
         start_ns + scenario.warmup.as_nanos() as u64,
     ));
     let counters = Arc::new(Counters::default());
-    let schedule = Schedule::new(
-        start_ns,
-        Profile::from_rate(&scenario.rate, scenario.total_duration()),
-        scenario
-            .rate
-            .poisson
-            .then(|| substream(scenario.seed, "arrivals")),
-    );
+    let schedule = Schedule::of_scenario(scenario, start_ns);
     let stop = Arc::new(AtomicBool::new(false));
     let task = crate::produce::launch(
         &connect::producer_config(&brokers, k),
