@@ -153,7 +153,19 @@ async fn step(
     let lag = sum.stages["schedule_lag"].p99_us;
     let e2e = sum.stages["kafka_e2e"].p99_us;
     let reason = if !sum.passed {
-        Some(format!("audit failed: {}", sum.problems.join("; ")))
+        // The table gets the gist; max.json and the step's summary.json have every problem.
+        let first = sum.problems.first().map(String::as_str).unwrap_or("");
+        let gist: String = first
+            .split(", for example")
+            .next()
+            .unwrap_or(first)
+            .chars()
+            .take(120)
+            .collect();
+        Some(format!(
+            "audit failed: {gist}{}",
+            if sum.problems.len() > 1 { "; ..." } else { "" }
+        ))
     } else if lag as u128 > m.schedule_lag_p99.as_micros() {
         Some(format!(
             "schedule lag p99 {:.2} ms > {:?}",
