@@ -25,25 +25,32 @@ if [ ! -x "$PERF" ] || [ "$SRC/examples/rdkafka_performance.c" -nt "$PERF" ]; th
     "$OUT/src/librdkafka-static.a" "$ZSTD" -lssl -lcrypto -lz -lpthread -lm -ldl -lrt
 fi
 
-run_id=$(date +%s)
+ROUNDS=${ROUNDS:-3}
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
-
-echo "== tickbench produce: 2,000,000 ticks due within a second, acks=all, linger.ms=5"
-tb_out=$("$TB" produce scenarios/producer-ceiling.toml --brokers "$BROKERS" --topic "cmp-tb-$run_id" \
-  --results-dir "$results")
-echo "$tb_out" | head -1
-tb=$(python3 -c 'import json,sys,glob; print(int(json.load(open(glob.glob(sys.argv[1]+"/*/produce.json")[0]))["achieved_per_s"]))' "$results")
-size=$(python3 -c 'import json,sys,glob; print(round(json.load(open(glob.glob(sys.argv[1]+"/*/produce.json")[0]))["payload_bytes_mean"]))' "$results")
-
-# The same topic shape for rdkafka_performance: created by tickbench with one tick.
 sed 's/ticks_per_second = 2000000/ticks_per_second = 1/' scenarios/producer-ceiling.toml >"$results/one.toml"
-"$TB" produce "$results/one.toml" --brokers "$BROKERS" --topic "cmp-rk-$run_id" --results-dir "$results" >/dev/null
 
-echo "== rdkafka_performance: $COUNT messages of $size bytes, acks=all, linger.ms=5"
-rk_out=$("$PERF" -P -t "cmp-rk-$run_id" -b "$BROKERS" -s "$size" -c "$COUNT" -a -1 \
-  -X linger.ms=5 -X queue.buffering.max.messages=1000000 2>&1 | tail -5)
-echo "$rk_out" | grep -E "msgs/s" | tail -1
-rk=$(echo "$rk_out" | grep -oE "[0-9]+ msgs/s" | tail -1 | cut -d' ' -f1)
-
-python3 -c "import sys; tb, rk = int(sys.argv[1]), int(sys.argv[2]); print(f'tickbench / rdkafka_performance = {tb} / {rk} msgs/s = {tb / rk:.2f}')" "$tb" "$rk"
+# Interleaved rounds, fresh topics each time (tickbench creates both, 12 partitions), medians:
+# a broker's throughput drifts as it fills, and one pair of runs is noise.
+tbs=()
+rks=()
+for round in $(seq 1 "$ROUNDS"); do
+  id="$(date +%s)-$round"
+  out="$results/tb-$round"
+  "$TB" produce scenarios/producer-ceiling.toml --brokers "$BROKERS" --topic "cmp-tb-$id" --results-dir "$out" >/dev/null
+  json=$(ls "$out"/*/produce.json)
+  tb=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["achieved_per_s"]))' "$json")
+  size=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["payload_bytes_mean"]))' "$json")
+  "$TB" produce "$results/one.toml" --brokers "$BROKERS" --topic "cmp-rk-$id" --results-dir "$results/one" >/dev/null
+  rk=$("$PERF" -P -t "cmp-rk-$id" -b "$BROKERS" -s "$size" -c "$COUNT" -a -1 \
+    -X linger.ms=5 -X queue.buffering.max.messages=1000000 2>&1 | grep -oE "[0-9]+ msgs/s" | tail -1 | cut -d' ' -f1)
+  echo "round $round: tickbench $tb ticks/s, rdkafka_performance $rk msgs/s ($size-byte messages, acks=all, linger.ms=5)"
+  tbs+=("$tb")
+  rks+=("$rk")
+done
+python3 - "${tbs[*]}" "${rks[*]}" <<'PY'
+import statistics, sys
+tb = statistics.median(int(x) for x in sys.argv[1].split())
+rk = statistics.median(int(x) for x in sys.argv[2].split())
+print(f"median: tickbench {tb:.0f} / rdkafka_performance {rk:.0f} msgs/s = {tb / rk:.2f}")
+PY

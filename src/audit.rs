@@ -190,8 +190,11 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
         }
     }
 
-    let failed: std::collections::HashSet<(u32, u64)> =
-        exp.failed.iter().map(|f| (f.symbol, f.seq)).collect();
+    let failed: std::collections::HashSet<(u32, u64)> = exp
+        .failed
+        .iter()
+        .filter_map(|f| index.get(f.symbol.as_str()).map(|i| (*i, f.seq)))
+        .collect();
     for (sym, n) in exp.per_symbol.iter().enumerate() {
         for seq in 0..*n {
             let found = seen[sym][(seq / 64) as usize] & (1 << (seq % 64)) != 0;

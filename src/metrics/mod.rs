@@ -200,6 +200,24 @@ impl StageRecorder {
         record_into(&mut st.interval, value, n);
     }
 
+    /// Adds a whole histogram observed in second `sec` (see [`LocalStage`]).
+    pub fn absorb(&self, h: &Histogram<u64>, warmup: bool, sec: u64) {
+        if h.is_empty() {
+            return;
+        }
+        let mut st = self.state.lock().expect("recorder lock");
+        if warmup {
+            let _ = st.warmup.add(h);
+            return;
+        }
+        if sec > st.interval_sec {
+            Self::close_interval(&mut st);
+            st.interval_sec = sec;
+        }
+        let _ = st.measured.add(h);
+        let _ = st.interval.add(h);
+    }
+
     fn close_interval(st: &mut State) {
         if st.interval.is_empty() {
             return;
@@ -295,6 +313,51 @@ impl StageRecorder {
     }
 }
 
+/// A thread's own accumulator for one stage, handed to the shared recorder once a second: the
+/// producer's hot paths record millions of values a second, and a shared lock for each would cost
+/// more than the measurement is worth.
+pub struct LocalStage {
+    stage: Stage,
+    sec: u64,
+    measured: Histogram<u64>,
+    warmup: Histogram<u64>,
+}
+
+impl LocalStage {
+    pub fn new(stage: Stage) -> LocalStage {
+        LocalStage {
+            stage,
+            sec: 0,
+            measured: new_hist(),
+            warmup: new_hist(),
+        }
+    }
+
+    /// Records a per-tick latency (warm-up by intended send time), flushing the previous second.
+    #[inline]
+    pub fn tick_value(&mut self, rec: &Recorders, value: u64, t_sched_ns: u64, t_ns: u64) {
+        let sec = rec.sec(t_ns);
+        if sec != self.sec {
+            self.flush(rec);
+            self.sec = sec;
+        }
+        if t_sched_ns < rec.measure_start_ns() {
+            record_into(&mut self.warmup, value, 1);
+        } else {
+            record_into(&mut self.measured, value, 1);
+        }
+    }
+
+    /// Hands what was recorded to the shared recorder.
+    pub fn flush(&mut self, rec: &Recorders) {
+        let r = rec.get(self.stage);
+        r.absorb(&self.measured, false, self.sec);
+        r.absorb(&self.warmup, true, self.sec);
+        self.measured.reset();
+        self.warmup.reset();
+    }
+}
+
 /// The recorders of one run, shared by the producer, the sink and the reporter.
 pub struct Recorders {
     stages: Vec<StageRecorder>,
@@ -335,7 +398,7 @@ impl Recorders {
 
     /// Second of the run `t_ns` falls in.
     #[inline]
-    fn sec(&self, t_ns: u64) -> u64 {
+    pub fn sec(&self, t_ns: u64) -> u64 {
         t_ns.saturating_sub(self.run_start_ns()) / 1_000_000_000
     }
 

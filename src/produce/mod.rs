@@ -16,71 +16,98 @@ use rdkafka::{ClientConfig, ClientContext};
 use anyhow::Context as _;
 
 use crate::load::Schedule;
-use crate::metrics::{now_ns, us_between, Counters, Recorders, Stage};
+use crate::metrics::{now_ns, us_between, Counters, LocalStage, Recorders, Stage};
 use crate::sim::{Generator, Model, Share};
-
-/// Stamps carried from `send` to the delivery report.
-pub struct InFlight {
-    t_sched: u64,
-    t_send: u64,
-    symbol: u32,
-    seq: u64,
-}
+use crate::tick::decode_payload;
 
 /// A tick whose delivery failed, with librdkafka's reason.
 #[derive(Debug, Clone)]
 pub struct Failed {
-    pub symbol: u32,
+    pub symbol: String,
     pub seq: u64,
     pub error: String,
 }
 
-/// Records delivery reports into the run's histograms.
+/// What the delivery reports of one producer thread add up to, recorded without shared locks.
+struct Delivered {
+    produce: LocalStage,
+    produce_raw: LocalStage,
+    /// Per partition, the lowest and highest offset the broker acknowledged.
+    offsets: BTreeMap<i32, (i64, i64)>,
+}
+
+/// Records delivery reports. The opaque of each message is its t_send; its t_sched is the
+/// `ts_ns` the payload already carries, so nothing is allocated per message.
 pub struct DeliveryContext {
     rec: Arc<Recorders>,
     counters: Arc<Counters>,
     failed: Mutex<Vec<Failed>>,
-    /// Per partition, the lowest and highest offset the broker acknowledged.
-    acked_offsets: Mutex<BTreeMap<i32, (i64, i64)>>,
+    // Served by the producer's own thread (BaseProducer): the lock is never contended.
+    delivered: Mutex<Delivered>,
 }
 
 impl ClientContext for DeliveryContext {}
 
 impl ProducerContext for DeliveryContext {
-    type DeliveryOpaque = Box<InFlight>;
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, m: Box<InFlight>) {
+    fn delivery(&self, result: &DeliveryResult<'_>, t_send: usize) {
         let t_ack = now_ns();
         match result {
             Ok(msg) => {
-                let mut offs = self.acked_offsets.lock().expect("acked offsets");
-                let e = offs
+                let t_sched = msg.payload().and_then(ts_ns_of).unwrap_or(t_send as u64);
+                let mut d = self.delivered.lock().expect("delivery stats");
+                let e = d
+                    .offsets
                     .entry(msg.partition())
                     .or_insert((msg.offset(), msg.offset()));
                 e.0 = e.0.min(msg.offset());
                 e.1 = e.1.max(msg.offset());
-                drop(offs);
-                self.rec.tick_latency(Stage::Produce, m.t_sched, t_ack);
-                self.rec.tick_value(
-                    Stage::ProduceRaw,
-                    us_between(m.t_send, t_ack),
-                    m.t_sched,
+                d.produce
+                    .tick_value(&self.rec, us_between(t_sched, t_ack), t_sched, t_ack);
+                d.produce_raw.tick_value(
+                    &self.rec,
+                    us_between(t_send as u64, t_ack),
+                    t_sched,
                     t_ack,
                 );
+                drop(d);
                 self.counters.acked.fetch_add(1, Ordering::Relaxed);
             }
-            Err((e, _)) => {
+            Err((e, msg)) => {
                 self.counters
                     .delivery_failed
                     .fetch_add(1, Ordering::Relaxed);
+                let tick = msg
+                    .payload()
+                    .and_then(|p| decode_payload(p, &mut Vec::new()).ok());
                 self.failed.lock().expect("failed list").push(Failed {
-                    symbol: m.symbol,
-                    seq: m.seq,
+                    symbol: tick.as_ref().map(|t| t.symbol.clone()).unwrap_or_default(),
+                    seq: tick.map(|t| t.seq).unwrap_or(u64::MAX),
                     error: e.to_string(),
                 });
             }
         }
     }
+}
+
+/// The `ts_ns` of an encoded tick, read at its known place without decoding the rest: the
+/// producer wrote `{"symbol":"…","seq":N,"ts_ns":T,…`. Anything else is None.
+#[inline]
+fn ts_ns_of(p: &[u8]) -> Option<u64> {
+    const HEAD: &[u8] = b"{\"symbol\":\"";
+    const SEQ: &[u8] = b"\",\"seq\":";
+    const TS: &[u8] = b",\"ts_ns\":";
+    let rest = p.strip_prefix(HEAD)?;
+    let q = rest.iter().position(|b| *b == b'"')?;
+    let rest = rest[q..].strip_prefix(SEQ)?;
+    let n = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let rest = rest[n..].strip_prefix(TS)?;
+    let mut v: u64 = 0;
+    for d in rest.iter().take_while(|b| b.is_ascii_digit()) {
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(v)
 }
 
 /// What the producer did.
@@ -109,7 +136,11 @@ pub fn new_context(rec: Arc<Recorders>, counters: Arc<Counters>) -> DeliveryCont
         rec,
         counters,
         failed: Mutex::new(Vec::new()),
-        acked_offsets: Mutex::new(BTreeMap::new()),
+        delivered: Mutex::new(Delivered {
+            produce: LocalStage::new(Stage::Produce),
+            produce_raw: LocalStage::new(Stage::ProduceRaw),
+            offsets: BTreeMap::new(),
+        }),
     }
 }
 
@@ -152,6 +183,7 @@ pub fn drive(
 ) -> ProduceReport {
     let mut report = ProduceReport::default();
     let mut buf = Vec::with_capacity(256);
+    let mut lag = LocalStage::new(Stage::ScheduleLag);
     let mut ticks = schedule.iter();
     for (i, t_sched) in ticks.by_ref() {
         if stop.load(Ordering::Relaxed) {
@@ -159,20 +191,14 @@ pub fn drive(
             break;
         }
         // Made before it is due, sent when it is due.
-        let Some((symbol, tick)) = gen.tick(i, t_sched) else {
+        let Some((_, tick)) = gen.tick(i, t_sched) else {
             continue;
         };
         buf.clear();
         tick.encode_json(&mut buf);
         let (key, seq) = (tick.symbol, tick.seq);
         let t_send = wait_until(&producer, t_sched);
-        let meta = Box::new(InFlight {
-            t_sched,
-            t_send,
-            symbol: symbol as u32,
-            seq,
-        });
-        let mut record = BaseRecord::with_opaque_to(topic, meta)
+        let mut record = BaseRecord::with_opaque_to(topic, t_send as usize)
             .key(key)
             .payload(buf.as_slice());
         loop {
@@ -183,10 +209,10 @@ pub fn drive(
                     // shows up as schedule lag of this and the following ticks.
                     report.queue_full_waits += 1;
                     producer.poll(Duration::from_millis(1));
-                    back.delivery_opaque.t_send = now_ns();
+                    back.delivery_opaque = now_ns() as usize;
                     record = back;
                 }
-                Err((e, back)) => {
+                Err((e, _)) => {
                     counters.delivery_failed.fetch_add(1, Ordering::Relaxed);
                     producer
                         .context()
@@ -194,8 +220,8 @@ pub fn drive(
                         .lock()
                         .expect("failed list")
                         .push(Failed {
-                            symbol: back.delivery_opaque.symbol,
-                            seq: back.delivery_opaque.seq,
+                            symbol: String::from_utf8_lossy(key).into_owned(),
+                            seq,
                             error: e.to_string(),
                         });
                     break;
@@ -203,7 +229,7 @@ pub fn drive(
             }
         }
         producer.poll(Duration::ZERO);
-        rec.tick_latency(Stage::ScheduleLag, t_sched, t_send);
+        lag.tick_value(&rec, us_between(t_sched, t_send), t_sched, t_send);
         report.produced += 1;
         report.bytes += buf.len() as u64;
         counters.produced.fetch_add(1, Ordering::Relaxed);
@@ -212,17 +238,17 @@ pub fn drive(
     // Delivery reports arrive during flush; message.timeout.ms bounds how long it can take.
     let _ = producer.flush(Duration::from_secs(60));
     report.unflushed = producer.in_flight_count();
+    lag.flush(&rec);
     report.per_symbol = vec![0; gen.model().universe.len()];
     for (s, n) in gen.produced() {
         report.per_symbol[s] = n;
     }
     report.failed = std::mem::take(&mut producer.context().failed.lock().expect("failed list"));
-    report.acked_offsets = producer
-        .context()
-        .acked_offsets
-        .lock()
-        .expect("acked offsets")
-        .clone();
+    let mut d = producer.context().delivered.lock().expect("delivery stats");
+    d.produce.flush(&rec);
+    d.produce_raw.flush(&rec);
+    report.acked_offsets = std::mem::take(&mut d.offsets);
+    drop(d);
     report
 }
 
@@ -289,5 +315,32 @@ fn wait_until(producer: &BaseProducer<DeliveryContext>, t_ns: u64) -> u64 {
         } else {
             std::hint::spin_loop();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intended_send_time_is_read_back_from_the_payload() {
+        let tick = crate::tick::Tick {
+            symbol: "AB".into(),
+            seq: 3,
+            ts_ns: 1_795_319_090_123_456_789,
+            price: 1.5,
+            bid: 1.4,
+            ask: 1.6,
+            size: 100,
+        };
+        let mut buf = Vec::new();
+        tick.encode_json(&mut buf);
+        assert_eq!(ts_ns_of(&buf), Some(1_795_319_090_123_456_789));
+        assert_eq!(ts_ns_of(b"not a tick"), None);
+        assert_eq!(
+            ts_ns_of(b"{\"ts_ns\":99999999999999999999999}"),
+            None,
+            "overflow is not a time"
+        );
     }
 }
