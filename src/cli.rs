@@ -140,6 +140,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let opts = RunOptions {
                 results_root: results_dir,
                 progress: !quiet,
+                interruptible: true,
             };
             if let Some(m) = s.max.clone() {
                 let outcome = maxrate::search(&s, &m, &opts)
@@ -161,7 +162,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             print!("{}", outcome.summary.to_text());
             println!("results: {}", outcome.dir.display());
-            Ok(if outcome.summary.passed {
+            Ok(if outcome.summary.interrupted {
+                // What was produced is landed and audited, but the run is not the scenario.
+                ExitCode::from(130)
+            } else if outcome.summary.passed {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -187,7 +191,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let opts = RunOptions {
                 results_root: results_dir,
-                progress: false,
+                ..Default::default()
             };
             let (dir, sum) = crate::produce::only::produce(&s, &opts)
                 .await

@@ -24,6 +24,8 @@ pub struct Step {
     pub kafka_e2e_p99_us: u64,
     pub pipeline_e2e_p99_us: u64,
     pub landed_per_s: f64,
+    /// Ctrl-C stopped this step; the search ends with it.
+    pub interrupted: bool,
     pub run_dir: PathBuf,
 }
 
@@ -95,8 +97,11 @@ pub async fn search(
     let mut rate = m.start;
     for _ in 0..m.max_steps {
         let st = step(scenario, m, rate, &step_opts).await?;
-        let ok = st.sustained;
+        let (ok, stop) = (st.sustained, st.interrupted);
         steps.push(st);
+        if stop {
+            break;
+        }
         if ok {
             good = Some(rate);
             rate *= m.factor;
@@ -109,6 +114,10 @@ pub async fn search(
         for _ in 0..m.refine {
             let mid = (lo + hi) / 2.0;
             let st = step(scenario, m, mid, &step_opts).await?;
+            if st.interrupted {
+                steps.push(st);
+                break;
+            }
             if st.sustained {
                 lo = mid;
             } else {
@@ -152,7 +161,9 @@ async fn step(
     let sum = &out.summary;
     let lag = sum.stages["schedule_lag"].p99_us;
     let e2e = sum.stages["kafka_e2e"].p99_us;
-    let reason = if !sum.passed {
+    let reason = if sum.interrupted {
+        Some("interrupted".to_string())
+    } else if !sum.passed {
         // The table gets the gist; max.json and the step's summary.json have every problem.
         let first = sum.problems.first().map(String::as_str).unwrap_or("");
         let gist: String = first
@@ -189,6 +200,7 @@ async fn step(
         kafka_e2e_p99_us: e2e,
         pipeline_e2e_p99_us: sum.stages["pipeline_e2e"].p99_us,
         landed_per_s: sum.throughput.landed_per_s,
+        interrupted: sum.interrupted,
         run_dir: out.dir,
     })
 }

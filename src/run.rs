@@ -31,6 +31,9 @@ pub struct RunOptions {
     pub results_root: PathBuf,
     /// Print a progress line every second to stderr.
     pub progress: bool,
+    /// On Ctrl-C, stop the load, then land, audit and report what was produced (a second Ctrl-C
+    /// aborts). For the command line; a library caller handles its own signals.
+    pub interruptible: bool,
 }
 
 impl Default for RunOptions {
@@ -38,6 +41,7 @@ impl Default for RunOptions {
         RunOptions {
             results_root: PathBuf::from("results"),
             progress: false,
+            interruptible: false,
         }
     }
 }
@@ -176,16 +180,32 @@ pub async fn run(
     });
 
     // If the sink fails while the load runs, stop the producer rather than loading a dead pipeline.
-    let produced = tokio::select! {
-        p = producer_task => p.context("the producer threads panicked")??,
-        s = &mut sink_task => {
-            stop.store(true, Ordering::Relaxed);
-            let err = match s {
-                Ok(Err(e)) => e.into(),
-                Ok(Ok(_)) => anyhow!("the sink stopped before the load ended"),
-                Err(e) => anyhow!("the sink panicked: {e}"),
-            };
-            return Err(err.context("sink failed during the load"));
+    // A Ctrl-C stops the load early; what was produced is still landed, audited and reported.
+    let mut producer_task = producer_task;
+    let mut interrupted = false;
+    let produced = loop {
+        tokio::select! {
+            p = &mut producer_task => break p.context("the producer threads panicked")??,
+            s = &mut sink_task => {
+                stop.store(true, Ordering::Relaxed);
+                let err = match s {
+                    Ok(Err(e)) => e.into(),
+                    Ok(Ok(_)) => anyhow!("the sink stopped before the load ended"),
+                    Err(e) => anyhow!("the sink panicked: {e}"),
+                };
+                return Err(err.context("sink failed during the load"));
+            }
+            r = tokio::signal::ctrl_c(), if opts.interruptible && !interrupted => {
+                r.context("waiting for Ctrl-C")?;
+                interrupted = true;
+                stop.store(true, Ordering::Relaxed);
+                eprintln!("\ninterrupted: stopping the load; landing and auditing what was produced (Ctrl-C again to abort)");
+                tokio::spawn(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                    eprintln!("aborted");
+                    std::process::exit(130);
+                });
+            }
         }
     };
     let end_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;
@@ -271,6 +291,7 @@ pub async fn run(
         run_id: run_id.clone(),
         scenario: scenario.name.clone(),
         passed: problems.is_empty(),
+        interrupted,
         counts: Counts {
             produced: produced.produced,
             acked: produced.produced - produced.failed.len() as u64,

@@ -210,3 +210,69 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Ctrl-C during `tickbench run`: the load stops, what was produced is landed, audited and
+/// reported, and the exit code (130) says the run was cut short.
+#[test]
+fn interrupting_a_run_still_lands_audits_and_reports_what_was_produced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.toml");
+    std::fs::write(
+        &path,
+        "name = \"long\"\nseed = 1\nduration = \"120s\"\n[symbols]\ncount = 200\n[rate]\nticks_per_second = 2000\n[kafka]\npartitions = 2\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nmax_age = \"1s\"\n",
+    )
+    .unwrap();
+    let results = dir.path().join("results");
+    let mut child = bin()
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            "--results-dir",
+            results.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the load is under way (the progress line shows produced ticks).
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "the run ended before the load began"
+        );
+        if line.contains("produced") && line.contains("[  2.") {
+            break;
+        }
+    }
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("0 lost, 0 duplicated"), "{stdout}");
+    assert!(stdout.contains("interrupted:"), "{stdout}");
+    let run = std::fs::read_dir(&results)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let sum: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(sum["interrupted"], true);
+    assert_eq!(sum["passed"], true);
+    let produced = sum["counts"]["produced"].as_u64().unwrap();
+    assert!(produced > 2_000 && produced < 240_000, "{produced}");
+    assert_eq!(sum["counts"]["landed"].as_u64().unwrap(), produced);
+    assert_eq!(
+        sum["counts"]["not_sent"].as_u64().unwrap(),
+        240_000 - produced
+    );
+}

@@ -18,6 +18,7 @@ async fn the_search_grows_while_sustained_and_reports_why_a_step_failed() {
     let opts = RunOptions {
         results_root: tmp.path().to_path_buf(),
         progress: false,
+        ..Default::default()
     };
 
     // Bounds any pipeline meets: every step is sustained, and the search says it could go higher.

@@ -15,6 +15,8 @@ pub struct Summary {
     pub scenario: String,
     /// True when the audit found nothing lost, duplicated or out of place.
     pub passed: bool,
+    /// True when Ctrl-C stopped the load before its end (counts.not_sent says how much was left).
+    pub interrupted: bool,
     pub counts: Counts,
     pub throughput: Throughput,
     /// Latency stages, microseconds, measured window only.
@@ -199,6 +201,13 @@ impl Summary {
                     ms(st.max_us)
                 );
             }
+        }
+        if self.interrupted {
+            let _ = writeln!(
+                s,
+                "interrupted: {} scheduled ticks were not sent",
+                c.not_sent
+            );
         }
         for w in &self.warnings {
             let _ = writeln!(s, "warning: {w}");

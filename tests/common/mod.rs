@@ -21,6 +21,7 @@ pub async fn run_in(dir: &Path, s: &Scenario) -> anyhow::Result<RunOutcome> {
     let opts = RunOptions {
         results_root: dir.to_path_buf(),
         progress: false,
+        ..Default::default()
     };
     tokio::time::timeout(HANG_GUARD, run(s, None, &opts))
         .await
