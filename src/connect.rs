@@ -149,6 +149,31 @@ pub async fn high_watermarks(
     .await?
 }
 
+/// Commits `offsets` for `group_id` (a group with no members yet), so its first member starts there.
+pub async fn commit_offsets(
+    brokers: &str,
+    k: &Kafka,
+    group_id: &str,
+    offsets: &BTreeMap<i32, i64>,
+) -> anyhow::Result<()> {
+    let consumer: BaseConsumer = consumer_config(brokers, k, group_id)?
+        .create()
+        .context("creating a Kafka client")?;
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for (p, o) in offsets {
+        tpl.add_partition_offset(&k.topic, *p, rdkafka::Offset::Offset(*o))?;
+    }
+    let group = group_id.to_string();
+    tokio::task::spawn_blocking(move || {
+        let res = consumer.commit(&tpl, rdkafka::consumer::CommitMode::Sync);
+        drop(tpl);
+        drop(consumer);
+        res
+    })
+    .await?
+    .with_context(|| format!("committing the start offsets of group {group}"))
+}
+
 /// An S3 client for the scenario: the embedded server (static dummy credentials, path style), an
 /// S3-compatible endpoint, or AWS itself, with credentials and region from the AWS config chain.
 pub async fn s3_client(s3: &S3, embedded_endpoint: Option<&str>) -> Client {

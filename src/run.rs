@@ -99,6 +99,11 @@ pub async fn run(
         .group_id
         .clone()
         .unwrap_or_else(|| format!("tickbench-{run_id}"));
+    if k.group_id.is_none() {
+        // A fresh group would start at `earliest` and read a shared topic's whole history only to
+        // skip it: start it where this run's records will begin instead.
+        connect::commit_offsets(&brokers, k, &group_id, &start_offsets).await?;
+    }
     let consumer: StreamConsumer = connect::consumer_config(&brokers, k, &group_id)?
         .create()
         .context("creating the sink's Kafka consumer")?;
@@ -304,6 +309,7 @@ pub async fn run(
             malformed: sink_report.malformed,
             offset_gaps: sink_report.offset_gaps,
             consumer_errors: sink_report.consumer_errors,
+            skipped_preexisting: sink_report.skipped_preexisting,
             foreign: audit.foreign,
         },
         throughput: Throughput {

@@ -227,3 +227,44 @@ max_age = "1s"
     assert_eq!(got, want);
     server.stop().await;
 }
+
+/// On a topic that already holds records, a run's fresh consumer group starts where the run's own
+/// records begin: it neither reads the history nor lands it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_on_a_used_topic_starts_at_its_own_records() {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let kafka = tickbench::embedded::EmbeddedKafka::start(1, "used", 2).unwrap();
+    let p: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .create()
+        .unwrap();
+    for i in 0..500 {
+        let payload = format!("history {i}");
+        p.send(
+            BaseRecord::<str, str>::to("used")
+                .key("old")
+                .payload(&payload),
+        )
+        .map_err(|(e, _)| e)
+        .unwrap();
+    }
+    p.flush(std::time::Duration::from_secs(10)).unwrap();
+    drop(p);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name = \"used\"\nseed = 2\nduration = \"2s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 1000\n[kafka]\nbrokers = \"{}\"\ntopic = \"used\"\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nmax_age = \"1s\"\n",
+        kafka.bootstrap_servers()
+    );
+    let s = scenario::parse(Path::new("used.toml"), &text).unwrap();
+    let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
+    let c = &out.summary.counts;
+    assert!(out.summary.passed, "{:?}", out.summary.problems);
+    assert_eq!((c.produced, c.consumed, c.landed), (2000, 2000, 2000));
+    assert_eq!(
+        (c.skipped_preexisting, c.malformed),
+        (0, 0),
+        "the history was never read"
+    );
+    assert_eq!(out.summary.kafka.start_offsets.values().sum::<i64>(), 500);
+}

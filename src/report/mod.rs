@@ -60,6 +60,8 @@ pub struct Counts {
     pub consumer_errors: u64,
     /// Records landed at this run's offsets that another run produced (a broker fault).
     pub foreign: u64,
+    /// Records older than the run's start offsets that the sink read and passed over.
+    pub skipped_preexisting: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
