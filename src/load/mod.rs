@@ -46,6 +46,15 @@ fn parabola(open: f64, midday: f64, close: f64) -> (f64, f64, f64) {
     (a, b, c)
 }
 
+/// Rate of stair `k` of `n` from `from` to `to` (the first at `from`, the last at `to`).
+fn stair(from: f64, to: f64, n: u32, k: u32) -> f64 {
+    if n <= 1 {
+        from
+    } else {
+        from + (to - from) * k as f64 / (n - 1) as f64
+    }
+}
+
 /// Rate of a segment `t` seconds into it.
 fn seg_rate(s: &Segment, t: f64) -> f64 {
     let d = segment_duration(s).as_secs_f64().max(f64::MIN_POSITIVE);
@@ -57,13 +66,9 @@ fn seg_rate(s: &Segment, t: f64) -> f64 {
         Segment::Steps {
             from, to, steps, ..
         } => {
-            let n = (*steps).max(1) as f64;
-            let k = ((t / d) * n).floor().clamp(0.0, n - 1.0);
-            if n <= 1.0 {
-                *from
-            } else {
-                from + (to - from) * k / (n - 1.0)
-            }
+            let n = (*steps).max(1);
+            let k = ((t / d) * n as f64).floor().clamp(0.0, (n - 1) as f64) as u32;
+            stair(*from, *to, n, k)
         }
         Segment::Burst {
             base,
@@ -118,12 +123,7 @@ fn seg_integral(s: &Segment, t: f64) -> f64 {
                 if t <= s0 {
                     break;
                 }
-                let r = if n == 1 {
-                    *from
-                } else {
-                    from + (to - from) * k as f64 / (n - 1) as f64
-                };
-                acc += r * (t.min(s0 + step) - s0);
+                acc += stair(*from, *to, n, k) * (t.min(s0 + step) - s0);
             }
             acc
         }
