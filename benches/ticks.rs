@@ -63,6 +63,25 @@ fn generate_and_encode(c: &mut Criterion) {
             std::hint::black_box(p)
         })
     });
+    g.bench_function("encode_json", |b| {
+        let mut gen = Generator::new(model.clone(), Share::ALL, 0);
+        let ticks: Vec<tickbench::tick::Tick> = (0..N)
+            .map(|i| gen.tick(i, i * 1000).unwrap().1.to_owned())
+            .collect();
+        let mut buf = Vec::with_capacity(256);
+        b.iter(|| {
+            for t in &ticks {
+                buf.clear();
+                // As the generator hands them out: prices on the cent grid.
+                let r = tickbench::tick::TickRef {
+                    decimals: Some(2),
+                    ..t.as_ref()
+                };
+                r.encode_json(&mut buf);
+                std::hint::black_box(&buf);
+            }
+        })
+    });
     g.bench_function("decode_json", |b| {
         let mut gen = Generator::new(model.clone(), Share::ALL, 0);
         let lines: Vec<Vec<u8>> = (0..N)
