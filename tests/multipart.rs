@@ -97,10 +97,8 @@ create_bucket = true
     assert_eq!(common::assert_each_tick_once(&objects), 120_000);
     let part = 5 * 1024 * 1024;
     let large: Vec<_> = objects.iter().filter(|o| o.bytes > part).collect();
-    assert!(
-        large.len() >= 2,
-        "each partition fills at least one 6 MiB object"
-    );
+    // Each partition fills at least one 6 MiB object.
+    common::assert_byte_trigger_fired(&objects, 6 * 1024 * 1024, part, 2);
     for o in &objects {
         assert!(
             o.bytes <= 6 * 1024 * 1024,

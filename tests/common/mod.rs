@@ -125,3 +125,43 @@ pub fn records_per_partition(objects: &[Object]) -> BTreeMap<i32, i64> {
     }
     m
 }
+
+/// Asserts that the byte trigger closed objects where it had to: every (partition, hour
+/// directory) group holding more than `max_bytes` has an object over `part` bytes. Returns how
+/// many objects are over `part` bytes.
+///
+/// Why per hour directory: a run that crosses an hour boundary splits each partition's records
+/// into two time partitions, and neither half need reach the byte target. A run inside one hour
+/// must show at least one such object a partition (`partitions`).
+pub fn assert_byte_trigger_fired(
+    objects: &[Object],
+    max_bytes: usize,
+    part: usize,
+    partitions: usize,
+) -> usize {
+    let mut groups: BTreeMap<(i32, String), (usize, usize)> = BTreeMap::new();
+    for o in objects {
+        let dir = o.key.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let g = groups.entry((o.partition, dir.to_string())).or_default();
+        g.0 += o.bytes;
+        g.1 += usize::from(o.bytes > part);
+    }
+    for ((p, dir), (bytes, large)) in &groups {
+        if *bytes > max_bytes {
+            assert!(
+                *large > 0,
+                "partition {p} in {dir} holds {bytes} bytes, over max_bytes {max_bytes}, \
+                 yet no object over {part} bytes"
+            );
+        }
+    }
+    let large: usize = groups.values().map(|g| g.1).sum();
+    let hours: std::collections::BTreeSet<_> = groups.keys().map(|k| &k.1).collect();
+    if hours.len() == 1 {
+        assert!(
+            large >= partitions,
+            "{large} objects over {part} bytes, want one a partition ({partitions})"
+        );
+    }
+    large
+}
