@@ -32,18 +32,73 @@ pub struct Failed {
 struct Delivered {
     produce: LocalStage,
     produce_raw: LocalStage,
-    /// Per partition, the lowest and highest offset the broker acknowledged.
-    offsets: BTreeMap<i32, (i64, i64)>,
+    /// Indexed by partition: the lowest and highest offset the broker acknowledged.
+    offsets: Vec<(i64, i64)>,
+    /// Acknowledgements not yet added to the shared counter (it is updated in steps, not per
+    /// message: an atomic add per message is measurable at a million a second).
+    acked_pending: u64,
 }
 
-/// Records delivery reports. The opaque of each message is its t_send; its t_sched is the
-/// `ts_ns` the payload already carries, so nothing is allocated per message.
+impl Delivered {
+    fn publish(&mut self, counters: &Counters) {
+        counters
+            .acked
+            .fetch_add(self.acked_pending, Ordering::Relaxed);
+        self.acked_pending = 0;
+    }
+}
+
+/// Records delivery reports. The opaque of each message is its packed send times (see
+/// [`Stamp`]), so nothing is allocated per message and the (by then cold) payload is not read.
 pub struct DeliveryContext {
     rec: Arc<Recorders>,
     counters: Arc<Counters>,
+    /// The schedule's start, which packed send times count from.
+    base_ns: u64,
     failed: Mutex<Vec<Failed>>,
     // Served by the producer's own thread (BaseProducer): the lock is never contended.
     delivered: Mutex<Delivered>,
+}
+
+/// A message's intended and actual send times, packed into its 64-bit delivery opaque.
+///
+/// Packed form (top bit 0): the intended time in whole µs since the schedule's start (35 bits,
+/// 9.5 hours) and the schedule lag in µs (28 bits, 268 s). Histograms count whole µs, so
+/// nothing they show is lost. Outside those ranges (top bit 1) the opaque is the actual send time
+/// in ns and the intended time is read back from the payload's `ts_ns`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp(u64);
+
+const _: () = assert!(usize::BITS == 64, "the delivery opaque holds 64 bits");
+
+impl Stamp {
+    const LAG_BITS: u32 = 28;
+    const OFFSET_BITS: u32 = 35;
+    const WIDE: u64 = 1 << 63;
+
+    fn pack(base_ns: u64, t_sched: u64, t_send: u64) -> Stamp {
+        let off_us = t_sched.wrapping_sub(base_ns) / 1000;
+        let lag_us = t_send.saturating_sub(t_sched) / 1000;
+        if t_sched >= base_ns && off_us < 1 << Self::OFFSET_BITS && lag_us < 1 << Self::LAG_BITS {
+            Stamp(off_us << Self::LAG_BITS | lag_us)
+        } else {
+            Stamp(Self::WIDE | t_send)
+        }
+    }
+
+    /// (t_sched, t_send) in ns; `payload` is read only for the wide form.
+    fn unpack(self, base_ns: u64, payload: Option<&[u8]>) -> (u64, u64) {
+        if self.0 & Self::WIDE == 0 {
+            let t_sched = base_ns + (self.0 >> Self::LAG_BITS) * 1000;
+            (
+                t_sched,
+                t_sched + (self.0 & ((1 << Self::LAG_BITS) - 1)) * 1000,
+            )
+        } else {
+            let t_send = self.0 & !Self::WIDE;
+            (payload.and_then(ts_ns_of).unwrap_or(t_send), t_send)
+        }
+    }
 }
 
 impl ClientContext for DeliveryContext {}
@@ -51,28 +106,26 @@ impl ClientContext for DeliveryContext {}
 impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, t_send: usize) {
+    fn delivery(&self, result: &DeliveryResult<'_>, stamp: usize) {
         let t_ack = now_ns();
         match result {
             Ok(msg) => {
-                let t_sched = msg.payload().and_then(ts_ns_of).unwrap_or(t_send as u64);
+                let (t_sched, t_send) = Stamp(stamp as u64).unpack(self.base_ns, msg.payload());
                 let mut d = self.delivered.lock().expect("delivery stats");
-                let e = d
-                    .offsets
-                    .entry(msg.partition())
-                    .or_insert((msg.offset(), msg.offset()));
-                e.0 = e.0.min(msg.offset());
-                e.1 = e.1.max(msg.offset());
+                let (p, off) = (msg.partition().max(0) as usize, msg.offset());
+                if d.offsets.len() <= p {
+                    d.offsets.resize(p + 1, (i64::MAX, i64::MIN));
+                }
+                let e = &mut d.offsets[p];
+                *e = (e.0.min(off), e.1.max(off));
                 d.produce
                     .tick_value(&self.rec, us_between(t_sched, t_ack), t_sched, t_ack);
-                d.produce_raw.tick_value(
-                    &self.rec,
-                    us_between(t_send as u64, t_ack),
-                    t_sched,
-                    t_ack,
-                );
-                drop(d);
-                self.counters.acked.fetch_add(1, Ordering::Relaxed);
+                d.produce_raw
+                    .tick_value(&self.rec, us_between(t_send, t_ack), t_sched, t_ack);
+                d.acked_pending += 1;
+                if d.acked_pending >= 1024 {
+                    d.publish(&self.counters);
+                }
             }
             Err((e, msg)) => {
                 self.counters
@@ -131,15 +184,18 @@ pub struct ProduceReport {
     pub bytes: u64,
 }
 
-pub fn new_context(rec: Arc<Recorders>, counters: Arc<Counters>) -> DeliveryContext {
+/// A delivery context whose packed send times count from `base_ns` (the schedule's start).
+pub fn new_context(rec: Arc<Recorders>, counters: Arc<Counters>, base_ns: u64) -> DeliveryContext {
     DeliveryContext {
         rec,
         counters,
+        base_ns,
         failed: Mutex::new(Vec::new()),
         delivered: Mutex::new(Delivered {
             produce: LocalStage::new(Stage::Produce),
             produce_raw: LocalStage::new(Stage::ProduceRaw),
-            offsets: BTreeMap::new(),
+            offsets: Vec::new(),
+            acked_pending: 0,
         }),
     }
 }
@@ -185,6 +241,9 @@ pub fn drive(
     let mut buf = Vec::with_capacity(256);
     let mut lag = LocalStage::new(Stage::ScheduleLag);
     let mut last_poll = 0u64;
+    // The shared `produced` counter is advanced at each poll, not per message.
+    let mut published = 0u64;
+    let base_ns = producer.context().base_ns;
     let mut ticks = schedule.iter();
     for (i, t_sched) in ticks.by_ref() {
         if stop.load(Ordering::Relaxed) {
@@ -199,7 +258,8 @@ pub fn drive(
         tick.encode_json(&mut buf);
         let (key, seq) = (tick.symbol, tick.seq);
         let t_send = wait_until(&producer, t_sched);
-        let mut record = BaseRecord::with_opaque_to(topic, t_send as usize)
+        let stamp = Stamp::pack(base_ns, t_sched, t_send).0 as usize;
+        let mut record = BaseRecord::with_opaque_to(topic, stamp)
             .key(key)
             .payload(buf.as_slice());
         loop {
@@ -210,7 +270,7 @@ pub fn drive(
                     // shows up as schedule lag of this and the following ticks.
                     report.queue_full_waits += 1;
                     producer.poll(Duration::from_millis(1));
-                    back.delivery_opaque = now_ns() as usize;
+                    back.delivery_opaque = Stamp::pack(base_ns, t_sched, now_ns()).0 as usize;
                     record = back;
                 }
                 Err((e, _)) => {
@@ -235,12 +295,18 @@ pub fn drive(
         if t_send.saturating_sub(last_poll) >= 50_000 {
             producer.poll(Duration::ZERO);
             last_poll = t_send;
+            counters
+                .produced
+                .fetch_add(report.produced - published, Ordering::Relaxed);
+            published = report.produced;
         }
         lag.tick_value(&rec, us_between(t_sched, t_send), t_sched, t_send);
         report.produced += 1;
         report.bytes += buf.len() as u64;
-        counters.produced.fetch_add(1, Ordering::Relaxed);
     }
+    counters
+        .produced
+        .fetch_add(report.produced - published, Ordering::Relaxed);
     report.not_sent += ticks.filter(|(i, _)| gen.owns_tick(*i)).count() as u64;
     // Delivery reports arrive during flush; message.timeout.ms bounds how long it can take.
     let _ = producer.flush(Duration::from_secs(60));
@@ -254,7 +320,14 @@ pub fn drive(
     let mut d = producer.context().delivered.lock().expect("delivery stats");
     d.produce.flush(&rec);
     d.produce_raw.flush(&rec);
-    report.acked_offsets = std::mem::take(&mut d.offsets);
+    d.publish(&counters);
+    report.acked_offsets = d
+        .offsets
+        .iter()
+        .enumerate()
+        .filter(|(_, (lo, hi))| lo <= hi)
+        .map(|(p, r)| (p as i32, *r))
+        .collect();
     drop(d);
     report
 }
@@ -275,7 +348,11 @@ pub fn launch(
     let mut handles = Vec::new();
     for worker in 0..threads {
         let producer: BaseProducer<DeliveryContext> = cfg
-            .create_with_context(new_context(rec.clone(), counters.clone()))
+            .create_with_context(new_context(
+                rec.clone(),
+                counters.clone(),
+                schedule.start_ns,
+            ))
             .context("creating the Kafka producer")?;
         let share = Share {
             worker,
@@ -358,5 +435,47 @@ mod tests {
             None,
             "overflow is not a time"
         );
+    }
+
+    #[test]
+    fn send_times_survive_the_delivery_opaque() {
+        let base = 1_795_319_090_000_000_000u64;
+        let us = |t: u64| t / 1000 * 1000;
+        // Packed: both times come back to the µs, without the payload.
+        let (sched, send) = (base + 3_600_000_123_456, base + 3_600_002_654_321);
+        let s = Stamp::pack(base, sched, send);
+        assert_eq!(s.0 & Stamp::WIDE, 0);
+        let (a, b) = s.unpack(base, None);
+        assert_eq!(a, us(sched - base) + base);
+        assert!(b >= a && b.abs_diff(send) < 2000, "{b} vs {send}");
+        // A lag past the packed range (268 s), or a run past 9.5 hours: the wide form keeps the
+        // send time exactly and reads the intended time from the payload.
+        let mut payload = Vec::new();
+        let late = base + 400 * 1_000_000_000;
+        crate::tick::Tick {
+            symbol: "AB".into(),
+            seq: 0,
+            ts_ns: sched,
+            price: 1.0,
+            bid: 1.0,
+            ask: 1.0,
+            size: 1,
+        }
+        .encode_json(&mut payload);
+        for (t_sched, t_send) in [
+            (sched, late + sched - base),
+            (base + 10 * 3600 * 1_000_000_000, late + 36_000_000_000_000),
+        ] {
+            let s = Stamp::pack(base, t_sched, t_send);
+            assert_ne!(s.0 & Stamp::WIDE, 0);
+            assert_eq!(s.unpack(base, Some(&payload)).1, t_send);
+        }
+        assert_eq!(
+            Stamp::pack(base, sched, late + sched - base).unpack(base, Some(&payload)),
+            (sched, late + sched - base)
+        );
+        // An intended time before the start (cannot be packed) is not mistaken for one.
+        let s = Stamp::pack(base, base - 5, base + 10);
+        assert_eq!(s.unpack(base, Some(&payload)), (sched, base + 10));
     }
 }
