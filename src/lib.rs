@@ -6,6 +6,7 @@ pub mod cli;
 pub mod connect;
 pub mod doctor;
 pub mod embedded;
+pub mod format;
 pub mod layout;
 pub mod load;
 pub mod maxrate;

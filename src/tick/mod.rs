@@ -25,6 +25,9 @@ pub struct Tick {
     pub size: u32,
 }
 
+/// The header row of CSV objects: the tick's fields in wire order.
+pub const CSV_HEADER: &str = "symbol,seq,ts_ns,price,bid,ask,size";
+
 /// A record on the wire that is not a tick.
 #[derive(Debug, thiserror::Error)]
 #[error("not a tick: {0}")]
@@ -125,6 +128,44 @@ impl Tick {
     /// Appends the tick as one JSON object (no newline) to `out`.
     pub fn encode_json(&self, out: &mut Vec<u8>) {
         self.as_ref().encode_json(out)
+    }
+
+    /// Appends the tick as one CSV row (no newline) in the column order of [`CSV_HEADER`]; numbers
+    /// as in the JSON, the symbol quoted only if it holds a comma, quote or line break.
+    pub fn encode_csv(&self, out: &mut Vec<u8>) {
+        let s = self.symbol.as_bytes();
+        if s.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+            out.push(b'"');
+            for b in s {
+                if *b == b'"' {
+                    out.push(b'"');
+                }
+                out.push(*b);
+            }
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(s);
+        }
+        let mut w = Writer::new();
+        w.byte(b',');
+        w.u64(self.seq);
+        w.byte(b',');
+        w.u64(self.ts_ns);
+        w.byte(b',');
+        write_f64(&mut w, self.price);
+        w.byte(b',');
+        write_f64(&mut w, self.bid);
+        w.byte(b',');
+        write_f64(&mut w, self.ask);
+        w.byte(b',');
+        w.u64(self.size as u64);
+        out.extend_from_slice(w.as_slice());
+    }
+
+    /// Appends the tick as one JSON object, escaping whatever its symbol holds (for ticks that
+    /// came off the wire, whose symbols are not known to be tickers).
+    pub fn encode_json_escaped(&self, out: &mut Vec<u8>) {
+        serde_json::to_writer(out, self).expect("a tick serializes");
     }
 
     /// Decodes one JSON tick. `buf` is used as scratch space by simd-json.
