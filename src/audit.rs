@@ -12,7 +12,6 @@ use serde::Serialize;
 use crate::layout::topic_prefix;
 use crate::produce::Failed;
 use crate::sink::upload::Landed;
-use crate::tick::decode_payload;
 
 /// What was produced, according to the producer and the sink.
 pub struct Expected<'a> {
@@ -141,14 +140,11 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
     }))
     // Reads overlap: one GET at a time is bound by round trips, not bandwidth.
     .buffer_unordered(16);
-    let mut scratch = Vec::new();
     while let Some((key, bytes)) = bodies.try_next().await? {
-        let mut lines = 0u64;
-        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            lines += 1;
-            let Ok(tick) = decode_payload(line, &mut scratch) else {
+        let mut each = |t: Option<crate::tick::Tick>| {
+            let Some(tick) = t else {
                 audit.unexpected += 1;
-                continue;
+                return;
             };
             if tick.ts_ns < exp.schedule_ns.0 || tick.ts_ns > exp.schedule_ns.1 {
                 audit.foreign += 1;
@@ -158,11 +154,11 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
                         tick.symbol, tick.seq, tick.ts_ns
                     ));
                 }
-                continue;
+                return;
             }
             let Some(&sym) = index.get(tick.symbol.as_str()) else {
                 audit.unexpected += 1;
-                continue;
+                return;
             };
             let words = &mut seen[sym as usize];
             let (w, bit) = ((tick.seq / 64) as usize, 1u64 << (tick.seq % 64));
@@ -178,7 +174,16 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
             } else {
                 words[w] |= bit;
             }
-        }
+        };
+        let lines = match crate::format::decode_object(key, &bytes, &mut each) {
+            Ok(n) => n,
+            Err(e) => {
+                audit
+                    .problems
+                    .push(format!("object {key} cannot be read: {e:#}"));
+                continue;
+            }
+        };
         audit.records_read += lines;
         if let Some(l) = by_key.get(key) {
             if l.records != lines {

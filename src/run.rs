@@ -22,7 +22,8 @@ use crate::report::{
 use crate::results::{self, Host, Manifest};
 use crate::scenario::Scenario;
 use crate::sim::{Model, Universe};
-use crate::sink::{self, batcher::Triggers, upload::Uploader, SinkControl, SinkSettings};
+use crate::sink::batcher::{TimeLayout, Triggers};
+use crate::sink::{self, upload::Uploader, SinkControl, SinkSettings};
 
 /// How a run reports while it goes and where it writes.
 #[derive(Debug, Clone)]
@@ -129,12 +130,12 @@ pub async fn run(
     let sink_settings = SinkSettings {
         topic: k.topic.clone(),
         prefix: scenario.s3.prefix.clone(),
-        triggers: Triggers {
-            max_records: scenario.sink.max_records,
-            max_bytes: scenario.sink.max_bytes.as_u64(),
-            max_age: scenario.sink.max_age,
-            part_size: scenario.sink.part_size.as_u64(),
+        triggers: Triggers::of(&scenario.sink),
+        layout: TimeLayout {
+            granularity: scenario.sink.time_partition,
+            source: scenario.sink.time_source,
         },
+        encoding: scenario.sink.encoding(),
         start_offsets: start_offsets.clone(),
         drain_timeout: scenario.sink.drain_timeout,
     };
@@ -142,6 +143,7 @@ pub async fn run(
         client.clone(),
         &bucket,
         scenario.sink.upload_concurrency as usize,
+        scenario.sink.encoding().content_type(),
         rec.clone(),
     );
     let requests = uploader.counts.clone();

@@ -73,7 +73,7 @@ part_size = "5 MiB"
             o.key
         );
         assert!(o.key.ends_with(".jsonl"));
-        let hour = tickbench::layout::HourBucket::of_ns(o.ticks[0].ts_ns);
+        let hour = tickbench::layout::TimeBucket::hour_of(o.ticks[0].ts_ns);
         assert!(
             o.key.contains(&hour.path()),
             "{} holds ticks of {}",

@@ -3,37 +3,63 @@
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
-/// One hour of event time, the time partition of a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct HourBucket(pub u64);
+use crate::scenario::TimeGranularity;
 
-impl HourBucket {
-    pub fn of_ns(ts_ns: u64) -> HourBucket {
-        HourBucket(ts_ns / 3_600_000_000_000)
+/// One time partition (a day, hour or minute) of a batch, by event or wall-clock time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimeBucket {
+    pub granularity: TimeGranularity,
+    /// Whole days, hours or minutes since the Unix epoch.
+    pub index: u64,
+}
+
+impl TimeGranularity {
+    fn ns(self) -> u64 {
+        match self {
+            TimeGranularity::Day => 86_400_000_000_000,
+            TimeGranularity::Hour => 3_600_000_000_000,
+            TimeGranularity::Minute => 60_000_000_000,
+        }
+    }
+}
+
+impl TimeBucket {
+    pub fn of_ns(granularity: TimeGranularity, ts_ns: u64) -> TimeBucket {
+        TimeBucket {
+            granularity,
+            index: ts_ns / granularity.ns(),
+        }
     }
 
-    /// `dt=YYYY-MM-DD/hour=HH`
+    /// The hour bucket of `ts_ns` (the default layout).
+    pub fn hour_of(ts_ns: u64) -> TimeBucket {
+        TimeBucket::of_ns(TimeGranularity::Hour, ts_ns)
+    }
+
+    /// `dt=YYYY-MM-DD`, `dt=YYYY-MM-DD/hour=HH` or `dt=YYYY-MM-DD/hour=HH/minute=MM`: Hive-style
+    /// partitions that Glue crawlers and Athena partition projection read.
     pub fn path(self) -> String {
-        let secs = (self.0 * 3600) as i64;
+        let secs = (self.index * (self.granularity.ns() / 1_000_000_000)) as i64;
         let t: DateTime<Utc> = DateTime::from_timestamp(secs, 0).unwrap_or_default();
-        format!(
-            "dt={:04}-{:02}-{:02}/hour={:02}",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour()
-        )
+        let day = format!("dt={:04}-{:02}-{:02}", t.year(), t.month(), t.day());
+        match self.granularity {
+            TimeGranularity::Day => day,
+            TimeGranularity::Hour => format!("{day}/hour={:02}", t.hour()),
+            TimeGranularity::Minute => {
+                format!("{day}/hour={:02}/minute={:02}", t.hour(), t.minute())
+            }
+        }
     }
 }
 
 /// Width of the zero-padded first offset: 20 digits hold any i64 offset, so keys sort by offset.
 const OFFSET_WIDTH: usize = 20;
 
-/// `<prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<first offset>.<ext>`
+/// `<prefix>/<topic>/<time partition>/<topic>+<partition>+<first offset>.<ext>`
 pub fn object_key(
     prefix: &str,
     topic: &str,
-    hour: HourBucket,
+    time: TimeBucket,
     partition: i32,
     first_offset: i64,
     ext: &str,
@@ -45,7 +71,7 @@ pub fn object_key(
     }
     key.push_str(&format!(
         "{topic}/{}/{topic}+{partition}+{first_offset:0width$}.{ext}",
-        hour.path(),
+        time.path(),
         width = OFFSET_WIDTH
     ));
     key
@@ -62,10 +88,11 @@ pub fn topic_prefix(prefix: &str, topic: &str) -> String {
 
 /// Parses `<topic>+<partition>+<first offset>.<ext>` at the end of a key.
 pub fn parse_object_name(key: &str) -> Option<(String, i32, i64)> {
+    // Topic names may hold dots, so the extension is cut from the offset, not from the name.
     let name = key.rsplit('/').next()?;
-    let stem = name.split_once('.').map(|(s, _)| s).unwrap_or(name);
-    let mut it = stem.rsplitn(3, '+');
-    let offset = it.next()?.parse().ok()?;
+    let mut it = name.rsplitn(3, '+');
+    let offset_ext = it.next()?;
+    let offset = offset_ext.split_once('.')?.0.parse().ok()?;
     let partition = it.next()?.parse().ok()?;
     let topic = it.next()?.to_string();
     Some((topic, partition, offset))
@@ -79,24 +106,39 @@ mod tests {
     fn key_has_hive_partitions_and_padded_offset() {
         // 2026-11-22T03:44:50Z
         let ts = 1_795_319_090_000_000_000u64;
-        let key = object_key("land/x", "ticks", HourBucket::of_ns(ts), 7, 1234, "jsonl");
+        let key = object_key("land/x", "ticks", TimeBucket::hour_of(ts), 7, 1234, "jsonl");
         assert_eq!(
             key,
             "land/x/ticks/dt=2026-11-22/hour=03/ticks+7+00000000000000001234.jsonl"
         );
         assert_eq!(parse_object_name(&key), Some(("ticks".into(), 7, 1234)));
+        let dotted = object_key("", "t.a-b", TimeBucket::hour_of(0), 3, 9, "snappy.parquet");
         assert_eq!(
-            object_key("", "t.a-b", HourBucket::of_ns(0), 0, 0, "jsonl"),
-            "t.a-b/dt=1970-01-01/hour=00/t.a-b+0+00000000000000000000.jsonl"
+            dotted,
+            "t.a-b/dt=1970-01-01/hour=00/t.a-b+3+00000000000000000009.snappy.parquet"
         );
+        assert_eq!(parse_object_name(&dotted), Some(("t.a-b".into(), 3, 9)));
         assert_eq!(topic_prefix("p/", "ticks"), "p/ticks/");
     }
 
     #[test]
-    fn hour_boundaries() {
+    fn time_partition_boundaries() {
         let h = 3_600_000_000_000u64;
-        assert_eq!(HourBucket::of_ns(h - 1), HourBucket(0));
-        assert_eq!(HourBucket::of_ns(h), HourBucket(1));
-        assert_eq!(HourBucket::of_ns(h * 24).path(), "dt=1970-01-02/hour=00");
+        assert_eq!(TimeBucket::hour_of(h - 1).index, 0);
+        assert_eq!(TimeBucket::hour_of(h).index, 1);
+        assert_eq!(TimeBucket::hour_of(h * 24).path(), "dt=1970-01-02/hour=00");
+        // 2026-11-22T03:44:50Z
+        let ts = 1_795_319_090_000_000_000u64;
+        let g = |g| TimeBucket::of_ns(g, ts).path();
+        assert_eq!(g(TimeGranularity::Day), "dt=2026-11-22");
+        assert_eq!(
+            g(TimeGranularity::Minute),
+            "dt=2026-11-22/hour=03/minute=44"
+        );
+        let m = 60_000_000_000u64;
+        assert_ne!(
+            TimeBucket::of_ns(TimeGranularity::Minute, ts / m * m - 1),
+            TimeBucket::of_ns(TimeGranularity::Minute, ts / m * m)
+        );
     }
 }

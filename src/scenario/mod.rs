@@ -6,6 +6,7 @@ mod schema;
 pub use schema::*;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bytesize::ByteSize;
 
@@ -387,6 +388,49 @@ fn validate(s: &Scenario) -> Result<(), Violation> {
         fmt_size(sink.max_bytes),
         "from 1 byte to 10000 x sink.part_size (S3 allows 10,000 parts per upload)",
     )?;
+    let enc = sink.encoding();
+    check(
+        enc.format.allowed_compressions().contains(&enc.compression),
+        "sink.compression",
+        format!("{:?}", enc.compression.name()),
+        &format!(
+            "for {}: {}",
+            enc.format.name(),
+            enc.format
+                .allowed_compressions()
+                .iter()
+                .map(|c| format!("\"{}\"", c.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )?;
+    check(
+        (1..=10_000_000).contains(&sink.row_group_records),
+        "sink.row_group_records",
+        sink.row_group_records,
+        "a whole number from 1 to 10000000",
+    )?;
+    if let Some(t) = sink.multipart_threshold {
+        check(
+            (sink.part_size.as_u64()..=MAX_PART_SIZE).contains(&t.as_u64()),
+            "sink.multipart_threshold",
+            fmt_size(t),
+            "from sink.part_size to 5 GiB (S3's PutObject limit)",
+        )?;
+    }
+    for (field, d) in [
+        ("sink.rotate_every", sink.rotate_every),
+        ("sink.idle_timeout", sink.idle_timeout),
+    ] {
+        if let Some(d) = d {
+            check(
+                d >= Duration::from_millis(100),
+                field,
+                humantime::format_duration(d),
+                "a duration of at least 100ms, such as \"60s\", or leave it out",
+            )?;
+        }
+    }
     check(
         !sink.max_age.is_zero(),
         "sink.max_age",

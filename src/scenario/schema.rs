@@ -7,6 +7,8 @@ use std::time::Duration;
 use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 
+pub use crate::format::{Compression, Encoding, Format};
+
 /// One benchmark run: what load to generate, where to send it and how the sink batches it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -301,6 +303,82 @@ pub struct Sink {
     /// After the load ends, how long the sink may take to land everything before the run fails.
     #[serde(with = "humantime_serde", default = "default_drain_timeout")]
     pub drain_timeout: Duration,
+    /// Close every open batch when the wall clock crosses a whole multiple of this since the
+    /// epoch ("60s": objects end on each minute boundary). Unset: no rotation.
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rotate_every: Option<Duration>,
+    /// Close a batch when its partition has sent nothing for this long, so a quiet partition
+    /// never holds records until max_age. Unset: no idle flush.
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idle_timeout: Option<Duration>,
+    /// Object format: "jsonl" (default), "csv" (with a header row) or "parquet".
+    #[serde(default)]
+    pub format: Format,
+    /// Compression: "none" (default), "gzip" or "zstd" for jsonl and csv; "snappy" (default),
+    /// "zstd" or "none" for parquet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<Compression>,
+    /// Parquet: records per row group (a row group is also written once it buffers a part's size).
+    #[serde(default = "default_row_group_records")]
+    pub row_group_records: u64,
+    /// How batches split by time, which is also the key layout: "hour" (default,
+    /// `dt=YYYY-MM-DD/hour=HH/`), "day" (`dt=YYYY-MM-DD/`) or "minute" (`.../hour=HH/minute=MM/`).
+    #[serde(default)]
+    pub time_partition: TimeGranularity,
+    /// Which time puts a record in its time partition: "event" (default: the tick's intended
+    /// send time, ts_ns) or "wall" (the sink's clock when it received the record).
+    #[serde(default)]
+    pub time_source: TimeSource,
+    /// "streaming" (default): full parts upload while the batch still fills; "buffered": the
+    /// whole batch is held in memory and uploaded when it closes.
+    #[serde(default)]
+    pub upload: UploadMode,
+    /// Objects up to this size are one PutObject, larger ones a multipart upload of part_size
+    /// parts. Default: part_size. From part_size to 5 GiB (S3's PutObject limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart_threshold: Option<ByteSize>,
+}
+
+/// How batches split by time, and the time directories of the key layout.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeGranularity {
+    Day,
+    #[default]
+    Hour,
+    Minute,
+}
+
+/// Which time puts a record in its time partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeSource {
+    /// The tick's own intended send time (`ts_ns`): replays land in the same partitions.
+    #[default]
+    Event,
+    /// The sink's clock on receipt, as Kafka Connect's wall-clock partitioner does.
+    Wall,
+}
+
+/// When parts go to S3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadMode {
+    /// Each full part uploads while the batch still fills: memory is parts, not objects.
+    #[default]
+    Streaming,
+    /// The whole batch is held, then uploaded: memory is whole objects.
+    Buffered,
 }
 
 /// Where the objects land.
@@ -373,6 +451,9 @@ fn default_partitions() -> u32 {
 fn default_max_records() -> u64 {
     1_000_000
 }
+fn default_row_group_records() -> u64 {
+    100_000
+}
 fn default_max_bytes() -> ByteSize {
     ByteSize::mib(64)
 }
@@ -415,7 +496,35 @@ impl Default for Sink {
             part_size: default_part_size(),
             upload_concurrency: default_upload_concurrency(),
             drain_timeout: default_drain_timeout(),
+            rotate_every: None,
+            idle_timeout: None,
+            format: Format::default(),
+            compression: None,
+            row_group_records: default_row_group_records(),
+            time_partition: TimeGranularity::default(),
+            time_source: TimeSource::default(),
+            upload: UploadMode::default(),
+            multipart_threshold: None,
         }
+    }
+}
+
+impl Sink {
+    /// The format and compression objects are written in.
+    pub fn encoding(&self) -> Encoding {
+        let mut e = Encoding::new(
+            self.format,
+            self.compression
+                .unwrap_or(self.format.default_compression()),
+        );
+        e.row_group_records = self.row_group_records as usize;
+        e.row_group_bytes = self.part_size.as_u64().min(1 << 30) as usize;
+        e
+    }
+
+    /// Objects up to this size are one PutObject.
+    pub fn multipart_threshold(&self) -> u64 {
+        self.multipart_threshold.unwrap_or(self.part_size).as_u64()
     }
 }
 

@@ -1,23 +1,59 @@
 //! Per-partition batching: which records share an object and when the object closes. Pure logic,
 //! no I/O, so every trigger is unit-tested.
 //!
-//! A batch closes on the first of: record count, encoded bytes (checked before a record is added,
-//! so an object never passes the target), age of its oldest record, a change of time partition
-//! (every record of an object belongs to the hour in its key), or the end of the run. While a
-//! batch fills, every full part is handed out at once so it can upload in the background.
+//! A batch closes on the first of: record count; encoded bytes (measured after encoding and
+//! compression, checked before a record is added, so an uncompressed object never passes the
+//! target and a compressed one lands within a few percent of it); age of its oldest record;
+//! idle partition; wall-clock rotation; a change of time partition (every record of an object
+//! belongs to the time partition in its key); or the end of the run. In streaming mode, every
+//! full part is handed out while the batch fills, so it uploads in the background.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::layout::HourBucket;
+use crate::format::{Encoding, ObjectWriter};
+use crate::layout::TimeBucket;
+use crate::scenario::{TimeGranularity, TimeSource};
+use crate::tick::Tick;
 
-/// When a batch closes.
+/// When a batch closes, and how it uploads.
 #[derive(Debug, Clone, Copy)]
 pub struct Triggers {
     pub max_records: u64,
     pub max_bytes: u64,
     pub max_age: Duration,
     pub part_size: u64,
+    /// Close every batch when the wall clock crosses a multiple of this.
+    pub rotate_every: Option<Duration>,
+    /// Close a batch whose partition sent nothing for this long.
+    pub idle_timeout: Option<Duration>,
+    /// Hand out parts while the batch fills (else hold the whole batch).
+    pub streaming: bool,
+    /// Objects up to this size are one PutObject.
+    pub multipart_threshold: u64,
+}
+
+impl Triggers {
+    /// The triggers a scenario's `[sink]` sets.
+    pub fn of(sink: &crate::scenario::Sink) -> Triggers {
+        Triggers {
+            max_records: sink.max_records,
+            max_bytes: sink.max_bytes.as_u64(),
+            max_age: sink.max_age,
+            part_size: sink.part_size.as_u64(),
+            rotate_every: sink.rotate_every,
+            idle_timeout: sink.idle_timeout,
+            streaming: sink.upload == crate::scenario::UploadMode::Streaming,
+            multipart_threshold: sink.multipart_threshold(),
+        }
+    }
+}
+
+/// How records map to time partitions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimeLayout {
+    pub granularity: TimeGranularity,
+    pub source: TimeSource,
 }
 
 /// Why a batch closed; counted in the summary.
@@ -26,6 +62,8 @@ pub enum CloseReason {
     Records,
     Bytes,
     Age,
+    Idle,
+    Rotate,
     TimePartition,
     Drain,
 }
@@ -36,6 +74,8 @@ impl CloseReason {
             CloseReason::Records => "records",
             CloseReason::Bytes => "bytes",
             CloseReason::Age => "age",
+            CloseReason::Idle => "idle",
+            CloseReason::Rotate => "rotate",
             CloseReason::TimePartition => "time_partition",
             CloseReason::Drain => "drain",
         }
@@ -53,10 +93,10 @@ pub struct BatchId {
 #[derive(Debug)]
 pub struct ClosedBatch {
     pub id: BatchId,
-    pub hour: HourBucket,
+    pub time: TimeBucket,
     pub last_offset: i64,
     pub records: u64,
-    /// Encoded bytes of the whole object, parts already handed out included.
+    /// Bytes of the whole object, parts already handed out included.
     pub bytes: u64,
     /// Bytes not yet handed out as parts (the last part, or the whole object).
     pub tail: Vec<u8>,
@@ -75,7 +115,7 @@ pub enum Action {
     /// A full part of a still-open batch (the first part starts a multipart upload).
     Part {
         id: BatchId,
-        hour: HourBucket,
+        time: TimeBucket,
         bytes: Vec<u8>,
     },
     /// The batch is closed; upload `tail` and finish.
@@ -84,103 +124,134 @@ pub enum Action {
 
 struct Open {
     id: BatchId,
-    hour: HourBucket,
+    time: TimeBucket,
     last_offset: i64,
     records: u64,
-    bytes: u64,
-    buf: Vec<u8>,
+    writer: Box<dyn ObjectWriter>,
+    /// Bytes handed out as parts.
+    taken: u64,
     parts: u32,
     sched_ns: Vec<u64>,
     opened_ns: u64,
+    last_ns: u64,
 }
 
 /// Open batches of every partition this sink holds.
 pub struct Batcher {
     triggers: Triggers,
+    layout: TimeLayout,
+    encoding: Encoding,
     open: BTreeMap<i32, Open>,
 }
 
 impl Batcher {
-    pub fn new(triggers: Triggers) -> Batcher {
+    pub fn new(triggers: Triggers, layout: TimeLayout, encoding: Encoding) -> Batcher {
         Batcher {
             triggers,
+            layout,
+            encoding,
             open: BTreeMap::new(),
         }
     }
 
-    /// Adds one encoded record (`line`, without its newline) at `offset` of `partition`.
+    /// Adds one record at `offset` of `partition`: the decoded tick and its JSON as it came (the
+    /// JSON-lines format writes that text unchanged).
     pub fn push(
         &mut self,
         partition: i32,
         offset: i64,
-        sched_ns: u64,
-        line: &[u8],
+        tick: &Tick,
+        json: &[u8],
         now_ns: u64,
         out: &mut Vec<Action>,
     ) {
-        let hour = HourBucket::of_ns(sched_ns);
-        let len = line.len() as u64 + 1;
-        if let Some(b) = self.open.get(&partition) {
-            let reason = if b.hour != hour {
+        let t = self.triggers;
+        let ts = match self.layout.source {
+            TimeSource::Event => tick.ts_ns,
+            TimeSource::Wall => now_ns,
+        };
+        let time = TimeBucket::of_ns(self.layout.granularity, ts);
+        let mut staged = false;
+        if let Some(b) = self.open.get_mut(&partition) {
+            let reason = if b.time != time {
                 Some(CloseReason::TimePartition)
-            } else if b.bytes + len > self.triggers.max_bytes {
-                Some(CloseReason::Bytes)
             } else {
-                None
+                let add = b.writer.stage(tick, json);
+                staged = true;
+                (b.writer.size() + add > t.max_bytes).then_some(CloseReason::Bytes)
             };
             if let Some(reason) = reason {
                 self.close(partition, reason, now_ns, out);
+                staged = false;
             }
         }
-        let t = self.triggers;
+        let enc = self.encoding;
         let b = self.open.entry(partition).or_insert_with(|| Open {
             id: BatchId {
                 partition,
                 first_offset: offset,
             },
-            hour,
+            time,
             last_offset: offset,
             records: 0,
-            bytes: 0,
-            buf: Vec::with_capacity((t.part_size.min(t.max_bytes) as usize).min(1 << 20)),
+            writer: enc.writer(),
+            taken: 0,
             parts: 0,
             sched_ns: Vec::new(),
             opened_ns: now_ns,
+            last_ns: now_ns,
         });
-        b.buf.extend_from_slice(line);
-        b.buf.push(b'\n');
-        b.bytes += len;
+        if !staged {
+            b.writer.stage(tick, json);
+        }
+        b.writer.commit();
         b.records += 1;
         b.last_offset = offset;
-        b.sched_ns.push(sched_ns);
-        if b.buf.len() as u64 >= t.part_size {
-            let rest = b.buf.split_off(t.part_size as usize);
-            let bytes = std::mem::replace(&mut b.buf, rest);
-            b.parts += 1;
-            out.push(Action::Part {
-                id: b.id,
-                hour: b.hour,
-                bytes,
-            });
+        b.last_ns = now_ns;
+        b.sched_ns.push(tick.ts_ns);
+        if t.streaming && (b.parts > 0 || b.writer.size() > t.multipart_threshold) {
+            while let Some(bytes) = b.writer.take_part(t.part_size as usize) {
+                b.parts += 1;
+                b.taken += bytes.len() as u64;
+                out.push(Action::Part {
+                    id: b.id,
+                    time: b.time,
+                    bytes,
+                });
+            }
         }
         if b.records >= t.max_records {
             self.close(partition, CloseReason::Records, now_ns, out);
-        } else if b.bytes >= t.max_bytes {
+        } else if b.writer.size() >= t.max_bytes {
             self.close(partition, CloseReason::Bytes, now_ns, out);
         }
     }
 
-    /// Closes every batch whose oldest record has waited `max_age`.
+    /// Closes every batch whose oldest record has waited `max_age`, whose partition has been
+    /// idle for `idle_timeout`, or that was opened before the last rotation boundary.
     pub fn expire(&mut self, now_ns: u64, out: &mut Vec<Action>) {
-        let max_age = self.triggers.max_age.as_nanos() as u64;
-        let due: Vec<i32> = self
+        let t = self.triggers;
+        let max_age = t.max_age.as_nanos() as u64;
+        let idle = t.idle_timeout.map(|d| d.as_nanos() as u64);
+        let rotate = t.rotate_every.map(|d| (d.as_nanos() as u64).max(1));
+        let due: Vec<(i32, CloseReason)> = self
             .open
             .iter()
-            .filter(|(_, b)| now_ns.saturating_sub(b.opened_ns) >= max_age)
-            .map(|(p, _)| *p)
+            .filter_map(|(p, b)| {
+                let reason = if rotate.is_some_and(|r| b.opened_ns / r != now_ns / r) {
+                    CloseReason::Rotate
+                } else if now_ns.saturating_sub(b.opened_ns) >= max_age {
+                    CloseReason::Age
+                } else if idle.is_some_and(|i| now_ns.saturating_sub(b.last_ns) >= i) {
+                    CloseReason::Idle
+                } else {
+                    return None;
+                };
+                Some((*p, reason))
+            })
             .collect();
-        for p in due {
-            self.close(p, CloseReason::Age, now_ns, out);
+        for (p, reason) in due {
+            self.close(p, reason, now_ns, out);
         }
     }
 
@@ -197,25 +268,55 @@ impl Batcher {
         self.open.remove(&partition).map(|b| b.id)
     }
 
-    /// Earliest time an open batch will reach its age limit.
+    /// Earliest time a trigger of time (age, idle, rotation) will fire for an open batch.
     pub fn next_deadline_ns(&self) -> Option<u64> {
-        let age = self.triggers.max_age.as_nanos() as u64;
-        self.open.values().map(|b| b.opened_ns + age).min()
+        let t = self.triggers;
+        let age = t.max_age.as_nanos() as u64;
+        let idle = t.idle_timeout.map(|d| d.as_nanos() as u64);
+        let rotate = t.rotate_every.map(|d| (d.as_nanos() as u64).max(1));
+        self.open
+            .values()
+            .map(|b| {
+                let mut d = b.opened_ns + age;
+                if let Some(i) = idle {
+                    d = d.min(b.last_ns + i);
+                }
+                if let Some(r) = rotate {
+                    d = d.min((b.opened_ns / r + 1) * r);
+                }
+                d
+            })
+            .min()
     }
 
     pub fn open_batches(&self) -> usize {
         self.open.len()
     }
 
+    /// Bytes the open batches hold in memory (encoded, not yet handed out), estimated for
+    /// compressed and Parquet batches.
+    pub fn buffered_bytes(&self) -> u64 {
+        self.open
+            .values()
+            .map(|b| b.writer.size().saturating_sub(b.taken))
+            .sum()
+    }
+
     fn close(&mut self, partition: i32, reason: CloseReason, now_ns: u64, out: &mut Vec<Action>) {
         if let Some(b) = self.open.remove(&partition) {
+            // Finishing into memory fails only on a bug in an encoder; the records then cannot be
+            // written, so the run must stop rather than commit past them.
+            let tail = b
+                .writer
+                .finish()
+                .expect("finishing an object in memory cannot fail");
             out.push(Action::Close(ClosedBatch {
                 id: b.id,
-                hour: b.hour,
+                time: b.time,
                 last_offset: b.last_offset,
                 records: b.records,
-                bytes: b.bytes,
-                tail: b.buf,
+                bytes: b.taken + tail.len() as u64,
+                tail,
                 parts_before: b.parts,
                 sched_ns: b.sched_ns,
                 opened_ns: b.opened_ns,
@@ -238,7 +339,44 @@ mod tests {
             max_bytes: 64 * MIB,
             max_age: Duration::from_secs(5),
             part_size: 5 * MIB,
+            rotate_every: None,
+            idle_timeout: None,
+            streaming: true,
+            multipart_threshold: 5 * MIB,
         }
+    }
+
+    fn batcher(t: Triggers) -> Batcher {
+        Batcher::new(
+            t,
+            TimeLayout::default(),
+            Encoding::new(
+                crate::format::Format::Jsonl,
+                crate::format::Compression::None,
+            ),
+        )
+    }
+
+    /// Pushes a record whose JSON is `line` (the JSON-lines writer copies it as it is).
+    fn push(
+        b: &mut Batcher,
+        p: i32,
+        off: i64,
+        ts: u64,
+        line: &[u8],
+        now: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let tick = Tick {
+            symbol: "X".into(),
+            seq: off as u64,
+            ts_ns: ts,
+            price: 1.0,
+            bid: 1.0,
+            ask: 1.0,
+            size: 1,
+        };
+        b.push(p, off, &tick, line, now, out);
     }
 
     fn closed(actions: &[Action]) -> Vec<&ClosedBatch> {
@@ -255,10 +393,10 @@ mod tests {
 
     #[test]
     fn record_count_closes_exactly_at_the_limit() {
-        let mut b = Batcher::new(triggers());
+        let mut b = batcher(triggers());
         let mut out = Vec::new();
         for off in 0..2500 {
-            b.push(3, off, HOUR, b"0123456789", 0, &mut out);
+            push(&mut b, 3, off, HOUR, b"0123456789", 0, &mut out);
         }
         let c = closed(&out);
         assert_eq!(c.len(), 2);
@@ -278,11 +416,11 @@ mod tests {
         let mut t = triggers();
         t.max_records = u64::MAX;
         t.max_bytes = 1000;
-        let mut b = Batcher::new(t);
+        let mut b = batcher(t);
         let mut out = Vec::new();
         // 99-byte lines + newline = 100 bytes: exactly 10 per object.
         for off in 0..35 {
-            b.push(0, off, HOUR, &[b'x'; 99], 0, &mut out);
+            push(&mut b, 0, off, HOUR, &[b'x'; 99], 0, &mut out);
         }
         let c = closed(&out);
         assert_eq!(c.len(), 3);
@@ -292,7 +430,7 @@ mod tests {
         // 150-byte lines: 6 fit (900), the 7th would pass 1000, so the batch closes before it.
         let mut out = Vec::new();
         for off in 100..114 {
-            b.push(1, off, HOUR, &[b'y'; 149], 0, &mut out);
+            push(&mut b, 1, off, HOUR, &[b'y'; 149], 0, &mut out);
         }
         let c = closed(&out);
         assert_eq!(c[0].bytes, 900);
@@ -304,11 +442,11 @@ mod tests {
         let mut t = triggers();
         t.max_records = u64::MAX;
         t.max_bytes = 12 * MIB;
-        let mut b = Batcher::new(t);
+        let mut b = batcher(t);
         let mut out = Vec::new();
         let line = vec![b'z'; 1023]; // 1 KiB with newline
         for off in 0..(12 * 1024) {
-            b.push(0, off, HOUR, &line, 0, &mut out);
+            push(&mut b, 0, off, HOUR, &line, 0, &mut out);
         }
         let parts: Vec<usize> = out
             .iter()
@@ -328,10 +466,10 @@ mod tests {
 
     #[test]
     fn age_closes_only_old_batches_and_reports_the_deadline() {
-        let mut b = Batcher::new(triggers());
+        let mut b = batcher(triggers());
         let mut out = Vec::new();
-        b.push(0, 0, HOUR, b"a", 1_000, &mut out);
-        b.push(1, 0, HOUR, b"b", 3_000_000_000, &mut out);
+        push(&mut b, 0, 0, HOUR, b"a", 1_000, &mut out);
+        push(&mut b, 1, 0, HOUR, b"b", 3_000_000_000, &mut out);
         assert_eq!(b.next_deadline_ns(), Some(5_000_001_000));
         b.expire(5_000_000_999, &mut out);
         assert!(out.is_empty());
@@ -344,23 +482,144 @@ mod tests {
 
     #[test]
     fn a_new_hour_starts_a_new_object() {
-        let mut b = Batcher::new(triggers());
+        let mut b = batcher(triggers());
         let mut out = Vec::new();
-        b.push(0, 0, HOUR - 1, b"a", 0, &mut out);
-        b.push(0, 1, HOUR - 1, b"a", 0, &mut out);
-        b.push(0, 2, HOUR, b"b", 0, &mut out);
+        push(&mut b, 0, 0, HOUR - 1, b"a", 0, &mut out);
+        push(&mut b, 0, 1, HOUR - 1, b"a", 0, &mut out);
+        push(&mut b, 0, 2, HOUR, b"b", 0, &mut out);
         let c = closed(&out);
         assert_eq!(c.len(), 1);
         assert_eq!(
-            (c[0].reason, c[0].records, c[0].hour),
-            (CloseReason::TimePartition, 2, HourBucket(0))
+            (c[0].reason, c[0].records, c[0].time),
+            (CloseReason::TimePartition, 2, TimeBucket::hour_of(0))
         );
         out.clear();
         b.drain(0, &mut out);
         let c = closed(&out);
         assert_eq!(
-            (c[0].id.first_offset, c[0].hour, c[0].reason),
-            (2, HourBucket(1), CloseReason::Drain)
+            (c[0].id.first_offset, c[0].time, c[0].reason),
+            (2, TimeBucket::hour_of(HOUR), CloseReason::Drain)
         );
+    }
+
+    const SEC: u64 = 1_000_000_000;
+
+    #[test]
+    fn rotation_closes_on_the_wall_clock_boundary() {
+        let mut t = triggers();
+        t.rotate_every = Some(Duration::from_secs(10));
+        t.max_age = Duration::from_secs(3600);
+        let mut b = batcher(t);
+        let mut out = Vec::new();
+        push(&mut b, 0, 0, HOUR, b"a", 12 * SEC, &mut out);
+        push(&mut b, 1, 0, HOUR, b"b", 19 * SEC, &mut out);
+        assert_eq!(b.next_deadline_ns(), Some(20 * SEC), "the next boundary");
+        b.expire(20 * SEC - 1, &mut out);
+        assert!(out.is_empty());
+        b.expire(20 * SEC, &mut out);
+        let c = closed(&out);
+        assert_eq!(
+            c.len(),
+            2,
+            "both batches end on the boundary, whatever their age"
+        );
+        assert!(c.iter().all(|c| c.reason == CloseReason::Rotate));
+    }
+
+    #[test]
+    fn a_quiet_partition_is_flushed_after_the_idle_timeout() {
+        let mut t = triggers();
+        t.idle_timeout = Some(Duration::from_secs(2));
+        t.max_age = Duration::from_secs(3600);
+        let mut b = batcher(t);
+        let mut out = Vec::new();
+        for i in 0..10 {
+            push(&mut b, 0, i, HOUR, b"busy", i as u64 * SEC, &mut out);
+        }
+        push(&mut b, 1, 0, HOUR, b"quiet", 0, &mut out);
+        b.expire(9 * SEC + SEC / 2, &mut out);
+        let c = closed(&out);
+        assert_eq!(c.len(), 1, "only the quiet partition");
+        assert_eq!((c[0].id.partition, c[0].reason), (1, CloseReason::Idle));
+        assert_eq!(b.next_deadline_ns(), Some(11 * SEC));
+    }
+
+    #[test]
+    fn buffered_mode_holds_the_whole_object() {
+        let mut t = triggers();
+        t.streaming = false;
+        t.max_records = u64::MAX;
+        t.max_bytes = 12 * MIB;
+        let mut b = batcher(t);
+        let mut out = Vec::new();
+        let line = vec![b'z'; 1023];
+        for off in 0..(12 * 1024) {
+            push(&mut b, 0, off, HOUR, &line, 0, &mut out);
+        }
+        assert!(out.iter().all(|a| matches!(a, Action::Close(_))));
+        let c = closed(&out);
+        assert_eq!((c[0].parts_before, c[0].tail.len() as u64), (0, 12 * MIB));
+    }
+
+    #[test]
+    fn minute_partitions_by_wall_clock() {
+        let layout = TimeLayout {
+            granularity: TimeGranularity::Minute,
+            source: TimeSource::Wall,
+        };
+        let enc = Encoding::new(
+            crate::format::Format::Jsonl,
+            crate::format::Compression::None,
+        );
+        let mut b = Batcher::new(triggers(), layout, enc);
+        let mut out = Vec::new();
+        // Event times far apart, wall clock within one minute: one object.
+        push(&mut b, 0, 0, 0, b"a", 60 * SEC, &mut out);
+        push(&mut b, 0, 1, 5 * HOUR, b"b", 119 * SEC, &mut out);
+        assert!(out.is_empty());
+        push(&mut b, 0, 2, 0, b"c", 120 * SEC, &mut out);
+        let c = closed(&out);
+        assert_eq!((c[0].reason, c[0].records), (CloseReason::TimePartition, 2));
+        assert_eq!(c[0].time.path(), "dt=1970-01-01/hour=00/minute=01");
+    }
+
+    #[test]
+    fn compressed_batches_close_near_the_byte_target() {
+        let mut t = triggers();
+        t.max_records = u64::MAX;
+        t.max_bytes = 256 * 1024;
+        let enc = Encoding::new(
+            crate::format::Format::Jsonl,
+            crate::format::Compression::Gzip,
+        );
+        let mut b = Batcher::new(t, TimeLayout::default(), enc);
+        let mut out = Vec::new();
+        let mut json = Vec::new();
+        for i in 0..200_000u64 {
+            let tick = Tick {
+                symbol: format!("S{}", i % 101),
+                seq: i,
+                ts_ns: HOUR,
+                price: 100.0 + (i % 977) as f64 / 100.0,
+                bid: 99.0,
+                ask: 101.0,
+                size: (i % 300) as u32,
+            };
+            json.clear();
+            tick.encode_json(&mut json);
+            b.push(0, i as i64, &tick, &json, 0, &mut out);
+        }
+        let c = closed(&out);
+        assert!(c.len() >= 3, "{}", c.len());
+        for c in &c {
+            assert_eq!(c.bytes, c.tail.len() as u64);
+            let off = (c.bytes as f64 - t.max_bytes as f64) / t.max_bytes as f64;
+            assert!(
+                off.abs() < 0.05,
+                "{} bytes for a {} target",
+                c.bytes,
+                t.max_bytes
+            );
+        }
     }
 }

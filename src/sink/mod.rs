@@ -16,10 +16,11 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::format::Encoding;
 use crate::layout::object_key;
 use crate::metrics::{now_ns, us_between, Counters, Recorders, Stage};
 use crate::tick::decode_payload;
-use batcher::{Action, BatchId, Batcher, Triggers};
+use batcher::{Action, BatchId, Batcher, TimeLayout, Triggers};
 use commit::CommitTracker;
 use upload::{Chunk, Done, Landed, UploadError, Uploader};
 
@@ -29,6 +30,8 @@ pub struct SinkSettings {
     pub topic: String,
     pub prefix: String,
     pub triggers: Triggers,
+    pub layout: TimeLayout,
+    pub encoding: Encoding,
     /// Per partition, the first offset of this run; older records are skipped and counted.
     pub start_offsets: BTreeMap<i32, i64>,
     pub drain_timeout: Duration,
@@ -69,6 +72,11 @@ pub struct SinkReport {
     pub committed: BTreeMap<i32, i64>,
     /// Batches closed per trigger.
     pub close_reasons: BTreeMap<String, u64>,
+    /// Most bytes the sink held at once: open batches plus parts queued or in flight (sampled
+    /// every 20 ms and at every part).
+    pub peak_buffered_bytes: u64,
+    /// Most batches open at once.
+    pub peak_open_batches: u64,
 }
 
 /// Signals the run sends the sink.
@@ -114,7 +122,7 @@ pub async fn run(
         rec.clone(),
     ));
     let mut st = State {
-        batcher: Batcher::new(settings.triggers),
+        batcher: Batcher::new(settings.triggers, settings.layout, settings.encoding),
         settings,
         uploader,
         rec,
@@ -160,6 +168,7 @@ pub async fn run(
                 }
                 st.batcher.expire(now, &mut st.actions);
                 st.dispatch().await;
+                st.sample_memory();
                 if let (Some(t), false) = (&target, drained) {
                     if st.reached(t) {
                         st.batcher.drain(now, &mut st.actions);
@@ -235,34 +244,23 @@ impl State {
             }
         };
         self.rec.tick_latency(Stage::KafkaE2e, tick.ts_ns, t_recv);
-        // JSON lines: the payload as it came, unless it spans lines.
-        let line: std::borrow::Cow<[u8]> = if payload.contains(&b'\n') {
-            let mut v = Vec::new();
-            tick.encode_json(&mut v);
-            v.into()
-        } else {
-            payload.into()
-        };
-        self.batcher.push(
-            partition,
-            offset,
-            tick.ts_ns,
-            &line,
-            t_recv,
-            &mut self.actions,
-        );
-        self.dispatch().await;
+        self.batcher
+            .push(partition, offset, &tick, payload, t_recv, &mut self.actions);
+        if !self.actions.is_empty() {
+            self.dispatch().await;
+        }
     }
 
     /// Hands the batcher's parts and closed batches to the uploader.
     async fn dispatch(&mut self) {
         for action in std::mem::take(&mut self.actions) {
             match action {
-                Action::Part { id, hour, bytes } => {
+                Action::Part { id, time, bytes } => {
+                    self.sample_memory();
                     let tx = match self.streams.get(&id) {
                         Some(tx) => tx.clone(),
                         None => {
-                            let key = self.key(id, hour);
+                            let key = self.key(id, time);
                             let tx = self.uploader.start_multipart(key, self.done_tx.clone());
                             self.in_flight += 1;
                             self.streams.insert(id, tx.clone());
@@ -270,7 +268,7 @@ impl State {
                         }
                     };
                     // Waits while the uploads are at their limit: backpressure, bounded memory.
-                    let _ = tx.send(Chunk::Part(bytes)).await;
+                    self.uploader.send(&tx, Chunk::Part(bytes)).await;
                 }
                 Action::Close(batch) => {
                     self.tracker.closed(
@@ -283,13 +281,31 @@ impl State {
                         .close_reasons
                         .entry(batch.reason.name().to_string())
                         .or_default() += 1;
+                    let t = self.settings.triggers;
                     match self.streams.remove(&batch.id) {
                         Some(tx) => {
-                            let _ = tx.send(Chunk::Last(batch)).await;
+                            self.uploader.send(&tx, Chunk::Last(batch)).await;
+                        }
+                        // A whole batch over the threshold (buffered mode, or compressed output
+                        // that stayed under a part until the end): multipart, cut into parts here.
+                        None if batch.tail.len() as u64 > t.multipart_threshold => {
+                            let key = self.key(batch.id, batch.time);
+                            let tx = self.uploader.start_multipart(key, self.done_tx.clone());
+                            self.in_flight += 1;
+                            let mut batch = batch;
+                            let mut rest = std::mem::take(&mut batch.tail);
+                            while rest.len() as u64 > t.part_size {
+                                let tail = rest.split_off(t.part_size as usize);
+                                let part = std::mem::replace(&mut rest, tail);
+                                self.uploader.send(&tx, Chunk::Part(part)).await;
+                            }
+                            batch.tail = rest;
+                            self.uploader.send(&tx, Chunk::Last(batch)).await;
                         }
                         None => {
-                            let key = self.key(batch.id, batch.hour);
-                            self.uploader.put(key, batch, self.done_tx.clone());
+                            let key = self.key(batch.id, batch.time);
+                            // Waits for a request slot: closed batches never pile up in memory.
+                            self.uploader.put(key, batch, self.done_tx.clone()).await;
                             self.in_flight += 1;
                         }
                     }
@@ -298,15 +314,23 @@ impl State {
         }
     }
 
-    fn key(&self, id: BatchId, hour: crate::layout::HourBucket) -> String {
+    fn key(&self, id: BatchId, time: crate::layout::TimeBucket) -> String {
         object_key(
             &self.settings.prefix,
             &self.settings.topic,
-            hour,
+            time,
             id.partition,
             id.first_offset,
-            "jsonl",
+            &self.settings.encoding.extension(),
         )
+    }
+
+    /// Records the sink's memory high-water marks.
+    fn sample_memory(&mut self) {
+        let held = self.batcher.buffered_bytes() + self.uploader.queued_bytes();
+        let r = &mut self.report;
+        r.peak_buffered_bytes = r.peak_buffered_bytes.max(held);
+        r.peak_open_batches = r.peak_open_batches.max(self.batcher.open_batches() as u64);
     }
 
     fn on_landed(&mut self, l: Landed) {

@@ -16,9 +16,6 @@ use tokio::task::JoinSet;
 use super::batcher::{BatchId, ClosedBatch};
 use crate::metrics::{now_ns, us_between, Recorders, Stage};
 
-/// Content type of JSON-lines objects.
-pub const JSONL_CONTENT_TYPE: &str = "application/x-ndjson";
-
 /// A request to S3 failed after the SDK's retries.
 #[derive(Debug, thiserror::Error)]
 #[error("S3 {op} of s3://{bucket}/{key} failed: {message}")]
@@ -67,19 +64,48 @@ pub type Done = mpsc::UnboundedSender<Result<Landed, UploadError>>;
 pub struct Uploader {
     client: Client,
     bucket: Arc<str>,
+    content_type: &'static str,
     permits: Arc<Semaphore>,
     rec: Arc<Recorders>,
     pub counts: Arc<RequestCounts>,
+    /// Bytes handed to the uploader and not yet sent: queued, waiting for a slot, or in flight.
+    queued: Arc<AtomicU64>,
 }
 
 impl Uploader {
-    pub fn new(client: Client, bucket: &str, in_flight: usize, rec: Arc<Recorders>) -> Uploader {
+    pub fn new(
+        client: Client,
+        bucket: &str,
+        in_flight: usize,
+        content_type: &'static str,
+        rec: Arc<Recorders>,
+    ) -> Uploader {
         Uploader {
             client,
             bucket: bucket.into(),
+            content_type,
             permits: Arc::new(Semaphore::new(in_flight)),
             rec,
             counts: Arc::new(RequestCounts::default()),
+            queued: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Bytes handed over and not yet sent.
+    pub fn queued_bytes(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Hands a chunk to a streaming upload, waiting while its queue is full (backpressure).
+    pub async fn send(&self, tx: &mpsc::Sender<Chunk>, chunk: Chunk) {
+        let n = match &chunk {
+            Chunk::Part(b) => b.len(),
+            Chunk::Last(b) => b.tail.len(),
+        } as u64;
+        self.queued.fetch_add(n, Ordering::Relaxed);
+        if tx.send(chunk).await.is_err() {
+            // The upload already failed and reported it; nothing of this chunk is pending.
+            self.queued.fetch_sub(n, Ordering::Relaxed);
         }
     }
 
@@ -92,21 +118,31 @@ impl Uploader {
         }
     }
 
-    /// Uploads a batch that never reached a part's size as one PutObject.
-    pub fn put(&self, key: String, mut batch: ClosedBatch, done: Done) {
+    /// Uploads a batch no larger than the multipart threshold as one PutObject, once a request
+    /// slot is free (the caller waits for it, so closed batches never pile up in memory).
+    pub async fn put(&self, key: String, mut batch: ClosedBatch, done: Done) {
+        let n = batch.tail.len() as u64;
+        self.queued.fetch_add(n, Ordering::Relaxed);
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closes");
         let up = self.clone();
         tokio::spawn(async move {
-            let _permit = up.permits.acquire().await.expect("semaphore never closes");
+            let _permit = permit;
             let t0 = now_ns();
             let res = up
                 .client
                 .put_object()
                 .bucket(&*up.bucket)
                 .key(&key)
-                .content_type(JSONL_CONTENT_TYPE)
+                .content_type(up.content_type)
                 .body(ByteStream::from(std::mem::take(&mut batch.tail)))
                 .send()
                 .await;
+            up.queued.fetch_sub(n, Ordering::Relaxed);
             up.counts.put_object.fetch_add(1, Ordering::Relaxed);
             let _ = done.send(match res {
                 Ok(_) => {
@@ -141,7 +177,7 @@ impl Uploader {
             .create_multipart_upload()
             .bucket(&*self.bucket)
             .key(key)
-            .content_type(JSONL_CONTENT_TYPE)
+            .content_type(self.content_type)
             .send()
             .await
             .map_err(|e| self.err("CreateMultipartUpload", key, e))?;
@@ -186,6 +222,7 @@ impl Uploader {
                     })
                 }
             };
+            let n = bytes.len() as u64;
             if !bytes.is_empty() {
                 number += 1;
                 let permit = self
@@ -208,8 +245,9 @@ impl Uploader {
                         .part_number(number)
                         .body(ByteStream::from(bytes))
                         .send()
-                        .await
-                        .map_err(|e| up.err("UploadPart", &key, e))?;
+                        .await;
+                    up.queued.fetch_sub(n, Ordering::Relaxed);
+                    let out = out.map_err(|e| up.err("UploadPart", &key, e))?;
                     up.counts.upload_part.fetch_add(1, Ordering::Relaxed);
                     let t1 = now_ns();
                     up.rec.event(Stage::PartUpload, us_between(t0, t1), t1);

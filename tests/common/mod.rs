@@ -8,10 +8,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
+use tickbench::format::decode_object;
 use tickbench::layout::parse_object_name;
 use tickbench::run::{run, RunOptions, RunOutcome};
 use tickbench::scenario::{self, Scenario};
-use tickbench::tick::{decode_payload, Tick};
+use tickbench::tick::Tick;
 
 /// Guards against hangs only; it says nothing about speed.
 pub const HANG_GUARD: Duration = Duration::from_secs(300);
@@ -43,6 +44,7 @@ pub struct Object {
     pub partition: i32,
     pub first_offset: i64,
     pub e_tag: String,
+    pub content_type: String,
     pub bytes: usize,
     pub ticks: Vec<Tick>,
 }
@@ -75,19 +77,21 @@ pub async fn read_back(client: &Client, bucket: &str, prefix: &str) -> Vec<Objec
             .unwrap_or_default()
             .trim_matches('"')
             .to_string();
+        let content_type = obj.content_type().unwrap_or_default().to_string();
         let body = obj.body.collect().await.unwrap().into_bytes();
-        let mut scratch = Vec::new();
-        let ticks = body
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| decode_payload(l, &mut scratch).expect("every landed line is a tick"))
-            .collect();
+        // Any format the sink writes, by the key's extension (csv and parquet crates underneath).
+        let mut ticks = Vec::new();
+        decode_object(&key, &body, |t| {
+            ticks.push(t.expect("every landed record is a tick"))
+        })
+        .expect("the object reads back");
         let (_, partition, first_offset) = parse_object_name(&key).expect("key follows the layout");
         out.push(Object {
             key,
             partition,
             first_offset,
             e_tag,
+            content_type,
             bytes: body.len(),
             ticks,
         });
