@@ -13,6 +13,7 @@ pub mod maxrate;
 pub mod metrics;
 pub mod produce;
 pub mod report;
+pub mod resources;
 pub mod results;
 pub mod run;
 pub mod scenario;

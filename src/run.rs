@@ -17,7 +17,8 @@ use crate::load::Schedule;
 use crate::metrics::{now_ns, Counters, Percentiles, Recorders, Stage};
 use crate::produce;
 use crate::report::{
-    self, Counts, KafkaSummary, Objects, Requests, StageSummary, Summary, Throughput, Window,
+    self, Cost, Counts, KafkaSummary, Objects, Requests, Resources, StageSummary, Summary,
+    Throughput, Window,
 };
 use crate::results::{self, Host, Manifest};
 use crate::scenario::Scenario;
@@ -293,6 +294,13 @@ pub async fn run(
     let mut all_sizes = rec.get(Stage::ObjectSize).measured();
     all_sizes.add(rec.get(Stage::ObjectSize).warmup()).ok();
     let all_sizes = Percentiles::of(&all_sizes);
+    let requests_summary = Requests {
+        put_object: requests.put_object.load(Ordering::Relaxed),
+        create_multipart_upload: requests.create_multipart.load(Ordering::Relaxed),
+        upload_part: requests.upload_part.load(Ordering::Relaxed),
+        complete_multipart_upload: requests.complete_multipart.load(Ordering::Relaxed),
+        abort_multipart_upload: requests.abort_multipart.load(Ordering::Relaxed),
+    };
     let summary = Summary {
         tickbench_version: env!("CARGO_PKG_VERSION").into(),
         run_id: run_id.clone(),
@@ -338,13 +346,33 @@ pub async fn run(
             size_mean_bytes: all_sizes.mean,
             close_reasons: sink_report.close_reasons.clone(),
         },
-        requests: Requests {
-            put_object: requests.put_object.load(Ordering::Relaxed),
-            create_multipart_upload: requests.create_multipart.load(Ordering::Relaxed),
-            upload_part: requests.upload_part.load(Ordering::Relaxed),
-            complete_multipart_upload: requests.complete_multipart.load(Ordering::Relaxed),
-            abort_multipart_upload: requests.abort_multipart.load(Ordering::Relaxed),
+        cost: {
+            let price = scenario.cost.put_per_1000_usd;
+            let usd = requests_summary.put_class() as f64 * price / 1000.0;
+            Cost {
+                put_per_1000_usd: price,
+                s3_requests_usd: usd,
+                s3_requests_per_million_ticks_usd: usd * 1e6 / (audit.landed.max(1)) as f64,
+            }
         },
+        resources: {
+            let process = crate::resources::process_cpu_s();
+            Resources {
+                peak_rss_bytes: crate::resources::peak_rss_bytes(),
+                sink_peak_buffered_bytes: sink_report.peak_buffered_bytes,
+                sink_peak_open_batches: sink_report.peak_open_batches,
+                sink_memory_bound_bytes: sink::memory_bound(
+                    &scenario.sink,
+                    sink_report.peak_open_batches,
+                ),
+                cpu_process_s: process,
+                cpu_producer_threads_s: produced.cpu_s,
+                cpu_rest_s_per_million_ticks: process
+                    .zip(produced.cpu_s)
+                    .map(|(p, q)| (p - q).max(0.0) * 1e6 / (audit.landed.max(1)) as f64),
+            }
+        },
+        requests: requests_summary,
         kafka: KafkaSummary {
             topic: k.topic.clone(),
             partitions: partitions.len(),

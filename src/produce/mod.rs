@@ -182,6 +182,8 @@ pub struct ProduceReport {
     pub acked_offsets: BTreeMap<i32, (i64, i64)>,
     /// Payload bytes handed to librdkafka.
     pub bytes: u64,
+    /// CPU time of the producer threads, seconds (None where /proc is missing).
+    pub cpu_s: Option<f64>,
 }
 
 /// A delivery context whose packed send times count from `base_ns` (the schedule's start).
@@ -205,6 +207,10 @@ impl ProduceReport {
     pub fn merge(&mut self, other: ProduceReport) {
         self.produced += other.produced;
         self.bytes += other.bytes;
+        self.cpu_s = match (self.cpu_s, other.cpu_s) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
         if self.per_symbol.len() < other.per_symbol.len() {
             self.per_symbol.resize(other.per_symbol.len(), 0);
         }
@@ -311,6 +317,7 @@ pub fn drive(
     // Delivery reports arrive during flush; message.timeout.ms bounds how long it can take.
     let _ = producer.flush(Duration::from_secs(60));
     report.unflushed = producer.in_flight_count();
+    report.cpu_s = crate::resources::thread_cpu_s();
     lag.flush(&rec);
     report.per_symbol = vec![0; gen.model().universe.len()];
     for (s, n) in gen.produced() {

@@ -23,6 +23,10 @@ pub struct Summary {
     pub stages: BTreeMap<String, StageSummary>,
     pub objects: Objects,
     pub requests: Requests,
+    /// Estimated S3 request cost, from the scenario's `[cost]` price table.
+    pub cost: Cost,
+    /// Memory and CPU the run used.
+    pub resources: Resources,
     pub kafka: KafkaSummary,
     pub window: Window,
     /// Problems the audit found, one line each (empty when passed).
@@ -122,6 +126,48 @@ pub struct Requests {
     pub abort_multipart_upload: u64,
 }
 
+impl Requests {
+    /// Requests S3 bills at the PUT rate (PUT, COPY, POST, LIST): every request the sink makes.
+    pub fn put_class(&self) -> u64 {
+        self.put_object
+            + self.create_multipart_upload
+            + self.upload_part
+            + self.complete_multipart_upload
+            + self.abort_multipart_upload
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Cost {
+    /// Price used per 1,000 PUT-class requests, USD.
+    pub put_per_1000_usd: f64,
+    /// The sink's requests at that price, USD.
+    pub s3_requests_usd: f64,
+    /// The same per million landed ticks, USD.
+    pub s3_requests_per_million_ticks_usd: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Resources {
+    /// Peak resident memory of the tickbench process (VmHWM); on the embedded default it
+    /// includes the in-process broker and S3 server.
+    pub peak_rss_bytes: Option<u64>,
+    /// Most bytes the sink held at once: open batches plus parts queued or in flight.
+    pub sink_peak_buffered_bytes: u64,
+    /// Most batches open at once.
+    pub sink_peak_open_batches: u64,
+    /// What the configuration bounds the sink's buffers to at that many open batches (see the
+    /// README's batching section); sink_peak_buffered_bytes never passes it.
+    pub sink_memory_bound_bytes: u64,
+    /// CPU time of the whole process, seconds.
+    pub cpu_process_s: Option<f64>,
+    /// CPU time of the producer threads (generation, encoding, librdkafka's produce calls).
+    pub cpu_producer_threads_s: Option<f64>,
+    /// Everything but the producer threads (the sink, librdkafka's client threads and, on the
+    /// embedded default, the in-process broker and S3 server), seconds per million landed ticks.
+    pub cpu_rest_s_per_million_ticks: Option<f64>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct KafkaSummary {
     pub topic: String,
@@ -184,6 +230,18 @@ impl Summary {
             o.parts,
             o.bytes as f64 / 1048576.0,
             o.size_mean_bytes / 1024.0
+        );
+        let r = &self.resources;
+        let _ = writeln!(
+            s,
+            "S3 requests: {} (${:.4} per million ticks); sink buffers peak {:.1} MiB of a {:.1} MiB bound{}",
+            self.requests.put_class(),
+            self.cost.s3_requests_per_million_ticks_usd,
+            r.sink_peak_buffered_bytes as f64 / 1048576.0,
+            r.sink_memory_bound_bytes as f64 / 1048576.0,
+            r.peak_rss_bytes
+                .map(|b| format!("; process peak RSS {:.0} MiB", b as f64 / 1048576.0))
+                .unwrap_or_default()
         );
         let _ = writeln!(
             s,

@@ -40,6 +40,38 @@ pub struct Scenario {
     /// Search for the highest rate the pipeline sustains instead of running `[rate]` once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<MaxSearch>,
+    /// Prices for the request-cost estimate in the summary and comparisons.
+    #[serde(default)]
+    pub cost: CostTable,
+    /// A matrix of runs: each key a setting ("sink.max_bytes", "sink.format",
+    /// "kafka.producer.\"linger.ms\"" ...), each value the list of values to try. `tickbench run`
+    /// runs every combination and writes a comparison.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sweep: BTreeMap<String, Vec<toml::Value>>,
+}
+
+/// Prices for the cost estimate. Defaults: AWS's published S3 Standard request price in
+/// us-east-1 ($0.005 per 1,000 PUT, COPY, POST and LIST requests), as listed on the S3 pricing
+/// page when this default was set (2026-11); set your region's and storage class's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostTable {
+    /// USD per 1,000 PUT-class requests (PutObject, CreateMultipartUpload, UploadPart,
+    /// CompleteMultipartUpload, AbortMultipartUpload).
+    #[serde(default = "default_put_price")]
+    pub put_per_1000_usd: f64,
+}
+
+impl Default for CostTable {
+    fn default() -> Self {
+        CostTable {
+            put_per_1000_usd: default_put_price(),
+        }
+    }
+}
+
+fn default_put_price() -> f64 {
+    0.005
 }
 
 /// `max` mode: constant-rate steps, growing by `factor` while the pipeline keeps up, then

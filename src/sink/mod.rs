@@ -37,6 +37,20 @@ pub struct SinkSettings {
     pub drain_timeout: Duration,
 }
 
+/// The most bytes the sink's buffers can hold with `open` batches open: each open batch holds
+/// less than the multipart threshold (streaming) or a whole object (buffered), each multipart
+/// stream queues up to two parts behind the request slots, the dispatcher holds one more, and
+/// `upload_concurrency` requests are in flight. Encoder state (a zstd context is about 1 MiB, a
+/// gzip one about 256 KiB, a Parquet row group's Arrow builders) comes on top, per open batch.
+pub fn memory_bound(sink: &crate::scenario::Sink, open: u64) -> u64 {
+    let part = sink.part_size.as_u64();
+    let per_batch = match sink.upload {
+        crate::scenario::UploadMode::Streaming => sink.multipart_threshold() + part,
+        crate::scenario::UploadMode::Buffered => sink.max_bytes.as_u64() + part,
+    };
+    open * (per_batch + 2 * part) + (sink.upload_concurrency as u64 + 1) * part.max(per_batch)
+}
+
 /// Why the sink stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
