@@ -18,15 +18,14 @@ fn records(objects: &[common::Object]) -> BTreeSet<Record> {
         .iter()
         .flat_map(|o| &o.ticks)
         .map(|t| {
-            let ts_free = (
+            (
                 t.symbol.clone(),
                 t.seq,
                 t.price.to_bits(),
                 t.bid.to_bits(),
                 t.ask.to_bits(),
                 t.size,
-            );
-            ts_free
+            )
         })
         .collect()
 }
