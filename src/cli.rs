@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::run::{self, RunOptions};
-use crate::{doctor, maxrate, scenario, up};
+use crate::{doctor, maxrate, scenario, sweep, up};
 
 /// Load generator and benchmark for Kafka-to-S3 market-data pipelines.
 #[derive(Debug, Parser)]
@@ -19,7 +19,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a scenario end to end: simulate, produce to Kafka, sink to S3, audit, report.
+    /// Run a scenario end to end: simulate, produce to Kafka, sink to S3, audit, report. A
+    /// scenario with `[sweep]` or `[[variant]]` runs each of its settings and compares them.
     Run {
         /// The scenario file (TOML).
         scenario: PathBuf,
@@ -154,6 +155,23 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     ExitCode::FAILURE
                 });
             }
+            if !s.sweep.is_empty() || !s.variant.is_empty() {
+                let cells = sweep::cells(&s, &path)?;
+                let outcome = sweep::run(&s, &cells, Some(&path), &opts)
+                    .await
+                    .with_context(|| format!("sweep of {}", path.display()))?;
+                print!("{}", sweep::compare::markdown(&outcome.rows));
+                println!("results: {}", outcome.dir.display());
+                return Ok(if outcome.interrupted {
+                    ExitCode::from(130)
+                } else if outcome.rows.iter().any(|r| r.error.is_some()) {
+                    ExitCode::from(2)
+                } else if outcome.rows.iter().all(|r| r.passed) {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
+            }
             let outcome = run::run(&s, Some(&path), &opts)
                 .await
                 .with_context(|| format!("running {}", path.display()))?;
@@ -254,8 +272,16 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             command: ScenarioCommand::Check { file },
         } => {
             let s = scenario::load(&file)?;
+            let cells = sweep::cells(&s, &file)?;
             print!("{}", s.resolved_toml());
-            eprintln!("{}: ok", file.display());
+            if cells.len() > 1 {
+                eprintln!("{}: ok, a sweep of {} runs:", file.display(), cells.len());
+                for (i, c) in cells.iter().enumerate() {
+                    eprintln!("  {:>2}. {}", i + 1, c.label);
+                }
+            } else {
+                eprintln!("{}: ok", file.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -19,5 +19,6 @@ pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod sink;
+pub mod sweep;
 pub mod tick;
 pub mod up;

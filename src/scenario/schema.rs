@@ -48,6 +48,20 @@ pub struct Scenario {
     /// runs every combination and writes a comparison.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sweep: BTreeMap<String, Vec<toml::Value>>,
+    /// Named sets of settings to compare (`[[variant]]` with `name` and settings as in
+    /// `[sweep]`, one value each); with `[sweep]` too, every variant runs the whole matrix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variant: Vec<Variant>,
+}
+
+/// One named set of settings of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    /// Shown in the comparison.
+    pub name: String,
+    /// Setting path ("sink.max_records") to value.
+    #[serde(flatten)]
+    pub set: BTreeMap<String, toml::Value>,
 }
 
 /// Prices for the cost estimate. Defaults: AWS's published S3 Standard request price in
