@@ -23,6 +23,9 @@ pub struct Cell {
     pub scenario: Scenario,
 }
 
+/// Setting paths and the values a cell gives them.
+type Settings = Vec<(String, toml::Value)>;
+
 /// Expands a scenario's sweep into its cells, each validated as a scenario of its own. A
 /// scenario without a sweep is one cell.
 pub fn cells(s: &Scenario, path: &Path) -> Result<Vec<Cell>, ScenarioError> {
@@ -41,7 +44,7 @@ pub fn cells(s: &Scenario, path: &Path) -> Result<Vec<Cell>, ScenarioError> {
         }]);
     }
     let base_value = toml::Value::try_from(&base).map_err(|e| err(e.to_string()))?;
-    let variants: Vec<(Option<String>, Vec<(String, toml::Value)>)> = if s.variant.is_empty() {
+    let variants: Vec<(Option<String>, Settings)> = if s.variant.is_empty() {
         vec![(None, Vec::new())]
     } else {
         s.variant
@@ -52,7 +55,7 @@ pub fn cells(s: &Scenario, path: &Path) -> Result<Vec<Cell>, ScenarioError> {
             })
             .collect()
     };
-    let mut combos: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
+    let mut combos: Vec<Settings> = vec![Vec::new()];
     for (key, values) in &s.sweep {
         if values.is_empty() {
             return Err(err(format!(
