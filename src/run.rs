@@ -65,6 +65,9 @@ pub async fn run(
     opts: &RunOptions,
 ) -> anyhow::Result<RunOutcome> {
     let started_at = chrono::Utc::now();
+    // This run's share of the process's CPU and peak memory (a sweep runs many in one process).
+    let cpu_at_start = crate::resources::process_cpu_s();
+    crate::resources::reset_peak_rss();
     let (run_id, dir) = results::create_run_dir(&opts.results_root, &scenario.name, started_at)?;
     let resolved = scenario.resolved_toml();
     std::fs::write(dir.join("scenario.toml"), &resolved).context("writing scenario.toml")?;
@@ -135,6 +138,7 @@ pub async fn run(
         layout: TimeLayout {
             granularity: scenario.sink.time_partition,
             source: scenario.sink.time_source,
+            by_symbol: scenario.sink.group_by == crate::scenario::GroupBy::Symbol,
         },
         encoding: scenario.sink.encoding(),
         start_offsets: start_offsets.clone(),
@@ -258,6 +262,8 @@ pub async fn run(
             landed: &sink_report.landed,
             start_offsets: &start_offsets,
             committed: &sink_report.committed,
+            set_aside: &sink_report.set_aside,
+            positions: &sink_report.positions,
             schedule_ns: (schedule.start_ns, schedule.end_ns()),
         },
     )
@@ -356,7 +362,9 @@ pub async fn run(
             }
         },
         resources: {
-            let process = crate::resources::process_cpu_s();
+            let process = crate::resources::process_cpu_s()
+                .zip(cpu_at_start)
+                .map(|(now, start)| now - start);
             Resources {
                 peak_rss_bytes: crate::resources::peak_rss_bytes(),
                 sink_peak_buffered_bytes: sink_report.peak_buffered_bytes,

@@ -268,3 +268,129 @@ async fn a_run_on_a_used_topic_starts_at_its_own_records() {
     );
     assert_eq!(out.summary.kafka.start_offsets.values().sum::<i64>(), 500);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn time_triggers_rotate_and_flush_idle_partitions_into_minute_partitions() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Two busy seconds, then a trickle: rotation closes the busy batches on each second, and
+    // in the trickle every batch is closed by the idle flush long before max_age (60 s).
+    let s = scenario::parse(
+        Path::new("time.toml"),
+        r#"
+name = "time"
+seed = 8
+duration = "5s"
+[symbols]
+count = 100
+[[rate.segments]]
+kind = "constant"
+duration = "2s"
+ticks_per_second = 2000
+[[rate.segments]]
+kind = "constant"
+duration = "3s"
+ticks_per_second = 2
+[kafka]
+partitions = 3
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+[sink]
+max_age = "60s"
+rotate_every = "1s"
+idle_timeout = "300ms"
+time_partition = "minute"
+time_source = "wall"
+"#,
+    )
+    .unwrap();
+    let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
+    let sum = &out.summary;
+    assert!(sum.passed, "{:?}", sum.problems);
+    let reasons = &sum.objects.close_reasons;
+    assert!(
+        reasons.get("rotate").copied().unwrap_or(0) >= 3,
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.get("idle").copied().unwrap_or(0) >= 2,
+        "{reasons:?}"
+    );
+    assert_eq!(reasons.get("age"), None, "{reasons:?}");
+    // Nothing waited for max_age: the trickle's records landed within the idle timeout plus an
+    // upload, the busy ones within a rotation.
+    assert!(
+        sum.stages["pipeline_e2e"].max_us < 5_000_000,
+        "{:?}",
+        sum.stages["pipeline_e2e"]
+    );
+
+    let server = EmbeddedS3::start(&out.dir.join("s3")).await.unwrap();
+    let client = tickbench::connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
+    let objects = common::read_back(&client, "tickbench", "tickbench/ticks/").await;
+    assert_eq!(
+        common::assert_each_tick_once(&objects) as u64,
+        sum.counts.landed
+    );
+    assert_eq!(sum.counts.landed, 4_006);
+    for o in &objects {
+        assert!(o.key.contains("/minute="), "{}", o.key);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grouped_by_symbol_each_object_holds_one_symbol_and_commits_stay_behind_open_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = scenario::parse(
+        Path::new("by-symbol.toml"),
+        r#"
+name = "by-symbol"
+seed = 12
+duration = "3s"
+[symbols]
+count = 40
+zipf = 1.0
+[rate]
+ticks_per_second = 2000
+[kafka]
+partitions = 3
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+[sink]
+group_by = "symbol"
+max_records = 150
+max_age = "60s"
+"#,
+    )
+    .unwrap();
+    let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
+    let sum = &out.summary;
+    // The audit checks that the committed offsets equal where the sink read, and that every
+    // offset read is accounted for (landed or set aside), although batches interleave.
+    assert!(sum.passed, "{:?}", sum.problems);
+    assert_eq!(sum.counts.landed, 6_000);
+
+    let server = EmbeddedS3::start(&out.dir.join("s3")).await.unwrap();
+    let client = tickbench::connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
+    let objects = common::read_back(&client, "tickbench", "tickbench/ticks/").await;
+    assert_eq!(common::assert_each_tick_once(&objects), 6_000);
+    let mut symbols = std::collections::BTreeSet::new();
+    for o in &objects {
+        let sym = &o.ticks[0].symbol;
+        assert!(
+            o.ticks.iter().all(|t| &t.symbol == sym),
+            "{} mixes symbols",
+            o.key
+        );
+        assert!(o.key.contains(&format!("/symbol={sym}/")), "{}", o.key);
+        assert!(o.ticks.len() <= 150);
+        symbols.insert(sym.clone());
+    }
+    assert_eq!(symbols.len(), 40, "every symbol got objects of its own");
+    // Hot symbols (Zipf) filled several 150-record objects; the rest closed at the end.
+    assert!(
+        sum.objects.close_reasons["records"] >= 10,
+        "{:?}",
+        sum.objects.close_reasons
+    );
+    assert!(sum.resources.sink_peak_open_batches > 3);
+}

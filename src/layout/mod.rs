@@ -55,11 +55,32 @@ impl TimeBucket {
 /// Width of the zero-padded first offset: 20 digits hold any i64 offset, so keys sort by offset.
 const OFFSET_WIDTH: usize = 20;
 
-/// `<prefix>/<topic>/<time partition>/<topic>+<partition>+<first offset>.<ext>`
+/// A value made safe for one segment of a key (a Hive partition value): bytes other than
+/// A-Z a-z 0-9 . _ - become `%XX`, as Hive escapes partition values, so a symbol can never add a
+/// directory (`/`), climb one (`..`) or hide a control character.
+pub fn escape_segment(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric()
+            || b == b'_'
+            || b == b'-'
+            || (b == b'.' && v != "." && v != "..")
+        {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `<prefix>/<topic>/<time partition>[/symbol=<SYM>]/<topic>+<partition>+<first offset>.<ext>`
+#[allow(clippy::too_many_arguments)]
 pub fn object_key(
     prefix: &str,
     topic: &str,
     time: TimeBucket,
+    symbol: Option<&str>,
     partition: i32,
     first_offset: i64,
     ext: &str,
@@ -69,8 +90,11 @@ pub fn object_key(
         key.push_str(prefix.trim_end_matches('/'));
         key.push('/');
     }
+    let group = symbol
+        .map(|s| format!("symbol={}/", escape_segment(s)))
+        .unwrap_or_default();
     key.push_str(&format!(
-        "{topic}/{}/{topic}+{partition}+{first_offset:0width$}.{ext}",
+        "{topic}/{}/{group}{topic}+{partition}+{first_offset:0width$}.{ext}",
         time.path(),
         width = OFFSET_WIDTH
     ));
@@ -106,19 +130,66 @@ mod tests {
     fn key_has_hive_partitions_and_padded_offset() {
         // 2026-11-22T03:44:50Z
         let ts = 1_795_319_090_000_000_000u64;
-        let key = object_key("land/x", "ticks", TimeBucket::hour_of(ts), 7, 1234, "jsonl");
+        let key = object_key(
+            "land/x",
+            "ticks",
+            TimeBucket::hour_of(ts),
+            None,
+            7,
+            1234,
+            "jsonl",
+        );
         assert_eq!(
             key,
             "land/x/ticks/dt=2026-11-22/hour=03/ticks+7+00000000000000001234.jsonl"
         );
         assert_eq!(parse_object_name(&key), Some(("ticks".into(), 7, 1234)));
-        let dotted = object_key("", "t.a-b", TimeBucket::hour_of(0), 3, 9, "snappy.parquet");
+        let dotted = object_key(
+            "",
+            "t.a-b",
+            TimeBucket::hour_of(0),
+            None,
+            3,
+            9,
+            "snappy.parquet",
+        );
         assert_eq!(
             dotted,
             "t.a-b/dt=1970-01-01/hour=00/t.a-b+3+00000000000000000009.snappy.parquet"
         );
         assert_eq!(parse_object_name(&dotted), Some(("t.a-b".into(), 3, 9)));
         assert_eq!(topic_prefix("p/", "ticks"), "p/ticks/");
+    }
+
+    #[test]
+    fn symbols_get_a_directory_each_and_cannot_escape_it() {
+        let k = object_key(
+            "p",
+            "t",
+            TimeBucket::hour_of(0),
+            Some("BRK.B"),
+            1,
+            2,
+            "jsonl",
+        );
+        assert_eq!(
+            k,
+            "p/t/dt=1970-01-01/hour=00/symbol=BRK.B/t+1+00000000000000000002.jsonl"
+        );
+        assert_eq!(parse_object_name(&k), Some(("t".into(), 1, 2)));
+        assert_eq!(escape_segment("../x/y"), "..%2Fx%2Fy");
+        assert_eq!(escape_segment(".."), "%2E%2E");
+        assert_eq!(escape_segment("A\nB%"), "A%0AB%25");
+        let k = object_key(
+            "p",
+            "t",
+            TimeBucket::hour_of(0),
+            Some("../../etc"),
+            1,
+            2,
+            "jsonl",
+        );
+        assert_eq!(k.matches('/').count(), 5, "{k}");
     }
 
     #[test]

@@ -7,6 +7,12 @@ pub fn peak_rss_bytes() -> Option<u64> {
     kib_field(&status, "VmHWM:")
 }
 
+/// Resets the peak resident set size to the current one (Linux: `5` to /proc/self/clear_refs),
+/// so that a run measures its own peak; best effort.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 /// Current resident set size of this process (VmRSS), bytes.
 pub fn rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -64,5 +70,13 @@ mod tests {
         let (rss, peak) = (rss_bytes().unwrap(), peak_rss_bytes().unwrap());
         assert!(rss > 1 << 20 && peak >= rss, "{rss} {peak}");
         assert_eq!(kib_field("VmHWM:\t  2048 kB\n", "VmHWM:"), Some(2 << 20));
+        // A peak well above the current size comes back down to it once reset.
+        let big = vec![1u8; 256 << 20];
+        std::hint::black_box(&big);
+        drop(big);
+        let high = peak_rss_bytes().unwrap();
+        reset_peak_rss();
+        let after = peak_rss_bytes().unwrap();
+        assert!(after < high, "peak {high} then {after} after the reset");
     }
 }

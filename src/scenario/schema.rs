@@ -379,6 +379,11 @@ pub struct Sink {
     /// `dt=YYYY-MM-DD/hour=HH/`), "day" (`dt=YYYY-MM-DD/`) or "minute" (`.../hour=HH/minute=MM/`).
     #[serde(default)]
     pub time_partition: TimeGranularity,
+    /// Which records share a batch: "partition" (default: one batch per Kafka partition and time
+    /// partition; a retried batch rewrites the same key) or "symbol" (one batch per symbol,
+    /// under `symbol=<SYM>/`; one object, one symbol).
+    #[serde(default)]
+    pub group_by: GroupBy,
     /// Which time puts a record in its time partition: "event" (default: the tick's intended
     /// send time, ts_ns) or "wall" (the sink's clock when it received the record).
     #[serde(default)]
@@ -403,6 +408,15 @@ pub enum TimeGranularity {
     #[default]
     Hour,
     Minute,
+}
+
+/// Which records share a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    #[default]
+    Partition,
+    Symbol,
 }
 
 /// Which time puts a record in its time partition.
@@ -549,6 +563,7 @@ impl Default for Sink {
             row_group_records: default_row_group_records(),
             time_partition: TimeGranularity::default(),
             time_source: TimeSource::default(),
+            group_by: GroupBy::default(),
             upload: UploadMode::default(),
             multipart_threshold: None,
         }

@@ -8,7 +8,7 @@
 //! belongs to the time partition in its key); or the end of the run. In streaming mode, every
 //! full part is handed out while the batch fills, so it uploads in the background.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::format::{Encoding, ObjectWriter};
@@ -49,11 +49,13 @@ impl Triggers {
     }
 }
 
-/// How records map to time partitions.
+/// How records map to batches: time partitions, and optionally one batch per symbol.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TimeLayout {
     pub granularity: TimeGranularity,
     pub source: TimeSource,
+    /// One batch per symbol (within its Kafka partition) instead of one per partition.
+    pub by_symbol: bool,
 }
 
 /// Why a batch closed; counted in the summary.
@@ -94,6 +96,8 @@ pub struct BatchId {
 pub struct ClosedBatch {
     pub id: BatchId,
     pub time: TimeBucket,
+    /// The symbol of a batch grouped by symbol.
+    pub symbol: Option<String>,
     pub last_offset: i64,
     pub records: u64,
     /// Bytes of the whole object, parts already handed out included.
@@ -116,8 +120,12 @@ pub enum Action {
     Part {
         id: BatchId,
         time: TimeBucket,
+        symbol: Option<String>,
         bytes: Vec<u8>,
     },
+    /// A batch opened: its partition's offset may not be committed past `first_offset` until it
+    /// is durable.
+    Opened(BatchId),
     /// The batch is closed; upload `tail` and finish.
     Close(ClosedBatch),
 }
@@ -125,6 +133,7 @@ pub enum Action {
 struct Open {
     id: BatchId,
     time: TimeBucket,
+    symbol: Option<String>,
     last_offset: i64,
     records: u64,
     writer: Box<dyn ObjectWriter>,
@@ -136,12 +145,13 @@ struct Open {
     last_ns: u64,
 }
 
-/// Open batches of every partition this sink holds.
+/// Open batches of every partition this sink holds: per partition, by group ("" when grouped by
+/// partition, else the symbol).
 pub struct Batcher {
     triggers: Triggers,
     layout: TimeLayout,
     encoding: Encoding,
-    open: BTreeMap<i32, Open>,
+    open: BTreeMap<i32, HashMap<String, Open>>,
 }
 
 impl Batcher {
@@ -171,8 +181,13 @@ impl Batcher {
             TimeSource::Wall => now_ns,
         };
         let time = TimeBucket::of_ns(self.layout.granularity, ts);
+        let group: &str = if self.layout.by_symbol {
+            &tick.symbol
+        } else {
+            ""
+        };
         let mut staged = false;
-        if let Some(b) = self.open.get_mut(&partition) {
+        if let Some(b) = self.open.get_mut(&partition).and_then(|g| g.get_mut(group)) {
             let reason = if b.time != time {
                 Some(CloseReason::TimePartition)
             } else {
@@ -181,17 +196,26 @@ impl Batcher {
                 (b.writer.size() + add > t.max_bytes).then_some(CloseReason::Bytes)
             };
             if let Some(reason) = reason {
-                self.close(partition, reason, now_ns, out);
+                self.close(partition, group, reason, now_ns, out);
                 staged = false;
             }
         }
         let enc = self.encoding;
-        let b = self.open.entry(partition).or_insert_with(|| Open {
+        let groups = self.open.entry(partition).or_default();
+        if !groups.contains_key(group) {
+            let id = BatchId {
+                partition,
+                first_offset: offset,
+            };
+            out.push(Action::Opened(id));
+        }
+        let b = groups.entry(group.to_string()).or_insert_with(|| Open {
             id: BatchId {
                 partition,
                 first_offset: offset,
             },
             time,
+            symbol: (!group.is_empty()).then(|| group.to_string()),
             last_offset: offset,
             records: 0,
             writer: enc.writer(),
@@ -216,14 +240,15 @@ impl Batcher {
                 out.push(Action::Part {
                     id: b.id,
                     time: b.time,
+                    symbol: b.symbol.clone(),
                     bytes,
                 });
             }
         }
         if b.records >= t.max_records {
-            self.close(partition, CloseReason::Records, now_ns, out);
+            self.close(partition, group, CloseReason::Records, now_ns, out);
         } else if b.writer.size() >= t.max_bytes {
-            self.close(partition, CloseReason::Bytes, now_ns, out);
+            self.close(partition, group, CloseReason::Bytes, now_ns, out);
         }
     }
 
@@ -234,10 +259,9 @@ impl Batcher {
         let max_age = t.max_age.as_nanos() as u64;
         let idle = t.idle_timeout.map(|d| d.as_nanos() as u64);
         let rotate = t.rotate_every.map(|d| (d.as_nanos() as u64).max(1));
-        let due: Vec<(i32, CloseReason)> = self
-            .open
-            .iter()
-            .filter_map(|(p, b)| {
+        let due: Vec<(i32, String, CloseReason)> = self
+            .batches()
+            .filter_map(|(p, g, b)| {
                 let reason = if rotate.is_some_and(|r| b.opened_ns / r != now_ns / r) {
                     CloseReason::Rotate
                 } else if now_ns.saturating_sub(b.opened_ns) >= max_age {
@@ -247,25 +271,26 @@ impl Batcher {
                 } else {
                     return None;
                 };
-                Some((*p, reason))
+                Some((p, g.to_string(), reason))
             })
             .collect();
-        for (p, reason) in due {
-            self.close(p, reason, now_ns, out);
+        for (p, g, reason) in due {
+            self.close(p, &g, reason, now_ns, out);
         }
     }
 
     /// Closes every open batch (end of run).
     pub fn drain(&mut self, now_ns: u64, out: &mut Vec<Action>) {
-        let all: Vec<i32> = self.open.keys().copied().collect();
-        for p in all {
-            self.close(p, CloseReason::Drain, now_ns, out);
+        let all: Vec<(i32, String)> = self.batches().map(|(p, g, _)| (p, g.to_string())).collect();
+        for (p, g) in all {
+            self.close(p, &g, CloseReason::Drain, now_ns, out);
         }
     }
 
-    /// Drops the open batch of a partition this sink no longer owns; nothing of it was committed.
-    pub fn discard(&mut self, partition: i32) -> Option<BatchId> {
-        self.open.remove(&partition).map(|b| b.id)
+    fn batches(&self) -> impl Iterator<Item = (i32, &str, &Open)> {
+        self.open
+            .iter()
+            .flat_map(|(p, g)| g.iter().map(move |(k, b)| (*p, k.as_str(), b)))
     }
 
     /// Earliest time a trigger of time (age, idle, rotation) will fire for an open batch.
@@ -274,9 +299,8 @@ impl Batcher {
         let age = t.max_age.as_nanos() as u64;
         let idle = t.idle_timeout.map(|d| d.as_nanos() as u64);
         let rotate = t.rotate_every.map(|d| (d.as_nanos() as u64).max(1));
-        self.open
-            .values()
-            .map(|b| {
+        self.batches()
+            .map(|(_, _, b)| {
                 let mut d = b.opened_ns + age;
                 if let Some(i) = idle {
                     d = d.min(b.last_ns + i);
@@ -290,20 +314,33 @@ impl Batcher {
     }
 
     pub fn open_batches(&self) -> usize {
-        self.open.len()
+        self.open.values().map(HashMap::len).sum()
     }
 
     /// Bytes the open batches hold in memory (encoded, not yet handed out), estimated for
     /// compressed and Parquet batches.
     pub fn buffered_bytes(&self) -> u64 {
-        self.open
-            .values()
-            .map(|b| b.writer.size().saturating_sub(b.taken))
+        self.batches()
+            .map(|(_, _, b)| b.writer.size().saturating_sub(b.taken))
             .sum()
     }
 
-    fn close(&mut self, partition: i32, reason: CloseReason, now_ns: u64, out: &mut Vec<Action>) {
-        if let Some(b) = self.open.remove(&partition) {
+    fn close(
+        &mut self,
+        partition: i32,
+        group: &str,
+        reason: CloseReason,
+        now_ns: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(groups) = self.open.get_mut(&partition) else {
+            return;
+        };
+        let closed = groups.remove(group);
+        if groups.is_empty() {
+            self.open.remove(&partition);
+        }
+        if let Some(b) = closed {
             // Finishing into memory fails only on a bug in an encoder; the records then cannot be
             // written, so the run must stop rather than commit past them.
             let tail = b
@@ -313,6 +350,7 @@ impl Batcher {
             out.push(Action::Close(ClosedBatch {
                 id: b.id,
                 time: b.time,
+                symbol: b.symbol,
                 last_offset: b.last_offset,
                 records: b.records,
                 bytes: b.taken + tail.len() as u64,
@@ -472,7 +510,7 @@ mod tests {
         push(&mut b, 1, 0, HOUR, b"b", 3_000_000_000, &mut out);
         assert_eq!(b.next_deadline_ns(), Some(5_000_001_000));
         b.expire(5_000_000_999, &mut out);
-        assert!(out.is_empty());
+        assert!(closed(&out).is_empty());
         b.expire(5_000_001_000, &mut out);
         let c = closed(&out);
         assert_eq!(c.len(), 1);
@@ -515,7 +553,7 @@ mod tests {
         push(&mut b, 1, 0, HOUR, b"b", 19 * SEC, &mut out);
         assert_eq!(b.next_deadline_ns(), Some(20 * SEC), "the next boundary");
         b.expire(20 * SEC - 1, &mut out);
-        assert!(out.is_empty());
+        assert!(closed(&out).is_empty());
         b.expire(20 * SEC, &mut out);
         let c = closed(&out);
         assert_eq!(
@@ -556,7 +594,7 @@ mod tests {
         for off in 0..(12 * 1024) {
             push(&mut b, 0, off, HOUR, &line, 0, &mut out);
         }
-        assert!(out.iter().all(|a| matches!(a, Action::Close(_))));
+        assert!(out.iter().all(|a| !matches!(a, Action::Part { .. })));
         let c = closed(&out);
         assert_eq!((c[0].parts_before, c[0].tail.len() as u64), (0, 12 * MIB));
     }
@@ -566,6 +604,7 @@ mod tests {
         let layout = TimeLayout {
             granularity: TimeGranularity::Minute,
             source: TimeSource::Wall,
+            by_symbol: false,
         };
         let enc = Encoding::new(
             crate::format::Format::Jsonl,
@@ -576,7 +615,7 @@ mod tests {
         // Event times far apart, wall clock within one minute: one object.
         push(&mut b, 0, 0, 0, b"a", 60 * SEC, &mut out);
         push(&mut b, 0, 1, 5 * HOUR, b"b", 119 * SEC, &mut out);
-        assert!(out.is_empty());
+        assert!(closed(&out).is_empty());
         push(&mut b, 0, 2, 0, b"c", 120 * SEC, &mut out);
         let c = closed(&out);
         assert_eq!((c[0].reason, c[0].records), (CloseReason::TimePartition, 2));
@@ -621,5 +660,61 @@ mod tests {
                 t.max_bytes
             );
         }
+    }
+
+    #[test]
+    fn grouped_by_symbol_each_object_holds_one_symbol() {
+        let layout = TimeLayout {
+            by_symbol: true,
+            ..TimeLayout::default()
+        };
+        let enc = Encoding::new(
+            crate::format::Format::Jsonl,
+            crate::format::Compression::None,
+        );
+        let mut t = triggers();
+        t.max_records = 3;
+        let mut b = Batcher::new(t, layout, enc);
+        let mut out = Vec::new();
+        let sym = |s: &str, off: i64| Tick {
+            symbol: s.into(),
+            seq: off as u64,
+            ts_ns: HOUR,
+            price: 1.0,
+            bid: 1.0,
+            ask: 1.0,
+            size: 1,
+        };
+        for (off, s) in ["A", "B", "A", "C", "A", "B"].iter().enumerate() {
+            b.push(0, off as i64, &sym(s, off as i64), b"{}", 0, &mut out);
+        }
+        let opened: Vec<i64> = out
+            .iter()
+            .filter_map(|a| match a {
+                Action::Opened(id) => Some(id.first_offset),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(opened, vec![0, 1, 3], "A, B and C each opened a batch");
+        let c = closed(&out);
+        assert_eq!(c.len(), 1, "A reached 3 records");
+        assert_eq!(
+            (
+                c[0].symbol.as_deref(),
+                c[0].id.first_offset,
+                c[0].last_offset,
+                c[0].records
+            ),
+            (Some("A"), 0, 4, 3)
+        );
+        assert_eq!(b.open_batches(), 2);
+        out.clear();
+        b.drain(0, &mut out);
+        let mut syms: Vec<_> = closed(&out)
+            .iter()
+            .map(|c| c.symbol.clone().unwrap())
+            .collect();
+        syms.sort();
+        assert_eq!(syms, vec!["B", "C"]);
     }
 }

@@ -1,51 +1,51 @@
-//! In-order offset commits: a partition's offset may move past a batch only when that batch and
-//! every earlier batch of the partition are durable, whatever order their uploads finish in.
+//! Offset commits that never pass what is durable: a partition's offset may move up to the first
+//! offset of its oldest batch not yet durable (open, closed or uploading), or, when it has none,
+//! to the next offset the sink will read. This holds for any grouping: batches of one partition
+//! may interleave (grouped by symbol) and finish in any order.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Debug)]
-struct Pending {
-    first_offset: i64,
-    last_offset: i64,
-    durable: bool,
-}
-
-/// Batches of each partition in offset order, waiting to become durable.
+/// Per partition, the first offsets of the batches not yet durable, and the last commit point.
 #[derive(Debug, Default)]
 pub struct CommitTracker {
-    partitions: BTreeMap<i32, VecDeque<Pending>>,
+    pending: BTreeMap<i32, BTreeSet<i64>>,
+    committed: BTreeMap<i32, i64>,
 }
 
 impl CommitTracker {
-    /// A batch closed; it must be durable before anything after it is committed.
-    pub fn closed(&mut self, partition: i32, first_offset: i64, last_offset: i64) {
-        self.partitions
+    /// A batch opened at `first_offset`: nothing from there on may be committed until it is durable.
+    pub fn opened(&mut self, partition: i32, first_offset: i64) {
+        self.pending
             .entry(partition)
             .or_default()
-            .push_back(Pending {
-                first_offset,
-                last_offset,
-                durable: false,
-            });
+            .insert(first_offset);
     }
 
-    /// The batch starting at `first_offset` is durable. Returns the offset that may now be
-    /// committed for the partition (last durable-in-order offset + 1), if it moved.
-    pub fn durable(&mut self, partition: i32, first_offset: i64) -> Option<i64> {
-        let q = self.partitions.get_mut(&partition)?;
-        if let Some(p) = q.iter_mut().find(|p| p.first_offset == first_offset) {
-            p.durable = true;
+    /// The batch that opened at `first_offset` is durable (or was dropped with its partition).
+    pub fn durable(&mut self, partition: i32, first_offset: i64) {
+        if let Some(p) = self.pending.get_mut(&partition) {
+            p.remove(&first_offset);
         }
-        let mut next = None;
-        while q.front().is_some_and(|p| p.durable) {
-            next = q.pop_front().map(|p| p.last_offset + 1);
-        }
-        next
     }
 
-    /// Batches closed but not yet committable.
+    /// The offset that may be committed for `partition` now that the sink has read up to
+    /// `position` (the next offset it will read), if it moved past the last one returned.
+    pub fn advance(&mut self, partition: i32, position: i64) -> Option<i64> {
+        let point = self
+            .pending
+            .get(&partition)
+            .and_then(|p| p.first().copied())
+            .unwrap_or(position);
+        let last = self.committed.entry(partition).or_insert(i64::MIN);
+        (point > *last).then(|| {
+            *last = point;
+            point
+        })
+    }
+
+    /// Batches opened but not yet durable.
     pub fn pending(&self) -> usize {
-        self.partitions.values().map(|q| q.len()).sum()
+        self.pending.values().map(|p| p.len()).sum()
     }
 }
 
@@ -56,19 +56,36 @@ mod tests {
     #[test]
     fn out_of_order_completion_commits_in_order() {
         let mut t = CommitTracker::default();
-        t.closed(0, 0, 9);
-        t.closed(0, 10, 19);
-        t.closed(0, 20, 29);
-        t.closed(1, 0, 4);
-        assert_eq!(t.durable(0, 10), None, "batch 0..9 is not durable yet");
-        assert_eq!(t.durable(0, 20), None);
-        assert_eq!(t.durable(1, 0), Some(5));
-        assert_eq!(
-            t.durable(0, 0),
-            Some(30),
-            "all three are now durable in order"
-        );
+        t.opened(0, 0);
+        t.opened(0, 10);
+        t.opened(0, 20);
+        t.opened(1, 0);
+        t.durable(0, 10);
+        assert_eq!(t.advance(0, 30), Some(0), "batch 0.. is not durable yet");
+        t.durable(0, 20);
+        assert_eq!(t.advance(0, 30), None, "nothing moved");
+        t.durable(1, 0);
+        assert_eq!(t.advance(1, 5), Some(5));
+        t.durable(0, 0);
+        assert_eq!(t.advance(0, 30), Some(30), "all three are now durable");
         assert_eq!(t.pending(), 0);
-        assert_eq!(t.durable(0, 40), None);
+        assert_eq!(t.advance(0, 30), None);
+        // Records read past the last batch but set aside (not ticks) are committed too.
+        assert_eq!(t.advance(0, 33), Some(33));
+    }
+
+    #[test]
+    fn interleaved_batches_hold_the_commit_at_the_oldest() {
+        // Grouped by symbol: A holds offsets 0, 2, 4; B holds 1, 3; C opens at 5.
+        let mut t = CommitTracker::default();
+        t.opened(0, 0);
+        t.opened(0, 1);
+        t.durable(0, 0);
+        assert_eq!(t.advance(0, 5), Some(1), "B (from 1) is still open");
+        t.opened(0, 5);
+        t.durable(0, 1);
+        assert_eq!(t.advance(0, 6), Some(5), "C (from 5) is still open");
+        t.durable(0, 5);
+        assert_eq!(t.advance(0, 6), Some(6));
     }
 }

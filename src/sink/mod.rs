@@ -91,6 +91,10 @@ pub struct SinkReport {
     pub peak_buffered_bytes: u64,
     /// Most batches open at once.
     pub peak_open_batches: u64,
+    /// Per partition, records read but not landed because they are not ticks.
+    pub set_aside: BTreeMap<i32, u64>,
+    /// Per partition, the next offset the sink would have read when it stopped.
+    pub positions: BTreeMap<i32, i64>,
 }
 
 /// Signals the run sends the sink.
@@ -209,6 +213,8 @@ pub async fn run(
             break;
         }
     }
+    st.final_commits();
+    st.report.positions = st.next_offset.clone();
     let State {
         mut report,
         commit_tx,
@@ -254,6 +260,7 @@ impl State {
             Ok(t) => t,
             Err(_) => {
                 self.report.malformed += 1;
+                *self.report.set_aside.entry(partition).or_default() += 1;
                 return;
             }
         };
@@ -269,12 +276,18 @@ impl State {
     async fn dispatch(&mut self) {
         for action in std::mem::take(&mut self.actions) {
             match action {
-                Action::Part { id, time, bytes } => {
+                Action::Opened(id) => self.tracker.opened(id.partition, id.first_offset),
+                Action::Part {
+                    id,
+                    time,
+                    symbol,
+                    bytes,
+                } => {
                     self.sample_memory();
                     let tx = match self.streams.get(&id) {
                         Some(tx) => tx.clone(),
                         None => {
-                            let key = self.key(id, time);
+                            let key = self.key(id, time, symbol.as_deref());
                             let tx = self.uploader.start_multipart(key, self.done_tx.clone());
                             self.in_flight += 1;
                             self.streams.insert(id, tx.clone());
@@ -285,11 +298,6 @@ impl State {
                     self.uploader.send(&tx, Chunk::Part(bytes)).await;
                 }
                 Action::Close(batch) => {
-                    self.tracker.closed(
-                        batch.id.partition,
-                        batch.id.first_offset,
-                        batch.last_offset,
-                    );
                     *self
                         .report
                         .close_reasons
@@ -303,7 +311,7 @@ impl State {
                         // A whole batch over the threshold (buffered mode, or compressed output
                         // that stayed under a part until the end): multipart, cut into parts here.
                         None if batch.tail.len() as u64 > t.multipart_threshold => {
-                            let key = self.key(batch.id, batch.time);
+                            let key = self.key(batch.id, batch.time, batch.symbol.as_deref());
                             let tx = self.uploader.start_multipart(key, self.done_tx.clone());
                             self.in_flight += 1;
                             let mut batch = batch;
@@ -317,7 +325,7 @@ impl State {
                             self.uploader.send(&tx, Chunk::Last(batch)).await;
                         }
                         None => {
-                            let key = self.key(batch.id, batch.time);
+                            let key = self.key(batch.id, batch.time, batch.symbol.as_deref());
                             // Waits for a request slot: closed batches never pile up in memory.
                             self.uploader.put(key, batch, self.done_tx.clone()).await;
                             self.in_flight += 1;
@@ -328,11 +336,12 @@ impl State {
         }
     }
 
-    fn key(&self, id: BatchId, time: crate::layout::TimeBucket) -> String {
+    fn key(&self, id: BatchId, time: crate::layout::TimeBucket, symbol: Option<&str>) -> String {
         object_key(
             &self.settings.prefix,
             &self.settings.topic,
             time,
+            symbol,
             id.partition,
             id.first_offset,
             &self.settings.encoding.extension(),
@@ -350,10 +359,24 @@ impl State {
     fn on_landed(&mut self, l: Landed) {
         self.counters.landed.fetch_add(l.records, Ordering::Relaxed);
         self.counters.objects.fetch_add(1, Ordering::Relaxed);
-        if let Some(next) = self.tracker.durable(l.partition, l.first_offset) {
+        self.tracker.durable(l.partition, l.first_offset);
+        let position = self.next_offset.get(&l.partition).copied().unwrap_or(0);
+        if let Some(next) = self.tracker.advance(l.partition, position) {
             let _ = self.commit_tx.send((l.partition, next, l.durable_ns));
         }
         self.report.landed.push(l);
+    }
+
+    /// Once everything is durable: commits each partition up to where the sink read, so records
+    /// set aside after the last object (not ticks) are not read again by the next run.
+    fn final_commits(&mut self) {
+        let now = now_ns();
+        let positions: Vec<(i32, i64)> = self.next_offset.iter().map(|(p, o)| (*p, *o)).collect();
+        for (p, position) in positions {
+            if let Some(next) = self.tracker.advance(p, position) {
+                let _ = self.commit_tx.send((p, next, now));
+            }
+        }
     }
 
     /// True when every partition's position has reached its drain target.
