@@ -145,13 +145,49 @@ struct Open {
     last_ns: u64,
 }
 
-/// Open batches of every partition this sink holds: per partition, by group ("" when grouped by
-/// partition, else the symbol).
+/// The open batches of one partition: the one batch, or one per symbol.
+#[derive(Default)]
+struct Groups {
+    whole: Option<Open>,
+    by_symbol: HashMap<String, Open>,
+}
+
+impl Groups {
+    // Grouped by partition, no string is hashed or compared per record (the symbol lookups cost
+    // more than encoding the record).
+    fn get_mut(&mut self, group: Option<&str>) -> Option<&mut Open> {
+        match group {
+            None => self.whole.as_mut(),
+            Some(s) => self.by_symbol.get_mut(s),
+        }
+    }
+
+    fn remove(&mut self, group: Option<&str>) -> Option<Open> {
+        match group {
+            None => self.whole.take(),
+            Some(s) => self.by_symbol.remove(s),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.whole.is_none() && self.by_symbol.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.whole.is_some() as usize + self.by_symbol.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Open> {
+        self.whole.iter().chain(self.by_symbol.values())
+    }
+}
+
+/// Open batches of every partition this sink holds.
 pub struct Batcher {
     triggers: Triggers,
     layout: TimeLayout,
     encoding: Encoding,
-    open: BTreeMap<i32, HashMap<String, Open>>,
+    open: BTreeMap<i32, Groups>,
 }
 
 impl Batcher {
@@ -181,11 +217,7 @@ impl Batcher {
             TimeSource::Wall => now_ns,
         };
         let time = TimeBucket::of_ns(self.layout.granularity, ts);
-        let group: &str = if self.layout.by_symbol {
-            &tick.symbol
-        } else {
-            ""
-        };
+        let group: Option<&str> = self.layout.by_symbol.then_some(tick.symbol.as_str());
         let mut staged = false;
         if let Some(b) = self.open.get_mut(&partition).and_then(|g| g.get_mut(group)) {
             let reason = if b.time != time {
@@ -202,29 +234,33 @@ impl Batcher {
         }
         let enc = self.encoding;
         let groups = self.open.entry(partition).or_default();
-        if !groups.contains_key(group) {
+        if groups.get_mut(group).is_none() {
             let id = BatchId {
                 partition,
                 first_offset: offset,
             };
             out.push(Action::Opened(id));
+            let open = Open {
+                id,
+                time,
+                symbol: group.map(str::to_string),
+                last_offset: offset,
+                records: 0,
+                writer: enc.writer(),
+                taken: 0,
+                parts: 0,
+                sched_ns: Vec::new(),
+                opened_ns: now_ns,
+                last_ns: now_ns,
+            };
+            match group {
+                None => groups.whole = Some(open),
+                Some(s) => {
+                    groups.by_symbol.insert(s.to_string(), open);
+                }
+            }
         }
-        let b = groups.entry(group.to_string()).or_insert_with(|| Open {
-            id: BatchId {
-                partition,
-                first_offset: offset,
-            },
-            time,
-            symbol: (!group.is_empty()).then(|| group.to_string()),
-            last_offset: offset,
-            records: 0,
-            writer: enc.writer(),
-            taken: 0,
-            parts: 0,
-            sched_ns: Vec::new(),
-            opened_ns: now_ns,
-            last_ns: now_ns,
-        });
+        let b = groups.get_mut(group).expect("inserted above");
         if !staged {
             b.writer.stage(tick, json);
         }
@@ -259,7 +295,7 @@ impl Batcher {
         let max_age = t.max_age.as_nanos() as u64;
         let idle = t.idle_timeout.map(|d| d.as_nanos() as u64);
         let rotate = t.rotate_every.map(|d| (d.as_nanos() as u64).max(1));
-        let due: Vec<(i32, String, CloseReason)> = self
+        let due: Vec<(i32, Option<String>, CloseReason)> = self
             .batches()
             .filter_map(|(p, g, b)| {
                 let reason = if rotate.is_some_and(|r| b.opened_ns / r != now_ns / r) {
@@ -271,26 +307,29 @@ impl Batcher {
                 } else {
                     return None;
                 };
-                Some((p, g.to_string(), reason))
+                Some((p, g.map(str::to_string), reason))
             })
             .collect();
         for (p, g, reason) in due {
-            self.close(p, &g, reason, now_ns, out);
+            self.close(p, g.as_deref(), reason, now_ns, out);
         }
     }
 
     /// Closes every open batch (end of run).
     pub fn drain(&mut self, now_ns: u64, out: &mut Vec<Action>) {
-        let all: Vec<(i32, String)> = self.batches().map(|(p, g, _)| (p, g.to_string())).collect();
+        let all: Vec<(i32, Option<String>)> = self
+            .batches()
+            .map(|(p, g, _)| (p, g.map(str::to_string)))
+            .collect();
         for (p, g) in all {
-            self.close(p, &g, CloseReason::Drain, now_ns, out);
+            self.close(p, g.as_deref(), CloseReason::Drain, now_ns, out);
         }
     }
 
-    fn batches(&self) -> impl Iterator<Item = (i32, &str, &Open)> {
+    fn batches(&self) -> impl Iterator<Item = (i32, Option<&str>, &Open)> {
         self.open
             .iter()
-            .flat_map(|(p, g)| g.iter().map(move |(k, b)| (*p, k.as_str(), b)))
+            .flat_map(|(p, g)| g.iter().map(move |b| (*p, b.symbol.as_deref(), b)))
     }
 
     /// Earliest time a trigger of time (age, idle, rotation) will fire for an open batch.
@@ -314,7 +353,7 @@ impl Batcher {
     }
 
     pub fn open_batches(&self) -> usize {
-        self.open.values().map(HashMap::len).sum()
+        self.open.values().map(Groups::len).sum()
     }
 
     /// Bytes the open batches hold in memory (encoded, not yet handed out), estimated for
@@ -328,7 +367,7 @@ impl Batcher {
     fn close(
         &mut self,
         partition: i32,
-        group: &str,
+        group: Option<&str>,
         reason: CloseReason,
         now_ns: u64,
         out: &mut Vec<Action>,
