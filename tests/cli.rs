@@ -120,3 +120,86 @@ fn produce_without_a_sink_reports_what_the_broker_acknowledged() {
     assert!(sum["payload_bytes_mean"].as_f64().unwrap() > 80.0);
     assert!(run.join("histograms/produce.hlog").is_file());
 }
+
+/// Every file under `dir` (recursively), except the landed objects themselves.
+fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n != "s3") {
+                files_under(&p, out);
+            }
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn secrets_from_the_environment_never_reach_output_or_results() {
+    const SECRET: &str = "planted-Secret-7f3a9c";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(
+        &path,
+        "name = \"s\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 500\n[kafka]\npartitions = 1\n[kafka.client]\n\"sasl.password\" = \"${env:TB_PLANTED}\"\n\"ssl.key.password\" = \"${env:TB_PLANTED}\"\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n",
+    )
+    .unwrap();
+    let results = dir.path().join("results");
+    let out = Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            "--results-dir",
+            results.to_str().unwrap(),
+        ])
+        .env("TB_PLANTED", SECRET)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
+    let mut files = Vec::new();
+    files_under(&results, &mut files);
+    assert!(files.len() > 5, "{files:?}");
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(SECRET), "{} holds the secret", f.display());
+    }
+    // The scenario as run says where the secret was, not what it is.
+    let run = std::fs::read_dir(&results)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let resolved = std::fs::read_to_string(run.join("scenario.toml")).unwrap();
+    assert!(
+        resolved.contains("\"sasl.password\" = \"[redacted]\""),
+        "{resolved}"
+    );
+}
+
+#[test]
+fn an_unset_environment_variable_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.toml");
+    std::fs::write(
+        &path,
+        "name = \"u\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 5\n[rate]\nticks_per_second = 5\n[kafka.client]\n\"sasl.username\" = \"${env:TB_SURELY_UNSET_NAME}\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = tickbench(&["scenario", "check", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("u.toml")
+            && stderr.contains("TB_SURELY_UNSET_NAME")
+            && stderr.contains("kafka.client.sasl.username"),
+        "{stderr}"
+    );
+}

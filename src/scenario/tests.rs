@@ -216,3 +216,41 @@ fn symbol_files_are_read_relative_to_the_scenario_and_bad_rows_named() {
         "{e}"
     );
 }
+
+#[test]
+fn values_come_from_the_environment() {
+    let env = |n: &str| (n == "PW").then(|| "hunter2".to_string());
+    assert_eq!(
+        super::substitute_env("a ${env:PW} b ${env:PW}", env).unwrap(),
+        "a hunter2 b hunter2"
+    );
+    assert_eq!(
+        super::substitute_env("${env:NOPE}", env),
+        Err("NOPE".into())
+    );
+    assert_eq!(
+        super::substitute_env("no ${env:open", env).unwrap(),
+        "no ${env:open"
+    );
+
+    std::env::set_var("TICKBENCH_TEST_SASL_PW", "s3cret-from-env");
+    let text = "name = \"e\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 5\n[rate]\nticks_per_second = 10\n[kafka.client]\n\"sasl.password\" = \"${env:TICKBENCH_TEST_SASL_PW}\"\n";
+    let s = parse(Path::new("env.toml"), text).unwrap();
+    assert_eq!(s.kafka.client["sasl.password"], "s3cret-from-env");
+    assert!(
+        !s.resolved_toml().contains("s3cret-from-env"),
+        "redacted when shown"
+    );
+    let e = parse(
+        Path::new("env.toml"),
+        &text.replace("TICKBENCH_TEST_SASL_PW", "TICKBENCH_TEST_UNSET_VAR"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("env.toml")
+            && e.contains("kafka.client.sasl.password")
+            && e.contains("TICKBENCH_TEST_UNSET_VAR"),
+        "{e}"
+    );
+}
