@@ -97,13 +97,23 @@ fn decode_parquet(
                 .column_by_name(name)
                 .with_context(|| format!("{key}: no column {name}"))
         };
-        let symbol = col("symbol")?.as_string::<i32>();
-        let seq = col("seq")?.as_primitive::<Int64Type>();
-        let ts = col("ts_ns")?.as_primitive::<Int64Type>();
-        let price = col("price")?.as_primitive::<Float64Type>();
-        let bid = col("bid")?.as_primitive::<Float64Type>();
-        let ask = col("ask")?.as_primitive::<Float64Type>();
-        let size = col("size")?.as_primitive::<Int64Type>();
+        // A Parquet file of another schema under the prefix is an error, never a panic.
+        let typed = |name: &str| format!("{key}: column {name} is not of the tick schema's type");
+        let ints = |name: &str| {
+            col(name)?
+                .as_primitive_opt::<Int64Type>()
+                .with_context(|| typed(name))
+        };
+        let floats = |name: &str| {
+            col(name)?
+                .as_primitive_opt::<Float64Type>()
+                .with_context(|| typed(name))
+        };
+        let symbol = col("symbol")?
+            .as_string_opt::<i32>()
+            .with_context(|| typed("symbol"))?;
+        let (seq, ts, size) = (ints("seq")?, ints("ts_ns")?, ints("size")?);
+        let (price, bid, ask) = (floats("price")?, floats("bid")?, floats("ask")?);
         for i in 0..batch.num_rows() {
             n += 1;
             each(Some(Tick {

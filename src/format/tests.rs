@@ -134,3 +134,17 @@ fn a_corrupt_object_is_an_error_not_a_panic() {
     .unwrap();
     assert_eq!(bad, 2);
 }
+
+#[test]
+fn a_parquet_file_of_another_schema_is_an_error_not_a_panic() {
+    use arrow_array::{ArrayRef, Int32Array, RecordBatch};
+    use std::sync::Arc;
+    let col: ArrayRef = Arc::new(Int32Array::from(vec![1, 2, 3]));
+    let batch = RecordBatch::try_from_iter([("symbol", col.clone()), ("seq", col)]).unwrap();
+    let mut buf = Vec::new();
+    let mut w = ::parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let e = decode_object("t+0+0.parquet", &buf, |_| {}).unwrap_err();
+    assert!(format!("{e:#}").contains("symbol"), "{e:#}");
+}
