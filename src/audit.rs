@@ -29,6 +29,8 @@ pub struct Expected<'a> {
     pub set_aside: &'a BTreeMap<i32, u64>,
     /// Per partition, the next offset the sink would have read.
     pub positions: &'a BTreeMap<i32, i64>,
+    /// Dead-letter objects the sink made durable.
+    pub dead_letters: &'a [Landed],
     /// Intended send times of this run's first and last tick, ns since the Unix epoch.
     pub schedule_ns: (u64, u64),
 }
@@ -70,6 +72,9 @@ pub struct Audit {
     pub lost_sample: Vec<String>,
     /// Up to 20 duplicated ticks as `SYMBOL#seq in KEY`.
     pub duplicated_sample: Vec<String>,
+    /// Records found in dead-letter objects (set aside as not ticks).
+    pub dead_lettered: u64,
+    pub dead_letter_objects: u64,
 }
 
 impl Audit {
@@ -251,7 +256,85 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
         ));
     }
     check_offsets(exp, &mut audit.problems);
+    check_dead_letters(loc, exp, &mut audit).await?;
     Ok(audit)
+}
+
+/// Every record set aside is in a dead-letter object of its partition, once: read back and
+/// counted per partition against what the sink set aside.
+async fn check_dead_letters(
+    loc: &Location<'_>,
+    exp: &Expected<'_>,
+    audit: &mut Audit,
+) -> anyhow::Result<()> {
+    let prefix = crate::sink::dead_letter::prefix(loc.prefix, loc.topic);
+    let listed: Vec<String> = list_under(loc, &prefix)
+        .await?
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| {
+            crate::layout::parse_object_name(k).is_some_and(|(t, p, off)| {
+                t == loc.topic && off >= exp.start_offsets.get(&p).copied().unwrap_or(0)
+            })
+        })
+        .collect();
+    let mut found: BTreeMap<i32, u64> = BTreeMap::new();
+    let mut offsets = std::collections::HashSet::new();
+    for key in &listed {
+        let body = loc
+            .client
+            .get_object()
+            .bucket(loc.bucket)
+            .key(key)
+            .send()
+            .await
+            .with_context(|| format!("reading back s3://{}/{key}", loc.bucket))?
+            .body
+            .collect()
+            .await
+            .with_context(|| format!("reading back s3://{}/{key}", loc.bucket))?
+            .into_bytes();
+        for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            match serde_json::from_slice::<crate::sink::dead_letter::DeadLetter>(line) {
+                Ok(d) => {
+                    if !offsets.insert((d.partition, d.offset)) {
+                        audit.problems.push(format!(
+                            "dead letter of partition {} offset {} is written twice (again in {key})",
+                            d.partition, d.offset
+                        ));
+                    }
+                    *found.entry(d.partition).or_default() += 1;
+                    audit.dead_lettered += 1;
+                }
+                Err(e) => audit.problems.push(format!(
+                    "dead-letter object {key} holds a line that is not one: {e}"
+                )),
+            }
+        }
+    }
+    for l in exp.dead_letters {
+        if !listed.contains(&l.key) {
+            audit.problems.push(format!(
+                "dead-letter object {} was reported durable but is not in the bucket",
+                l.key
+            ));
+        }
+    }
+    let partitions: std::collections::BTreeSet<i32> =
+        found.keys().chain(exp.set_aside.keys()).copied().collect();
+    for p in partitions {
+        let (want, got) = (
+            exp.set_aside.get(&p).copied().unwrap_or(0),
+            found.get(&p).copied().unwrap_or(0),
+        );
+        if want != got {
+            audit.problems.push(format!(
+                "partition {p}: the sink set aside {want} records that are not ticks, but {got} are in dead-letter objects under {prefix}"
+            ));
+        }
+    }
+    audit.dead_letter_objects = listed.len() as u64;
+    Ok(())
 }
 
 /// Per partition, every offset from the run's start to where the sink stopped reading is
@@ -306,22 +389,20 @@ fn check_offsets(exp: &Expected<'_>, problems: &mut Vec<String>) {
 }
 
 async fn list(loc: &Location<'_>) -> anyhow::Result<Vec<(String, i64)>> {
+    list_under(loc, &topic_prefix(loc.prefix, loc.topic)).await
+}
+
+async fn list_under(loc: &Location<'_>, prefix: &str) -> anyhow::Result<Vec<(String, i64)>> {
     let mut out = Vec::new();
     let mut pages = loc
         .client
         .list_objects_v2()
         .bucket(loc.bucket)
-        .prefix(topic_prefix(loc.prefix, loc.topic))
+        .prefix(prefix)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.with_context(|| {
-            format!(
-                "listing s3://{}/{}",
-                loc.bucket,
-                topic_prefix(loc.prefix, loc.topic)
-            )
-        })?;
+        let page = page.with_context(|| format!("listing s3://{}/{prefix}", loc.bucket))?;
         for o in page.contents() {
             if let Some(k) = o.key() {
                 out.push((k.to_string(), o.size().unwrap_or(0)));

@@ -264,6 +264,7 @@ pub async fn run(
             committed: &sink_report.committed,
             set_aside: &sink_report.set_aside,
             positions: &sink_report.positions,
+            dead_letters: &sink_report.dead_letters,
             schedule_ns: (schedule.start_ns, schedule.end_ns()),
         },
     )
@@ -288,6 +289,15 @@ pub async fn run(
         objects_jsonl.push('\n');
     }
     std::fs::write(dir.join("objects.jsonl"), objects_jsonl).context("writing objects.jsonl")?;
+    if !sink_report.dead_letters.is_empty() {
+        let mut lines = String::new();
+        for l in &sink_report.dead_letters {
+            lines.push_str(&serde_json::to_string(l)?);
+            lines.push('\n');
+        }
+        std::fs::write(dir.join("dead_letters.jsonl"), lines)
+            .context("writing dead_letters.jsonl")?;
+    }
 
     let last_durable = sink_report
         .landed
@@ -323,6 +333,7 @@ pub async fn run(
             delivery_failed: produced.failed.len() as u64,
             not_sent: produced.not_sent,
             malformed: sink_report.malformed,
+            dead_lettered: audit.dead_lettered,
             offset_gaps: sink_report.offset_gaps,
             consumer_errors: sink_report.consumer_errors,
             skipped_preexisting: sink_report.skipped_preexisting,

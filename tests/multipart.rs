@@ -57,7 +57,7 @@ create_bucket = true
     );
     let s = scenario::parse(Path::new("multipart.toml"), &text).unwrap();
 
-    // Ten records that are not ticks arrive on partition 0 during the run.
+    // Twelve records that are not ticks arrive on partition 0 during the run.
     let garbage_brokers = kafka.bootstrap_servers().to_string();
     let garbage = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -65,13 +65,18 @@ create_bucket = true
             .set("bootstrap.servers", &garbage_brokers)
             .create()
             .unwrap();
-        for i in 0..10 {
-            let payload = format!("not a tick {i}");
+        let mut junk: Vec<Vec<u8>> = (0..10)
+            .map(|i| format!("not a tick {i}").into_bytes())
+            .collect();
+        // Not UTF-8, and oversized (a tick's fields, padded to 70 KB).
+        junk.push(vec![0xff, 0xfe, 0x00, b'x']);
+        junk.push(format!("{{\"symbol\":\"{}\",\"seq\":0}}", "Z".repeat(70_000)).into_bytes());
+        for payload in &junk {
             p.send(
-                BaseRecord::<str, str>::to("mp")
+                BaseRecord::<str, [u8]>::to("mp")
                     .partition(0)
                     .key("junk")
-                    .payload(&payload),
+                    .payload(payload),
             )
             .map_err(|(e, _)| e)
             .unwrap();
@@ -86,10 +91,14 @@ create_bucket = true
     assert_eq!(sum.counts.landed, 120_000);
     assert_eq!((sum.counts.lost, sum.counts.duplicated), (0, 0));
     assert_eq!(
-        sum.counts.malformed, 10,
+        sum.counts.malformed, 12,
         "bad records are counted, never a crash"
     );
-    assert_eq!(sum.counts.consumed, 120_010);
+    assert_eq!(
+        sum.counts.dead_lettered, 12,
+        "and written to dead-letter objects"
+    );
+    assert_eq!(sum.counts.consumed, 120_012);
     assert!(sum.passed, "{:?}", sum.problems);
 
     let client = tickbench::connect::s3_client(&Default::default(), Some(&s3.endpoint())).await;
@@ -127,8 +136,53 @@ create_bucket = true
     assert_eq!(sum.objects.multipart as usize, large.len());
     assert_eq!(sum.requests.upload_part, sum.objects.parts);
 
+    // The records that are not ticks are in dead-letter objects, each with its partition, offset,
+    // reason and bytes.
+    let mut dead = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket("landing")
+        .prefix("mp-test/_dead_letter/mp/")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for o in page.unwrap().contents() {
+            let body = client
+                .get_object()
+                .bucket("landing")
+                .key(o.key().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .body
+                .collect()
+                .await
+                .unwrap()
+                .into_bytes();
+            for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                dead.push(
+                    serde_json::from_slice::<tickbench::sink::dead_letter::DeadLetter>(line)
+                        .unwrap(),
+                );
+            }
+        }
+    }
+    assert_eq!(dead.len(), 12);
+    assert!(dead.iter().all(|d| d.partition == 0));
+    let texts: Vec<_> = dead.iter().filter_map(|d| d.payload.clone()).collect();
+    assert!(texts.contains(&"not a tick 7".to_string()), "{texts:?}");
+    assert!(dead
+        .iter()
+        .any(|d| d.payload_base64.as_deref() == Some("//4AeA==")));
+    assert!(
+        dead.iter().any(|d| d.error.starts_with("oversized: 70")),
+        "{dead:?}"
+    );
+    let offsets: std::collections::BTreeSet<i64> = dead.iter().map(|d| d.offset).collect();
+    assert_eq!(offsets.len(), 12, "each offset once");
+
     // What the broker holds as the group's committed offsets: exactly what landed (+ the
-    // malformed records on partition 0, which are consumed and passed over).
+    // records set aside on partition 0, now durable as dead letters).
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", kafka.bootstrap_servers())
         .set("group.id", "mp-sink")
@@ -141,7 +195,7 @@ create_bucket = true
         .committed_offsets(tpl, Duration::from_secs(10))
         .unwrap();
     let mut landed = common::records_per_partition(&objects);
-    *landed.get_mut(&0).unwrap() += 10;
+    *landed.get_mut(&0).unwrap() += 12;
     for (p, n) in landed {
         let off = committed.find_partition("mp", p).unwrap().offset();
         assert_eq!(off, Offset::Offset(n), "partition {p}");

@@ -58,6 +58,9 @@ pub struct Counts {
     pub not_sent: u64,
     /// Records on the topic that were not ticks.
     pub malformed: u64,
+    /// Records read back from dead-letter objects (`<prefix>/_dead_letter/<topic>/`): every
+    /// malformed record, with its partition, offset and the reason.
+    pub dead_lettered: u64,
     /// Offsets the consumer never saw (dropped by broker retention before they were read).
     pub offset_gaps: u64,
     /// Errors the sink's consumer reported while polling (each retried by librdkafka).
@@ -212,8 +215,8 @@ impl Summary {
         if c.delivery_failed + c.malformed + c.offset_gaps + c.not_sent + c.foreign > 0 {
             let _ = writeln!(
                 s,
-                "{} delivery failures, {} not sent, {} malformed records, {} offsets never seen by the sink, {} records of another run",
-                c.delivery_failed, c.not_sent, c.malformed, c.offset_gaps, c.foreign
+                "{} delivery failures, {} not sent, {} malformed records ({} in dead-letter objects), {} offsets never seen by the sink, {} records of another run",
+                c.delivery_failed, c.not_sent, c.malformed, c.dead_lettered, c.offset_gaps, c.foreign
             );
         }
         let _ = writeln!(

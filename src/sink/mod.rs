@@ -3,6 +3,7 @@
 
 pub mod batcher;
 pub mod commit;
+pub mod dead_letter;
 pub mod upload;
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,6 +23,7 @@ use crate::metrics::{now_ns, us_between, Counters, Recorders, Stage};
 use crate::tick::decode_payload;
 use batcher::{Action, BatchId, Batcher, TimeLayout, Triggers};
 use commit::CommitTracker;
+use dead_letter::DeadLetters;
 use upload::{Chunk, Done, Landed, UploadError, Uploader};
 
 /// What the sink needs besides its clients.
@@ -95,6 +97,8 @@ pub struct SinkReport {
     pub set_aside: BTreeMap<i32, u64>,
     /// Per partition, the next offset the sink would have read when it stopped.
     pub positions: BTreeMap<i32, i64>,
+    /// Dead-letter objects (records set aside), in the order they became durable.
+    pub dead_letters: Vec<Landed>,
 }
 
 /// Signals the run sends the sink.
@@ -111,6 +115,7 @@ struct State {
     rec: Arc<Recorders>,
     counters: Arc<Counters>,
     batcher: Batcher,
+    dead: DeadLetters,
     tracker: CommitTracker,
     streams: HashMap<BatchId, mpsc::Sender<Chunk>>,
     in_flight: usize,
@@ -146,6 +151,7 @@ pub async fn run(
         rec,
         counters,
         tracker: CommitTracker::default(),
+        dead: DeadLetters::default(),
         streams: HashMap::new(),
         in_flight: 0,
         done_tx,
@@ -186,11 +192,17 @@ pub async fn run(
                 }
                 st.batcher.expire(now, &mut st.actions);
                 st.dispatch().await;
+                for b in st.dead.expire(now, st.settings.triggers.max_age.as_nanos() as u64) {
+                    st.put_dead(b).await;
+                }
                 st.sample_memory();
                 if let (Some(t), false) = (&target, drained) {
                     if st.reached(t) {
                         st.batcher.drain(now, &mut st.actions);
                         st.dispatch().await;
+                        for b in st.dead.drain(now) {
+                            st.put_dead(b).await;
+                        }
                         drained = true;
                     } else if now > deadline_ns {
                         return Err(SinkError::DrainTimeout {
@@ -256,11 +268,20 @@ impl State {
         self.next_offset.insert(partition, offset + 1);
         self.report.consumed += 1;
         self.counters.consumed.fetch_add(1, Ordering::Relaxed);
-        let tick = match decode_payload(payload, scratch) {
+        let decoded = if payload.len() > dead_letter::MAX_RECORD_BYTES {
+            Err(format!(
+                "oversized: {} bytes (a tick is about 100; the limit is {})",
+                payload.len(),
+                dead_letter::MAX_RECORD_BYTES
+            ))
+        } else {
+            decode_payload(payload, scratch).map_err(|e| e.to_string())
+        };
+        let tick = match decoded {
             Ok(t) => t,
-            Err(_) => {
-                self.report.malformed += 1;
-                *self.report.set_aside.entry(partition).or_default() += 1;
+            Err(error) => {
+                self.set_aside(partition, offset, &error, payload, t_recv)
+                    .await;
                 return;
             }
         };
@@ -270,6 +291,35 @@ impl State {
         if !self.actions.is_empty() {
             self.dispatch().await;
         }
+    }
+
+    /// Writes a record that is not a tick to the dead-letter prefix; its partition is not
+    /// committed past it until that object is durable.
+    async fn set_aside(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        error: &str,
+        payload: &[u8],
+        now: u64,
+    ) {
+        self.report.malformed += 1;
+        *self.report.set_aside.entry(partition).or_default() += 1;
+        let (opened, closed) = self.dead.push(partition, offset, error, payload, now);
+        if let Some(id) = opened {
+            self.tracker.opened(id.partition, id.first_offset);
+        }
+        if let Some(b) = closed {
+            self.put_dead(b).await;
+        }
+    }
+
+    async fn put_dead(&mut self, b: batcher::ClosedBatch) {
+        let key = dead_letter::key(&self.settings.prefix, &self.settings.topic, &b);
+        self.uploader
+            .put_as(key, b, "application/x-ndjson", self.done_tx.clone())
+            .await;
+        self.in_flight += 1;
     }
 
     /// Hands the batcher's parts and closed batches to the uploader.
@@ -357,14 +407,19 @@ impl State {
     }
 
     fn on_landed(&mut self, l: Landed) {
-        self.counters.landed.fetch_add(l.records, Ordering::Relaxed);
-        self.counters.objects.fetch_add(1, Ordering::Relaxed);
         self.tracker.durable(l.partition, l.first_offset);
         let position = self.next_offset.get(&l.partition).copied().unwrap_or(0);
         if let Some(next) = self.tracker.advance(l.partition, position) {
             let _ = self.commit_tx.send((l.partition, next, l.durable_ns));
         }
-        self.report.landed.push(l);
+        let dead = dead_letter::prefix(&self.settings.prefix, &self.settings.topic);
+        if l.key.starts_with(&dead) {
+            self.report.dead_letters.push(l);
+        } else {
+            self.counters.landed.fetch_add(l.records, Ordering::Relaxed);
+            self.counters.objects.fetch_add(1, Ordering::Relaxed);
+            self.report.landed.push(l);
+        }
     }
 
     /// Once everything is durable: commits each partition up to where the sink read, so records

@@ -120,7 +120,19 @@ impl Uploader {
 
     /// Uploads a batch no larger than the multipart threshold as one PutObject, once a request
     /// slot is free (the caller waits for it, so closed batches never pile up in memory).
-    pub async fn put(&self, key: String, mut batch: ClosedBatch, done: Done) {
+    pub async fn put(&self, key: String, batch: ClosedBatch, done: Done) {
+        self.put_as(key, batch, self.content_type, done).await
+    }
+
+    /// [`put`](Self::put) with a Content-Type of its own (dead letters are JSON lines whatever
+    /// the format of the ticks).
+    pub async fn put_as(
+        &self,
+        key: String,
+        mut batch: ClosedBatch,
+        content_type: &'static str,
+        done: Done,
+    ) {
         let n = batch.tail.len() as u64;
         self.queued.fetch_add(n, Ordering::Relaxed);
         let permit = self
@@ -138,7 +150,7 @@ impl Uploader {
                 .put_object()
                 .bucket(&*up.bucket)
                 .key(&key)
-                .content_type(up.content_type)
+                .content_type(content_type)
                 .body(ByteStream::from(std::mem::take(&mut batch.tail)))
                 .send()
                 .await;
@@ -298,12 +310,16 @@ impl Uploader {
         for s in &b.sched_ns {
             self.rec.tick_latency(Stage::PipelineE2e, *s, durable_ns);
         }
-        self.rec.event(Stage::ObjectSize, b.bytes, durable_ns);
-        self.rec.event(
-            Stage::BatchFill,
-            us_between(b.opened_ns, b.closed_ns),
-            durable_ns,
-        );
+        // A batch of ticks always has their intended send times; dead letters have none and
+        // stay out of the object statistics.
+        if !b.sched_ns.is_empty() {
+            self.rec.event(Stage::ObjectSize, b.bytes, durable_ns);
+            self.rec.event(
+                Stage::BatchFill,
+                us_between(b.opened_ns, b.closed_ns),
+                durable_ns,
+            );
+        }
         Landed {
             key,
             partition: b.id.partition,
