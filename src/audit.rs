@@ -35,6 +35,43 @@ pub struct Expected<'a> {
     pub schedule_ns: (u64, u64),
 }
 
+/// What a run expected, saved as `expected.json` in its results folder so `tickbench verify`
+/// can audit the objects again later (or after something touched them).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Expectations {
+    pub tickers: Vec<String>,
+    pub per_symbol: Vec<u64>,
+    pub failed: Vec<Failed>,
+    pub landed: Vec<Landed>,
+    pub dead_letters: Vec<Landed>,
+    pub start_offsets: BTreeMap<i32, i64>,
+    pub committed: BTreeMap<i32, i64>,
+    pub set_aside: BTreeMap<i32, u64>,
+    pub positions: BTreeMap<i32, i64>,
+    pub schedule_ns: (u64, u64),
+    /// Where the objects are.
+    pub bucket: String,
+    pub prefix: String,
+    pub topic: String,
+}
+
+impl Expectations {
+    pub fn expected(&self) -> Expected<'_> {
+        Expected {
+            tickers: self.tickers.iter().map(String::as_str).collect(),
+            per_symbol: &self.per_symbol,
+            failed: &self.failed,
+            landed: &self.landed,
+            start_offsets: &self.start_offsets,
+            committed: &self.committed,
+            set_aside: &self.set_aside,
+            positions: &self.positions,
+            dead_letters: &self.dead_letters,
+            schedule_ns: self.schedule_ns,
+        }
+    }
+}
+
 /// Where to read.
 pub struct Location<'a> {
     pub client: &'a Client,

@@ -54,6 +54,15 @@ pub enum Command {
         #[command(flatten)]
         targets: Targets,
     },
+    /// Audit a run again from its results folder: read back every object from S3 and check it
+    /// against what the run acknowledged. Exit 0 when nothing is lost or repeated, 1 otherwise.
+    Verify {
+        /// The run's results folder (results/<timestamp>-<name>).
+        run_dir: PathBuf,
+        /// S3 endpoint, instead of the one the run used.
+        #[arg(long)]
+        s3_endpoint: Option<String>,
+    },
     /// Start the embedded mock Kafka cluster and S3 server in the foreground for other tools.
     Up {
         /// Folder the S3 server keeps objects in.
@@ -250,6 +259,20 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 Ok(ExitCode::SUCCESS)
             }
+        }
+        Command::Verify {
+            run_dir,
+            s3_endpoint,
+        } => {
+            let v = crate::verify::verify(&run_dir, s3_endpoint.as_deref())
+                .await
+                .with_context(|| format!("verifying {}", run_dir.display()))?;
+            print!("{}", v.to_text());
+            Ok(if v.audit.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Up {
             dir,

@@ -22,3 +22,4 @@ pub mod sink;
 pub mod sweep;
 pub mod tick;
 pub mod up;
+pub mod verify;

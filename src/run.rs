@@ -248,6 +248,22 @@ pub async fn run(
         p.abort();
     }
 
+    let expectations = audit::Expectations {
+        tickers: tickers.clone(),
+        per_symbol: produced.per_symbol.clone(),
+        failed: produced.failed.clone(),
+        landed: sink_report.landed.clone(),
+        dead_letters: sink_report.dead_letters.clone(),
+        start_offsets: start_offsets.clone(),
+        committed: sink_report.committed.clone(),
+        set_aside: sink_report.set_aside.clone(),
+        positions: sink_report.positions.clone(),
+        schedule_ns: (schedule.start_ns, schedule.end_ns()),
+        bucket: bucket.clone(),
+        prefix: scenario.s3.prefix.clone(),
+        topic: k.topic.clone(),
+    };
+    results::write_json(&dir.join("expected.json"), &expectations)?;
     let audit = audit::run(
         &audit::Location {
             client: &client,
@@ -255,18 +271,7 @@ pub async fn run(
             prefix: &scenario.s3.prefix,
             topic: &k.topic,
         },
-        &audit::Expected {
-            tickers: tickers.iter().map(String::as_str).collect(),
-            per_symbol: &produced.per_symbol,
-            failed: &produced.failed,
-            landed: &sink_report.landed,
-            start_offsets: &start_offsets,
-            committed: &sink_report.committed,
-            set_aside: &sink_report.set_aside,
-            positions: &sink_report.positions,
-            dead_letters: &sink_report.dead_letters,
-            schedule_ns: (schedule.start_ns, schedule.end_ns()),
-        },
+        &expectations.expected(),
     )
     .await?;
     let mut problems = audit.problems.clone();

@@ -21,7 +21,7 @@ use crate::sim::{Generator, Model, Share};
 use crate::tick::decode_payload;
 
 /// A tick whose delivery failed, with librdkafka's reason.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Failed {
     pub symbol: String,
     pub seq: u64,

@@ -1,0 +1,97 @@
+//! `tickbench verify RUN_DIR`: the audit again, later, from a run's results folder: reads back
+//! every object (and dead letter) from S3 and checks it against what the run expected
+//! (`expected.json`). On the embedded default, the objects are the run folder's `s3/`.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::audit::{self, Audit, Expectations};
+use crate::embedded::EmbeddedS3;
+use crate::results::Manifest;
+use crate::{connect, scenario};
+
+/// What verify found, and the text to print.
+pub struct Verified {
+    pub audit: Audit,
+    pub acknowledged: u64,
+}
+
+impl Verified {
+    pub fn to_text(&self) -> String {
+        let a = &self.audit;
+        let mut s = format!(
+            "{} acknowledged, {} landed, {} lost, {} duplicated; {} objects read back ({} records), {} records in {} dead-letter objects\n",
+            self.acknowledged,
+            a.landed,
+            a.lost,
+            a.duplicated,
+            a.objects,
+            a.records_read,
+            a.dead_lettered,
+            a.dead_letter_objects
+        );
+        if a.passed() {
+            s.push_str("verify: PASS (every acknowledged tick is in S3 exactly once)\n");
+        } else {
+            s.push_str("verify: FAIL\n");
+            for p in &a.problems {
+                s.push_str(&format!("  - {p}\n"));
+            }
+        }
+        s
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> anyhow::Result<T> {
+    let path = dir.join(name);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: cannot read {name}: is this a tickbench run folder?",
+            dir.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not valid", path.display()))
+}
+
+/// Audits a run folder's objects again. `endpoint` overrides the S3 endpoint the run used.
+pub async fn verify(dir: &Path, endpoint: Option<&str>) -> anyhow::Result<Verified> {
+    let exp: Expectations = read_json(dir, "expected.json")?;
+    let manifest: Manifest = read_json(dir, "manifest.json")?;
+    // Only its S3 settings are needed; a scenario that no longer loads (a moved symbol file)
+    // leaves the defaults and the AWS chain.
+    let s3 = scenario::load(&dir.join("scenario.toml"))
+        .map(|s| s.s3)
+        .unwrap_or_default();
+    let mut embedded = None;
+    let client = match endpoint {
+        Some(e) => connect::s3_client(&s3, Some(e)).await,
+        None if manifest.s3_embedded => {
+            let server = EmbeddedS3::start(&dir.join("s3"))
+                .await
+                .context("serving the run folder's s3/ over the S3 API")?;
+            let c = connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
+            embedded = Some(server);
+            c
+        }
+        None => connect::s3_client(&s3, manifest.s3_endpoint.as_deref()).await,
+    };
+    let audit = audit::run(
+        &audit::Location {
+            client: &client,
+            bucket: &exp.bucket,
+            prefix: &exp.prefix,
+            topic: &exp.topic,
+        },
+        &exp.expected(),
+    )
+    .await?;
+    if let Some(server) = embedded {
+        server.stop().await;
+    }
+    let produced: u64 = exp.per_symbol.iter().sum();
+    Ok(Verified {
+        audit,
+        acknowledged: produced - exp.failed.len() as u64,
+    })
+}
