@@ -177,7 +177,7 @@ pub async fn commit_offsets(
 /// An S3 client for the scenario: the embedded server (static dummy credentials, path style), an
 /// S3-compatible endpoint, or AWS itself, with credentials and region from the AWS config chain.
 pub async fn s3_client(s3: &S3, embedded_endpoint: Option<&str>) -> Client {
-    let retry = RetryConfig::standard().with_max_attempts(5);
+    let retry = RetryConfig::standard().with_max_attempts(s3.max_attempts.max(1));
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
         .operation_attempt_timeout(Duration::from_secs(120))

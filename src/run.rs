@@ -149,6 +149,7 @@ pub async fn run(
         &bucket,
         scenario.sink.upload_concurrency as usize,
         scenario.sink.encoding().content_type(),
+        scenario.sink.upload_retry_for,
         rec.clone(),
     );
     let requests = uploader.counts.clone();
@@ -321,6 +322,7 @@ pub async fn run(
         upload_part: requests.upload_part.load(Ordering::Relaxed),
         complete_multipart_upload: requests.complete_multipart.load(Ordering::Relaxed),
         abort_multipart_upload: requests.abort_multipart.load(Ordering::Relaxed),
+        retried: requests.retried.load(Ordering::Relaxed),
     };
     let summary = Summary {
         tickbench_version: env!("CARGO_PKG_VERSION").into(),

@@ -1,5 +1,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::Context;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -13,11 +16,93 @@ use tokio::sync::oneshot;
 pub const ACCESS_KEY: &str = "tickbench";
 pub const SECRET_KEY: &str = "tickbench-embedded";
 
+/// Faults the server injects in front of the real S3 implementation, to test the sink's retries.
+/// Write requests (PUT, POST: PutObject, UploadPart, Create/CompleteMultipartUpload) are counted.
+#[derive(Debug, Default, Clone)]
+pub struct S3Faults {
+    /// Every n-th write request is answered with this status instead: 500 (InternalError) or
+    /// 503 (SlowDown), with S3's XML error body.
+    pub error_every: Option<(u64, u16)>,
+    /// Every n-th write request has its connection dropped without an answer (a reset).
+    pub reset_every: Option<u64>,
+    /// Until then, every connection is closed as soon as it is accepted: the server is down.
+    pub down_until: Option<Instant>,
+}
+
+#[derive(Default)]
+struct FaultState {
+    plan: Mutex<S3Faults>,
+    writes: AtomicU64,
+    injected: AtomicU64,
+}
+
+enum Decision {
+    Pass,
+    Status(u16),
+    Reset,
+}
+
+impl FaultState {
+    fn decide(&self, method: &http::Method) -> Decision {
+        // Down: requests on connections opened before the outage are dropped too.
+        if self.down() {
+            return Decision::Reset;
+        }
+        if !matches!(*method, http::Method::PUT | http::Method::POST) {
+            return Decision::Pass;
+        }
+        let n = self.writes.fetch_add(1, Ordering::Relaxed) + 1;
+        let plan = self.plan.lock().expect("fault plan").clone();
+        let d = match (plan.error_every, plan.reset_every) {
+            (Some((every, status)), _) if n % every == 0 => Decision::Status(status),
+            (_, Some(every)) if n % every == 0 => Decision::Reset,
+            _ => Decision::Pass,
+        };
+        if !matches!(d, Decision::Pass) {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+        }
+        d
+    }
+
+    fn down(&self) -> bool {
+        let down = self
+            .plan
+            .lock()
+            .expect("fault plan")
+            .down_until
+            .is_some_and(|t| Instant::now() < t);
+        if down {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+        }
+        down
+    }
+}
+
+fn error_response(status: u16) -> http::Response<s3s::Body> {
+    let (code, message) = if status == 503 {
+        ("SlowDown", "Please reduce your request rate.")
+    } else {
+        (
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        )
+    };
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>tickbench-fault</RequestId></Error>"
+    );
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/xml")
+        .body(s3s::Body::from(body))
+        .expect("a valid response")
+}
+
 /// An S3-compatible server (s3s with its file-system backend) on 127.0.0.1. Objects are plain files
 /// under `<root>/<bucket>/<key>`. Dropping this value stops it.
 pub struct EmbeddedS3 {
     addr: SocketAddr,
     root: PathBuf,
+    faults: Arc<FaultState>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -46,6 +131,8 @@ impl EmbeddedS3 {
             .with_context(|| format!("binding the embedded S3 server to 127.0.0.1:{port}"))?;
         let addr = listener.local_addr()?;
         let (stop_tx, mut stop_rx) = oneshot::channel();
+        let faults = Arc::new(FaultState::default());
+        let state = faults.clone();
         let task = tokio::spawn(async move {
             let http = ConnBuilder::new(TokioExecutor::new());
             loop {
@@ -56,8 +143,27 @@ impl EmbeddedS3 {
                     },
                     _ = &mut stop_rx => break,
                 };
+                if state.down() {
+                    drop(socket);
+                    continue;
+                }
+                let (svc, st) = (service.clone(), state.clone());
+                let faulty =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let (svc, st) = (svc.clone(), st.clone());
+                        async move {
+                            match st.decide(req.method()) {
+                                Decision::Pass => hyper::service::Service::call(&svc, req).await,
+                                Decision::Status(code) => Ok(error_response(code)),
+                                // An error makes hyper drop the connection without an answer.
+                                Decision::Reset => {
+                                    Err(s3s::HttpError::new("injected reset".into()))
+                                }
+                            }
+                        }
+                    });
                 let conn = http
-                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .serve_connection(TokioIo::new(socket), faulty)
                     .into_owned();
                 tokio::spawn(async move {
                     let _ = conn.await;
@@ -67,6 +173,7 @@ impl EmbeddedS3 {
         Ok(EmbeddedS3 {
             addr,
             root: root.to_owned(),
+            faults,
             stop: Some(stop_tx),
             task: Some(task),
         })
@@ -79,6 +186,16 @@ impl EmbeddedS3 {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Injects these faults from now on (tests).
+    pub fn set_faults(&self, f: S3Faults) {
+        *self.faults.plan.lock().expect("fault plan") = f;
+    }
+
+    /// Faults injected so far: error answers, resets and refused connections.
+    pub fn faults_injected(&self) -> u64 {
+        self.faults.injected.load(Ordering::Relaxed)
     }
 
     /// Stops accepting connections and waits for the accept loop to end.

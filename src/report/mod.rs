@@ -127,6 +127,10 @@ pub struct Requests {
     pub upload_part: u64,
     pub complete_multipart_upload: u64,
     pub abort_multipart_upload: u64,
+    /// Requests sent again by tickbench after the SDK's own retries gave up (the SDK's retries
+    /// are not counted here).
+    #[serde(default)]
+    pub retried: u64,
 }
 
 impl Requests {

@@ -543,6 +543,12 @@ fn validate(s: &Scenario) -> Result<(), Violation> {
         "a whole number from 1 to 1024",
     )?;
     let s3 = &s.s3;
+    check(
+        (1..=20).contains(&s3.max_attempts),
+        "s3.max_attempts",
+        s3.max_attempts,
+        "a whole number from 1 to 20",
+    )?;
     if let Some(e) = &s3.endpoint {
         check(
             e.starts_with("http://") || e.starts_with("https://"),

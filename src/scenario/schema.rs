@@ -349,6 +349,10 @@ pub struct Sink {
     /// After the load ends, how long the sink may take to land everything before the run fails.
     #[serde(with = "humantime_serde", default = "default_drain_timeout")]
     pub drain_timeout: Duration,
+    /// How long an S3 request is sent again (backoff 200 ms to 5 s) after the SDK's own five
+    /// attempts failed, before the run stops with the error.
+    #[serde(with = "humantime_serde", default = "default_upload_retry_for")]
+    pub upload_retry_for: Duration,
     /// Close every open batch when the wall clock crosses a whole multiple of this since the
     /// epoch ("60s": objects end on each minute boundary). Unset: no rotation.
     #[serde(
@@ -468,6 +472,14 @@ pub struct S3 {
     /// choice (`AWS_PROFILE`, else "default").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// Attempts the AWS SDK makes per request (standard retry mode, exponential backoff with
+    /// jitter) before the sink's own retries (`sink.upload_retry_for`) take over.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+fn default_max_attempts() -> u32 {
+    5
 }
 
 pub const DEFAULT_BUCKET: &str = "tickbench";
@@ -510,6 +522,9 @@ fn default_partitions() -> u32 {
 }
 fn default_max_records() -> u64 {
     1_000_000
+}
+fn default_upload_retry_for() -> Duration {
+    Duration::from_secs(60)
 }
 fn default_row_group_records() -> u64 {
     100_000
@@ -556,6 +571,7 @@ impl Default for Sink {
             part_size: default_part_size(),
             upload_concurrency: default_upload_concurrency(),
             drain_timeout: default_drain_timeout(),
+            upload_retry_for: default_upload_retry_for(),
             rotate_every: None,
             idle_timeout: None,
             format: Format::default(),
@@ -599,6 +615,7 @@ impl Default for S3 {
             force_path_style: None,
             create_bucket: false,
             profile: None,
+            max_attempts: default_max_attempts(),
         }
     }
 }

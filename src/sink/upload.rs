@@ -50,6 +50,8 @@ pub struct RequestCounts {
     pub upload_part: AtomicU64,
     pub complete_multipart: AtomicU64,
     pub abort_multipart: AtomicU64,
+    /// Requests sent again after the SDK's own retries gave up (see `sink.upload_retry_for`).
+    pub retried: AtomicU64,
 }
 
 /// What flows from the batcher into one streaming upload.
@@ -70,6 +72,8 @@ pub struct Uploader {
     pub counts: Arc<RequestCounts>,
     /// Bytes handed to the uploader and not yet sent: queued, waiting for a slot, or in flight.
     queued: Arc<AtomicU64>,
+    /// How long a request is sent again after the SDK's retries gave up.
+    retry_for: std::time::Duration,
 }
 
 impl Uploader {
@@ -78,6 +82,7 @@ impl Uploader {
         bucket: &str,
         in_flight: usize,
         content_type: &'static str,
+        retry_for: std::time::Duration,
         rec: Arc<Recorders>,
     ) -> Uploader {
         Uploader {
@@ -88,6 +93,31 @@ impl Uploader {
             rec,
             counts: Arc::new(RequestCounts::default()),
             queued: Arc::new(AtomicU64::new(0)),
+            retry_for,
+        }
+    }
+
+    /// Runs an S3 request again, with backoff from 200 ms to 5 s, for as long as `retry_for`
+    /// allows after the SDK's own attempts failed: an S3 outage of seconds delays batches instead
+    /// of failing the run. Every request tickbench makes is idempotent (same key, same part
+    /// number, same bytes), so sending one again is safe.
+    async fn retrying<T, E, F, Fut>(&self, mut f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        let start = std::time::Instant::now();
+        let mut backoff = std::time::Duration::from_millis(200);
+        loop {
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) if start.elapsed() + backoff > self.retry_for => return Err(e),
+                Err(_) => {
+                    self.counts.retried.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                }
+            }
         }
     }
 
@@ -145,14 +175,18 @@ impl Uploader {
         tokio::spawn(async move {
             let _permit = permit;
             let t0 = now_ns();
+            // Bytes: a retry sends the same buffer again without copying it.
+            let body = bytes::Bytes::from(std::mem::take(&mut batch.tail));
             let res = up
-                .client
-                .put_object()
-                .bucket(&*up.bucket)
-                .key(&key)
-                .content_type(content_type)
-                .body(ByteStream::from(std::mem::take(&mut batch.tail)))
-                .send()
+                .retrying(|| {
+                    up.client
+                        .put_object()
+                        .bucket(&*up.bucket)
+                        .key(&key)
+                        .content_type(content_type)
+                        .body(ByteStream::from(body.clone()))
+                        .send()
+                })
                 .await;
             up.queued.fetch_sub(n, Ordering::Relaxed);
             up.counts.put_object.fetch_add(1, Ordering::Relaxed);
@@ -185,12 +219,14 @@ impl Uploader {
         mut rx: mpsc::Receiver<Chunk>,
     ) -> Result<Landed, UploadError> {
         let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(&*self.bucket)
-            .key(key)
-            .content_type(self.content_type)
-            .send()
+            .retrying(|| {
+                self.client
+                    .create_multipart_upload()
+                    .bucket(&*self.bucket)
+                    .key(key)
+                    .content_type(self.content_type)
+                    .send()
+            })
             .await
             .map_err(|e| self.err("CreateMultipartUpload", key, e))?;
         self.counts.create_multipart.fetch_add(1, Ordering::Relaxed);
@@ -248,15 +284,18 @@ impl Uploader {
                 parts.spawn(async move {
                     let _permit = permit;
                     let t0 = now_ns();
+                    let body = bytes::Bytes::from(bytes);
                     let out = up
-                        .client
-                        .upload_part()
-                        .bucket(&*up.bucket)
-                        .key(&key)
-                        .upload_id(&upload_id)
-                        .part_number(number)
-                        .body(ByteStream::from(bytes))
-                        .send()
+                        .retrying(|| {
+                            up.client
+                                .upload_part()
+                                .bucket(&*up.bucket)
+                                .key(&key)
+                                .upload_id(&upload_id)
+                                .part_number(number)
+                                .body(ByteStream::from(body.clone()))
+                                .send()
+                        })
                         .await;
                     up.queued.fetch_sub(n, Ordering::Relaxed);
                     let out = out.map_err(|e| up.err("UploadPart", &key, e))?;
@@ -284,19 +323,20 @@ impl Uploader {
         }
         done.sort_by_key(|p| p.part_number());
         let t0 = now_ns();
-        self.client
-            .complete_multipart_upload()
-            .bucket(&*self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(done))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| self.err("CompleteMultipartUpload", key, e))?;
+        let completed = CompletedMultipartUpload::builder()
+            .set_parts(Some(done))
+            .build();
+        self.retrying(|| {
+            self.client
+                .complete_multipart_upload()
+                .bucket(&*self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .multipart_upload(completed.clone())
+                .send()
+        })
+        .await
+        .map_err(|e| self.err("CompleteMultipartUpload", key, e))?;
         self.counts
             .complete_multipart
             .fetch_add(1, Ordering::Relaxed);
