@@ -54,8 +54,8 @@ impl FaultState {
         let n = self.writes.fetch_add(1, Ordering::Relaxed) + 1;
         let plan = self.plan.lock().expect("fault plan").clone();
         let d = match (plan.error_every, plan.reset_every) {
-            (Some((every, status)), _) if n % every == 0 => Decision::Status(status),
-            (_, Some(every)) if n % every == 0 => Decision::Reset,
+            (Some((every, status)), _) if n.is_multiple_of(every) => Decision::Status(status),
+            (_, Some(every)) if n.is_multiple_of(every) => Decision::Reset,
             _ => Decision::Pass,
         };
         if !matches!(d, Decision::Pass) {
