@@ -226,7 +226,18 @@ pub async fn prepare_bucket(
     where_: &str,
 ) -> anyhow::Result<()> {
     let check = async {
-        match client.head_bucket().bucket(bucket).send().await {
+        // One attempt: the check says at once why S3 does not answer (connection refused, no
+        // such host) instead of retrying past the timeout.
+        let once = aws_sdk_s3::config::Builder::default()
+            .retry_config(RetryConfig::standard().with_max_attempts(1));
+        match client
+            .head_bucket()
+            .bucket(bucket)
+            .customize()
+            .config_override(once)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if create && e.as_service_error().is_some_and(|s| s.is_not_found()) => client
                 .create_bucket()
@@ -250,7 +261,7 @@ pub async fn prepare_bucket(
         .await
         .map_err(|_| {
             anyhow!(
-                "S3 at {where_} did not answer within {}s",
+                "bucket {bucket} at {where_}: S3 did not answer within {}s",
                 CONNECT_TIMEOUT.as_secs()
             )
         })?
