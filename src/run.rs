@@ -226,7 +226,21 @@ pub async fn run(
     // acknowledgements named (a broker whose watermark lags its log must not end the drain early).
     let mut drain_to = end_offsets.clone();
     let mut warnings = Vec::new();
+    if produced.acks_without_offset > 0 {
+        warnings.push(format!(
+            "the broker acknowledged {} messages without an offset (librdkafka reports -1, for example for an idempotent producer's retry that the broker answers as a duplicate of a batch it says it has); the audit shows whether they are in its log",
+            produced.acks_without_offset
+        ));
+    }
     for (p, (first, last)) in &produced.acked_offsets {
+        let acks = produced.acks.get(p).copied().unwrap_or(0);
+        let span = (last - first + 1).max(0) as u64;
+        if acks > span {
+            warnings.push(format!(
+                "partition {p}: the broker acknowledged {acks} messages at offsets {first}..={last}, a span of {span}: it gave the same offset to more than one message, so {} acknowledged messages cannot all be in its log",
+                acks - span
+            ));
+        }
         let hw = drain_to.entry(*p).or_insert(0);
         if *hw <= *last {
             warnings.push(format!(

@@ -34,6 +34,12 @@ struct Delivered {
     produce_raw: LocalStage,
     /// Indexed by partition: the lowest and highest offset the broker acknowledged.
     offsets: Vec<(i64, i64)>,
+    /// Indexed by partition: acknowledgements received (compared with the offsets' span, it
+    /// shows a broker that gives one offset to two messages).
+    acks: Vec<u64>,
+    /// Acknowledgements that carried no offset (librdkafka reports -1, for example when an
+    /// idempotent producer's retry is answered as a duplicate of a batch the broker has).
+    acks_without_offset: u64,
     /// Acknowledgements not yet added to the shared counter (it is updated in steps, not per
     /// message: an atomic add per message is measurable at a million a second).
     acked_pending: u64,
@@ -115,9 +121,15 @@ impl ProducerContext for DeliveryContext {
                 let (p, off) = (msg.partition().max(0) as usize, msg.offset());
                 if d.offsets.len() <= p {
                     d.offsets.resize(p + 1, (i64::MAX, i64::MIN));
+                    d.acks.resize(p + 1, 0);
                 }
-                let e = &mut d.offsets[p];
-                *e = (e.0.min(off), e.1.max(off));
+                if off >= 0 {
+                    d.acks[p] += 1;
+                    let e = &mut d.offsets[p];
+                    *e = (e.0.min(off), e.1.max(off));
+                } else {
+                    d.acks_without_offset += 1;
+                }
                 d.produce
                     .tick_value(&self.rec, us_between(t_sched, t_ack), t_sched, t_ack);
                 d.produce_raw
@@ -180,6 +192,10 @@ pub struct ProduceReport {
     pub unflushed: i32,
     /// Per partition, the lowest and highest offset the broker acknowledged for this run.
     pub acked_offsets: BTreeMap<i32, (i64, i64)>,
+    /// Per partition, how many acknowledgements the broker sent.
+    pub acks: BTreeMap<i32, u64>,
+    /// Acknowledgements without an offset.
+    pub acks_without_offset: u64,
     /// Payload bytes handed to librdkafka.
     pub bytes: u64,
     /// CPU time of the producer threads, seconds (None where /proc is missing).
@@ -197,6 +213,8 @@ pub fn new_context(rec: Arc<Recorders>, counters: Arc<Counters>, base_ns: u64) -
             produce: LocalStage::new(Stage::Produce),
             produce_raw: LocalStage::new(Stage::ProduceRaw),
             offsets: Vec::new(),
+            acks: Vec::new(),
+            acks_without_offset: 0,
             acked_pending: 0,
         }),
     }
@@ -221,6 +239,10 @@ impl ProduceReport {
         self.not_sent += other.not_sent;
         self.queue_full_waits += other.queue_full_waits;
         self.unflushed += other.unflushed;
+        self.acks_without_offset += other.acks_without_offset;
+        for (p, n) in other.acks {
+            *self.acks.entry(p).or_default() += n;
+        }
         for (p, (lo, hi)) in other.acked_offsets {
             let e = self.acked_offsets.entry(p).or_insert((lo, hi));
             e.0 = e.0.min(lo);
@@ -334,6 +356,14 @@ pub fn drive(
         .enumerate()
         .filter(|(_, (lo, hi))| lo <= hi)
         .map(|(p, r)| (p as i32, *r))
+        .collect();
+    report.acks_without_offset = d.acks_without_offset;
+    report.acks = d
+        .acks
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(p, n)| (p as i32, *n))
         .collect();
     drop(d);
     report

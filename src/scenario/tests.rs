@@ -254,3 +254,28 @@ fn values_come_from_the_environment() {
         "{e}"
     );
 }
+
+#[test]
+fn names_that_would_escape_the_key_layout_are_rejected() {
+    let base = "name = \"t\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 5\n[rate]\nticks_per_second = 5\n";
+    for (table, field, value) in [
+        ("kafka", "topic", "../x"),
+        ("kafka", "topic", "a/b"),
+        ("kafka", "topic", "..\\u0000"),
+        ("kafka", "topic", "tab\\there"),
+        ("s3", "prefix", "a/../b"),
+        ("s3", "prefix", "/abs"),
+        ("s3", "prefix", "a//b"),
+        ("s3", "prefix", "new\\nline"),
+        ("s3", "prefix", ".."),
+    ] {
+        let text = format!("{base}[{table}]\n{field} = \"{value}\"\n");
+        let e = parse(Path::new("esc.toml"), &text)
+            .map(|_| ())
+            .expect_err(value)
+            .to_string();
+        assert!(e.contains(&format!("{table}.{field}")), "{value}: {e}");
+    }
+    // Symbols come from the wire, so they are escaped rather than rejected (layout tests).
+    assert_eq!(crate::layout::escape_segment("A/B"), "A%2FB");
+}
