@@ -8,6 +8,8 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
 use tickbench::embedded::{EmbeddedKafka, EmbeddedS3, S3Faults, S3_ACCESS_KEY, S3_SECRET_KEY};
 use tickbench::scenario;
 
@@ -100,8 +102,25 @@ async fn s3_errors_resets_and_an_outage_are_retried_and_lose_nothing() {
     // over it.
     let kafka = EmbeddedKafka::start(1, "outage", 1).unwrap();
     let s = scenario_for(&kafka, &s3, "outage", "max_age = \"500ms\"");
+    let bootstrap = kafka.bootstrap_servers().to_string();
     let outage = async {
-        tokio::time::sleep(Duration::from_secs(4)).await;
+        // Two seconds into the load (2,000 ticks on the topic), whatever the machine's speed.
+        tokio::task::spawn_blocking(move || {
+            let probe: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &bootstrap)
+                .create()
+                .unwrap();
+            while probe
+                .fetch_watermarks("outage", 0, Duration::from_secs(5))
+                .map(|(_, hi)| hi)
+                .unwrap_or(0)
+                < 2000
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+        .await
+        .unwrap();
         s3.set_faults(S3Faults {
             down_until: Some(Instant::now() + Duration::from_secs(4)),
             ..Default::default()
