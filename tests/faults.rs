@@ -75,6 +75,17 @@ max_age = "1s"
     out.summary
 }
 
+/// The next Produce requests fail with `errors`, as soon as the load is under way.
+fn produce_errors(errors: Vec<RDKafkaRespErr>) -> Vec<(Duration, Fault)> {
+    vec![(
+        Duration::ZERO,
+        Fault::RequestErrors {
+            api: RDKafkaApiKey::Produce,
+            errors,
+        },
+    )]
+}
+
 fn assert_exactly_once(sum: &Summary) {
     let c = &sum.counts;
     assert!(
@@ -90,18 +101,7 @@ fn assert_exactly_once(sum: &Summary) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn retriable_produce_errors_are_retried_and_nothing_is_lost() {
     let errors = vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION; 20];
-    let sum = run_with(
-        "retriable",
-        "",
-        vec![(
-            Duration::ZERO,
-            Fault::RequestErrors {
-                api: RDKafkaApiKey::Produce,
-                errors,
-            },
-        )],
-    )
-    .await;
+    let sum = run_with("retriable", "", produce_errors(errors)).await;
     assert_exactly_once(&sum);
     assert_eq!(sum.counts.delivery_failed, 0, "retried, not failed");
     assert_eq!(sum.counts.landed, 4000);
@@ -118,13 +118,7 @@ async fn the_idempotent_producer_under_errors_is_measured_exactly() {
     let sum = run_with(
         "idempotent",
         "[kafka.producer]\n\"enable.idempotence\" = \"true\"",
-        vec![(
-            Duration::ZERO,
-            Fault::RequestErrors {
-                api: RDKafkaApiKey::Produce,
-                errors,
-            },
-        )],
+        produce_errors(errors),
     )
     .await;
     let c = &sum.counts;
@@ -161,18 +155,7 @@ async fn the_idempotent_producer_under_errors_is_measured_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn non_retriable_errors_are_counted_as_delivery_failures_not_losses() {
     let errors = vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 3];
-    let sum = run_with(
-        "fatal",
-        "",
-        vec![(
-            Duration::ZERO,
-            Fault::RequestErrors {
-                api: RDKafkaApiKey::Produce,
-                errors,
-            },
-        )],
-    )
-    .await;
+    let sum = run_with("fatal", "", produce_errors(errors)).await;
     assert_exactly_once(&sum);
     assert!(
         sum.counts.delivery_failed > 0,

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use tickbench::embedded::{EmbeddedKafka, EmbeddedS3, S3_ACCESS_KEY, S3_SECRET_KEY};
+use tickbench::embedded::{EmbeddedKafka, EmbeddedS3};
 use tickbench::scenario;
 
 /// A tick without its intended send time, which differs between runs of the same seed.
@@ -33,10 +33,7 @@ fn records(objects: &[common::Object]) -> BTreeSet<Record> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_format_lands_the_same_records() {
     // The only test in this binary, so setting the environment races with nothing.
-    std::env::set_var("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY);
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY);
-    std::env::set_var("AWS_REGION", "us-east-1");
-    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    common::use_embedded_s3_keys();
     let tmp = tempfile::tempdir().unwrap();
     let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
     let client = tickbench::connect::s3_client(&Default::default(), Some(&s3.endpoint())).await;

@@ -11,16 +11,13 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use tickbench::embedded::{EmbeddedKafka, EmbeddedS3, S3_ACCESS_KEY, S3_SECRET_KEY};
+use tickbench::embedded::{EmbeddedKafka, EmbeddedS3};
 use tickbench::scenario;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn large_batches_use_multipart_and_commits_match_what_landed() {
     // The only test in this binary, so setting the environment races with nothing.
-    std::env::set_var("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY);
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY);
-    std::env::set_var("AWS_REGION", "us-east-1");
-    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    common::use_embedded_s3_keys();
     let tmp = tempfile::tempdir().unwrap();
     // The test owns the services, so it can inspect them after the run.
     let kafka = EmbeddedKafka::start(1, "mp", 2).unwrap();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
-use tickbench::embedded::{EmbeddedKafka, EmbeddedS3, S3Faults, S3_ACCESS_KEY, S3_SECRET_KEY};
+use tickbench::embedded::{EmbeddedKafka, EmbeddedS3, S3Faults};
 use tickbench::scenario;
 
 fn scenario_for(
@@ -60,10 +60,7 @@ create_bucket = true
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn s3_errors_resets_and_an_outage_are_retried_and_lose_nothing() {
     // The only test in this binary, so setting the environment races with nothing.
-    std::env::set_var("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY);
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY);
-    std::env::set_var("AWS_REGION", "us-east-1");
-    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    common::use_embedded_s3_keys();
     let tmp = tempfile::tempdir().unwrap();
     let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
 

@@ -29,6 +29,17 @@ pub async fn run_in(dir: &Path, s: &Scenario) -> anyhow::Result<RunOutcome> {
         .expect("the run finished (or failed) instead of hanging")
 }
 
+/// Puts the embedded S3 server's keys in the environment, where the AWS chain finds them (for
+/// runs whose scenario names the server as an endpoint, as a user's would). Only for a test
+/// binary with a single test: the environment is the process's.
+pub fn use_embedded_s3_keys() {
+    use tickbench::embedded::{S3_ACCESS_KEY, S3_SECRET_KEY};
+    std::env::set_var("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY);
+    std::env::set_var("AWS_REGION", "us-east-1");
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+}
+
 /// An S3 client for an S3-compatible endpoint, credentials from the AWS chain.
 pub async fn s3_client_for(endpoint: &str) -> Client {
     let cfg = scenario::S3 {
