@@ -30,6 +30,45 @@ fn records(objects: &[common::Object]) -> BTreeSet<Record> {
         .collect()
 }
 
+/// A run of `rate` ticks/s for `duration` on `topic` (2 partitions), 300 symbols, landing in
+/// the bucket "formats" under the prefix "f" with these `[sink]` settings (and max_age 60 s).
+fn scenario_for(
+    kafka: &EmbeddedKafka,
+    s3: &EmbeddedS3,
+    topic: &str,
+    duration: &str,
+    rate: u32,
+    sink: &str,
+) -> scenario::Scenario {
+    let text = format!(
+        r#"
+name = "{topic}"
+seed = 5
+duration = "{duration}"
+[symbols]
+count = 300
+[rate]
+ticks_per_second = {rate}
+[kafka]
+brokers = "{brokers}"
+topic = "{topic}"
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+[sink]
+{sink}
+max_age = "60s"
+[s3]
+endpoint = "{endpoint}"
+bucket = "formats"
+prefix = "f"
+create_bucket = true
+"#,
+        brokers = kafka.bootstrap_servers(),
+        endpoint = s3.endpoint()
+    );
+    scenario::parse(Path::new(&format!("{topic}.toml")), &text).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_format_lands_the_same_records() {
     // The only test in this binary, so setting the environment races with nothing.
@@ -63,36 +102,10 @@ async fn every_format_lands_the_same_records() {
         let compression = compression
             .map(|c| format!("compression = \"{c}\""))
             .unwrap_or_default();
-        let text = format!(
-            r#"
-name = "formats"
-seed = 5
-duration = "2s"
-[symbols]
-count = 300
-[rate]
-ticks_per_second = 8000
-[kafka]
-brokers = "{brokers}"
-topic = "{topic}"
-[kafka.consumer]
-"fetch.wait.max.ms" = "50"
-[sink]
-format = "{format}"
-{compression}
-max_records = 3000
-row_group_records = 1000
-max_age = "60s"
-[s3]
-endpoint = "{endpoint}"
-bucket = "formats"
-prefix = "f"
-create_bucket = true
-"#,
-            brokers = kafka.bootstrap_servers(),
-            endpoint = s3.endpoint()
+        let sink = format!(
+            "format = \"{format}\"\n{compression}\nmax_records = 3000\nrow_group_records = 1000"
         );
-        let s = scenario::parse(Path::new("formats.toml"), &text).unwrap();
+        let s = scenario_for(&kafka, &s3, &topic, "2s", 8000, &sink);
         let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
         let sum = &out.summary;
         assert!(sum.passed, "{ext}: {:?}", sum.problems);
@@ -129,35 +142,14 @@ create_bucket = true
     // The byte target holds after compression: objects closed by it land within a few percent of
     // it (a sink that estimated size before compressing would miss by the compression ratio).
     let kafka = EmbeddedKafka::start(1, "gzbytes", 2).unwrap();
-    let text = format!(
-        r#"
-name = "gzbytes"
-seed = 6
-duration = "3s"
-[symbols]
-count = 300
-[rate]
-ticks_per_second = 10000
-[kafka]
-brokers = "{brokers}"
-topic = "gzbytes"
-[kafka.consumer]
-"fetch.wait.max.ms" = "50"
-[sink]
-format = "jsonl"
-compression = "gzip"
-max_bytes = "40 KiB"
-max_age = "60s"
-[s3]
-endpoint = "{endpoint}"
-bucket = "formats"
-prefix = "f"
-create_bucket = true
-"#,
-        brokers = kafka.bootstrap_servers(),
-        endpoint = s3.endpoint()
+    let s = scenario_for(
+        &kafka,
+        &s3,
+        "gzbytes",
+        "3s",
+        10_000,
+        "format = \"jsonl\"\ncompression = \"gzip\"\nmax_bytes = \"40 KiB\"",
     );
-    let s = scenario::parse(Path::new("gzbytes.toml"), &text).unwrap();
     let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
     assert!(out.summary.passed, "{:?}", out.summary.problems);
     let landed: Vec<tickbench::sink::upload::Landed> =
