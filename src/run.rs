@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use rdkafka::consumer::StreamConsumer;
 use tokio::sync::{oneshot, watch};
 
 use crate::audit;
@@ -109,8 +108,8 @@ pub async fn run(
         // skip it: start it where this run's records will begin instead.
         connect::commit_offsets(&brokers, k, &group_id, &start_offsets).await?;
     }
-    let consumer: StreamConsumer = connect::consumer_config(&brokers, k, &group_id)?
-        .create()
+    let consumer: sink::SinkConsumer = connect::consumer_config(&brokers, k, &group_id)?
+        .create_with_context(sink::SinkContext::default())
         .context("creating the sink's Kafka consumer")?;
     rdkafka::consumer::Consumer::subscribe(&consumer, &[&k.topic])
         .context("subscribing the sink")?;
@@ -358,6 +357,8 @@ pub async fn run(
             offset_gaps: sink_report.offset_gaps,
             consumer_errors: sink_report.consumer_errors,
             skipped_preexisting: sink_report.skipped_preexisting,
+            rewinds: sink_report.rewinds,
+            reread: sink_report.reread,
             foreign: audit.foreign,
         },
         throughput: Throughput {

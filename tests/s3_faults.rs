@@ -13,6 +13,26 @@ use rdkafka::ClientConfig;
 use tickbench::embedded::{EmbeddedKafka, EmbeddedS3, S3Faults};
 use tickbench::scenario;
 
+/// Waits (off the runtime) until `topic`'s partition 0 holds `records`.
+async fn wait_for_records(bootstrap: String, topic: &'static str, records: i64) {
+    tokio::task::spawn_blocking(move || {
+        let probe: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .create()
+            .unwrap();
+        while probe
+            .fetch_watermarks(topic, 0, Duration::from_secs(5))
+            .map(|(_, hi)| hi)
+            .unwrap_or(0)
+            < records
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .unwrap();
+}
+
 fn scenario_for(
     kafka: &EmbeddedKafka,
     s3: &EmbeddedS3,
@@ -102,22 +122,7 @@ async fn s3_errors_resets_and_an_outage_are_retried_and_lose_nothing() {
     let bootstrap = kafka.bootstrap_servers().to_string();
     let outage = async {
         // Two seconds into the load (2,000 ticks on the topic), whatever the machine's speed.
-        tokio::task::spawn_blocking(move || {
-            let probe: BaseConsumer = ClientConfig::new()
-                .set("bootstrap.servers", &bootstrap)
-                .create()
-                .unwrap();
-            while probe
-                .fetch_watermarks("outage", 0, Duration::from_secs(5))
-                .map(|(_, hi)| hi)
-                .unwrap_or(0)
-                < 2000
-            {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-        .await
-        .unwrap();
+        wait_for_records(bootstrap, "outage", 2000).await;
         s3.set_faults(S3Faults {
             down_until: Some(Instant::now() + Duration::from_secs(4)),
             ..Default::default()
@@ -130,10 +135,41 @@ async fn s3_errors_resets_and_an_outage_are_retried_and_lose_nothing() {
     assert_eq!((sum.counts.lost, sum.counts.duplicated), (0, 0));
     assert_eq!(sum.counts.landed, 8_000);
     assert!(sum.requests.retried > 0, "{:?}", sum.requests);
+    assert_eq!(sum.counts.rewinds, 0, "the retries outlasted the outage");
     // Ticks that waited out the outage show it in their end-to-end latency.
     assert!(
         sum.stages["pipeline_e2e"].max_us >= 2_000_000,
         "{:?}",
         sum.stages["pipeline_e2e"]
     );
+    drop(kafka);
+
+    // An outage longer than the sink retries a request (5 s against upload_retry_for = 1 s): the
+    // uploads give up, each partition rewinds to its oldest batch not yet durable and reads it
+    // again, skipping what became durable meanwhile; once S3 is back, everything lands once.
+    let kafka = EmbeddedKafka::start(1, "giveup", 1).unwrap();
+    let s = scenario_for(
+        &kafka,
+        &s3,
+        "giveup",
+        "max_age = \"500ms\"\nupload_retry_for = \"1s\"\ndrain_timeout = \"60s\"",
+    );
+    let bootstrap = kafka.bootstrap_servers().to_string();
+    let outage = async {
+        wait_for_records(bootstrap, "giveup", 2000).await;
+        s3.set_faults(S3Faults {
+            down_until: Some(Instant::now() + Duration::from_secs(5)),
+            ..Default::default()
+        });
+    };
+    let (out, ()) = tokio::join!(common::run_in(tmp.path(), &s), outage);
+    let out = out.expect("run succeeded");
+    let sum = &out.summary;
+    assert!(sum.passed, "{:?}", sum.problems);
+    assert_eq!((sum.counts.lost, sum.counts.duplicated), (0, 0));
+    assert_eq!(sum.counts.landed, 8_000);
+    assert!(sum.counts.rewinds >= 1, "{:?}", sum.counts);
+    assert!(sum.counts.reread >= 1, "{:?}", sum.counts);
+    let objects = common::read_back(&client, "faults", "giveup/giveup/").await;
+    assert_eq!(common::assert_each_tick_once(&objects), 8_000);
 }

@@ -69,6 +69,13 @@ pub struct Counts {
     pub foreign: u64,
     /// Records older than the run's start offsets that the sink read and passed over.
     pub skipped_preexisting: u64,
+    /// Uploads that gave up after `sink.upload_retry_for`; each rewound its partition to its
+    /// oldest batch not yet durable, which was read and uploaded again.
+    #[serde(default)]
+    pub rewinds: u64,
+    /// Records read a second time after rewinds (counted in `consumed` too).
+    #[serde(default)]
+    pub reread: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -350,7 +350,9 @@ pub struct Sink {
     #[serde(with = "humantime_serde", default = "default_drain_timeout")]
     pub drain_timeout: Duration,
     /// How long an S3 request is sent again (backoff 200 ms to 5 s) after the SDK's own five
-    /// attempts failed, before the run stops with the error.
+    /// attempts failed, before the upload gives up and the sink rewinds its partition to the
+    /// oldest batch not yet durable and reads it again (errors that will not go away, such as
+    /// access denied, stop the run at once).
     #[serde(with = "humantime_serde", default = "default_upload_retry_for")]
     pub upload_retry_for: Duration,
     /// Close every open batch when the wall clock crosses a whole multiple of this since the

@@ -68,6 +68,9 @@ pub enum CloseReason {
     Rotate,
     TimePartition,
     Drain,
+    /// Read again after a rewind: closed where the batch that failed had closed, or where an
+    /// object that is already durable begins.
+    Rewind,
 }
 
 impl CloseReason {
@@ -80,6 +83,7 @@ impl CloseReason {
             CloseReason::Rotate => "rotate",
             CloseReason::TimePartition => "time_partition",
             CloseReason::Drain => "drain",
+            CloseReason::Rewind => "rewind",
         }
     }
 }
@@ -324,6 +328,27 @@ impl Batcher {
         for (p, g) in all {
             self.close(p, g.as_deref(), CloseReason::Drain, now_ns, out);
         }
+    }
+
+    /// Closes the open batches of one partition (a rewind's cut).
+    pub fn close_partition(&mut self, partition: i32, now_ns: u64, out: &mut Vec<Action>) {
+        let groups: Vec<Option<String>> = self
+            .batches()
+            .filter(|(p, _, _)| *p == partition)
+            .map(|(_, g, _)| g.map(str::to_string))
+            .collect();
+        for g in groups {
+            self.close(partition, g.as_deref(), CloseReason::Rewind, now_ns, out);
+        }
+    }
+
+    /// Drops the open batches of one partition unfinished (its records will be read again, or
+    /// by another consumer) and returns their ids.
+    pub fn discard(&mut self, partition: i32) -> Vec<BatchId> {
+        self.open
+            .remove(&partition)
+            .map(|g| g.iter().map(|b| b.id).collect())
+            .unwrap_or_default()
     }
 
     fn batches(&self) -> impl Iterator<Item = (i32, Option<&str>, &Open)> {

@@ -43,6 +43,23 @@ impl CommitTracker {
         })
     }
 
+    /// The first offset of the partition's oldest batch not yet durable.
+    pub fn first_pending(&self, partition: i32) -> Option<i64> {
+        self.pending
+            .get(&partition)
+            .and_then(|p| p.first().copied())
+    }
+
+    /// Drops the partition's pending batches (they will be read again, or by another member).
+    /// With `revoked`, its commit point goes too: a new assignment starts from the group's
+    /// committed offset, wherever that is by then.
+    pub fn forget(&mut self, partition: i32, revoked: bool) {
+        self.pending.remove(&partition);
+        if revoked {
+            self.committed.remove(&partition);
+        }
+    }
+
     /// Batches opened but not yet durable.
     pub fn pending(&self) -> usize {
         self.pending.values().map(|p| p.len()).sum()

@@ -146,6 +146,19 @@ impl DeadLetters {
             .collect()
     }
 
+    /// Drops a partition's open dead-letter batch unwritten; returns its id and record count.
+    pub fn discard(&mut self, partition: i32) -> Option<(BatchId, u64)> {
+        self.open.remove(&partition).map(|b| {
+            (
+                BatchId {
+                    partition,
+                    first_offset: b.first,
+                },
+                b.records,
+            )
+        })
+    }
+
     fn close(&mut self, partition: i32, reason: CloseReason, now_ns: u64) -> Option<ClosedBatch> {
         let b = self.open.remove(&partition)?;
         Some(ClosedBatch {

@@ -3,7 +3,10 @@
 
 pub mod batcher;
 pub mod commit;
+pub mod context;
 pub mod dead_letter;
+pub mod journal;
+mod reset;
 pub mod upload;
 
 use std::collections::{BTreeMap, HashMap};
@@ -11,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
@@ -23,8 +26,10 @@ use crate::metrics::{now_ns, us_between, Counters, Recorders, Stage};
 use crate::tick::decode_payload;
 use batcher::{Action, BatchId, Batcher, TimeLayout, Triggers};
 use commit::CommitTracker;
+pub use context::{SinkConsumer, SinkContext};
 use dead_letter::DeadLetters;
-use upload::{Chunk, Done, Landed, UploadError, Uploader};
+use reset::{Replay, Reset};
+use upload::{Chunk, Done, Failed, Landed, UploadError, Uploader};
 
 /// What the sink needs besides its clients.
 #[derive(Debug, Clone)]
@@ -99,6 +104,24 @@ pub struct SinkReport {
     pub positions: BTreeMap<i32, i64>,
     /// Dead-letter objects (records set aside), in the order they became durable.
     pub dead_letters: Vec<Landed>,
+    /// Uploads that gave up (after `sink.upload_retry_for`), each rewinding its partition to its
+    /// oldest batch not yet durable.
+    pub rewinds: u64,
+    /// Records read again after rewinds (included in `consumed`).
+    pub reread: u64,
+    /// Records read again that were already durable in an object, so not written twice.
+    pub replay_skipped: u64,
+    /// Partitions the group assigned to this sink, and took back, over the run.
+    pub assigned: u64,
+    pub revoked: u64,
+}
+
+/// What the committer is asked to do.
+enum CommitMsg {
+    /// Commit partition's offset; the batch that allowed it became durable at the time given.
+    Offset(i32, i64, u64),
+    /// Answer once every commit sent before is done.
+    Barrier(oneshot::Sender<()>),
 }
 
 /// Signals the run sends the sink.
@@ -110,6 +133,7 @@ pub struct SinkControl {
 }
 
 struct State {
+    consumer: Arc<SinkConsumer>,
     settings: SinkSettings,
     uploader: Uploader,
     rec: Arc<Recorders>,
@@ -119,8 +143,22 @@ struct State {
     tracker: CommitTracker,
     streams: HashMap<BatchId, mpsc::Sender<Chunk>>,
     in_flight: usize,
+    /// Uploads not yet reported, per partition: a reset waits for them.
+    in_flight_by: HashMap<i32, usize>,
+    /// Partitions being rewound or revoked, until their uploads in flight are done.
+    resetting: BTreeMap<i32, Reset>,
+    /// Per partition, last offsets of batches that failed (a rewind closes its batch there).
+    failed_last: BTreeMap<i32, Vec<i64>>,
+    /// Partitions being read again after a rewind.
+    replay: HashMap<i32, Replay>,
+    /// Revoked partitions to give up once all of them are committed.
+    to_give_up: Vec<i32>,
+    /// A rewind happened: the sink must read again even if it had drained.
+    read_again: bool,
+    /// Positions of partitions given up to other members.
+    positions_released: BTreeMap<i32, i64>,
     done_tx: Done,
-    commit_tx: mpsc::UnboundedSender<(i32, i64, u64)>,
+    commit_tx: mpsc::UnboundedSender<CommitMsg>,
     next_offset: BTreeMap<i32, i64>,
     report: SinkReport,
     actions: Vec<Action>,
@@ -128,7 +166,7 @@ struct State {
 
 /// Runs the sink until the drain target is landed and committed.
 pub async fn run(
-    consumer: StreamConsumer,
+    consumer: SinkConsumer,
     uploader: Uploader,
     settings: SinkSettings,
     rec: Arc<Recorders>,
@@ -136,6 +174,8 @@ pub async fn run(
     control: SinkControl,
 ) -> Result<SinkReport, SinkError> {
     let consumer = Arc::new(consumer);
+    // However the sink ends, the consumer then leaves its group without waiting for it.
+    let _closing = context::CloseOnDrop(consumer.clone());
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let (commit_tx, commit_rx) = mpsc::unbounded_channel();
     let committer = tokio::spawn(committer(
@@ -145,6 +185,14 @@ pub async fn run(
         rec.clone(),
     ));
     let mut st = State {
+        consumer: consumer.clone(),
+        in_flight_by: HashMap::new(),
+        resetting: BTreeMap::new(),
+        failed_last: BTreeMap::new(),
+        replay: HashMap::new(),
+        to_give_up: Vec::new(),
+        read_again: false,
+        positions_released: BTreeMap::new(),
         batcher: Batcher::new(settings.triggers, settings.layout, settings.encoding),
         settings,
         uploader,
@@ -172,8 +220,8 @@ pub async fn run(
         tokio::select! {
             biased;
             Some(res) = done_rx.recv() => {
-                st.in_flight -= 1;
-                st.on_landed(res?);
+                st.on_done(res)?;
+                st.finish_resets().await?;
             }
             changed = drain.changed(), if target.is_none() => {
                 if changed.is_ok() {
@@ -190,6 +238,7 @@ pub async fn run(
                 if ready.is_some() && consumer.assignment().is_ok_and(|a| a.count() > 0) {
                     let _ = ready.take().map(|r| r.send(()));
                 }
+                st.finish_resets().await?;
                 st.batcher.expire(now, &mut st.actions);
                 st.dispatch().await;
                 for b in st.dead.expire(now, st.settings.triggers.max_age.as_nanos() as u64) {
@@ -221,12 +270,21 @@ pub async fn run(
                 Err(_) => st.report.consumer_errors += 1,
             },
         }
-        if drained && st.in_flight == 0 {
+        let events = consumer.context().take();
+        if !events.is_empty() {
+            st.on_membership(events);
+            st.finish_resets().await?;
+        }
+        if std::mem::take(&mut st.read_again) {
+            drained = false;
+        }
+        if drained && st.in_flight == 0 && st.resetting.is_empty() {
             break;
         }
     }
     st.final_commits();
-    st.report.positions = st.next_offset.clone();
+    st.report.positions = st.positions_released.clone();
+    st.report.positions.extend(st.next_offset.clone());
     let State {
         mut report,
         commit_tx,
@@ -236,11 +294,37 @@ pub async fn run(
     report.committed = committer
         .await
         .map_err(|e| SinkError::Commit(e.to_string()))??;
+    consumer.context().close();
     consumer.unsubscribe();
     Ok(report)
 }
 
 impl State {
+    /// An upload is done, durable or given up.
+    fn on_done(&mut self, res: Result<Landed, Failed>) -> Result<(), SinkError> {
+        self.in_flight -= 1;
+        let p = match &res {
+            Ok(l) => l.partition,
+            Err(f) => f.id.partition,
+        };
+        if let Some(n) = self.in_flight_by.get_mut(&p) {
+            *n -= 1;
+        }
+        match res {
+            Ok(l) => {
+                self.on_landed(l);
+                Ok(())
+            }
+            Err(f) => self.on_failed(f),
+        }
+    }
+
+    /// An upload for partition `p` started.
+    fn started(&mut self, p: i32) {
+        self.in_flight += 1;
+        *self.in_flight_by.entry(p).or_default() += 1;
+    }
+
     async fn on_record(
         &mut self,
         partition: i32,
@@ -260,6 +344,23 @@ impl State {
             self.report.skipped_preexisting += 1;
             return;
         }
+        if self.resetting.contains_key(&partition) {
+            // Its batches were dropped; these records are read again (or by the next owner).
+            return;
+        }
+        let mut replaying = false;
+        if let Some(r) = self.replay.get_mut(&partition) {
+            if r.over(offset) {
+                self.replay.remove(&partition);
+            } else {
+                replaying = true;
+                if r.cut_before(offset) {
+                    self.batcher
+                        .close_partition(partition, t_recv, &mut self.actions);
+                    self.dispatch().await;
+                }
+            }
+        }
         if let Some(expected) = self.next_offset.get(&partition) {
             if offset > *expected {
                 self.report.offset_gaps += (offset - expected) as u64;
@@ -277,6 +378,15 @@ impl State {
         } else {
             decode_payload(payload, scratch).map_err(|e| e.to_string())
         };
+        if replaying
+            && self
+                .replay
+                .get(&partition)
+                .is_some_and(|r| r.durable(offset, decoded.is_ok()))
+        {
+            self.report.replay_skipped += 1;
+            return;
+        }
         let tick = match decoded {
             Ok(t) => t,
             Err(error) => {
@@ -315,11 +425,12 @@ impl State {
     }
 
     async fn put_dead(&mut self, b: batcher::ClosedBatch) {
+        let p = b.id.partition;
         let key = dead_letter::key(&self.settings.prefix, &self.settings.topic, &b);
         self.uploader
             .put_as(key, b, "application/x-ndjson", self.done_tx.clone())
             .await;
-        self.in_flight += 1;
+        self.started(p);
     }
 
     /// Hands the batcher's parts and closed batches to the uploader.
@@ -338,8 +449,8 @@ impl State {
                         Some(tx) => tx.clone(),
                         None => {
                             let key = self.key(id, time, symbol.as_deref());
-                            let tx = self.uploader.start_multipart(key, self.done_tx.clone());
-                            self.in_flight += 1;
+                            let tx = self.uploader.start_multipart(key, id, self.done_tx.clone());
+                            self.started(id.partition);
                             self.streams.insert(id, tx.clone());
                             tx
                         }
@@ -362,8 +473,10 @@ impl State {
                         // that stayed under a part until the end): multipart, cut into parts here.
                         None if batch.tail.len() as u64 > t.multipart_threshold => {
                             let key = self.key(batch.id, batch.time, batch.symbol.as_deref());
-                            let tx = self.uploader.start_multipart(key, self.done_tx.clone());
-                            self.in_flight += 1;
+                            let tx =
+                                self.uploader
+                                    .start_multipart(key, batch.id, self.done_tx.clone());
+                            self.started(batch.id.partition);
                             let mut batch = batch;
                             let mut rest = std::mem::take(&mut batch.tail);
                             while rest.len() as u64 > t.part_size {
@@ -377,8 +490,9 @@ impl State {
                         None => {
                             let key = self.key(batch.id, batch.time, batch.symbol.as_deref());
                             // Waits for a request slot: closed batches never pile up in memory.
+                            let p = batch.id.partition;
                             self.uploader.put(key, batch, self.done_tx.clone()).await;
-                            self.in_flight += 1;
+                            self.started(p);
                         }
                     }
                 }
@@ -410,7 +524,9 @@ impl State {
         self.tracker.durable(l.partition, l.first_offset);
         let position = self.next_offset.get(&l.partition).copied().unwrap_or(0);
         if let Some(next) = self.tracker.advance(l.partition, position) {
-            let _ = self.commit_tx.send((l.partition, next, l.durable_ns));
+            let _ = self
+                .commit_tx
+                .send(CommitMsg::Offset(l.partition, next, l.durable_ns));
         }
         let dead = dead_letter::prefix(&self.settings.prefix, &self.settings.topic);
         if l.key.starts_with(&dead) {
@@ -429,7 +545,7 @@ impl State {
         let positions: Vec<(i32, i64)> = self.next_offset.iter().map(|(p, o)| (*p, *o)).collect();
         for (p, position) in positions {
             if let Some(next) = self.tracker.advance(p, position) {
-                let _ = self.commit_tx.send((p, next, now));
+                let _ = self.commit_tx.send(CommitMsg::Offset(p, next, now));
             }
         }
     }
@@ -445,21 +561,33 @@ impl State {
 
 /// Commits offsets in the order they become committable, coalescing what queued up meanwhile.
 async fn committer(
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<SinkConsumer>,
     topic: String,
-    mut rx: mpsc::UnboundedReceiver<(i32, i64, u64)>,
+    mut rx: mpsc::UnboundedReceiver<CommitMsg>,
     rec: Arc<Recorders>,
 ) -> Result<BTreeMap<i32, i64>, SinkError> {
     let mut committed = BTreeMap::new();
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
+        let mut batch = Vec::new();
+        let mut barriers = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                CommitMsg::Offset(p, o, t) => batch.push((p, o, t)),
+                CommitMsg::Barrier(tx) => barriers.push(tx),
+            }
+            next = rx.try_recv().ok();
         }
+        // A revoked partition then reassigned may commit lower than before: the latest wins.
         let mut latest: BTreeMap<i32, i64> = BTreeMap::new();
         for (p, o, _) in &batch {
-            let e = latest.entry(*p).or_insert(*o);
-            *e = (*e).max(*o);
+            latest.insert(*p, *o);
+        }
+        if latest.is_empty() {
+            for b in barriers {
+                let _ = b.send(());
+            }
+            continue;
         }
         let mut tpl = TopicPartitionList::new();
         for (p, o) in &latest {
@@ -488,6 +616,9 @@ async fn committer(
             rec.event(Stage::Commit, us_between(*durable_ns, t), t);
         }
         committed.extend(latest);
+        for b in barriers {
+            let _ = b.send(());
+        }
     }
     Ok(committed)
 }

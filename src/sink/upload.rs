@@ -5,7 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
@@ -24,6 +25,36 @@ pub struct UploadError {
     pub bucket: String,
     pub key: String,
     pub message: String,
+    /// Worth trying again later (5xx, throttling, timeouts, connection errors); false for
+    /// answers that will not change (access denied, no such bucket, a request S3 rejects).
+    pub transient: bool,
+}
+
+/// A batch whose upload gave up: the sink rewinds its partition and reads it again.
+#[derive(Debug)]
+pub struct Failed {
+    pub id: BatchId,
+    /// The batch's last offset, when it had closed (a streaming upload can fail while its batch
+    /// is still open).
+    pub last_offset: Option<i64>,
+    pub error: UploadError,
+}
+
+/// Whether an S3 error may go away if the request is sent again.
+fn is_transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
+    match e {
+        SdkError::ServiceError(s) => {
+            let status = s.raw().status().as_u16();
+            status >= 500
+                || status == 408
+                || status == 429
+                // S3 answers 400 RequestTimeout when a body arrives too slowly.
+                || matches!(s.err().code(), Some("RequestTimeout" | "SlowDown"))
+        }
+        SdkError::ConstructionFailure(_) => false,
+        // Dispatch failures (connection refused or reset), timeouts, unreadable responses.
+        _ => true,
+    }
 }
 
 /// One object that is durable, as recorded in the run's `objects.jsonl`.
@@ -60,7 +91,7 @@ pub enum Chunk {
     Last(ClosedBatch),
 }
 
-pub type Done = mpsc::UnboundedSender<Result<Landed, UploadError>>;
+pub type Done = mpsc::UnboundedSender<Result<Landed, Failed>>;
 
 #[derive(Clone)]
 pub struct Uploader {
@@ -101,17 +132,20 @@ impl Uploader {
     /// allows after the SDK's own attempts failed: an S3 outage of seconds delays batches instead
     /// of failing the run. Every request tickbench makes is idempotent (same key, same part
     /// number, same bytes), so sending one again is safe.
-    async fn retrying<T, E, F, Fut>(&self, mut f: F) -> Result<T, E>
+    async fn retrying<T, E, F, Fut>(&self, mut f: F) -> Result<T, SdkError<E, HttpResponse>>
     where
+        E: ProvideErrorMetadata,
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, E>>,
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     {
         let start = std::time::Instant::now();
         let mut backoff = std::time::Duration::from_millis(200);
         loop {
             match f().await {
                 Ok(v) => return Ok(v),
-                Err(e) if start.elapsed() + backoff > self.retry_for => return Err(e),
+                Err(e) if !is_transient(&e) || start.elapsed() + backoff > self.retry_for => {
+                    return Err(e)
+                }
                 Err(_) => {
                     self.counts.retried.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(backoff).await;
@@ -139,11 +173,15 @@ impl Uploader {
         }
     }
 
-    fn err(&self, op: &'static str, key: &str, e: impl std::error::Error) -> UploadError {
+    fn err<E>(&self, op: &'static str, key: &str, e: SdkError<E, HttpResponse>) -> UploadError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
         UploadError {
             op,
             bucket: self.bucket.to_string(),
             key: key.to_string(),
+            transient: is_transient(&e),
             message: DisplayErrorContext(e).to_string(),
         }
     }
@@ -196,19 +234,28 @@ impl Uploader {
                     up.rec.event(Stage::PartUpload, us_between(t0, t1), t1);
                     Ok(up.landed(key, &batch, 0, t1))
                 }
-                Err(e) => Err(up.err("PutObject", &key, e)),
+                Err(e) => Err(Failed {
+                    id: batch.id,
+                    last_offset: Some(batch.last_offset),
+                    error: up.err("PutObject", &key, e),
+                }),
             });
         });
     }
 
     /// Starts a multipart upload for a batch whose first part is ready; feed it parts, then `Last`.
-    pub fn start_multipart(&self, key: String, done: Done) -> mpsc::Sender<Chunk> {
+    pub fn start_multipart(&self, key: String, id: BatchId, done: Done) -> mpsc::Sender<Chunk> {
         // One chunk of slack: the batcher fills the next part while this one waits for a permit.
         let (tx, rx) = mpsc::channel(1);
         let up = self.clone();
         tokio::spawn(async move {
-            let res = up.multipart(&key, rx).await;
-            let _ = done.send(res);
+            let mut last_offset = None;
+            let res = up.multipart(&key, rx, &mut last_offset).await;
+            let _ = done.send(res.map_err(|error| Failed {
+                id,
+                last_offset,
+                error,
+            }));
         });
         tx
     }
@@ -217,6 +264,7 @@ impl Uploader {
         &self,
         key: &str,
         mut rx: mpsc::Receiver<Chunk>,
+        last_offset: &mut Option<i64>,
     ) -> Result<Landed, UploadError> {
         let created = self
             .retrying(|| {
@@ -231,7 +279,10 @@ impl Uploader {
             .map_err(|e| self.err("CreateMultipartUpload", key, e))?;
         self.counts.create_multipart.fetch_add(1, Ordering::Relaxed);
         let upload_id = created.upload_id().unwrap_or_default().to_string();
-        match self.parts_and_complete(key, &upload_id, &mut rx).await {
+        match self
+            .parts_and_complete(key, &upload_id, &mut rx, last_offset)
+            .await
+        {
             Ok(landed) => Ok(landed),
             Err(e) => {
                 // Leave no orphaned upload behind: its parts would be billed forever.
@@ -254,19 +305,24 @@ impl Uploader {
         key: &str,
         upload_id: &str,
         rx: &mut mpsc::Receiver<Chunk>,
+        last_offset: &mut Option<i64>,
     ) -> Result<Landed, UploadError> {
         let mut parts: JoinSet<Result<CompletedPart, UploadError>> = JoinSet::new();
         let mut number = 0;
         let batch = loop {
             let (bytes, last) = match rx.recv().await {
                 Some(Chunk::Part(bytes)) => (bytes, None),
-                Some(Chunk::Last(mut batch)) => (std::mem::take(&mut batch.tail), Some(batch)),
+                Some(Chunk::Last(mut batch)) => {
+                    *last_offset = Some(batch.last_offset);
+                    (std::mem::take(&mut batch.tail), Some(batch))
+                }
                 None => {
                     return Err(UploadError {
                         op: "UploadPart",
                         bucket: self.bucket.to_string(),
                         key: key.into(),
-                        message: "the sink stopped before the batch closed".into(),
+                        message: "the batch was discarded before it closed".into(),
+                        transient: true,
                     })
                 }
             };
@@ -319,6 +375,7 @@ impl Uploader {
                 bucket: self.bucket.to_string(),
                 key: key.into(),
                 message: e.to_string(),
+                transient: false,
             })??);
         }
         done.sort_by_key(|p| p.part_number());

@@ -1,0 +1,126 @@
+//! The sink's consumer context: it takes partitions when the group assigns them, but when the group
+//! revokes them it only tells the sink, which first lets their uploads finish, commits what is
+//! durable, and then gives them up (librdkafka waits for that call before the group moves on).
+//! Revoking at once would let the next owner read records whose objects are still uploading.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::TopicPartitionList;
+
+/// The consumer type the sink runs on.
+pub type SinkConsumer = rdkafka::consumer::StreamConsumer<SinkContext>;
+
+/// A change of the group's assignment, for the sink to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Membership {
+    Assigned(Vec<i32>),
+    /// The sink must give these up (see [`give_up`]) once their uploads are done.
+    Revoked(Vec<i32>),
+}
+
+#[derive(Default)]
+pub struct SinkContext {
+    events: Mutex<Vec<Membership>>,
+    /// The sink has stopped: revocations (of leaving the group) take effect at once.
+    closing: AtomicBool,
+}
+
+impl SinkContext {
+    /// The sink loop is over; from now on the consumer leaves the group without waiting for it.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+    }
+
+    /// The assignment changes since the last call.
+    pub fn take(&self) -> Vec<Membership> {
+        std::mem::take(&mut *self.events.lock().expect("membership events"))
+    }
+
+    fn push(&self, m: Membership) {
+        self.events.lock().expect("membership events").push(m);
+    }
+}
+
+fn partitions(tpl: &TopicPartitionList) -> Vec<i32> {
+    tpl.elements().iter().map(|e| e.partition()).collect()
+}
+
+impl ClientContext for SinkContext {}
+
+impl ConsumerContext for SinkContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let res = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                if let Err(e) = res {
+                    eprintln!("warning: taking the assigned partitions failed: {e}");
+                }
+                self.push(Membership::Assigned(partitions(tpl)));
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS
+                if self.closing.load(Ordering::Relaxed) =>
+            {
+                let _ = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.push(Membership::Revoked(partitions(tpl)));
+            }
+            _ => {
+                // The group itself failed: drop everything, as librdkafka's default does; the
+                // sink's commits never passed what is durable.
+                let _ = consumer.unassign();
+                self.push(Membership::Revoked(partitions(tpl)));
+            }
+        }
+    }
+}
+
+/// Gives up revoked partitions, once the sink has committed what is durable of them.
+pub fn give_up(
+    consumer: &SinkConsumer,
+    topic: &str,
+    partitions: &[i32],
+) -> rdkafka::error::KafkaResult<()> {
+    if matches!(
+        consumer.rebalance_protocol(),
+        RebalanceProtocol::Cooperative
+    ) {
+        let mut tpl = TopicPartitionList::new();
+        for p in partitions {
+            tpl.add_partition(topic, *p);
+        }
+        consumer.incremental_unassign(&tpl)
+    } else {
+        consumer.unassign()
+    }
+}
+
+/// Closes the context when dropped (see [`SinkContext::close`]).
+pub struct CloseOnDrop(pub std::sync::Arc<SinkConsumer>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.context().close();
+    }
+}
