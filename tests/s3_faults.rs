@@ -33,6 +33,32 @@ async fn wait_for_records(bootstrap: String, topic: &'static str, records: i64) 
     .unwrap();
 }
 
+/// Runs 8,000 ticks on `topic` with S3 down for `secs` seconds from two seconds into the load
+/// (2,000 ticks on the topic, whatever the machine's speed); asserts all landed once.
+async fn run_through_outage(
+    dir: &Path,
+    s3: &EmbeddedS3,
+    topic: &'static str,
+    sink: &str,
+    secs: u64,
+) -> tickbench::report::Summary {
+    let kafka = EmbeddedKafka::start(1, topic, 1).unwrap();
+    let s = scenario_for(&kafka, s3, topic, sink);
+    let outage = async {
+        wait_for_records(kafka.bootstrap_servers().to_string(), topic, 2000).await;
+        s3.set_faults(S3Faults {
+            down_until: Some(Instant::now() + Duration::from_secs(secs)),
+            ..Default::default()
+        });
+    };
+    let (out, ()) = tokio::join!(common::run_in(dir, &s), outage);
+    let sum = out.expect("run succeeded").summary;
+    assert!(sum.passed, "{:?}", sum.problems);
+    assert_eq!((sum.counts.lost, sum.counts.duplicated), (0, 0));
+    assert_eq!(sum.counts.landed, 8_000);
+    sum
+}
+
 fn scenario_for(
     kafka: &EmbeddedKafka,
     s3: &EmbeddedS3,
@@ -117,23 +143,7 @@ async fn s3_errors_resets_and_an_outage_are_retried_and_lose_nothing() {
     // The server unreachable for 4 s in the middle of the run, with the SDK trying each request
     // once: the sink's own retries (backoff up to 5 s, for upload_retry_for) carry the batches
     // over it.
-    let kafka = EmbeddedKafka::start(1, "outage", 1).unwrap();
-    let s = scenario_for(&kafka, &s3, "outage", "max_age = \"500ms\"");
-    let bootstrap = kafka.bootstrap_servers().to_string();
-    let outage = async {
-        // Two seconds into the load (2,000 ticks on the topic), whatever the machine's speed.
-        wait_for_records(bootstrap, "outage", 2000).await;
-        s3.set_faults(S3Faults {
-            down_until: Some(Instant::now() + Duration::from_secs(4)),
-            ..Default::default()
-        });
-    };
-    let (out, ()) = tokio::join!(common::run_in(tmp.path(), &s), outage);
-    let out = out.expect("run succeeded");
-    let sum = &out.summary;
-    assert!(sum.passed, "{:?}", sum.problems);
-    assert_eq!((sum.counts.lost, sum.counts.duplicated), (0, 0));
-    assert_eq!(sum.counts.landed, 8_000);
+    let sum = run_through_outage(tmp.path(), &s3, "outage", "max_age = \"500ms\"", 4).await;
     assert!(sum.requests.retried > 0, "{:?}", sum.requests);
     assert_eq!(sum.counts.rewinds, 0, "the retries outlasted the outage");
     // Ticks that waited out the outage show it in their end-to-end latency.
@@ -142,32 +152,18 @@ async fn s3_errors_resets_and_an_outage_are_retried_and_lose_nothing() {
         "{:?}",
         sum.stages["pipeline_e2e"]
     );
-    drop(kafka);
 
     // An outage longer than the sink retries a request (5 s against upload_retry_for = 1 s): the
     // uploads give up, each partition rewinds to its oldest batch not yet durable and reads it
     // again, skipping what became durable meanwhile; once S3 is back, everything lands once.
-    let kafka = EmbeddedKafka::start(1, "giveup", 1).unwrap();
-    let s = scenario_for(
-        &kafka,
+    let sum = run_through_outage(
+        tmp.path(),
         &s3,
         "giveup",
         "max_age = \"500ms\"\nupload_retry_for = \"1s\"\ndrain_timeout = \"60s\"",
-    );
-    let bootstrap = kafka.bootstrap_servers().to_string();
-    let outage = async {
-        wait_for_records(bootstrap, "giveup", 2000).await;
-        s3.set_faults(S3Faults {
-            down_until: Some(Instant::now() + Duration::from_secs(5)),
-            ..Default::default()
-        });
-    };
-    let (out, ()) = tokio::join!(common::run_in(tmp.path(), &s), outage);
-    let out = out.expect("run succeeded");
-    let sum = &out.summary;
-    assert!(sum.passed, "{:?}", sum.problems);
-    assert_eq!((sum.counts.lost, sum.counts.duplicated), (0, 0));
-    assert_eq!(sum.counts.landed, 8_000);
+        5,
+    )
+    .await;
     assert!(sum.counts.rewinds >= 1, "{:?}", sum.counts);
     assert!(sum.counts.reread >= 1, "{:?}", sum.counts);
     let objects = common::read_back(&client, "faults", "giveup/giveup/").await;
