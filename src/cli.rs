@@ -47,6 +47,34 @@ pub enum Command {
         #[arg(long)]
         topic: Option<String>,
     },
+    /// Run only the sink, as one member of a consumer group: land what the topic holds, commit
+    /// what is durable, stop when idle (`--until-idle`) or on SIGTERM / Ctrl-C. Start several
+    /// (with different `--instance` names) to spread the partitions over them.
+    Sink {
+        /// The scenario file (TOML): its [kafka], [sink] and [s3] sections are used.
+        scenario: PathBuf,
+        /// Folder the sink's results folder is created in; `.sink-state/` in it keeps the upload
+        /// journal a restarted sink cleans up from.
+        #[arg(long, default_value = "results")]
+        results_dir: PathBuf,
+        /// This sink's name, unique among the sinks sharing a results folder; keep it across
+        /// restarts so the restarted sink aborts the uploads the old one left open.
+        #[arg(long, default_value = "sink-0")]
+        instance: String,
+        /// Consumer group, instead of the scenario's `kafka.group_id` (default
+        /// `tickbench-sink-<scenario name>`).
+        #[arg(long)]
+        group: Option<String>,
+        /// Stop once no record has arrived for this long (for example 10s); without it the sink
+        /// runs until SIGTERM or Ctrl-C.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        until_idle: Option<std::time::Duration>,
+        /// No progress line while running.
+        #[arg(long, short)]
+        quiet: bool,
+        #[command(flatten)]
+        targets: Targets,
+    },
     /// Check that the scenario's brokers, topic and bucket are usable, and say how to fix what is not.
     Doctor {
         /// The scenario file (TOML).
@@ -241,6 +269,30 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Sink {
+            scenario: path,
+            results_dir,
+            instance,
+            group,
+            until_idle,
+            quiet,
+            targets,
+        } => {
+            let s = targets.apply(scenario::load(&path)?, &path)?;
+            let opts = crate::sink::only::SinkOptions {
+                results_root: results_dir,
+                instance,
+                group,
+                until_idle,
+                progress: !quiet,
+            };
+            let (dir, summary) = crate::sink::only::sink(&s, &opts)
+                .await
+                .with_context(|| format!("sinking {}", path.display()))?;
+            print!("{}", summary.to_text());
+            println!("results: {}", dir.display());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Doctor {
             scenario: path,

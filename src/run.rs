@@ -329,14 +329,7 @@ pub async fn run(
     let mut all_sizes = rec.get(Stage::ObjectSize).measured();
     all_sizes.add(rec.get(Stage::ObjectSize).warmup()).ok();
     let all_sizes = Percentiles::of(&all_sizes);
-    let requests_summary = Requests {
-        put_object: requests.put_object.load(Ordering::Relaxed),
-        create_multipart_upload: requests.create_multipart.load(Ordering::Relaxed),
-        upload_part: requests.upload_part.load(Ordering::Relaxed),
-        complete_multipart_upload: requests.complete_multipart.load(Ordering::Relaxed),
-        abort_multipart_upload: requests.abort_multipart.load(Ordering::Relaxed),
-        retried: requests.retried.load(Ordering::Relaxed),
-    };
+    let requests_summary = Requests::of(&requests);
     let summary = Summary {
         tickbench_version: env!("CARGO_PKG_VERSION").into(),
         run_id: run_id.clone(),
@@ -374,17 +367,7 @@ pub async fn run(
                 )
             })
             .collect(),
-        objects: Objects {
-            count: sink_report.landed.len() as u64,
-            bytes: sink_report.landed.iter().map(|l| l.bytes).sum(),
-            multipart: sink_report.landed.iter().filter(|l| l.parts > 0).count() as u64,
-            parts: sink_report.landed.iter().map(|l| l.parts as u64).sum(),
-            size_p50_bytes: all_sizes.p50,
-            size_p99_bytes: all_sizes.p99,
-            size_max_bytes: all_sizes.max,
-            size_mean_bytes: all_sizes.mean,
-            close_reasons: sink_report.close_reasons.clone(),
-        },
+        objects: Objects::of(&sink_report.landed, &all_sizes, &sink_report.close_reasons),
         cost: {
             let price = scenario.cost.put_per_1000_usd;
             let usd = requests_summary.put_class() as f64 * price / 1000.0;

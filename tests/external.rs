@@ -8,51 +8,16 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tickbench::scenario;
-
-fn services() -> Option<(String, String)> {
-    match (
-        std::env::var("TICKBENCH_KAFKA_BROKERS"),
-        std::env::var("TICKBENCH_S3_ENDPOINT"),
-    ) {
-        (Ok(k), Ok(s)) => Some((k, s)),
-        _ => {
-            assert!(
-                std::env::var_os("TICKBENCH_REQUIRE_SERVICES").is_none(),
-                "TICKBENCH_REQUIRE_SERVICES is set but TICKBENCH_KAFKA_BROKERS / TICKBENCH_S3_ENDPOINT are not"
-            );
-            eprintln!(
-                "skipped: set TICKBENCH_KAFKA_BROKERS and TICKBENCH_S3_ENDPOINT (scripts/services.sh start; source .services/env)"
-            );
-            None
-        }
-    }
-}
-
-/// A name no other test (or earlier CI run against the same servers) uses.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        nanos % 1_000_000_000_000
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn separate_broker_and_s3_processes_land_every_acknowledged_tick() {
-    let Some((brokers, endpoint)) = services() else {
+    let Some((brokers, endpoint)) = common::services() else {
         return;
     };
-    let topic = unique("ext");
-    let bucket = unique("tb-ext");
+    let topic = common::unique("ext");
+    let bucket = common::unique("tb-ext");
     let tmp = tempfile::tempdir().unwrap();
     let text = format!(
         r#"
@@ -119,23 +84,8 @@ create_bucket = true
     }
 
     // The broker's view of the group's offsets equals what landed.
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", format!("{topic}-sink"))
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition(&topic, 0);
-    tpl.add_partition(&topic, 1);
-    let committed = consumer
-        .committed_offsets(tpl, Duration::from_secs(10))
-        .unwrap();
-    for (p, n) in common::records_per_partition(&objects) {
-        let off = committed.find_partition(&topic, p).unwrap().offset();
-        assert_eq!(off, Offset::Offset(n), "partition {p}");
-    }
-    drop(committed);
-    drop(consumer);
+    let committed = common::committed_offsets(&brokers, &format!("{topic}-sink"), &topic, 2);
+    assert_eq!(committed, common::records_per_partition(&objects));
 
     // The same kind of results folder as on the embedded default (minus the local s3/ copy).
     for f in [
@@ -158,17 +108,17 @@ create_bucket = true
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_passes_against_the_separate_services() {
-    let Some((brokers, endpoint)) = services() else {
+    let Some((brokers, endpoint)) = common::services() else {
         return;
     };
-    let bucket = unique("tb-doc");
+    let bucket = common::unique("tb-doc");
     let client = common::s3_client_for(&endpoint).await;
     tickbench::connect::prepare_bucket(&client, &bucket, true, &endpoint)
         .await
         .unwrap();
     let text = format!(
         "name = \"d\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 1\n[rate]\nticks_per_second = 1\n[kafka]\nbrokers = \"{brokers}\"\ntopic = \"{}\"\n[s3]\nendpoint = \"{endpoint}\"\nbucket = \"{bucket}\"\n",
-        unique("doc")
+        common::unique("doc")
     );
     let s = scenario::parse(Path::new("doctor.toml"), &text).unwrap();
     let checks = tickbench::doctor::run(&s, |_| {}).await;

@@ -81,6 +81,14 @@ impl Stage {
         Stage::ObjectSize,
     ];
 
+    /// Measured by the sink (a sink process records these; the producer the other three).
+    pub fn sink_side(self) -> bool {
+        !matches!(
+            self,
+            Stage::ScheduleLag | Stage::Produce | Stage::ProduceRaw
+        )
+    }
+
     /// Name in summary.json and of the `histograms/<name>.hlog` file.
     pub fn name(self) -> &'static str {
         match self {

@@ -127,6 +127,27 @@ pub struct Objects {
     pub close_reasons: BTreeMap<String, u64>,
 }
 
+impl Objects {
+    /// The landed objects' figures; `sizes` are the object sizes over the whole run.
+    pub fn of(
+        landed: &[crate::sink::upload::Landed],
+        sizes: &Percentiles,
+        close_reasons: &BTreeMap<String, u64>,
+    ) -> Objects {
+        Objects {
+            count: landed.len() as u64,
+            bytes: landed.iter().map(|l| l.bytes).sum(),
+            multipart: landed.iter().filter(|l| l.parts > 0).count() as u64,
+            parts: landed.iter().map(|l| l.parts as u64).sum(),
+            size_p50_bytes: sizes.p50,
+            size_p99_bytes: sizes.p99,
+            size_max_bytes: sizes.max,
+            size_mean_bytes: sizes.mean,
+            close_reasons: close_reasons.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Requests {
     pub put_object: u64,
@@ -141,6 +162,19 @@ pub struct Requests {
 }
 
 impl Requests {
+    /// A snapshot of the uploader's request counters.
+    pub fn of(c: &crate::sink::upload::RequestCounts) -> Requests {
+        use std::sync::atomic::Ordering::Relaxed;
+        Requests {
+            put_object: c.put_object.load(Relaxed),
+            create_multipart_upload: c.create_multipart.load(Relaxed),
+            upload_part: c.upload_part.load(Relaxed),
+            complete_multipart_upload: c.complete_multipart.load(Relaxed),
+            abort_multipart_upload: c.abort_multipart.load(Relaxed),
+            retried: c.retried.load(Relaxed),
+        }
+    }
+
     /// Requests S3 bills at the PUT rate (PUT, COPY, POST, LIST): every request the sink makes.
     pub fn put_class(&self) -> u64 {
         self.put_object

@@ -152,8 +152,10 @@ impl Journal {
     }
 
     /// Aborts the orphans; those S3 no longer knows (already completed or aborted) count as done.
-    /// Returns how many were aborted. Each one aborted is journaled as ended, so a failure half
-    /// way leaves the rest for the next start.
+    /// Returns how many were aborted. Each one dealt with is journaled as ended, so a failure half
+    /// way leaves the rest for the next start. One that S3 refuses to abort (for example a
+    /// missing s3:AbortMultipartUpload permission) is named in a warning and forgotten rather
+    /// than stopping every later start; an S3 that cannot be reached is an error.
     pub async fn abort(&self, client: &Client, orphans: &[Orphan]) -> anyhow::Result<u64> {
         let mut aborted = 0;
         for o in orphans {
@@ -167,6 +169,13 @@ impl Journal {
             match res {
                 Ok(_) => aborted += 1,
                 Err(e) if is_no_such_upload(&e) => {}
+                Err(aws_sdk_s3::error::SdkError::ServiceError(e)) => eprintln!(
+                    "warning: S3 refused to abort the multipart upload {} of s3://{}/{} that an earlier sink left open ({}): abort it by hand (aws s3api abort-multipart-upload) or let a lifecycle rule (AbortIncompleteMultipartUpload) do it",
+                    o.upload_id,
+                    o.bucket,
+                    o.key,
+                    e.err().meta().code().unwrap_or("no error code"),
+                ),
                 Err(e) => {
                     return Err(anyhow::anyhow!(
                         "aborting the orphaned multipart upload {} of s3://{}/{}: {}",

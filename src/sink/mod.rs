@@ -6,6 +6,7 @@ pub mod commit;
 pub mod context;
 pub mod dead_letter;
 pub mod journal;
+pub mod only;
 mod reset;
 pub mod upload;
 
@@ -114,6 +115,20 @@ pub struct SinkReport {
     /// Partitions the group assigned to this sink, and took back, over the run.
     pub assigned: u64,
     pub revoked: u64,
+    /// Every offset commit the broker accepted, in order (`commits.jsonl`): with the objects'
+    /// durable times it shows that no commit passed what was durable.
+    pub commits: Vec<CommitRecord>,
+}
+
+/// One offset commit the broker accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CommitRecord {
+    pub partition: i32,
+    /// The next offset to read: every record before it is durable in S3.
+    pub offset: i64,
+    /// Wall clock (ns since the Unix epoch) when the commit was first sent: every object it
+    /// relies on was durable before then.
+    pub sent_ns: u64,
 }
 
 /// What the committer is asked to do.
@@ -291,7 +306,7 @@ pub async fn run(
         ..
     } = st;
     drop(commit_tx);
-    report.committed = committer
+    (report.committed, report.commits) = committer
         .await
         .map_err(|e| SinkError::Commit(e.to_string()))??;
     consumer.context().close();
@@ -565,8 +580,9 @@ async fn committer(
     topic: String,
     mut rx: mpsc::UnboundedReceiver<CommitMsg>,
     rec: Arc<Recorders>,
-) -> Result<BTreeMap<i32, i64>, SinkError> {
+) -> Result<(BTreeMap<i32, i64>, Vec<CommitRecord>), SinkError> {
     let mut committed = BTreeMap::new();
+    let mut log = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut batch = Vec::new();
         let mut barriers = Vec::new();
@@ -594,6 +610,7 @@ async fn committer(
             tpl.add_partition_offset(&topic, *p, Offset::Offset(*o))
                 .map_err(|e| SinkError::Commit(e.to_string()))?;
         }
+        let sent_ns = now_ns();
         let mut attempt = 0;
         loop {
             let c = consumer.clone();
@@ -615,10 +632,15 @@ async fn committer(
         for (_, _, durable_ns) in &batch {
             rec.event(Stage::Commit, us_between(*durable_ns, t), t);
         }
+        log.extend(latest.iter().map(|(p, o)| CommitRecord {
+            partition: *p,
+            offset: *o,
+            sent_ns,
+        }));
         committed.extend(latest);
         for b in barriers {
             let _ = b.send(());
         }
     }
-    Ok(committed)
+    Ok((committed, log))
 }

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
 use super::batcher::{BatchId, ClosedBatch};
+use super::journal::Journal;
 use crate::metrics::{now_ns, us_between, Recorders, Stage};
 
 /// A request to S3 failed after the SDK's retries.
@@ -105,6 +106,9 @@ pub struct Uploader {
     queued: Arc<AtomicU64>,
     /// How long a request is sent again after the SDK's retries gave up.
     retry_for: std::time::Duration,
+    /// Where multipart uploads are noted while open, so a restarted sink can abort what a killed
+    /// one left behind.
+    journal: Option<Arc<Journal>>,
 }
 
 impl Uploader {
@@ -125,7 +129,15 @@ impl Uploader {
             counts: Arc::new(RequestCounts::default()),
             queued: Arc::new(AtomicU64::new(0)),
             retry_for,
+            journal: None,
         }
+    }
+
+    /// Notes every multipart upload in `journal` from CreateMultipartUpload until it is completed
+    /// or aborted.
+    pub fn with_journal(mut self, journal: Arc<Journal>) -> Uploader {
+        self.journal = Some(journal);
+        self
     }
 
     /// Runs an S3 request again, with backoff from 200 ms to 5 s, for as long as `retry_for`
@@ -279,14 +291,22 @@ impl Uploader {
             .map_err(|e| self.err("CreateMultipartUpload", key, e))?;
         self.counts.create_multipart.fetch_add(1, Ordering::Relaxed);
         let upload_id = created.upload_id().unwrap_or_default().to_string();
+        if let Some(j) = &self.journal {
+            j.started(&self.bucket, key, &upload_id);
+        }
         match self
             .parts_and_complete(key, &upload_id, &mut rx, last_offset)
             .await
         {
-            Ok(landed) => Ok(landed),
+            Ok(landed) => {
+                if let Some(j) = &self.journal {
+                    j.ended(&upload_id);
+                }
+                Ok(landed)
+            }
             Err(e) => {
                 // Leave no orphaned upload behind: its parts would be billed forever.
-                let _ = self
+                let aborted = self
                     .client
                     .abort_multipart_upload()
                     .bucket(&*self.bucket)
@@ -295,6 +315,10 @@ impl Uploader {
                     .send()
                     .await;
                 self.counts.abort_multipart.fetch_add(1, Ordering::Relaxed);
+                // One that could not be aborted stays in the journal for the next start.
+                if let (Ok(_), Some(j)) = (aborted, &self.journal) {
+                    j.ended(&upload_id);
+                }
                 Err(e)
             }
         }

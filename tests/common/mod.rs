@@ -29,6 +29,72 @@ pub async fn run_in(dir: &Path, s: &Scenario) -> anyhow::Result<RunOutcome> {
         .expect("the run finished (or failed) instead of hanging")
 }
 
+/// The separate test services (`scripts/services.sh start` writes their addresses to
+/// `.services/env`): Kafka bootstrap servers and S3 endpoint, or None to skip the test. With
+/// TICKBENCH_REQUIRE_SERVICES set (as CI does), a missing service is a failure, not a skip.
+pub fn services() -> Option<(String, String)> {
+    match (
+        std::env::var("TICKBENCH_KAFKA_BROKERS"),
+        std::env::var("TICKBENCH_S3_ENDPOINT"),
+    ) {
+        (Ok(k), Ok(s)) => Some((k, s)),
+        _ => {
+            assert!(
+                std::env::var_os("TICKBENCH_REQUIRE_SERVICES").is_none(),
+                "TICKBENCH_REQUIRE_SERVICES is set but TICKBENCH_KAFKA_BROKERS / TICKBENCH_S3_ENDPOINT are not"
+            );
+            eprintln!(
+                "skipped: set TICKBENCH_KAFKA_BROKERS and TICKBENCH_S3_ENDPOINT (scripts/services.sh start; source .services/env)"
+            );
+            None
+        }
+    }
+}
+
+/// A name no other test (or earlier CI run against the same servers) uses.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000
+    )
+}
+
+/// The broker's committed offsets of `group` on partitions 0..partitions of `topic` (partitions
+/// with no commit are left out).
+pub fn committed_offsets(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> BTreeMap<i32, i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let committed = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap();
+    committed
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            rdkafka::Offset::Offset(o) => Some((e.partition(), o)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Puts the embedded S3 server's keys in the environment, where the AWS chain finds them (for
 /// runs whose scenario names the server as an endpoint, as a user's would). Only for a test
 /// binary with a single test: the environment is the process's.

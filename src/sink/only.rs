@@ -1,0 +1,459 @@
+//! `tickbench sink`: the sink as a process of its own, a member of a consumer group that any number
+//! of such processes (on any number of machines) share. It lands what the topic holds, commits
+//! only what is durable, and stops when the topic has been idle for `--until-idle` or on
+//! SIGTERM / Ctrl-C, landing and committing what it holds first.
+//!
+//! A sink killed without that chance (SIGKILL, a lost machine) leaves its open multipart uploads
+//! behind; they are noted in a journal under the results root, and the next start of the same
+//! instance aborts them before it consumes anything. Its records are read again from the
+//! committed offsets and land under the same keys.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+use tokio::sync::{oneshot, watch};
+
+use super::batcher::{TimeLayout, Triggers};
+use super::journal::Journal;
+use super::upload::Uploader;
+use super::{CommitRecord, SinkControl, SinkSettings};
+use crate::connect;
+use crate::metrics::{now_ns, Counters, Percentiles, Recorders, Stage};
+use crate::report::{self, Objects, Requests, StageSummary};
+use crate::results::{self, Host, Manifest};
+use crate::scenario::Scenario;
+
+/// How a sink process is told apart and when it stops.
+#[derive(Debug, Clone)]
+pub struct SinkOptions {
+    /// Parent of the results folder; the upload journal lives in its `.sink-state/`.
+    pub results_root: PathBuf,
+    /// This sink's name among the group's members on this machine: it names the journal, so a
+    /// restarted sink must keep it.
+    pub instance: String,
+    /// Consumer group, instead of the scenario's `kafka.group_id` (default
+    /// `tickbench-sink-<scenario name>`).
+    pub group: Option<String>,
+    /// Stop once no record has arrived for this long.
+    pub until_idle: Option<Duration>,
+    /// Print a progress line every second to stderr.
+    pub progress: bool,
+}
+
+/// The sink's own counts (`summary.json` of a sink's results folder).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SinkCounts {
+    /// Records received from Kafka, re-reads after rewinds included.
+    pub consumed: u64,
+    /// Ticks in the objects this sink made durable.
+    pub landed: u64,
+    /// Records that were not ticks, set aside to the dead-letter prefix.
+    pub malformed: u64,
+    pub dead_lettered: u64,
+    pub offset_gaps: u64,
+    pub consumer_errors: u64,
+    pub rewinds: u64,
+    pub reread: u64,
+    /// Partitions the group gave this sink and took back.
+    pub assigned: u64,
+    pub revoked: u64,
+    /// Multipart uploads a killed earlier sink of this instance left open, aborted at start.
+    pub orphaned_uploads_aborted: u64,
+}
+
+/// `summary.json` of `tickbench sink`. It has no audit: a sink does not know what was produced;
+/// `tickbench run` (or a merge of producer and sink folders) checks the counts end to end.
+#[derive(Debug, Clone, Serialize)]
+pub struct SinkSummary {
+    pub tickbench_version: String,
+    pub run_id: String,
+    pub scenario: String,
+    pub instance: String,
+    pub group_id: String,
+    pub topic: String,
+    /// Why the sink stopped: `idle`, `signal`.
+    pub stopped_by: String,
+    pub elapsed_s: f64,
+    /// Landed ticks over the time from the first record received to the last object durable.
+    pub landed_per_s: f64,
+    pub counts: SinkCounts,
+    pub objects: Objects,
+    pub requests: Requests,
+    /// Stages the sink observes (kafka_e2e, pipeline_e2e, upload, commit...), whole run.
+    pub stages: BTreeMap<String, StageSummary>,
+    /// Per partition, the offset this sink last committed (the next to read).
+    pub committed_offsets: BTreeMap<i32, i64>,
+}
+
+impl SinkSummary {
+    pub fn to_text(&self) -> String {
+        let c = &self.counts;
+        let mut out = format!(
+            "sink {} of group {}: {} consumed, {} landed in {} objects ({:.0} ticks/s), {} set aside, {} rewinds, stopped by {}\n",
+            self.instance,
+            self.group_id,
+            c.consumed,
+            c.landed,
+            self.objects.count,
+            self.landed_per_s,
+            c.malformed,
+            c.rewinds,
+            self.stopped_by
+        );
+        if c.orphaned_uploads_aborted > 0 {
+            out.push_str(&format!(
+                "aborted {} multipart uploads left open by an earlier sink of this instance\n",
+                c.orphaned_uploads_aborted
+            ));
+        }
+        for (p, o) in &self.committed_offsets {
+            out.push_str(&format!("committed partition {p} at {o}\n"));
+        }
+        out
+    }
+}
+
+/// Runs the sink until idle or a signal; returns its results folder and summary.
+pub async fn sink(
+    scenario: &Scenario,
+    opts: &SinkOptions,
+) -> anyhow::Result<(PathBuf, SinkSummary)> {
+    let k = &scenario.kafka;
+    let Some(brokers) = k.brokers.clone() else {
+        bail!("tickbench sink needs the brokers the producers use: set kafka.brokers in the scenario or pass --brokers (`tickbench up` starts a mock cluster to share)");
+    };
+    if scenario.s3.is_embedded() {
+        bail!("tickbench sink needs an S3 its readers can reach after it stops: set s3.endpoint or s3.bucket in the scenario, or pass --s3-endpoint / --bucket (`tickbench up` starts a local S3 server)");
+    }
+    anyhow::ensure!(
+        crate::scenario::is_safe_name(&opts.instance),
+        "--instance {:?}: allowed are A-Z a-z 0-9 . _ -, not starting with '.'",
+        opts.instance
+    );
+    let group_id = opts
+        .group
+        .clone()
+        .or_else(|| k.group_id.clone())
+        .unwrap_or_else(|| format!("tickbench-sink-{}", scenario.name));
+    anyhow::ensure!(
+        crate::scenario::is_safe_name(&group_id),
+        "consumer group {group_id:?}: allowed are A-Z a-z 0-9 . _ -, not starting with '.'"
+    );
+
+    // The journal first: a second sink with the same instance name must fail before it joins.
+    let journal_path = opts
+        .results_root
+        .join(".sink-state")
+        .join(&group_id)
+        .join(format!("{}.jsonl", opts.instance));
+    let (journal, orphans) = Journal::open(&journal_path)?;
+    let journal = Arc::new(journal);
+
+    let started_at = chrono::Utc::now();
+    let (run_id, dir) = results::create_run_dir(
+        &opts.results_root,
+        &format!("{}-sink-{}", scenario.name, opts.instance),
+        started_at,
+    )?;
+    let resolved = scenario.resolved_toml();
+    std::fs::write(dir.join("scenario.toml"), &resolved).context("writing scenario.toml")?;
+
+    let client = connect::s3_client(&scenario.s3, None).await;
+    let bucket = scenario.s3.bucket_name().to_string();
+    let where_ = scenario
+        .s3
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| "AWS S3".into());
+    connect::prepare_bucket(&client, &bucket, scenario.s3.create_bucket, &where_).await?;
+    let aborted = journal
+        .abort(&client, &orphans)
+        .await
+        .context("aborting the uploads an earlier sink left open")?;
+    connect::prepare_topic(&brokers, k).await?;
+
+    let consumer: super::SinkConsumer = connect::consumer_config(&brokers, k, &group_id)?
+        .create_with_context(super::SinkContext::default())
+        .context("creating the sink's Kafka consumer")?;
+    rdkafka::consumer::Consumer::subscribe(&consumer, &[&k.topic])
+        .context("subscribing the sink")?;
+
+    let start_ns = now_ns();
+    let rec = Arc::new(Recorders::new(start_ns, start_ns));
+    let counters = Arc::new(Counters::default());
+    let settings = SinkSettings {
+        topic: k.topic.clone(),
+        prefix: scenario.s3.prefix.clone(),
+        triggers: Triggers::of(&scenario.sink),
+        layout: TimeLayout {
+            granularity: scenario.sink.time_partition,
+            source: scenario.sink.time_source,
+            by_symbol: scenario.sink.group_by == crate::scenario::GroupBy::Symbol,
+        },
+        encoding: scenario.sink.encoding(),
+        // Whatever the group has not committed is this sink's to land.
+        start_offsets: BTreeMap::new(),
+        drain_timeout: scenario.sink.drain_timeout,
+    };
+    let uploader = Uploader::new(
+        client.clone(),
+        &bucket,
+        scenario.sink.upload_concurrency as usize,
+        scenario.sink.encoding().content_type(),
+        scenario.sink.upload_retry_for,
+        rec.clone(),
+    )
+    .with_journal(journal.clone());
+    let requests = uploader.counts.clone();
+    let (ready_tx, mut ready_rx) = oneshot::channel();
+    let (drain_tx, drain_rx) = watch::channel(None);
+    let mut sink_task = tokio::spawn(super::run(
+        consumer,
+        uploader,
+        settings,
+        rec.clone(),
+        counters.clone(),
+        SinkControl {
+            ready: ready_tx,
+            drain: drain_rx,
+        },
+    ));
+
+    // An empty drain target means: land what is held, commit it, stop.
+    let drain_now = move || {
+        let _ = drain_tx.send(Some(BTreeMap::new()));
+    };
+    let mut idle = IdleClock::new(opts.until_idle);
+    let mut progress = Progress::new(opts.progress, start_ns);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    let mut stopped_by = None;
+    let report = loop {
+        tokio::select! {
+            r = &mut sink_task => break r.context("the sink panicked")??,
+            _ = tick.tick() => {
+                let consumed = counters.consumed.load(Ordering::Relaxed);
+                // Idle time counts from the first assignment: joining a group takes seconds. A
+                // member the group leaves without partitions starts counting after a while.
+                if !idle.started && (ready_rx.try_recv().is_ok() || now_ns() - start_ns > NO_ASSIGNMENT_NS) {
+                    idle.start();
+                }
+                if stopped_by.is_none() && idle.idle(consumed) {
+                    stopped_by = Some("idle");
+                    drain_now();
+                }
+                progress.show(&counters);
+            }
+            _ = sigterm.recv(), if stopped_by.is_none() => {
+                stopped_by = Some("signal");
+                eprintln!("SIGTERM: landing and committing what this sink holds, then leaving the group");
+                drain_now();
+            }
+            r = tokio::signal::ctrl_c(), if stopped_by.is_none() => {
+                r.context("waiting for Ctrl-C")?;
+                stopped_by = Some("signal");
+                eprintln!("\ninterrupted: landing and committing what this sink holds (Ctrl-C again to abort; the next start cleans up)");
+                tokio::spawn(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                    eprintln!("aborted");
+                    std::process::exit(130);
+                });
+                drain_now();
+            }
+        }
+    };
+    progress.finish();
+
+    rec.write_logs(&dir.join("histograms"), Duration::ZERO)
+        .context("writing histograms")?;
+    write_jsonl(&dir.join("objects.jsonl"), &report.landed)?;
+    write_jsonl(&dir.join("commits.jsonl"), &report.commits)?;
+    if !report.dead_letters.is_empty() {
+        write_jsonl(&dir.join("dead_letters.jsonl"), &report.dead_letters)?;
+    }
+    let mut sizes = rec.get(Stage::ObjectSize).measured();
+    sizes.add(rec.get(Stage::ObjectSize).warmup()).ok();
+    let landed: u64 = report.landed.iter().map(|l| l.records).sum();
+    let last_durable = report.landed.iter().map(|l| l.durable_ns).max();
+    let first_recv = idle.first_record_ns;
+    let summary = SinkSummary {
+        tickbench_version: env!("CARGO_PKG_VERSION").into(),
+        run_id: run_id.clone(),
+        scenario: scenario.name.clone(),
+        instance: opts.instance.clone(),
+        group_id: group_id.clone(),
+        topic: k.topic.clone(),
+        stopped_by: stopped_by.unwrap_or("signal").into(),
+        elapsed_s: now_ns().saturating_sub(start_ns) as f64 / 1e9,
+        landed_per_s: match (first_recv, last_durable) {
+            (Some(a), Some(b)) if b > a => landed as f64 / ((b - a) as f64 / 1e9),
+            _ => 0.0,
+        },
+        counts: SinkCounts {
+            consumed: report.consumed,
+            landed,
+            malformed: report.malformed,
+            dead_lettered: report.dead_letters.iter().map(|l| l.records).sum(),
+            offset_gaps: report.offset_gaps,
+            consumer_errors: report.consumer_errors,
+            rewinds: report.rewinds,
+            reread: report.reread,
+            assigned: report.assigned,
+            revoked: report.revoked,
+            orphaned_uploads_aborted: aborted,
+        },
+        objects: Objects::of(
+            &report.landed,
+            &Percentiles::of(&sizes),
+            &report.close_reasons,
+        ),
+        requests: Requests::of(&requests),
+        stages: report::latency_stages()
+            .filter(|s| s.sink_side())
+            .map(|s| {
+                (
+                    s.name().to_string(),
+                    StageSummary::from(&Percentiles::of(&rec.get(s).measured())),
+                )
+            })
+            .collect(),
+        committed_offsets: report.committed.clone(),
+    };
+    results::write_json(&dir.join("summary.json"), &summary)?;
+    let manifest = Manifest {
+        run_id,
+        scenario_name: scenario.name.clone(),
+        scenario_file: None,
+        scenario_sha256: results::sha256_hex(resolved.as_bytes()),
+        seed: scenario.seed,
+        tickbench_version: env!("CARGO_PKG_VERSION").into(),
+        git_revision: results::git_revision(),
+        librdkafka_version: rdkafka::util::get_rdkafka_version().1,
+        host: Host::current(),
+        kafka_brokers: brokers,
+        kafka_embedded: false,
+        s3_endpoint: scenario.s3.endpoint.clone(),
+        s3_bucket: bucket,
+        s3_embedded: false,
+        started_at: started_at.to_rfc3339(),
+        ended_at: chrono::Utc::now().to_rfc3339(),
+    };
+    results::write_json(&dir.join("manifest.json"), &manifest)?;
+    Ok((dir, summary))
+}
+
+/// Reads the commits a sink logged (`commits.jsonl`).
+pub fn read_commits(path: &std::path::Path) -> anyhow::Result<Vec<CommitRecord>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).with_context(|| format!("{}: {l}", path.display())))
+        .collect()
+}
+
+fn write_jsonl<T: Serialize>(path: &std::path::Path, items: &[T]) -> anyhow::Result<()> {
+    let mut out = String::new();
+    for i in items {
+        out.push_str(&serde_json::to_string(i)?);
+        out.push('\n');
+    }
+    std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))
+}
+
+/// How long a sink waits for partitions before its idle time counts anyway.
+const NO_ASSIGNMENT_NS: u64 = 30_000_000_000;
+
+/// Says when no record has arrived for the idle time, counted from [`IdleClock::start`].
+struct IdleClock {
+    started: bool,
+    limit: Option<Duration>,
+    last_count: Option<u64>,
+    since: Instant,
+    /// When the first record was seen (to 100 ms).
+    first_record_ns: Option<u64>,
+}
+
+impl IdleClock {
+    fn new(limit: Option<Duration>) -> IdleClock {
+        IdleClock {
+            started: false,
+            limit,
+            last_count: None,
+            since: Instant::now(),
+            first_record_ns: None,
+        }
+    }
+
+    fn start(&mut self) {
+        self.started = true;
+        self.since = Instant::now();
+    }
+
+    fn idle(&mut self, consumed: u64) -> bool {
+        if consumed > 0 && self.first_record_ns.is_none() {
+            self.first_record_ns = Some(now_ns());
+        }
+        if self.last_count != Some(consumed) {
+            self.last_count = Some(consumed);
+            self.since = Instant::now();
+            return false;
+        }
+        self.started && self.limit.is_some_and(|l| self.since.elapsed() >= l)
+    }
+}
+
+/// A progress line a second on stderr.
+struct Progress {
+    on: bool,
+    start_ns: u64,
+    next: Instant,
+    last_consumed: u64,
+    tty: bool,
+}
+
+impl Progress {
+    fn new(on: bool, start_ns: u64) -> Progress {
+        use std::io::IsTerminal;
+        Progress {
+            on,
+            start_ns,
+            next: Instant::now() + Duration::from_secs(1),
+            last_consumed: 0,
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&mut self, c: &Counters) {
+        if !self.on || Instant::now() < self.next {
+            return;
+        }
+        self.next += Duration::from_secs(1);
+        let consumed = c.consumed.load(Ordering::Relaxed);
+        let line = format!(
+            "[{:6.1}s] consumed {consumed} ({}/s) landed {} in {} objects",
+            now_ns().saturating_sub(self.start_ns) as f64 / 1e9,
+            consumed - self.last_consumed,
+            c.landed.load(Ordering::Relaxed),
+            c.objects.load(Ordering::Relaxed),
+        );
+        self.last_consumed = consumed;
+        if self.tty {
+            eprint!("\r\x1b[2K{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    fn finish(&self) {
+        if self.on && self.tty {
+            eprintln!();
+        }
+    }
+}
