@@ -40,6 +40,8 @@ pub struct Counters {
     pub consumed: AtomicU64,
     pub landed: AtomicU64,
     pub objects: AtomicU64,
+    /// Partitions the sink holds now (assigned and not revoked).
+    pub partitions_held: std::sync::atomic::AtomicI64,
 }
 
 /// Every stage tickbench times, in pipeline order.

@@ -3,6 +3,7 @@
 
 pub mod batcher;
 pub mod commit;
+mod committer;
 pub mod context;
 pub mod dead_letter;
 pub mod journal;
@@ -15,18 +16,18 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::format::Encoding;
 use crate::layout::object_key;
-use crate::metrics::{now_ns, us_between, Counters, Recorders, Stage};
+use crate::metrics::{now_ns, Counters, Recorders, Stage};
 use crate::tick::decode_payload;
 use batcher::{Action, BatchId, Batcher, TimeLayout, Triggers};
 use commit::CommitTracker;
+use committer::{committer, CommitMsg};
 pub use context::{SinkConsumer, SinkContext};
 use dead_letter::DeadLetters;
 use reset::{Replay, Reset};
@@ -115,6 +116,9 @@ pub struct SinkReport {
     /// Partitions the group assigned to this sink, and took back, over the run.
     pub assigned: u64,
     pub revoked: u64,
+    /// Revoked partitions given up with durable records not committed (the group refused the
+    /// commit while it rebalanced); their next owner reads those records again.
+    pub released_uncommitted: u64,
     /// Every offset commit the broker accepted, in order (`commits.jsonl`): with the objects'
     /// durable times it shows that no commit passed what was durable.
     pub commits: Vec<CommitRecord>,
@@ -129,14 +133,6 @@ pub struct CommitRecord {
     /// Wall clock (ns since the Unix epoch) when the commit was first sent: every object it
     /// relies on was durable before then.
     pub sent_ns: u64,
-}
-
-/// What the committer is asked to do.
-enum CommitMsg {
-    /// Commit partition's offset; the batch that allowed it became durable at the time given.
-    Offset(i32, i64, u64),
-    /// Answer once every commit sent before is done.
-    Barrier(oneshot::Sender<()>),
 }
 
 /// Signals the run sends the sink.
@@ -572,75 +568,4 @@ impl State {
             *hw <= start || self.next_offset.get(p).is_some_and(|n| n >= hw)
         })
     }
-}
-
-/// Commits offsets in the order they become committable, coalescing what queued up meanwhile.
-async fn committer(
-    consumer: Arc<SinkConsumer>,
-    topic: String,
-    mut rx: mpsc::UnboundedReceiver<CommitMsg>,
-    rec: Arc<Recorders>,
-) -> Result<(BTreeMap<i32, i64>, Vec<CommitRecord>), SinkError> {
-    let mut committed = BTreeMap::new();
-    let mut log = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut batch = Vec::new();
-        let mut barriers = Vec::new();
-        let mut next = Some(first);
-        while let Some(msg) = next {
-            match msg {
-                CommitMsg::Offset(p, o, t) => batch.push((p, o, t)),
-                CommitMsg::Barrier(tx) => barriers.push(tx),
-            }
-            next = rx.try_recv().ok();
-        }
-        // A revoked partition then reassigned may commit lower than before: the latest wins.
-        let mut latest: BTreeMap<i32, i64> = BTreeMap::new();
-        for (p, o, _) in &batch {
-            latest.insert(*p, *o);
-        }
-        if latest.is_empty() {
-            for b in barriers {
-                let _ = b.send(());
-            }
-            continue;
-        }
-        let mut tpl = TopicPartitionList::new();
-        for (p, o) in &latest {
-            tpl.add_partition_offset(&topic, *p, Offset::Offset(*o))
-                .map_err(|e| SinkError::Commit(e.to_string()))?;
-        }
-        let sent_ns = now_ns();
-        let mut attempt = 0;
-        loop {
-            let c = consumer.clone();
-            let t = tpl.clone();
-            let res = tokio::task::spawn_blocking(move || c.commit(&t, CommitMode::Sync))
-                .await
-                .map_err(|e| SinkError::Commit(e.to_string()))?;
-            match res {
-                Ok(()) => break,
-                Err(e) if attempt < 5 => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-                    let _ = e;
-                }
-                Err(e) => return Err(SinkError::Commit(e.to_string())),
-            }
-        }
-        let t = now_ns();
-        for (_, _, durable_ns) in &batch {
-            rec.event(Stage::Commit, us_between(*durable_ns, t), t);
-        }
-        log.extend(latest.iter().map(|(p, o)| CommitRecord {
-            partition: *p,
-            offset: *o,
-            sent_ns,
-        }));
-        committed.extend(latest);
-        for b in barriers {
-            let _ = b.send(());
-        }
-    }
-    Ok((committed, log))
 }

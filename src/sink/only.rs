@@ -62,6 +62,9 @@ pub struct SinkCounts {
     /// Partitions the group gave this sink and took back.
     pub assigned: u64,
     pub revoked: u64,
+    /// Revoked partitions given up with durable records the group would not let this sink
+    /// commit while it rebalanced; the next owner reads them again (and writes the same keys).
+    pub released_uncommitted: u64,
     /// Multipart uploads a killed earlier sink of this instance left open, aborted at start.
     pub orphaned_uploads_aborted: u64,
 }
@@ -244,6 +247,9 @@ pub async fn sink(
                 if !idle.started && (ready_rx.try_recv().is_ok() || now_ns() - start_ns > NO_ASSIGNMENT_NS) {
                     idle.start();
                 }
+                // Holding no partitions (a rebalance under way, or more members than partitions),
+                // the sink waits longer: a group can take most of a session timeout to settle.
+                idle.patient = counters.partitions_held.load(Ordering::Relaxed) <= 0;
                 if stopped_by.is_none() && idle.idle(consumed) {
                     stopped_by = Some("idle");
                     drain_now();
@@ -306,6 +312,7 @@ pub async fn sink(
             reread: report.reread,
             assigned: report.assigned,
             revoked: report.revoked,
+            released_uncommitted: report.released_uncommitted,
             orphaned_uploads_aborted: aborted,
         },
         objects: Objects::of(
@@ -373,6 +380,8 @@ const NO_ASSIGNMENT_NS: u64 = 30_000_000_000;
 /// Says when no record has arrived for the idle time, counted from [`IdleClock::start`].
 struct IdleClock {
     started: bool,
+    /// Wait [`NO_ASSIGNMENT_NS`] longer than the limit.
+    patient: bool,
     limit: Option<Duration>,
     last_count: Option<u64>,
     since: Instant,
@@ -384,6 +393,7 @@ impl IdleClock {
     fn new(limit: Option<Duration>) -> IdleClock {
         IdleClock {
             started: false,
+            patient: false,
             limit,
             last_count: None,
             since: Instant::now(),
@@ -405,7 +415,15 @@ impl IdleClock {
             self.since = Instant::now();
             return false;
         }
-        self.started && self.limit.is_some_and(|l| self.since.elapsed() >= l)
+        let extra = if self.patient {
+            Duration::from_nanos(NO_ASSIGNMENT_NS)
+        } else {
+            Duration::ZERO
+        };
+        self.started
+            && self
+                .limit
+                .is_some_and(|l| self.since.elapsed() >= l + extra)
     }
 }
 

@@ -90,9 +90,15 @@ impl State {
             match m {
                 Membership::Assigned(ps) => {
                     self.report.assigned += ps.len() as u64;
+                    self.counters
+                        .partitions_held
+                        .fetch_add(ps.len() as i64, std::sync::atomic::Ordering::Relaxed);
                 }
                 Membership::Revoked(ps) => {
                     self.report.revoked += ps.len() as u64;
+                    self.counters
+                        .partitions_held
+                        .fetch_sub(ps.len() as i64, std::sync::atomic::Ordering::Relaxed);
                     for p in ps {
                         self.begin_reset(p, Reset::Revoke);
                         self.to_give_up.push(p);
@@ -206,10 +212,16 @@ impl State {
             }
             self.positions_released.insert(p, position);
         }
-        // The commit must be done before the partition goes to its next owner.
+        // The commit must be done before the partition goes to its next owner. A group that
+        // refuses commits while it rebalances (the mock cluster does; Kafka accepts them until
+        // the member rejoins) leaves the offset where it was: the next owner reads the uncommitted
+        // records again from there and writes the same first key, overwriting the object.
         let (tx, rx) = tokio::sync::oneshot::channel();
         let _ = self.commit_tx.send(super::CommitMsg::Barrier(tx));
-        let _ = rx.await;
+        if !rx.await.unwrap_or(false) {
+            let _ = self.commit_tx.send(super::CommitMsg::Forget(p));
+            self.report.released_uncommitted += 1;
+        }
         self.tracker.forget(p, true);
         self.replay.remove(&p);
         self.failed_last.remove(&p);
