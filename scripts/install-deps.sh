@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building tickbench needs beyond the Rust toolchain, on Debian/Ubuntu, if missing:
 # a C toolchain and make (librdkafka is built from the bundled source), pkg-config and OpenSSL's
-# headers (librdkafka's TLS, for MSK and other TLS listeners), and rustfmt/clippy for CI.
+# headers (librdkafka's TLS, for MSK and other TLS listeners), and rustfmt/clippy for CI; with
+# --tests, Debian's chromium too (the report test takes a screenshot of report.html).
 set -euo pipefail
 
 need=()
@@ -10,6 +11,10 @@ command -v make >/dev/null 2>&1 || need+=(make)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v perl >/dev/null 2>&1 || need+=(perl)
 if ! pkg-config --exists openssl 2>/dev/null; then need+=(libssl-dev); fi
+# --tests: what the test suite needs besides (Chromium draws report.html in tests/report.rs).
+if [ "${1:-}" = "--tests" ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 
 if ((${#need[@]})); then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

@@ -91,6 +91,12 @@ pub enum Command {
         #[arg(long)]
         s3_endpoint: Option<String>,
     },
+    /// Write a run's report again from its results folder: report.md, report.html (self-contained,
+    /// with SVG plots) and timeseries.csv.
+    Report {
+        /// The run's results folder (results/<timestamp>-<name>).
+        run_dir: PathBuf,
+    },
     /// Start the embedded mock Kafka cluster and S3 server in the foreground for other tools.
     Up {
         /// Folder the S3 server keeps objects in.
@@ -325,6 +331,15 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Report { run_dir } => {
+            crate::report::document::RunReport::load(&run_dir)
+                .and_then(|r| r.write())
+                .with_context(|| format!("reporting {}", run_dir.display()))?;
+            for f in ["report.md", "report.html", "timeseries.csv"] {
+                println!("{}", run_dir.join(f).display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Up {
             dir,

@@ -432,6 +432,9 @@ pub async fn run(
         ended_at: chrono::Utc::now().to_rfc3339(),
     };
     results::write_json(&dir.join("manifest.json"), &manifest)?;
+    report::document::RunReport::load(&dir)
+        .and_then(|r| r.write())
+        .context("writing the report")?;
 
     if let Some(s3) = embedded_s3 {
         s3.stop().await;

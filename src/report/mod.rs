@@ -1,5 +1,11 @@
 //! What a run leaves behind for people: `summary.json` and the short text summary printed at the end.
 
+pub mod document;
+pub mod hlog;
+pub mod svg;
+pub mod table;
+pub mod timeseries;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -1,0 +1,169 @@
+//! The report of a run, from a results folder kept in `tests/fixtures/run` (a smoke run's
+//! summary.json, scenario.toml, manifest.json and interval logs): the Markdown against its
+//! snapshot, the HTML's self-containedness, and the HTML as headless Chromium draws it.
+//!
+//! After an intended change of the Markdown, `UPDATE_SNAPSHOTS=1 cargo test --test report`
+//! rewrites the snapshot; review its diff like code.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tickbench::report::document::RunReport;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run")
+}
+
+/// The fixture copied to a temporary folder (reports are written beside the run's files).
+fn copy_of_fixture() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = |from: &Path, to: &Path| {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    };
+    copy(&fixture(), tmp.path());
+    copy(
+        &fixture().join("histograms"),
+        &tmp.path().join("histograms"),
+    );
+    tmp
+}
+
+#[test]
+fn the_markdown_report_matches_its_snapshot() {
+    let md = RunReport::load(&fixture()).unwrap().markdown();
+    let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/report.md");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&snapshot, &md).unwrap();
+    }
+    let want = std::fs::read_to_string(&snapshot).expect("tests/snapshots/report.md");
+    assert_eq!(md, want, "report.md changed; UPDATE_SNAPSHOTS=1 to accept");
+    // What the snapshot holds, read off the fixture's own logs: 100,000 measured ticks a stage,
+    // every second of the measured window a row.
+    assert!(md.contains("| pipeline_e2e | 100000 |"), "{md}");
+    assert!(md.contains("| 120000 | 120000 | 120000 | 120000 | 0 | 0 | 0 | 0 |"));
+    assert!(md.contains("p99.999"));
+}
+
+#[test]
+fn the_html_report_is_one_file_with_a_plot_per_figure() {
+    let html = RunReport::load(&fixture()).unwrap().html();
+    for banned in ["<script", " src=", " href=", "@import", "url("] {
+        assert!(!html.contains(banned), "report.html holds {banned:?}");
+    }
+    assert_eq!(html.matches("<svg").count(), 6);
+    // Every chart drew lines, none fell back to "no data".
+    assert!(!html.contains("no data"));
+    assert!(html.matches(r#"class="series""#).count() >= 12);
+    assert!(html.contains("seed = 42"), "the scenario is shown");
+    assert!(html.contains("librdkafka_version"), "the manifest is shown");
+}
+
+#[test]
+fn tickbench_report_rewrites_the_files_of_a_run_folder() {
+    let tmp = copy_of_fixture();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .arg("report")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
+    assert_eq!(md, RunReport::load(&fixture()).unwrap().markdown());
+    let csv = std::fs::read_to_string(tmp.path().join("timeseries.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("second,sent,acked,consumed,landed,"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(
+        rows.len() >= 10,
+        "one row a second of the 10 s measured window"
+    );
+    let sent: u64 = rows.iter().map(|r| r[1].parse::<u64>().unwrap()).sum();
+    assert_eq!(sent, 100_000, "the rows add up to the measured ticks");
+    let html = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+
+    let missing = Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .args(["report", "/nonexistent/run"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/run/summary.json"));
+}
+
+/// Headless Chromium (Debian's `chromium`) takes a screenshot of report.html; the plots' line
+/// colours must be on it. Skipped without Chromium unless TICKBENCH_REQUIRE_SERVICES is set (CI).
+#[test]
+fn chromium_draws_the_plots_of_report_html() {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok());
+    let Some(chromium) = chromium else {
+        assert!(
+            std::env::var_os("TICKBENCH_REQUIRE_SERVICES").is_none(),
+            "TICKBENCH_REQUIRE_SERVICES is set but Chromium is not installed"
+        );
+        eprintln!("skipped: no chromium (apt-get install chromium)");
+        return;
+    };
+    let tmp = copy_of_fixture();
+    RunReport::load(tmp.path()).unwrap().write().unwrap();
+    let png = tmp.path().join("shot.png");
+    let profile = tmp.path().join("profile");
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1600,1400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!(
+            "file://{}",
+            tmp.path().join("report.html").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        png.is_file(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let pixels = &buf[..info.buffer_size()];
+    // The first two series colours (#1f77b4 blue, #d62728 red), give or take anti-aliasing.
+    let near = |p: &[u8], c: [u8; 3]| (0..3).all(|i| p[i].abs_diff(c[i]) < 24);
+    let count = |c: [u8; 3]| pixels.chunks(channels).filter(|p| near(p, c)).count();
+    let (blue, red) = (count([0x1f, 0x77, 0xb4]), count([0xd6, 0x27, 0x28]));
+    assert!(
+        blue > 2000 && red > 2000,
+        "plot lines on the screenshot: {blue} blue, {red} red pixels"
+    );
+    // Kept for the README's picture when asked.
+    if let Some(to) = std::env::var_os("TICKBENCH_REPORT_SHOT") {
+        std::fs::copy(&png, to).unwrap();
+    }
+}
