@@ -226,7 +226,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if outcome.summary.interrupted {
                 // What was produced is landed and audited, but the run is not the scenario.
                 ExitCode::from(130)
-            } else if outcome.summary.passed {
+            } else if outcome.summary.passed && outcome.summary.thresholds_passed() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -20,6 +20,7 @@ pub mod scenario;
 pub mod sim;
 pub mod sink;
 pub mod sweep;
+pub mod thresholds;
 pub mod tick;
 pub mod up;
 pub mod verify;

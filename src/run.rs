@@ -330,7 +330,7 @@ pub async fn run(
     all_sizes.add(rec.get(Stage::ObjectSize).warmup()).ok();
     let all_sizes = Percentiles::of(&all_sizes);
     let requests_summary = Requests::of(&requests);
-    let summary = Summary {
+    let mut summary = Summary {
         tickbench_version: env!("CARGO_PKG_VERSION").into(),
         run_id: run_id.clone(),
         scenario: scenario.name.clone(),
@@ -411,7 +411,9 @@ pub async fn run(
         problems,
         warnings,
         lost_sample: audit.lost_sample.clone(),
+        thresholds: Vec::new(),
     };
+    summary.thresholds = crate::thresholds::evaluate(&summary, &scenario.thresholds);
     results::write_json(&dir.join("summary.json"), &summary)?;
     let manifest = Manifest {
         run_id,

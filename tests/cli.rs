@@ -57,6 +57,18 @@ fn bad_scenarios_exit_non_zero_naming_file_field_and_allowed_values() {
             "sink.part_size",
             "5 MiB to 5 GiB",
         ),
+        (
+            "[rate]",
+            "[thresholds]\npipline_e2e_p99 = \"<= 2s\"\n[rate]",
+            "`thresholds.pipline_e2e_p99`",
+            "is not a metric",
+        ),
+        (
+            "[rate]",
+            "[thresholds]\npipeline_e2e_p99 = \"<= 2\"\n[rate]",
+            "bad6.toml:7: `thresholds.pipeline_e2e_p99`",
+            "not a duration (2s, 150ms)",
+        ),
     ];
     let good = "name = \"b\"\nseed = 1\nduration = \"2s\"\n[symbols]\ncount = 100\n[rate]\nticks_per_second = 10\n";
     for (i, (from, to, field, allowed)) in cases.iter().enumerate() {
@@ -202,4 +214,58 @@ fn an_unset_environment_variable_is_named() {
             && stderr.contains("kafka.client.sasl.username"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_failed_threshold_fails_the_run_with_exit_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("thresholds.toml");
+    std::fs::write(
+        &path,
+        "name = \"th\"\nseed = 1\nduration = \"2s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 500\n\
+         [sink]\nmax_age = \"500ms\"\n\
+         [thresholds]\nlost = \"== 0\"\npipeline_e2e_p99 = \"<= 1ms\"\nproduced = \">= 1000\"\n",
+    )
+    .unwrap();
+    let results = dir.path().join("results");
+    let (code, stdout, stderr) = tickbench(&[
+        "run",
+        path.to_str().unwrap(),
+        "--quiet",
+        "--results-dir",
+        results.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("threshold lost == 0: 0 ticks PASS"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("threshold produced >= 1000: 1000 ticks PASS"),
+        "{stdout}"
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("threshold pipeline_e2e_p99 <= 1ms: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.ends_with(" ms FAIL"), "{line}");
+    assert!(
+        stdout.contains("audit: PASS"),
+        "the audit itself passed: {stdout}"
+    );
+    let run = std::fs::read_dir(&results)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let t = summary["thresholds"].as_array().unwrap();
+    assert_eq!(t.len(), 3);
+    assert!(t
+        .iter()
+        .any(|v| v["metric"] == "pipeline_e2e_p99" && v["passed"] == false));
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(md.contains("| pipeline_e2e_p99 | <= 1ms |"), "{md}");
 }

@@ -148,6 +148,19 @@ impl RunReport {
         t
     }
 
+    fn thresholds(&self) -> Table {
+        let mut t = Table::new(["threshold", "condition", "actual", "verdict"]);
+        for v in &self.summary.thresholds {
+            t.row([
+                v.metric.clone(),
+                v.condition.clone(),
+                format!("{} {}", crate::thresholds::fmt_value(v.actual), v.unit),
+                if v.passed { "PASS" } else { "FAIL" }.to_string(),
+            ]);
+        }
+        t
+    }
+
     fn objects(&self) -> Table {
         let o = &self.summary.objects;
         let mut t = Table::new([
@@ -258,6 +271,10 @@ impl RunReport {
         );
         let _ = writeln!(out, "{}.\n", self.headline());
         out.push_str(&self.counts().markdown());
+        if !s.thresholds.is_empty() {
+            out.push_str("\n## Thresholds\n\n");
+            out.push_str(&self.thresholds().markdown());
+        }
         let _ = writeln!(
             out,
             "\n## Latency, milliseconds (measured window)\n\nFrom each tick's intended send time (see the README's stages).\n"
@@ -416,6 +433,10 @@ impl RunReport {
             esc(&self.headline())
         );
         out.push_str(&self.counts().html());
+        if !s.thresholds.is_empty() {
+            out.push_str("<h2>Thresholds</h2>");
+            out.push_str(&self.thresholds().html());
+        }
         out.push_str(r#"<div class="charts">"#);
         for c in self.charts() {
             let _ = write!(out, r#"<figure>{c}</figure>"#);

@@ -41,6 +41,9 @@ pub struct Summary {
     pub warnings: Vec<String>,
     /// Up to 20 lost ticks, `SYMBOL#seq`.
     pub lost_sample: Vec<String>,
+    /// The scenario's thresholds and how the run fared against each.
+    #[serde(default)]
+    pub thresholds: Vec<crate::thresholds::Verdict>,
 }
 
 /// Counts over the whole run (warm-up included): what proves nothing was lost.
@@ -254,6 +257,11 @@ fn ms(us: u64) -> String {
 }
 
 impl Summary {
+    /// True when every threshold passed (or there are none).
+    pub fn thresholds_passed(&self) -> bool {
+        self.thresholds.iter().all(|t| t.passed)
+    }
+
     /// The short human summary printed at the end of a run.
     pub fn to_text(&self) -> String {
         let c = &self.counts;
@@ -325,6 +333,17 @@ impl Summary {
         }
         for w in &self.warnings {
             let _ = writeln!(s, "warning: {w}");
+        }
+        for t in &self.thresholds {
+            let _ = writeln!(
+                s,
+                "threshold {} {}: {} {} {}",
+                t.metric,
+                t.condition,
+                crate::thresholds::fmt_value(t.actual),
+                t.unit,
+                if t.passed { "PASS" } else { "FAIL" }
+            );
         }
         if self.passed {
             let _ = writeln!(

@@ -31,7 +31,7 @@ pub enum ScenarioError {
     Invalid {
         file: PathBuf,
         line: Option<usize>,
-        field: &'static str,
+        field: std::borrow::Cow<'static, str>,
         value: String,
         allowed: String,
     },
@@ -43,7 +43,7 @@ pub fn read_symbol_file(file: &Path) -> Result<Vec<FixedSymbol>, ScenarioError> 
         ScenarioError::Invalid {
             file: file.to_owned(),
             line,
-            field,
+            field: field.into(),
             value,
             allowed: allowed.to_string(),
         }
@@ -139,7 +139,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     }
     validate(&scenario).map_err(|v| ScenarioError::Invalid {
         file: path.to_owned(),
-        line: line_of(text, v.field),
+        line: line_of(text, &v.field),
         field: v.field,
         value: v.value,
         allowed: v.allowed,
@@ -245,7 +245,7 @@ pub fn substitute_env(s: &str, get: impl Fn(&str) -> Option<String>) -> Result<S
 }
 
 struct Violation {
-    field: &'static str,
+    field: std::borrow::Cow<'static, str>,
     value: String,
     allowed: String,
 }
@@ -260,7 +260,7 @@ fn check(
         Ok(())
     } else {
         Err(Violation {
-            field,
+            field: field.into(),
             value: value.to_string(),
             allowed: allowed.to_string(),
         })
@@ -268,6 +268,15 @@ fn check(
 }
 
 fn validate(s: &Scenario) -> Result<(), Violation> {
+    for (metric, condition) in &s.thresholds {
+        if let Err(e) = crate::thresholds::parse(metric, condition) {
+            return Err(Violation {
+                field: format!("thresholds.{metric}").into(),
+                value: format!("{condition:?}"),
+                allowed: format!("{e}; allowed: {}", crate::thresholds::allowed()),
+            });
+        }
+    }
     check(
         is_safe_name(&s.name),
         "name",
@@ -382,7 +391,7 @@ fn validate(s: &Scenario) -> Result<(), Violation> {
     }
     for f in &sym.fixed {
         check_symbol(f).map_err(|(field, value, allowed)| Violation {
-            field: "symbols.fixed",
+            field: "symbols.fixed".into(),
             value: format!("{field} = {value} (ticker {:?})", f.ticker),
             allowed: allowed.into(),
         })?;

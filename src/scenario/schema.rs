@@ -52,6 +52,10 @@ pub struct Scenario {
     /// `[sweep]`, one value each); with `[sweep]` too, every variant runs the whole matrix.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variant: Vec<Variant>,
+    /// Pass/fail bounds on the run's figures, metric = condition: `pipeline_e2e_p99 = "<= 2s"`,
+    /// `landed_per_s = ">= 50000"`, `lost = "== 0"`. Any FAIL makes the run exit 1.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub thresholds: BTreeMap<String, String>,
 }
 
 /// One named set of settings of a sweep.

@@ -19,6 +19,9 @@ pub struct Row {
     /// Why the run could not run at all.
     pub error: Option<String>,
     pub passed: bool,
+    /// Thresholds of the scenario this run failed.
+    #[serde(default)]
+    pub failed_thresholds: Vec<String>,
     pub landed: u64,
     pub lost: u64,
     pub duplicated: u64,
@@ -48,6 +51,7 @@ impl Row {
             dir: dir.map(|d| d.display().to_string()),
             error: None,
             passed: false,
+            failed_thresholds: Vec::new(),
             landed: 0,
             lost: 0,
             duplicated: 0,
@@ -76,7 +80,13 @@ impl Row {
         };
         let e2e = s.stages.get("pipeline_e2e").cloned().unwrap_or_default();
         Row {
-            passed: s.passed && !s.interrupted,
+            passed: s.passed && !s.interrupted && s.thresholds_passed(),
+            failed_thresholds: s
+                .thresholds
+                .iter()
+                .filter(|t| !t.passed)
+                .map(|t| format!("{} {}", t.metric, t.condition))
+                .collect(),
             landed: s.counts.landed,
             lost: s.counts.lost,
             duplicated: s.counts.duplicated,
@@ -135,6 +145,8 @@ pub fn markdown(rows: &[Row]) -> String {
         }
         let audit = if r.passed {
             "PASS".to_string()
+        } else if r.lost + r.duplicated == 0 && !r.failed_thresholds.is_empty() {
+            format!("FAIL ({})", r.failed_thresholds.join(", "))
         } else {
             format!("FAIL ({} lost, {} dup)", r.lost, r.duplicated)
         };
