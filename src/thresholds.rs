@@ -75,7 +75,7 @@ pub struct Threshold {
 }
 
 /// One threshold's outcome (`summary.json` `thresholds`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Verdict {
     pub metric: String,
     /// As written in the scenario, for example "<= 2s".

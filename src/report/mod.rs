@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::{Percentiles, Stage};
 
 /// `summary.json`. Names carry their units.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     pub tickbench_version: String,
     pub run_id: String,
@@ -47,7 +47,7 @@ pub struct Summary {
 }
 
 /// Counts over the whole run (warm-up included): what proves nothing was lost.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Counts {
     /// Ticks handed to the Kafka producer.
     pub produced: u64,
@@ -87,7 +87,7 @@ pub struct Counts {
     pub reread: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Throughput {
     /// Produced ticks over the load's length (warm-up plus measured window).
     pub produced_per_s: f64,
@@ -95,7 +95,7 @@ pub struct Throughput {
     pub landed_per_s: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct StageSummary {
     pub count: u64,
     pub p50_us: u64,
@@ -120,7 +120,7 @@ impl From<&Percentiles> for StageSummary {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Objects {
     pub count: u64,
     pub bytes: u64,
@@ -157,7 +157,7 @@ impl Objects {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Requests {
     pub put_object: u64,
     pub create_multipart_upload: u64,
@@ -194,7 +194,7 @@ impl Requests {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cost {
     /// Price used per 1,000 PUT-class requests, USD.
     pub put_per_1000_usd: f64,
@@ -204,7 +204,7 @@ pub struct Cost {
     pub s3_requests_per_million_ticks_usd: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Resources {
     /// Peak resident memory of the tickbench process (VmHWM); on the embedded default it
     /// includes the in-process broker and S3 server.
@@ -225,7 +225,7 @@ pub struct Resources {
     pub cpu_rest_s_per_million_ticks: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KafkaSummary {
     pub topic: String,
     pub partitions: usize,
@@ -237,7 +237,7 @@ pub struct KafkaSummary {
     pub committed_offsets: BTreeMap<i32, i64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Window {
     pub warmup_s: f64,
     pub measured_s: f64,
