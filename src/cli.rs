@@ -97,6 +97,16 @@ pub enum Command {
         /// The run's results folder (results/<timestamp>-<name>).
         run_dir: PathBuf,
     },
+    /// Compare runs side by side: compare.md and compare.html (figures with their change against
+    /// the first run, latency spectra and throughput overlaid).
+    Compare {
+        /// Two or more results folders; the first is the baseline.
+        #[arg(required = true, num_args = 1..)]
+        run_dirs: Vec<PathBuf>,
+        /// Folder to write the comparison into (default: a new `results/<timestamp>-compare/`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Start the embedded mock Kafka cluster and S3 server in the foreground for other tools.
     Up {
         /// Folder the S3 server keeps objects in.
@@ -339,6 +349,24 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             for f in ["report.md", "report.html", "timeseries.csv"] {
                 println!("{}", run_dir.join(f).display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare { run_dirs, out } => {
+            let c = crate::report::compare::Comparison::load(&run_dirs)?;
+            let out = match out {
+                Some(o) => o,
+                None => {
+                    crate::results::create_run_dir(
+                        std::path::Path::new("results"),
+                        "compare",
+                        chrono::Utc::now(),
+                    )?
+                    .1
+                }
+            };
+            c.write(&out)?;
+            print!("{}", c.markdown());
+            println!("comparison: {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Up {

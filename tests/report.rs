@@ -167,3 +167,36 @@ fn chromium_draws_the_plots_of_report_html() {
         std::fs::copy(&png, to).unwrap();
     }
 }
+
+#[test]
+fn tickbench_compare_puts_runs_side_by_side_with_their_changes() {
+    let (a, b) = (copy_of_fixture(), copy_of_fixture());
+    let out = tempfile::tempdir().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .arg("compare")
+        .arg(a.path())
+        .arg(b.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let md = std::fs::read_to_string(out.path().join("compare.md")).unwrap();
+    // The same run twice: every change is zero, the figures are the fixture's.
+    let p99 = md
+        .lines()
+        .find(|l| l.starts_with("| pipeline_e2e p99 ms |"))
+        .unwrap();
+    assert!(p99.contains("| 2839 | 2839 (+0.0%) |"), "{p99}");
+    assert!(
+        md.contains("| audit and thresholds | PASS | PASS |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(out.path().join("compare.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3);
+    assert_eq!(html.matches(r#"class="series""#).count(), 6);
+}

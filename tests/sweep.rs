@@ -106,4 +106,13 @@ name = "batched"
     assert!(md.contains("| per-message format=csv | PASS |"), "{md}");
     let csv = std::fs::read_to_string(out.dir.join("comparison.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5);
+    // The runs side by side as `tickbench compare` writes them: a column a run, changes against
+    // the first, the plots overlaid.
+    let side = std::fs::read_to_string(out.dir.join("compare.md")).unwrap();
+    let head = side.lines().find(|l| l.starts_with("| metric |")).unwrap();
+    assert_eq!(head.matches(" | ").count(), 4, "{head}");
+    let objects = side.lines().find(|l| l.starts_with("| objects |")).unwrap();
+    assert!(objects.contains('%'), "{objects}");
+    let html = std::fs::read_to_string(out.dir.join("compare.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3);
 }

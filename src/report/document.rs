@@ -466,9 +466,9 @@ impl RunReport {
     }
 }
 
-const CSS: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1600px}table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th:first-child,td:first-child{text-align:left}.pass{color:#1a7f37}.fail{color:#cf222e}.charts{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0;border:1px solid #eee}.side{display:flex;gap:16px;flex-wrap:wrap}pre{background:#f6f8fa;padding:8px;font-size:12px;max-width:760px;overflow:auto}";
+pub(super) const CSS: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1600px}table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th:first-child,td:first-child{text-align:left}.pass{color:#1a7f37}.fail{color:#cf222e}.charts{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0;border:1px solid #eee}.side{display:flex;gap:16px;flex-wrap:wrap}pre{background:#f6f8fa;padding:8px;font-size:12px;max-width:760px;overflow:auto}";
 
-fn quantile(h: &Histogram<u64>, q: f64) -> u64 {
+pub(super) fn quantile(h: &Histogram<u64>, q: f64) -> u64 {
     if q >= 1.0 {
         h.max()
     } else {
@@ -478,7 +478,7 @@ fn quantile(h: &Histogram<u64>, q: f64) -> u64 {
 
 /// The percentile spectrum: quantiles spaced evenly on the -log10(1-q) axis up to p99.999, as
 /// HdrHistogram plots it.
-fn spectrum(h: &Histogram<u64>) -> Vec<(f64, u64)> {
+pub(super) fn spectrum(h: &Histogram<u64>) -> Vec<(f64, u64)> {
     (0..=100)
         .map(|i| {
             let x = i as f64 * 0.05;

@@ -1,5 +1,6 @@
 //! What a run leaves behind for people: `summary.json` and the short text summary printed at the end.
 
+pub mod compare;
 pub mod document;
 pub mod hlog;
 pub mod svg;

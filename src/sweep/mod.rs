@@ -197,6 +197,13 @@ pub async fn run(
             break;
         }
     }
+    // The runs' figures and plots side by side, as `tickbench compare` writes them.
+    let ran: Vec<&String> = rows.iter().filter_map(|r| r.dir.as_ref()).collect();
+    if !ran.is_empty() {
+        crate::report::compare::Comparison::load(&ran)
+            .and_then(|c| c.write(&dir))
+            .context("writing compare.md and compare.html")?;
+    }
     Ok(SweepOutcome {
         dir,
         rows,
