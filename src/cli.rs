@@ -27,9 +27,13 @@ pub enum Command {
         /// Folder the run's results folder is created in.
         #[arg(long, default_value = "results")]
         results_dir: PathBuf,
-        /// No progress line while running.
+        /// No progress while running (the same as --progress none).
         #[arg(long, short)]
         quiet: bool,
+        /// How progress is shown on stderr: a live bar on a terminal (auto), a line a second
+        /// (lines), a JSON object a second for machines (json), or none.
+        #[arg(long, value_enum, default_value_t = crate::progress::ProgressFormat::Auto)]
+        progress: crate::progress::ProgressFormat,
         #[command(flatten)]
         targets: Targets,
     },
@@ -188,12 +192,18 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             scenario: path,
             results_dir,
             quiet,
+            progress,
             targets,
         } => {
             let s = targets.apply(scenario::load(&path)?, &path)?;
+            let progress = if quiet {
+                crate::progress::ProgressFormat::None
+            } else {
+                progress
+            };
             let opts = RunOptions {
                 results_root: results_dir,
-                progress: !quiet,
+                progress,
                 interruptible: true,
             };
             if let Some(m) = s.max.clone() {
@@ -228,7 +238,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let outcome = run::run(&s, Some(&path), &opts)
                 .await
                 .with_context(|| format!("running {}", path.display()))?;
-            if !quiet {
+            if progress == crate::progress::ProgressFormat::Auto {
                 eprintln!();
             }
             print!("{}", outcome.summary.to_text());

@@ -12,6 +12,7 @@ pub mod load;
 pub mod maxrate;
 pub mod metrics;
 pub mod produce;
+pub mod progress;
 pub mod report;
 pub mod resources;
 pub mod results;

@@ -152,7 +152,7 @@ async fn step(
     s.duration = m.step;
     s.rate.ticks_per_second = Some(rate);
     s.rate.segments.clear();
-    if opts.progress {
+    if opts.progress != crate::progress::ProgressFormat::None {
         eprintln!("max: trying {rate:.0} ticks/s");
     }
     let out = run(&s, None, opts)

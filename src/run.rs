@@ -1,6 +1,5 @@
 //! `tickbench run`: start what the scenario needs, drive the load, land it, audit it, report it.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,8 +29,8 @@ use crate::sink::{self, upload::Uploader, SinkControl, SinkSettings};
 pub struct RunOptions {
     /// Parent of the run folder (`results/` by default).
     pub results_root: PathBuf,
-    /// Print a progress line every second to stderr.
-    pub progress: bool,
+    /// How progress is shown on stderr while the run goes.
+    pub progress: crate::progress::ProgressFormat,
     /// On Ctrl-C, stop the load, then land, audit and report what was produced (a second Ctrl-C
     /// aborts). For the command line; a library caller handles its own signals.
     pub interruptible: bool,
@@ -41,7 +40,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             results_root: PathBuf::from("results"),
-            progress: false,
+            progress: crate::progress::ProgressFormat::None,
             interruptible: false,
         }
     }
@@ -185,10 +184,16 @@ pub async fn run(
         &stop,
     )?;
 
-    let progress = opts.progress.then(|| {
+    let progress = (opts.progress != crate::progress::ProgressFormat::None).then(|| {
         let (c, r) = (counters.clone(), rec.clone());
         let total = scenario.total_duration();
-        tokio::spawn(progress_loop(c, r, run_start_ns, total))
+        tokio::spawn(crate::progress::show(
+            opts.progress,
+            c,
+            r,
+            run_start_ns,
+            total,
+        ))
     });
 
     // If the sink fails while the load runs, stop the producer rather than loading a dead pipeline.
@@ -443,35 +448,4 @@ pub async fn run(
     }
     drop(embedded_kafka);
     Ok(RunOutcome { dir, summary })
-}
-
-async fn progress_loop(c: Arc<Counters>, rec: Arc<Recorders>, start_ns: u64, total: Duration) {
-    let tty = std::io::stderr().is_terminal();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut last_produced = 0;
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let produced = c.produced.load(Ordering::Relaxed);
-        let elapsed = now_ns().saturating_sub(start_ns) as f64 / 1e9;
-        let lag = rec.get(Stage::ScheduleLag).current_interval();
-        let e2e = rec.get(Stage::PipelineE2e).current_interval();
-        let line = format!(
-            "[{elapsed:5.1}s/{:.0}s] produced {produced} ({}/s, sched lag p99 {:.2}ms) acked {} consumed {} landed {} in {} objects (e2e p99 {:.0}ms)",
-            total.as_secs_f64(),
-            produced - last_produced,
-            lag.p99 as f64 / 1e3,
-            c.acked.load(Ordering::Relaxed),
-            c.consumed.load(Ordering::Relaxed),
-            c.landed.load(Ordering::Relaxed),
-            c.objects.load(Ordering::Relaxed),
-            e2e.p99 as f64 / 1e3,
-        );
-        last_produced = produced;
-        if tty {
-            eprint!("\r\x1b[2K{line}");
-        } else {
-            eprintln!("{line}");
-        }
-    }
 }

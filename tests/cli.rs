@@ -217,7 +217,7 @@ fn an_unset_environment_variable_is_named() {
 }
 
 #[test]
-fn a_failed_threshold_fails_the_run_with_exit_code_1() {
+fn a_failed_threshold_fails_the_run_with_exit_code_1_and_progress_comes_as_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("thresholds.toml");
     std::fs::write(
@@ -231,11 +231,32 @@ fn a_failed_threshold_fails_the_run_with_exit_code_1() {
     let (code, stdout, stderr) = tickbench(&[
         "run",
         path.to_str().unwrap(),
-        "--quiet",
+        "--progress",
+        "json",
         "--results-dir",
         results.to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
+    // Progress for machines: a JSON object a second on stderr, counts only growing.
+    let ticks: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(ticks.len() >= 2, "{stderr}");
+    for w in ticks.windows(2) {
+        assert!(w[1]["produced"].as_u64() >= w[0]["produced"].as_u64());
+        assert!(w[1]["time_left_s"].as_f64() <= w[0]["time_left_s"].as_f64());
+    }
+    for field in [
+        "rate_per_s",
+        "consumer_lag",
+        "schedule_lag_p99_ms",
+        "pipeline_e2e_p99_ms",
+    ] {
+        assert!(ticks[0].get(field).is_some(), "{field}: {}", ticks[0]);
+    }
+    assert_eq!(ticks[0]["total_s"], 2.0);
     assert!(
         stdout.contains("threshold lost == 0: 0 ticks PASS"),
         "{stdout}"

@@ -17,7 +17,7 @@ async fn the_search_grows_while_sustained_and_reports_why_a_step_failed() {
     let tmp = tempfile::tempdir().unwrap();
     let opts = RunOptions {
         results_root: tmp.path().to_path_buf(),
-        progress: false,
+        progress: tickbench::progress::ProgressFormat::None,
         ..Default::default()
     };
 

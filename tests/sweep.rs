@@ -47,7 +47,7 @@ name = "batched"
     assert_eq!(cells.len(), 4);
     let opts = RunOptions {
         results_root: tmp.path().to_path_buf(),
-        progress: false,
+        progress: tickbench::progress::ProgressFormat::None,
         ..Default::default()
     };
     let out = tokio::time::timeout(

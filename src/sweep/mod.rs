@@ -178,13 +178,13 @@ pub async fn run(
     let mut rows = Vec::new();
     let mut interrupted = false;
     for (i, cell) in cells.iter().enumerate() {
-        if opts.progress {
+        if opts.progress != crate::progress::ProgressFormat::None {
             eprintln!("sweep run {}/{}: {}", i + 1, cells.len(), cell.label);
         }
         match run::run(&cell.scenario, file, &cell_opts).await {
             Ok(out) => {
                 interrupted = out.summary.interrupted;
-                if opts.progress {
+                if opts.progress != crate::progress::ProgressFormat::None {
                     eprintln!();
                     eprint!("{}", out.summary.to_text());
                 }

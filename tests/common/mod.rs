@@ -21,7 +21,7 @@ pub const HANG_GUARD: Duration = Duration::from_secs(300);
 pub async fn run_in(dir: &Path, s: &Scenario) -> anyhow::Result<RunOutcome> {
     let opts = RunOptions {
         results_root: dir.to_path_buf(),
-        progress: false,
+        progress: tickbench::progress::ProgressFormat::None,
         ..Default::default()
     };
     tokio::time::timeout(HANG_GUARD, run(s, None, &opts))
