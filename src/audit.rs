@@ -78,6 +78,8 @@ pub struct Location<'a> {
     pub bucket: &'a str,
     pub prefix: &'a str,
     pub topic: &'a str,
+    /// Show a bar of the objects read back (on a terminal only).
+    pub progress: bool,
 }
 
 /// The audit's findings.
@@ -186,7 +188,18 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
     }))
     // Reads overlap: one GET at a time is bound by round trips, not bandwidth.
     .buffer_unordered(16);
+    let bar = if loc.progress {
+        indicatif::ProgressBar::new(ours.len() as u64).with_style(
+            indicatif::ProgressStyle::with_template(
+                "reading back {bar:30.cyan/blue} {pos}/{len} objects, {eta} left",
+            )
+            .expect("a valid template"),
+        )
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     while let Some((key, bytes)) = bodies.try_next().await? {
+        bar.inc(1);
         let mut each = |t: Option<crate::tick::Tick>| {
             let Some(tick) = t else {
                 audit.unexpected += 1;
@@ -240,6 +253,7 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
             }
         }
     }
+    bar.finish_and_clear();
 
     let failed: std::collections::HashSet<(u32, u64)> = exp
         .failed

@@ -289,6 +289,7 @@ pub async fn run(
             bucket: &bucket,
             prefix: &scenario.s3.prefix,
             topic: &k.topic,
+            progress: opts.progress == crate::progress::ProgressFormat::Auto,
         },
         &expectations.expected(),
     )

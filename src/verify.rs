@@ -82,6 +82,7 @@ pub async fn verify(dir: &Path, endpoint: Option<&str>) -> anyhow::Result<Verifi
             bucket: &exp.bucket,
             prefix: &exp.prefix,
             topic: &exp.topic,
+            progress: true,
         },
         &exp.expected(),
     )

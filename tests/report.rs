@@ -200,3 +200,61 @@ fn tickbench_compare_puts_runs_side_by_side_with_their_changes() {
     assert_eq!(html.matches("<svg").count(), 3);
     assert_eq!(html.matches(r#"class="series""#).count(), 6);
 }
+
+/// The interval logs read by another HdrHistogram implementation (HdrHistogram_py, `pip install
+/// hdrhistogram`): the same count and percentiles as tickbench's own reading. Skipped without it
+/// unless TICKBENCH_REQUIRE_SERVICES is set (CI installs it).
+#[test]
+fn another_hdrhistogram_implementation_reads_the_interval_logs() {
+    let has = Command::new("python3")
+        .args(["-c", "import hdrh"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has {
+        assert!(
+            std::env::var_os("TICKBENCH_REQUIRE_SERVICES").is_none(),
+            "TICKBENCH_REQUIRE_SERVICES is set but python3's hdrh module is missing"
+        );
+        eprintln!("skipped: pip install hdrhistogram");
+        return;
+    }
+    let script = r#"
+import sys
+from hdrh.log import HistogramLogReader
+from hdrh.histogram import HdrHistogram
+ref = HdrHistogram(1, 24 * 3600 * 10**6, 3)
+acc = HdrHistogram(1, 24 * 3600 * 10**6, 3)
+r = HistogramLogReader(sys.argv[1], ref)
+while True:
+    h = r.get_next_interval_histogram()
+    if h is None:
+        break
+    acc.add(h)
+print(acc.get_total_count(), acc.get_value_at_percentile(99), acc.get_max_value())
+"#;
+    let ours = RunReport::load(&fixture()).unwrap();
+    for stage in ["pipeline_e2e", "kafka_e2e", "produce"] {
+        let path = fixture().join(format!("histograms/{stage}.hlog"));
+        let out = Command::new("python3")
+            .args(["-c", script])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let theirs: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let log = ours.logs.iter().find(|l| l.stage.name() == stage).unwrap();
+        let t = &log.total;
+        // Equal up to HdrHistogram's rounding to an equivalent value.
+        assert_eq!(theirs[0], t.len(), "{stage} count");
+        for (a, b) in [(theirs[1], t.value_at_quantile(0.99)), (theirs[2], t.max())] {
+            assert!(t.equivalent(a, b), "{stage}: {a} vs {b}");
+        }
+    }
+}
