@@ -111,6 +111,26 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print the Athena table over the landed objects: CREATE EXTERNAL TABLE with partition
+    /// projection (or, with --glue, Glue's TableInput JSON). Given a run folder, also writes both
+    /// into its catalog/ folder.
+    Catalog {
+        /// A run's results folder, or a scenario file.
+        source: PathBuf,
+        /// Glue database (Athena schema) of the table.
+        #[arg(long, default_value = "tickbench")]
+        database: String,
+        /// Table name.
+        #[arg(long, default_value = "ticks")]
+        table: String,
+        /// First day of the date projection, YYYY-MM-DD (default: the run's start day; for a
+        /// scenario, 30 days ago).
+        #[arg(long)]
+        since: Option<String>,
+        /// Print Glue's TableInput (for `aws glue create-table --table-input`) instead of the DDL.
+        #[arg(long)]
+        glue: bool,
+    },
     /// Start the embedded mock Kafka cluster and S3 server in the foreground for other tools.
     Up {
         /// Folder the S3 server keeps objects in.
@@ -358,6 +378,69 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("reporting {}", run_dir.display()))?;
             for f in ["report.md", "report.html", "timeseries.csv"] {
                 println!("{}", run_dir.join(f).display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Catalog {
+            source,
+            database,
+            table,
+            since,
+            glue,
+        } => {
+            let run_dir = source.is_dir().then(|| source.clone());
+            let scenario_path = match &run_dir {
+                Some(d) => d.join("scenario.toml"),
+                None => source.clone(),
+            };
+            let s = scenario::load(&scenario_path)?;
+            let since = match (since, &run_dir) {
+                (Some(d), _) => d,
+                (None, Some(d)) => {
+                    let m: crate::results::Manifest = serde_json::from_str(
+                        &std::fs::read_to_string(d.join("manifest.json")).with_context(|| {
+                            format!("reading {}", d.join("manifest.json").display())
+                        })?,
+                    )?;
+                    m.started_at.get(..10).unwrap_or("2020-01-01").to_string()
+                }
+                (None, None) => (chrono::Utc::now() - chrono::Duration::days(30))
+                    .format("%Y-%m-%d")
+                    .to_string(),
+            };
+            anyhow::ensure!(
+                chrono::NaiveDate::parse_from_str(&since, "%Y-%m-%d").is_ok(),
+                "--since {since:?}: a date YYYY-MM-DD"
+            );
+            for (what, v) in [("--database", &database), ("--table", &table)] {
+                anyhow::ensure!(
+                    !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                    "{what} {v:?}: Athena names are letters, digits and _"
+                );
+            }
+            let t = crate::catalog::Table::of(
+                &s,
+                &crate::catalog::Options {
+                    database,
+                    table,
+                    since,
+                },
+            );
+            let json = serde_json::to_string_pretty(&t.table_input())?;
+            if let Some(d) = run_dir {
+                let dir = d.join("catalog");
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(dir.join("athena.sql"), t.ddl())?;
+                std::fs::write(dir.join("glue-table-input.json"), &json)?;
+                eprintln!(
+                    "wrote {0}/athena.sql and {0}/glue-table-input.json",
+                    dir.display()
+                );
+            }
+            if glue {
+                println!("{json}");
+            } else {
+                print!("{}", t.ddl());
             }
             Ok(ExitCode::SUCCESS)
         }

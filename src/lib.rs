@@ -2,6 +2,7 @@
 //! Kafka in S3. See DESIGN.md (shared) and the README for the vocabulary and the measurements.
 
 pub mod audit;
+pub mod catalog;
 pub mod cli;
 pub mod connect;
 pub mod doctor;

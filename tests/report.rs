@@ -258,3 +258,49 @@ print(acc.get_total_count(), acc.get_value_at_percentile(99), acc.get_max_value(
         }
     }
 }
+
+#[test]
+fn tickbench_catalog_of_a_run_folder_prints_the_ddl_and_writes_the_table_input() {
+    let tmp = copy_of_fixture();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .arg("catalog")
+        .arg(tmp.path())
+        .args(["--database", "markets"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ddl = String::from_utf8_lossy(&out.stdout);
+    assert!(ddl.starts_with("CREATE EXTERNAL TABLE IF NOT EXISTS `markets`.`ticks` ("));
+    // The date projection starts on the run's day (the fixture ran on 2026-11-22).
+    assert!(
+        ddl.contains("'projection.dt.range' = '2026-11-22,NOW'"),
+        "{ddl}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("catalog/athena.sql")).unwrap(),
+        ddl
+    );
+    let input: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("catalog/glue-table-input.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        input["StorageDescriptor"]["Location"],
+        "s3://tickbench/tickbench/ticks/"
+    );
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .arg("catalog")
+        .arg(tmp.path())
+        .args(["--since", "last week"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--since \"last week\": a date YYYY-MM-DD")
+    );
+}
