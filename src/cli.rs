@@ -131,6 +131,21 @@ pub enum Command {
         #[arg(long)]
         glue: bool,
     },
+    /// Compact landed objects, as a Glue ETL job would: each time partition's objects become one
+    /// Parquet object sorted by symbol and time, under `<prefix>-compacted/`; the sources are
+    /// removed once it is durable and read back whole. Safe to run again.
+    Compact {
+        /// A run's results folder (its S3, the embedded one served again), or a scenario file.
+        source: PathBuf,
+        /// Only this time partition (dt=YYYY-MM-DD/hour=HH), repeatable; default all.
+        #[arg(long)]
+        partition: Vec<String>,
+        /// Prefix of the compacted objects (default `<s3.prefix>-compacted`).
+        #[arg(long)]
+        target_prefix: Option<String>,
+        #[command(flatten)]
+        targets: Targets,
+    },
     /// Start the embedded mock Kafka cluster and S3 server in the foreground for other tools.
     Up {
         /// Folder the S3 server keeps objects in.
@@ -441,6 +456,71 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{json}");
             } else {
                 print!("{}", t.ddl());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compact {
+            source,
+            partition,
+            target_prefix,
+            targets,
+        } => {
+            let (s, store) = if source.is_dir() {
+                let s = targets.apply(scenario::load(&source.join("scenario.toml"))?, &source)?;
+                let store =
+                    crate::verify::RunStore::open(&source, targets.s3_endpoint.as_deref()).await?;
+                (s, store)
+            } else {
+                let s = targets.apply(scenario::load(&source)?, &source)?;
+                anyhow::ensure!(
+                    !s.s3.is_embedded(),
+                    "{}: name the S3 to compact in (s3.endpoint / s3.bucket, or --s3-endpoint / --bucket); a run folder of the embedded default works too",
+                    source.display()
+                );
+                let client = crate::connect::s3_client(&s.s3, None).await;
+                (
+                    s,
+                    crate::verify::RunStore {
+                        client,
+                        server: None,
+                    },
+                )
+            };
+            let target = target_prefix
+                .unwrap_or_else(|| format!("{}-compacted", s.s3.prefix.trim_end_matches('/')));
+            anyhow::ensure!(
+                target.trim_end_matches('/') != s.s3.prefix.trim_end_matches('/'),
+                "--target-prefix {target:?}: must differ from the sink's prefix"
+            );
+            let res = crate::compact::compact(
+                &crate::compact::Source {
+                    client: &store.client,
+                    bucket: s.s3.bucket_name(),
+                    prefix: &s.s3.prefix,
+                    topic: &s.kafka.topic,
+                    target_prefix: &target,
+                },
+                &partition,
+            )
+            .await;
+            store.close().await;
+            let done = res.with_context(|| format!("compacting {}", source.display()))?;
+            for c in &done {
+                println!(
+                    "{}: {} objects, {} ticks ({} repeated) -> {} ({} ticks, {:.1} KiB{}); {} sources removed",
+                    c.partition,
+                    c.sources,
+                    c.records_read,
+                    c.duplicates_dropped,
+                    c.target_key,
+                    c.target_records,
+                    c.target_bytes as f64 / 1024.0,
+                    if c.target_written { "" } else { ", already there" },
+                    c.sources_removed
+                );
+            }
+            if done.is_empty() {
+                println!("nothing to compact");
             }
             Ok(ExitCode::SUCCESS)
         }

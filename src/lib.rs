@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod cli;
+pub mod compact;
 pub mod connect;
 pub mod doctor;
 pub mod embedded;

@@ -43,7 +43,7 @@ impl Verified {
     }
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> anyhow::Result<T> {
+pub fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> anyhow::Result<T> {
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -54,31 +54,58 @@ fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> anyhow::
     serde_json::from_str(&text).with_context(|| format!("{}: not valid", path.display()))
 }
 
+/// The S3 a run folder's objects are in: the run's endpoint (or `endpoint`), or, for a run on
+/// the embedded default, its `s3/` folder served again.
+pub struct RunStore {
+    pub client: aws_sdk_s3::Client,
+    /// The server for the folder, when the run was on the embedded default; stop it when done.
+    pub server: Option<EmbeddedS3>,
+}
+
+impl RunStore {
+    pub async fn open(dir: &Path, endpoint: Option<&str>) -> anyhow::Result<RunStore> {
+        let manifest: Manifest = read_json(dir, "manifest.json")?;
+        // Only its S3 settings are needed; a scenario that no longer loads (a moved symbol file)
+        // leaves the defaults and the AWS chain.
+        let s3 = scenario::load(&dir.join("scenario.toml"))
+            .map(|s| s.s3)
+            .unwrap_or_default();
+        Ok(match endpoint {
+            Some(e) => RunStore {
+                client: connect::s3_client(&s3, Some(e)).await,
+                server: None,
+            },
+            None if manifest.s3_embedded => {
+                let server = EmbeddedS3::start(&dir.join("s3"))
+                    .await
+                    .context("serving the run folder's s3/ over the S3 API")?;
+                RunStore {
+                    client: connect::s3_client(&Default::default(), Some(&server.endpoint())).await,
+                    server: Some(server),
+                }
+            }
+            None => RunStore {
+                client: connect::s3_client(&s3, manifest.s3_endpoint.as_deref()).await,
+                server: None,
+            },
+        })
+    }
+
+    pub async fn close(self) {
+        if let Some(server) = self.server {
+            server.stop().await;
+        }
+    }
+}
+
 /// Audits a run folder's objects again. `endpoint` overrides the S3 endpoint the run used.
 pub async fn verify(dir: &Path, endpoint: Option<&str>) -> anyhow::Result<Verified> {
     let exp: Expectations = read_json(dir, "expected.json")?;
-    let manifest: Manifest = read_json(dir, "manifest.json")?;
-    // Only its S3 settings are needed; a scenario that no longer loads (a moved symbol file)
-    // leaves the defaults and the AWS chain.
-    let s3 = scenario::load(&dir.join("scenario.toml"))
-        .map(|s| s.s3)
-        .unwrap_or_default();
-    let mut embedded = None;
-    let client = match endpoint {
-        Some(e) => connect::s3_client(&s3, Some(e)).await,
-        None if manifest.s3_embedded => {
-            let server = EmbeddedS3::start(&dir.join("s3"))
-                .await
-                .context("serving the run folder's s3/ over the S3 API")?;
-            let c = connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
-            embedded = Some(server);
-            c
-        }
-        None => connect::s3_client(&s3, manifest.s3_endpoint.as_deref()).await,
-    };
+    let store = RunStore::open(dir, endpoint).await?;
+    let client = &store.client;
     let audit = audit::run(
         &audit::Location {
-            client: &client,
+            client,
             bucket: &exp.bucket,
             prefix: &exp.prefix,
             topic: &exp.topic,
@@ -87,9 +114,7 @@ pub async fn verify(dir: &Path, endpoint: Option<&str>) -> anyhow::Result<Verifi
         &exp.expected(),
     )
     .await?;
-    if let Some(server) = embedded {
-        server.stop().await;
-    }
+    store.close().await;
     let produced: u64 = exp.per_symbol.iter().sum();
     Ok(Verified {
         audit,
