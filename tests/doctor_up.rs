@@ -234,7 +234,7 @@ fn interrupting_a_run_still_lands_audits_and_reports_what_was_produced() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the load is under way (the progress line shows produced ticks).
+    // Wait until the load is under way (the progress line of second 2).
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     loop {
@@ -243,7 +243,7 @@ fn interrupting_a_run_still_lands_audits_and_reports_what_was_produced() {
             err.read_line(&mut line).unwrap() > 0,
             "the run ended before the load began"
         );
-        if line.contains("produced") && line.contains("[  2.") {
+        if line.contains("ticks/s") && line.contains("[  2.") {
             break;
         }
     }
