@@ -146,6 +146,23 @@ pub enum Command {
         #[command(flatten)]
         targets: Targets,
     },
+    /// SQL over landed objects (Apache DataFusion): the table `ticks` with the tick's columns and
+    /// the layout's partition columns (dt, hour, ...), as Athena sees it.
+    Query {
+        /// A run's results folder, a folder of objects, or s3://bucket/prefix/topic/.
+        location: String,
+        /// The SQL (the table is `ticks`); or use --preset.
+        sql: Option<String>,
+        /// A ready-made query: ohlc, vwap, moving-average, top-movers, volume-by-hour.
+        #[arg(long, conflicts_with = "sql")]
+        preset: Option<String>,
+        /// Output: table, csv or json (one object a line).
+        #[arg(long, value_enum, default_value_t = crate::query::Output::Table)]
+        output: crate::query::Output,
+        /// S3-compatible endpoint for an s3:// location (credentials from the AWS environment).
+        #[arg(long)]
+        s3_endpoint: Option<String>,
+    },
     /// Start the embedded mock Kafka cluster and S3 server in the foreground for other tools.
     Up {
         /// Folder the S3 server keeps objects in.
@@ -522,6 +539,34 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             if done.is_empty() {
                 println!("nothing to compact");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Query {
+            location,
+            sql,
+            preset,
+            output,
+            s3_endpoint,
+        } => {
+            let sql = match (sql, preset) {
+                (Some(s), None) => s,
+                (None, Some(p)) => crate::query::preset(&p)?.to_string(),
+                _ => {
+                    let names: Vec<String> = crate::query::PRESETS
+                        .iter()
+                        .map(|p| format!("  {:<16} {}", p.0, p.1))
+                        .collect();
+                    anyhow::bail!(
+                        "give the SQL or --preset NAME; presets:\n{}",
+                        names.join("\n")
+                    )
+                }
+            };
+            let loc = crate::query::Location::parse(&location, s3_endpoint.as_deref())?;
+            let batches = crate::query::query(&loc, &sql)
+                .await
+                .with_context(|| format!("querying {location}"))?;
+            print!("{}", crate::query::render(&batches, output)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare { run_dirs, out } => {

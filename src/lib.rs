@@ -15,6 +15,7 @@ pub mod maxrate;
 pub mod metrics;
 pub mod produce;
 pub mod progress;
+pub mod query;
 pub mod report;
 pub mod resources;
 pub mod results;
