@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
@@ -129,19 +129,6 @@ impl Location {
     }
 }
 
-/// The tick's columns, typed as the Parquet objects have them.
-fn tick_schema() -> Schema {
-    Schema::new(vec![
-        Field::new("symbol", DataType::Utf8, false),
-        Field::new("seq", DataType::Int64, false),
-        Field::new("ts_ns", DataType::Int64, false),
-        Field::new("price", DataType::Float64, false),
-        Field::new("bid", DataType::Float64, false),
-        Field::new("ask", DataType::Float64, false),
-        Field::new("size", DataType::Int64, false),
-    ])
-}
-
 /// The objects' encoding and the partition columns above them, from the first object found.
 async fn detect(
     store: &dyn ObjectStore,
@@ -221,7 +208,7 @@ pub async fn query(loc: &Location, sql: &str) -> anyhow::Result<Vec<RecordBatch>
     let table_url = ListingTableUrl::parse(&url)?;
     let config = ListingTableConfig::new(table_url)
         .with_listing_options(options)
-        .with_schema(Arc::new(tick_schema()));
+        .with_schema(crate::format::parquet::schema());
     ctx.register_table("ticks", Arc::new(ListingTable::try_new(config)?))?;
     let df = ctx.sql(sql).await.context("the SQL")?;
     Ok(df.collect().await?)

@@ -21,7 +21,6 @@ use crate::report::{
 use crate::results::{self, Host, Manifest};
 use crate::scenario::Scenario;
 use crate::sim::{Model, Universe};
-use crate::sink::batcher::{TimeLayout, Triggers};
 use crate::sink::{self, upload::Uploader, SinkControl, SinkSettings};
 
 /// How a run reports while it goes and where it writes.
@@ -129,19 +128,7 @@ pub async fn run(
     let rec = Arc::new(Recorders::unanchored());
     let (ready_tx, ready_rx) = oneshot::channel();
     let (drain_tx, drain_rx) = watch::channel(None);
-    let sink_settings = SinkSettings {
-        topic: k.topic.clone(),
-        prefix: scenario.s3.prefix.clone(),
-        triggers: Triggers::of(&scenario.sink),
-        layout: TimeLayout {
-            granularity: scenario.sink.time_partition,
-            source: scenario.sink.time_source,
-            by_symbol: scenario.sink.group_by == crate::scenario::GroupBy::Symbol,
-        },
-        encoding: scenario.sink.encoding(),
-        start_offsets: start_offsets.clone(),
-        drain_timeout: scenario.sink.drain_timeout,
-    };
+    let sink_settings = SinkSettings::of(scenario, start_offsets.clone());
     let uploader = Uploader::new(
         client.clone(),
         &bucket,

@@ -7,8 +7,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use tickbench::embedded::{EmbeddedKafka, EmbeddedS3};
 use tickbench::run::RunOptions;
@@ -18,55 +18,12 @@ use tickbench::sink::upload::Landed;
 
 const TICKS: u64 = 60_000;
 const PARTITIONS: i32 = 4;
-
-fn start_sink(scenario: &Path, results: &Path, log: &Path, extra: &[&str]) -> Child {
-    let log = std::fs::File::create(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_tickbench"))
-        .arg("sink")
-        .arg(scenario)
-        .arg("--results-dir")
-        .arg(results)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("starting tickbench sink")
-}
-
-fn log_of(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
 /// True once a sink's progress lines show it has read records.
 fn has_read(log: &Path) -> bool {
-    log_of(log)
+    common::log_of(log)
         .lines()
         .any(|l| l.contains("consumed") && !l.contains("consumed 0 "))
 }
-
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < common::HANG_GUARD,
-            "waited too long: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn exit_of(child: &mut Child) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
-        }
-        assert!(start.elapsed() < common::HANG_GUARD, "a sink hangs");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// The results folder of sink `instance` under `results`.
 fn folder_of(results: &Path, instance: &str) -> PathBuf {
     std::fs::read_dir(results)
@@ -126,7 +83,7 @@ create_bucket = true
     let results = tmp.path().join("results");
     let (log_a, log_b) = (tmp.path().join("a.log"), tmp.path().join("b.log"));
 
-    let mut a = start_sink(&path, &results, &log_a, &["--until-idle", "8s"]);
+    let mut a = common::start_sink(&path, &results, &log_a, &["--until-idle", "8s"]);
     let produce_opts = RunOptions {
         results_root: tmp.path().join("produce"),
         ..Default::default()
@@ -136,24 +93,24 @@ create_bucket = true
             .await
             .unwrap()
     });
-    wait_until("sink A to read records", || has_read(&log_a)).await;
+    common::wait_until("sink A to read records", || has_read(&log_a)).await;
 
     // B joins while A's batches are open (they close after 3 s), reads, then leaves.
-    let mut b = start_sink(&path, &results, &log_b, &["--instance", "sink-1"]);
-    wait_until("sink B to read records", || has_read(&log_b)).await;
+    let mut b = common::start_sink(&path, &results, &log_b, &["--instance", "sink-1"]);
+    common::wait_until("sink B to read records", || has_read(&log_b)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let term = Command::new("kill")
         .args(["-TERM", &b.id().to_string()])
         .status()
         .unwrap();
     assert!(term.success());
-    let st = exit_of(&mut b).await;
-    assert!(st.success(), "sink B: {}", log_of(&log_b));
+    let st = common::exit_of(&mut b).await;
+    assert!(st.success(), "sink B: {}", common::log_of(&log_b));
 
     let (_, produced) = producer.await.unwrap();
     assert_eq!((produced.produced, produced.acked), (TICKS, TICKS));
-    let st = exit_of(&mut a).await;
-    assert!(st.success(), "sink A: {}", log_of(&log_a));
+    let st = common::exit_of(&mut a).await;
+    assert!(st.success(), "sink A: {}", common::log_of(&log_a));
 
     let (dir_a, dir_b) = (folder_of(&results, "sink-0"), folder_of(&results, "sink-1"));
     let summary = |d: &Path| -> serde_json::Value {

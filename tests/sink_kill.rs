@@ -11,8 +11,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tickbench::embedded::EmbeddedS3;
 use tickbench::run::RunOptions;
@@ -41,38 +40,6 @@ fn open_uploads(journal: &Path) -> BTreeMap<String, String> {
     }
     open
 }
-
-fn start_sink(scenario: &Path, results: &Path, log: &Path, extra: &[&str]) -> Child {
-    let log = std::fs::File::create(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_tickbench"))
-        .arg("sink")
-        .arg(scenario)
-        .arg("--results-dir")
-        .arg(results)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("starting tickbench sink")
-}
-
-/// Waits until `done` says yes, failing the test after the hang guard.
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < common::HANG_GUARD,
-            "waited too long: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-fn log_of(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_sink_resumes_from_committed_offsets_and_leaves_no_open_uploads() {
     let Some((brokers, _)) = common::services() else {
@@ -124,7 +91,7 @@ create_bucket = true
     let log = |n: u32| tmp.path().join(format!("sink{n}.log"));
 
     // Sink 1, then the load (20,000 ticks/s for 12 s over two partitions).
-    let mut sink = start_sink(&path, &results, &log(1), &[]);
+    let mut sink = common::start_sink(&path, &results, &log(1), &[]);
     let produce_opts = RunOptions {
         results_root: tmp.path().join("produce"),
         ..Default::default()
@@ -136,7 +103,7 @@ create_bucket = true
     });
 
     // Kill 1: while a multipart upload is open.
-    wait_until("sink 1 to start a multipart upload", || {
+    common::wait_until("sink 1 to start a multipart upload", || {
         !open_uploads(&journal).is_empty()
     })
     .await;
@@ -146,9 +113,9 @@ create_bucket = true
     assert!(!orphans.is_empty());
 
     // Kill 2: mid-batch, once the restarted sink has read records (a batch takes 5 s to fill).
-    let mut sink = start_sink(&path, &results, &log(2), &[]);
-    wait_until("sink 2 to read records", || {
-        log_of(&log(2))
+    let mut sink = common::start_sink(&path, &results, &log(2), &[]);
+    common::wait_until("sink 2 to read records", || {
+        common::log_of(&log(2))
             .lines()
             .any(|l| l.contains("consumed") && !l.contains("consumed 0 "))
     })
@@ -164,16 +131,9 @@ create_bucket = true
         .expect("the load ended")
         .unwrap();
     assert_eq!((produced.produced, produced.acked), (TICKS, TICKS));
-    let mut sink = start_sink(&path, &results, &log(3), &["--until-idle", "5s"]);
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = sink.try_wait().unwrap() {
-            break st;
-        }
-        assert!(start.elapsed() < common::HANG_GUARD, "sink 3 hangs");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert!(status.success(), "sink 3: {}", log_of(&log(3)));
+    let mut sink = common::start_sink(&path, &results, &log(3), &["--until-idle", "5s"]);
+    let status = common::exit_of(&mut sink).await;
+    assert!(status.success(), "sink 3: {}", common::log_of(&log(3)));
 
     // Every tick once, read back over the S3 API; offsets tile each partition from 0.
     let client = common::s3_client_for(&s3.endpoint()).await;
@@ -218,9 +178,9 @@ create_bucket = true
     .unwrap();
     assert_eq!(committed, next);
     assert!(
-        log_of(&log(3)).contains("stopped by idle"),
+        common::log_of(&log(3)).contains("stopped by idle"),
         "{}",
-        log_of(&log(3))
+        common::log_of(&log(3))
     );
     s3.stop().await;
 }

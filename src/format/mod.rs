@@ -2,7 +2,7 @@
 //! family; the batcher sees only [`ObjectWriter`], which tells it how big the object is (after
 //! encoding and compression) so that the byte trigger measures what actually lands.
 
-mod parquet;
+pub mod parquet;
 mod read;
 mod text;
 

@@ -46,6 +46,25 @@ pub struct SinkSettings {
     pub drain_timeout: Duration,
 }
 
+impl SinkSettings {
+    /// The scenario's sink settings; records below `start_offsets` are skipped.
+    pub fn of(s: &crate::scenario::Scenario, start_offsets: BTreeMap<i32, i64>) -> SinkSettings {
+        SinkSettings {
+            topic: s.kafka.topic.clone(),
+            prefix: s.s3.prefix.clone(),
+            triggers: Triggers::of(&s.sink),
+            layout: TimeLayout {
+                granularity: s.sink.time_partition,
+                source: s.sink.time_source,
+                by_symbol: s.sink.group_by == crate::scenario::GroupBy::Symbol,
+            },
+            encoding: s.sink.encoding(),
+            start_offsets,
+            drain_timeout: s.sink.drain_timeout,
+        }
+    }
+}
+
 /// The most bytes the sink's buffers can hold with `open` batches open: each open batch holds
 /// less than the multipart threshold (streaming) or a whole object (buffered), each multipart
 /// stream queues up to two parts behind the request slots, the dispatcher holds one more, and

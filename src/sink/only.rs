@@ -18,7 +18,6 @@ use anyhow::{bail, Context};
 use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 
-use super::batcher::{TimeLayout, Triggers};
 use super::journal::Journal;
 use super::upload::Uploader;
 use super::{CommitRecord, SinkControl, SinkSettings};
@@ -189,20 +188,8 @@ pub async fn sink(
     let start_ns = now_ns();
     let rec = Arc::new(Recorders::new(start_ns, start_ns));
     let counters = Arc::new(Counters::default());
-    let settings = SinkSettings {
-        topic: k.topic.clone(),
-        prefix: scenario.s3.prefix.clone(),
-        triggers: Triggers::of(&scenario.sink),
-        layout: TimeLayout {
-            granularity: scenario.sink.time_partition,
-            source: scenario.sink.time_source,
-            by_symbol: scenario.sink.group_by == crate::scenario::GroupBy::Symbol,
-        },
-        encoding: scenario.sink.encoding(),
-        // Whatever the group has not committed is this sink's to land.
-        start_offsets: BTreeMap::new(),
-        drain_timeout: scenario.sink.drain_timeout,
-    };
+    // Whatever the group has not committed is this sink's to land.
+    let settings = SinkSettings::of(scenario, BTreeMap::new());
     let uploader = Uploader::new(
         client.clone(),
         &bucket,

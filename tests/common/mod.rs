@@ -246,3 +246,52 @@ pub fn assert_byte_trigger_fired(
     }
     large
 }
+
+/// Starts `tickbench sink SCENARIO --results-dir RESULTS EXTRA...` as a child process, its output
+/// (progress lines included) into `log`.
+pub fn start_sink(
+    scenario: &Path,
+    results: &Path,
+    log: &Path,
+    extra: &[&str],
+) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    let log = std::fs::File::create(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .arg("sink")
+        .arg(scenario)
+        .arg("--results-dir")
+        .arg(results)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("starting tickbench sink")
+}
+
+/// A file's text, empty while it does not exist.
+pub fn log_of(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Waits until `done` says yes, failing the test after the hang guard.
+pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < HANG_GUARD, "waited too long: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits for a child process to exit, failing the test after the hang guard.
+pub async fn exit_of(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        assert!(start.elapsed() < HANG_GUARD, "a child process hangs");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
