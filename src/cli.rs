@@ -50,6 +50,14 @@ pub enum Command {
         /// Topic, instead of the scenario's `kafka.topic`.
         #[arg(long)]
         topic: Option<String>,
+        /// Produce worker I's share of N (counting from 1): the symbols whose index is I-1
+        /// modulo N. The N workers together produce exactly the stream one would.
+        #[arg(long, value_parser = crate::sim::Share::parse, default_value = "1/1")]
+        worker: crate::sim::Share,
+        /// Start the load at this wall-clock time (RFC 3339, for example 2026-11-22T10:00:00Z):
+        /// give every worker the same, a little in the future.
+        #[arg(long, value_parser = parse_start_at)]
+        start_at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Run only the sink, as one member of a consumer group: land what the topic holds, commit
     /// what is durable, stop when idle (`--until-idle`) or on SIGTERM / Ctrl-C. Start several
@@ -73,6 +81,10 @@ pub enum Command {
         /// runs until SIGTERM or Ctrl-C.
         #[arg(long, value_parser = humantime::parse_duration)]
         until_idle: Option<std::time::Duration>,
+        /// The producers' agreed start (their `--start-at`): this sink's latency intervals and
+        /// warm-up then line up with theirs, for `tickbench merge`.
+        #[arg(long, value_parser = parse_start_at)]
+        start_at: Option<chrono::DateTime<chrono::Utc>>,
         /// No progress line while running.
         #[arg(long, short)]
         quiet: bool,
@@ -110,6 +122,24 @@ pub enum Command {
         /// Folder to write the comparison into (default: a new `results/<timestamp>-compare/`).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Merge the folders of several producer workers (`tickbench produce --worker I/N`) and
+    /// sinks (`tickbench sink`) into one run: histograms added, counts summed, the integrity
+    /// audit over the union, one report. Exit 0 when nothing is lost or repeated and every
+    /// threshold passes, 1 otherwise.
+    Merge {
+        /// Every producer worker's results folder and every sink's (copied from their hosts).
+        #[arg(required = true, num_args = 1..)]
+        dirs: Vec<PathBuf>,
+        /// Folder the merged run's folder is created in.
+        #[arg(long, default_value = "results")]
+        results_dir: PathBuf,
+        /// The merged run's folder itself (default: a new `<results-dir>/<timestamp>-<name>-merged/`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// S3 endpoint to read the objects back from, instead of the one the sinks used.
+        #[arg(long)]
+        s3_endpoint: Option<String>,
     },
     /// Print the Athena table over the landed objects: CREATE EXTERNAL TABLE with partition
     /// projection (or, with --glue, Glue's TableInput JSON). Given a run folder, also writes both
@@ -186,6 +216,15 @@ pub enum Command {
         #[command(subcommand)]
         command: ScenarioCommand,
     },
+}
+
+/// `--start-at`: an RFC 3339 time.
+fn parse_start_at(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| {
+            format!("{e}: expected an RFC 3339 time such as 2026-11-22T10:00:00Z (`date -u -d \"+1 min\" +%FT%TZ` prints one)")
+        })
 }
 
 /// Overrides of the scenario's targets, so one scenario file serves any cluster.
@@ -309,6 +348,8 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             results_dir,
             brokers,
             topic,
+            worker,
+            start_at,
         } => {
             let mut s = Targets {
                 brokers,
@@ -326,7 +367,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 results_root: results_dir,
                 ..Default::default()
             };
-            let (dir, sum) = crate::produce::only::produce(&s, &opts)
+            if worker.workers > 1 && start_at.is_none() {
+                eprintln!("note: --worker {} without --start-at: the workers' schedules start when each does, so their ticks' times differ from one worker's stream", worker.label());
+            }
+            let workers = crate::produce::only::WorkerOptions {
+                share: worker,
+                start_at,
+            };
+            let (dir, sum) = crate::produce::only::produce(&s, &opts, &workers)
                 .await
                 .with_context(|| format!("producing {}", path.display()))?;
             println!(
@@ -354,6 +402,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             instance,
             group,
             until_idle,
+            start_at,
             quiet,
             targets,
         } => {
@@ -364,6 +413,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 group,
                 until_idle,
                 progress: !quiet,
+                start_at,
             };
             let (dir, summary) = crate::sink::only::sink(&s, &opts)
                 .await
@@ -371,6 +421,30 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", summary.to_text());
             println!("results: {}", dir.display());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Merge {
+            dirs,
+            results_dir,
+            out,
+            s3_endpoint,
+        } => {
+            use std::io::IsTerminal;
+            let opts = crate::merge::MergeOptions {
+                results_root: results_dir,
+                out,
+                s3_endpoint,
+                progress: std::io::stderr().is_terminal(),
+            };
+            let (dir, summary) = crate::merge::merge(&dirs, &opts)
+                .await
+                .context("merging the producers' and sinks' folders")?;
+            print!("{}", summary.to_text());
+            println!("results: {}", dir.display());
+            Ok(if summary.passed && summary.thresholds_passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Doctor {
             scenario: path,

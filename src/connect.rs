@@ -239,18 +239,25 @@ pub async fn prepare_bucket(
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if create && e.as_service_error().is_some_and(|s| s.is_not_found()) => client
-                .create_bucket()
-                .bucket(bucket)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    anyhow!(
+            Err(e) if create && e.as_service_error().is_some_and(|s| s.is_not_found()) => {
+                match client.create_bucket().bucket(bucket).send().await {
+                    Ok(_) => Ok(()),
+                    // Another process (a second sink, a producer) created it first. Whether it
+                    // is ours to use is what HeadBucket says: on AWS, BucketAlreadyExists is
+                    // also the answer for another account's bucket.
+                    Err(e)
+                        if e.as_service_error().is_some_and(|s| {
+                            s.is_bucket_already_exists() || s.is_bucket_already_owned_by_you()
+                        }) && client.head_bucket().bucket(bucket).send().await.is_ok() =>
+                    {
+                        Ok(())
+                    }
+                    Err(e) => Err(anyhow!(
                         "creating bucket {bucket} at {where_}: {}",
                         DisplayErrorContext(e)
-                    )
-                }),
+                    )),
+                }
+            }
             Err(e) => Err(anyhow!(
                 "bucket {bucket} at {where_}: {}",
                 DisplayErrorContext(e)

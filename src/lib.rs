@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod cli;
+pub mod clock;
 pub mod compact;
 pub mod connect;
 pub mod doctor;
@@ -12,6 +13,7 @@ pub mod format;
 pub mod layout;
 pub mod load;
 pub mod maxrate;
+pub mod merge;
 pub mod metrics;
 pub mod produce;
 pub mod progress;

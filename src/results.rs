@@ -53,6 +53,10 @@ pub struct Manifest {
     pub s3_embedded: bool,
     pub started_at: String,
     pub ended_at: String,
+    /// For a run made by `tickbench merge`: the producer and sink folders it was made from, each
+    /// with its host and clock.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<crate::merge::Part>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,6 +65,9 @@ pub struct Host {
     pub os: String,
     pub arch: String,
     pub cpus: usize,
+    /// The clock's synchronization when the record was made (older folders have none).
+    #[serde(default)]
+    pub clock: Option<crate::clock::ClockState>,
 }
 
 impl Host {
@@ -72,6 +79,7 @@ impl Host {
             cpus: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
+            clock: Some(crate::clock::ClockState::current()),
         }
     }
 }
@@ -88,6 +96,29 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Writes one JSON object a line (`objects.jsonl`, `commits.jsonl`).
+pub fn write_jsonl<T: Serialize>(path: &Path, items: &[T]) -> anyhow::Result<()> {
+    let mut out = String::new();
+    for i in items {
+        out.push_str(&serde_json::to_string(i)?);
+        out.push('\n');
+    }
+    std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Reads a JSON-lines file back; a missing file is empty.
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).with_context(|| format!("{}: {l}", path.display())))
         .collect()
 }
 

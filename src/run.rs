@@ -165,6 +165,7 @@ pub async fn run(
         &k.topic,
         &model,
         &schedule,
+        crate::sim::Share::ALL,
         scenario.rate.producer_threads,
         &rec,
         &counters,
@@ -286,7 +287,7 @@ pub async fn run(
         // Say whose loss it is: offsets the consumer never saw were dropped by the broker (for
         // example the mock cluster's per-partition retention) before the sink could read them.
         problems.push(format!(
-            "{} offsets were never delivered to the sink: the broker dropped them (retention) before they were read; records lost that way are the broker's, not the sink's",
+            "{} offsets were never delivered to the sink: the broker dropped them (retention) before they were read, or its fetch skipped them; records lost that way are the broker's, not the sink's",
             sink_report.offset_gaps
         ));
     }
@@ -295,20 +296,9 @@ pub async fn run(
     let hist_dir = dir.join("histograms");
     rec.write_logs(&hist_dir, scenario.warmup)
         .context("writing histograms")?;
-    let mut objects_jsonl = String::new();
-    for l in &sink_report.landed {
-        objects_jsonl.push_str(&serde_json::to_string(l)?);
-        objects_jsonl.push('\n');
-    }
-    std::fs::write(dir.join("objects.jsonl"), objects_jsonl).context("writing objects.jsonl")?;
+    results::write_jsonl(&dir.join("objects.jsonl"), &sink_report.landed)?;
     if !sink_report.dead_letters.is_empty() {
-        let mut lines = String::new();
-        for l in &sink_report.dead_letters {
-            lines.push_str(&serde_json::to_string(l)?);
-            lines.push('\n');
-        }
-        std::fs::write(dir.join("dead_letters.jsonl"), lines)
-            .context("writing dead_letters.jsonl")?;
+        results::write_jsonl(&dir.join("dead_letters.jsonl"), &sink_report.dead_letters)?;
     }
 
     let last_durable = sink_report
@@ -425,6 +415,7 @@ pub async fn run(
         s3_embedded: embedded_s3.is_some(),
         started_at: started_at.to_rfc3339(),
         ended_at: chrono::Utc::now().to_rfc3339(),
+        merged_from: Vec::new(),
     };
     results::write_json(&dir.join("manifest.json"), &manifest)?;
     report::document::RunReport::load(&dir)

@@ -67,14 +67,21 @@ impl RunStore {
         let manifest: Manifest = read_json(dir, "manifest.json")?;
         // Only its S3 settings are needed; a scenario that no longer loads (a moved symbol file)
         // leaves the defaults and the AWS chain.
-        let s3 = scenario::load(&dir.join("scenario.toml"))
+        let mut s3 = scenario::load(&dir.join("scenario.toml"))
             .map(|s| s.s3)
             .unwrap_or_default();
+        // A named endpoint is a real server: the AWS chain's credentials, never the embedded keys.
+        let named = |s3: &mut crate::scenario::S3, e: &str| {
+            s3.endpoint = Some(e.to_string());
+        };
         Ok(match endpoint {
-            Some(e) => RunStore {
-                client: connect::s3_client(&s3, Some(e)).await,
-                server: None,
-            },
+            Some(e) => {
+                named(&mut s3, e);
+                RunStore {
+                    client: connect::s3_client(&s3, None).await,
+                    server: None,
+                }
+            }
             None if manifest.s3_embedded => {
                 let server = EmbeddedS3::start(&dir.join("s3"))
                     .await
@@ -84,10 +91,15 @@ impl RunStore {
                     server: Some(server),
                 }
             }
-            None => RunStore {
-                client: connect::s3_client(&s3, manifest.s3_endpoint.as_deref()).await,
-                server: None,
-            },
+            None => {
+                if let Some(e) = &manifest.s3_endpoint {
+                    named(&mut s3, e);
+                }
+                RunStore {
+                    client: connect::s3_client(&s3, None).await,
+                    server: None,
+                }
+            }
         })
     }
 

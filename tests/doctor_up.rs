@@ -1,9 +1,12 @@
 //! `tickbench doctor` and `tickbench up` as a user runs them: separate processes, exit codes,
 //! messages that name what is wrong.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+
+mod common;
+
+use std::io::{BufRead, BufReader};
 
 use tickbench::embedded::{EmbeddedS3, S3_ACCESS_KEY, S3_SECRET_KEY};
 
@@ -106,42 +109,16 @@ async fn doctor_names_a_missing_bucket_and_passes_an_existing_one() {
 fn up_serves_a_second_tickbench_and_stops_on_interrupt() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("up-data");
-    let mut up = bin()
-        .args([
-            "up",
-            "--dir",
-            data.to_str().unwrap(),
-            "--topic",
-            "shared",
-            "--partitions",
-            "3",
-            "--bucket",
-            "shared-bucket",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
-    let mut brokers = None;
-    let mut endpoint = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        for word in line.split_whitespace() {
-            if let Some(b) = word.strip_prefix("bootstrap.servers=") {
-                brokers = Some(b.to_string());
-            }
-            if let Some(e) = word.strip_prefix("endpoint=") {
-                endpoint = Some(e.to_string());
-            }
-        }
-        if line.starts_with("Ctrl-C") {
-            break;
-        }
-    }
-    let (brokers, endpoint) = (
-        brokers.expect("brokers printed"),
-        endpoint.expect("endpoint printed"),
-    );
+    let mut up = common::start_up(&[
+        "--dir",
+        data.to_str().unwrap(),
+        "--topic",
+        "shared",
+        "--partitions",
+        "3",
+        "--bucket",
+        "shared-bucket",
+    ]);
 
     let path = scenario(
         dir.path(),
@@ -158,9 +135,9 @@ fn up_serves_a_second_tickbench_and_stops_on_interrupt() {
         ])
         .args([
             "--brokers",
-            &brokers,
+            &up.brokers,
             "--s3-endpoint",
-            &endpoint,
+            &up.endpoint,
             "--bucket",
             "shared-bucket",
         ])
@@ -184,16 +161,16 @@ fn up_serves_a_second_tickbench_and_stops_on_interrupt() {
         .count();
     assert_eq!(found, 1);
 
-    let pid = up.id().to_string();
+    let pid = up.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-INT", &pid])
         .status()
         .unwrap()
         .success());
-    let status = up.wait().unwrap();
+    let status = up.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     assert_eq!(
-        lines.next().map(|l| l.unwrap()),
+        up.lines.next().map(|l| l.unwrap()),
         Some("stopped".to_string())
     );
 }

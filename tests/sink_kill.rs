@@ -97,7 +97,7 @@ create_bucket = true
         ..Default::default()
     };
     let producer = tokio::spawn(async move {
-        tickbench::produce::only::produce(&s, &produce_opts)
+        tickbench::produce::only::produce(&s, &produce_opts, &Default::default())
             .await
             .unwrap()
     });

@@ -369,21 +369,23 @@ pub fn drive(
     report
 }
 
-/// Starts one producer thread per share of the symbols, each with its own Kafka client and
-/// generator; the returned task ends with their merged report once all have flushed.
+/// Starts one producer thread per part of `share` (all symbols, or a worker's), each with its own
+/// Kafka client and generator; the returned task ends with their merged report once all have
+/// flushed.
 #[allow(clippy::too_many_arguments)]
 pub fn launch(
     cfg: &ClientConfig,
     topic: &str,
     model: &Arc<Model>,
     schedule: &Schedule,
+    share: Share,
     threads: u32,
     rec: &Arc<Recorders>,
     counters: &Arc<Counters>,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<ProduceReport>>> {
     let mut handles = Vec::new();
-    for worker in 0..threads {
+    for (worker, share) in share.split(threads).enumerate() {
         let producer: BaseProducer<DeliveryContext> = cfg
             .create_with_context(new_context(
                 rec.clone(),
@@ -391,10 +393,6 @@ pub fn launch(
                 schedule.start_ns,
             ))
             .context("creating the Kafka producer")?;
-        let share = Share {
-            worker,
-            workers: threads,
-        };
         let gen = Generator::new(model.clone(), share, schedule.start_ns);
         let (r, c, st, topic, sched) = (
             rec.clone(),

@@ -20,6 +20,8 @@ pub struct StageLog {
     pub total: Histogram<u64>,
     /// (second since the run's start, that second's histogram), in order.
     pub seconds: Vec<(u64, Histogram<u64>)>,
+    /// The run's start (the log's StartTime), ns since the Unix epoch, to the millisecond.
+    pub start_ns: Option<u64>,
 }
 
 /// Reads `<dir>/<stage>.hlog` for every stage; a stage without a log is left out.
@@ -41,9 +43,13 @@ pub fn read(stage: Stage, bytes: &[u8]) -> anyhow::Result<StageLog> {
     let mut total = Histogram::<u64>::new(3).expect("3 significant digits is valid");
     total.auto(true);
     let mut seconds = Vec::new();
+    let mut start_ns = None;
     let mut de = Deserializer::new();
     for entry in IntervalLogIterator::new(bytes) {
         let entry = entry.map_err(|e| anyhow::anyhow!("malformed interval log: {e:?}"))?;
+        if let LogEntry::StartTime(t) = entry {
+            start_ns = Some(t.as_nanos() as u64);
+        }
         if let LogEntry::Interval(ilh) = entry {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(ilh.encoded_histogram())
@@ -59,5 +65,6 @@ pub fn read(stage: Stage, bytes: &[u8]) -> anyhow::Result<StageLog> {
         stage,
         total,
         seconds,
+        start_ns,
     })
 }

@@ -51,6 +51,41 @@ impl Share {
     pub fn owns(&self, symbol: usize) -> bool {
         symbol % self.workers as usize == self.worker as usize
     }
+
+    /// This share split over `threads` producer threads: thread t owns the symbols s with
+    /// s % (workers * threads) == worker + workers * t, so together they own exactly this share.
+    pub fn split(self, threads: u32) -> impl Iterator<Item = Share> {
+        (0..threads).map(move |t| Share {
+            worker: self.worker + self.workers * t,
+            workers: self.workers * threads,
+        })
+    }
+
+    /// Parses `I/N` (worker I of N, counting from 1), as `--worker` takes it.
+    pub fn parse(text: &str) -> Result<Share, String> {
+        let bad = || {
+            format!("--worker {text:?}: expected I/N, worker I of N counting from 1 (for example 1/2 and 2/2)")
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (i, n): (u32, u32) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if n == 0 || i == 0 || i > n {
+            return Err(format!(
+                "--worker {text:?}: I must be 1 to N and N at least 1 (workers count from 1)"
+            ));
+        }
+        Ok(Share {
+            worker: i - 1,
+            workers: n,
+        })
+    }
+
+    /// `I/N` as people write it (counting from 1).
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.worker + 1, self.workers)
+    }
 }
 
 /// What every generator of a run shares, built once.

@@ -237,3 +237,44 @@ fn per_symbol_seq_runs_from_zero_and_counts_add_up() {
     }
     assert_eq!(g.produced().map(|(_, c)| c).sum::<u64>(), 5000);
 }
+
+#[test]
+fn workers_split_over_threads_own_every_symbol_once() {
+    for (workers, threads) in [(1, 1), (2, 1), (2, 3), (3, 2), (5, 4)] {
+        let mut owners = vec![0u32; 997];
+        for i in 1..=workers {
+            let w = Share::parse(&format!("{i}/{workers}")).unwrap();
+            assert_eq!(w.label(), format!("{i}/{workers}"));
+            for part in w.split(threads) {
+                for (s, n) in owners.iter_mut().enumerate() {
+                    if part.owns(s) {
+                        assert!(
+                            w.owns(s),
+                            "a thread of {i}/{workers} owns {s} outside its worker's share"
+                        );
+                        *n += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            owners.iter().all(|n| *n == 1),
+            "{workers} workers x {threads} threads"
+        );
+    }
+}
+
+#[test]
+fn worker_labels_are_checked() {
+    for bad in ["0/2", "3/2", "1/0", "2", "a/b", "1/2/3"] {
+        let e = Share::parse(bad).unwrap_err();
+        assert!(e.contains("--worker") && e.contains("from 1"), "{bad}: {e}");
+    }
+    assert_eq!(
+        Share::parse(" 2 / 4 ").unwrap(),
+        Share {
+            worker: 1,
+            workers: 4
+        }
+    );
+}

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, watch};
 
 use super::journal::Journal;
@@ -42,10 +42,14 @@ pub struct SinkOptions {
     pub until_idle: Option<Duration>,
     /// Print a progress line every second to stderr.
     pub progress: bool,
+    /// The producers' agreed start (`tickbench produce --start-at`): the sink's interval logs
+    /// count from it and its warm-up is the scenario's from it, as the producers' are. Without
+    /// it they count from the sink's own start and nothing is warm-up.
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The sink's own counts (`summary.json` of a sink's results folder).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SinkCounts {
     /// Records received from Kafka, re-reads after rewinds included.
     pub consumed: u64,
@@ -70,7 +74,7 @@ pub struct SinkCounts {
 
 /// `summary.json` of `tickbench sink`. It has no audit: a sink does not know what was produced;
 /// `tickbench run` (or a merge of producer and sink folders) checks the counts end to end.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SinkSummary {
     pub tickbench_version: String,
     pub run_id: String,
@@ -90,6 +94,15 @@ pub struct SinkSummary {
     pub stages: BTreeMap<String, StageSummary>,
     /// Per partition, the offset this sink last committed (the next to read).
     pub committed_offsets: BTreeMap<i32, i64>,
+    /// Per partition, the next offset this sink would have read when it stopped.
+    #[serde(default)]
+    pub positions: BTreeMap<i32, i64>,
+    /// Per partition, records this sink set aside as not ticks.
+    #[serde(default)]
+    pub set_aside: BTreeMap<i32, u64>,
+    /// What the sink's time-keeping counted from (see `--start-at`), RFC 3339.
+    #[serde(default)]
+    pub start_at: Option<String>,
 }
 
 impl SinkSummary {
@@ -186,7 +199,14 @@ pub async fn sink(
         .context("subscribing the sink")?;
 
     let start_ns = now_ns();
-    let rec = Arc::new(Recorders::new(start_ns, start_ns));
+    let load_start_ns = opts
+        .start_at
+        .and_then(|t| t.timestamp_nanos_opt())
+        .map_or(0, |t| t.max(0) as u64);
+    let rec = Arc::new(match opts.start_at.and_then(|t| t.timestamp_nanos_opt()) {
+        Some(at) => Recorders::new(at as u64, at as u64 + scenario.warmup.as_nanos() as u64),
+        None => Recorders::new(start_ns, start_ns),
+    });
     let counters = Arc::new(Counters::default());
     // Whatever the group has not committed is this sink's to land.
     let settings = SinkSettings::of(scenario, BTreeMap::new());
@@ -231,7 +251,9 @@ pub async fn sink(
                 let consumed = counters.consumed.load(Ordering::Relaxed);
                 // Idle time counts from the first assignment: joining a group takes seconds. A
                 // member the group leaves without partitions starts counting after a while.
-                if !idle.started && (ready_rx.try_recv().is_ok() || now_ns() - start_ns > NO_ASSIGNMENT_NS) {
+                // With --start-at, nothing can arrive before the load starts: idle time counts
+                // from then at the earliest.
+                if !idle.started && now_ns() >= load_start_ns && (ready_rx.try_recv().is_ok() || now_ns() - start_ns > NO_ASSIGNMENT_NS) {
                     idle.start();
                 }
                 // Holding no partitions (a rebalance under way, or more members than partitions),
@@ -265,10 +287,10 @@ pub async fn sink(
 
     rec.write_logs(&dir.join("histograms"), Duration::ZERO)
         .context("writing histograms")?;
-    write_jsonl(&dir.join("objects.jsonl"), &report.landed)?;
-    write_jsonl(&dir.join("commits.jsonl"), &report.commits)?;
+    results::write_jsonl(&dir.join("objects.jsonl"), &report.landed)?;
+    results::write_jsonl(&dir.join("commits.jsonl"), &report.commits)?;
     if !report.dead_letters.is_empty() {
-        write_jsonl(&dir.join("dead_letters.jsonl"), &report.dead_letters)?;
+        results::write_jsonl(&dir.join("dead_letters.jsonl"), &report.dead_letters)?;
     }
     let mut sizes = rec.get(Stage::ObjectSize).measured();
     sizes.add(rec.get(Stage::ObjectSize).warmup()).ok();
@@ -318,6 +340,9 @@ pub async fn sink(
             })
             .collect(),
         committed_offsets: report.committed.clone(),
+        positions: report.positions.clone(),
+        set_aside: report.set_aside.clone(),
+        start_at: opts.start_at.map(|t| t.to_rfc3339()),
     };
     results::write_json(&dir.join("summary.json"), &summary)?;
     let manifest = Manifest {
@@ -337,6 +362,7 @@ pub async fn sink(
         s3_embedded: false,
         started_at: started_at.to_rfc3339(),
         ended_at: chrono::Utc::now().to_rfc3339(),
+        merged_from: Vec::new(),
     };
     results::write_json(&dir.join("manifest.json"), &manifest)?;
     Ok((dir, summary))
@@ -344,21 +370,8 @@ pub async fn sink(
 
 /// Reads the commits a sink logged (`commits.jsonl`).
 pub fn read_commits(path: &std::path::Path) -> anyhow::Result<Vec<CommitRecord>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).with_context(|| format!("{}: {l}", path.display())))
-        .collect()
-}
-
-fn write_jsonl<T: Serialize>(path: &std::path::Path, items: &[T]) -> anyhow::Result<()> {
-    let mut out = String::new();
-    for i in items {
-        out.push_str(&serde_json::to_string(i)?);
-        out.push('\n');
-    }
-    std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))
+    anyhow::ensure!(path.is_file(), "{} is missing", path.display());
+    results::read_jsonl(path)
 }
 
 /// How long a sink waits for partitions before its idle time counts anyway.

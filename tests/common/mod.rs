@@ -295,3 +295,53 @@ pub async fn exit_of(child: &mut std::process::Child) -> std::process::ExitStatu
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `tickbench up` as a child process: its broker and S3 addresses, and the rest of its output.
+pub struct Up {
+    pub child: std::process::Child,
+    pub lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    pub brokers: String,
+    pub endpoint: String,
+}
+
+impl Drop for Up {
+    /// A failed test must not leave the server running (it would hold the test's output open).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `tickbench up ARGS...` and reads the addresses it prints before it says "Ctrl-C".
+pub fn start_up(args: &[&str]) -> Up {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .arg("up")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting tickbench up");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut brokers, mut endpoint) = (None, None);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        for word in line.split_whitespace() {
+            if let Some(b) = word.strip_prefix("bootstrap.servers=") {
+                brokers = Some(b.to_string());
+            }
+            if let Some(e) = word.strip_prefix("endpoint=") {
+                endpoint = Some(e.to_string());
+            }
+        }
+        if line.starts_with("Ctrl-C") {
+            break;
+        }
+    }
+    Up {
+        child,
+        lines,
+        brokers: brokers.expect("tickbench up printed its brokers"),
+        endpoint: endpoint.expect("tickbench up printed its S3 endpoint"),
+    }
+}
