@@ -339,8 +339,7 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
             s3_requests_usd: usd,
             s3_requests_per_million_ticks_usd: usd * 1e6 / audit.landed.max(1) as f64,
         },
-        // Memory and CPU are each process's own; a merge has no single process to measure.
-        resources: Resources::default(),
+        resources: merged_resources(&sinks, &merged_scenario),
         kafka: KafkaSummary {
             topic,
             partitions: start_offsets.len(),
@@ -408,6 +407,33 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
         .and_then(|r| r.write())
         .context("writing the report")?;
     Ok((dir, summary))
+}
+
+/// The sinks' memory: the largest of each figure (each sink has its own bound); CPU: the sinks'
+/// processes together per million landed ticks. Producer processes are measured in their own
+/// folders only.
+fn merged_resources(sinks: &[SinkDir], load: &Scenario) -> Resources {
+    let r: Vec<&Resources> = sinks.iter().map(|s| &s.summary.resources).collect();
+    let landed: u64 = sinks.iter().map(|s| s.summary.counts.landed).sum();
+    let open = r
+        .iter()
+        .map(|r| r.sink_peak_open_batches)
+        .max()
+        .unwrap_or(0);
+    let cpu: Option<f64> = r.iter().map(|r| r.cpu_process_s).sum();
+    Resources {
+        peak_rss_bytes: r.iter().filter_map(|r| r.peak_rss_bytes).max(),
+        sink_peak_buffered_bytes: r
+            .iter()
+            .map(|r| r.sink_peak_buffered_bytes)
+            .max()
+            .unwrap_or(0),
+        sink_peak_open_batches: open,
+        sink_memory_bound_bytes: crate::sink::memory_bound(&load.sink, open),
+        cpu_process_s: cpu,
+        cpu_producer_threads_s: None,
+        cpu_rest_s_per_million_ticks: cpu.map(|c| c * 1e6 / landed.max(1) as f64),
+    }
 }
 
 /// Sorts the folders into producers (`produced.json`) and sinks (a sink's `summary.json`).

@@ -4,7 +4,7 @@
 //! the s3s server). `tickbench merge` makes one run of their four folders; the test checks it
 //! against what landed and against the stream one generator makes for the same seed.
 //!
-//! Not tansu: with two producers writing to one partition at once, tansu 0.5 lets a consumer
+//! Not tansu: with two producers writing to one partition at once, tansu 0.6.0 lets a consumer
 //! fetch past records it has acknowledged but not yet made readable (they are in its log when read
 //! again later); the sinks count them as offset gaps and the audit as lost. See the README.
 

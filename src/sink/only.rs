@@ -23,7 +23,7 @@ use super::upload::Uploader;
 use super::{CommitRecord, SinkControl, SinkSettings};
 use crate::connect;
 use crate::metrics::{now_ns, Counters, Percentiles, Recorders, Stage};
-use crate::report::{self, Objects, Requests, StageSummary};
+use crate::report::{self, Objects, Requests, Resources, StageSummary};
 use crate::results::{self, Host, Manifest};
 use crate::scenario::Scenario;
 
@@ -103,6 +103,9 @@ pub struct SinkSummary {
     /// What the sink's time-keeping counted from (see `--start-at`), RFC 3339.
     #[serde(default)]
     pub start_at: Option<String>,
+    /// Memory and CPU of this sink process (the producer-thread figures are left empty).
+    #[serde(default)]
+    pub resources: Resources,
 }
 
 impl SinkSummary {
@@ -343,6 +346,16 @@ pub async fn sink(
         positions: report.positions.clone(),
         set_aside: report.set_aside.clone(),
         start_at: opts.start_at.map(|t| t.to_rfc3339()),
+        resources: Resources {
+            peak_rss_bytes: crate::resources::peak_rss_bytes(),
+            sink_peak_buffered_bytes: report.peak_buffered_bytes,
+            sink_peak_open_batches: report.peak_open_batches,
+            sink_memory_bound_bytes: super::memory_bound(&scenario.sink, report.peak_open_batches),
+            cpu_process_s: crate::resources::process_cpu_s(),
+            cpu_producer_threads_s: None,
+            cpu_rest_s_per_million_ticks: crate::resources::process_cpu_s()
+                .map(|c| c * 1e6 / landed.max(1) as f64),
+        },
     };
     results::write_json(&dir.join("summary.json"), &summary)?;
     let manifest = Manifest {
