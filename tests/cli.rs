@@ -290,3 +290,49 @@ fn a_failed_threshold_fails_the_run_with_exit_code_1_and_progress_comes_as_json_
     let md = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(md.contains("| pipeline_e2e_p99 | <= 1ms |"), "{md}");
 }
+
+#[test]
+fn scale_out_mistakes_are_named_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // Workers count from 1 to N.
+    let (code, _, stderr) = tickbench(&["produce", "scenarios/smoke.toml", "--worker", "3/2"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--worker \"3/2\": I must be 1 to N"),
+        "{stderr}"
+    );
+    // A start time is RFC 3339, and not in the past.
+    let (code, _, stderr) = tickbench(&["produce", "scenarios/smoke.toml", "--start-at", "10:00"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("RFC 3339"), "{stderr}");
+    let (code, _, stderr) = tickbench(&[
+        "produce",
+        "scenarios/smoke.toml",
+        "--results-dir",
+        d,
+        "--worker",
+        "1/2",
+        "--start-at",
+        "2026-01-01T00:00:00Z",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--start-at 2026-01-01T00:00:00+00:00: that was"),
+        "{stderr}"
+    );
+    // merge names a folder that is not a results folder, and a run's that is neither a worker's
+    // nor a sink's.
+    let (code, _, stderr) = tickbench(&["merge", "scenarios", "--results-dir", d]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("scenarios: cannot read manifest.json: is this a tickbench run folder?"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = tickbench(&["merge", "tests/fixtures/run", "--results-dir", d]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("tests/fixtures/run: neither a producer's folder"),
+        "{stderr}"
+    );
+}
