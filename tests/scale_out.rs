@@ -271,6 +271,11 @@ create_bucket = true
     ] {
         assert!(merged.join(f).is_file(), "{f}");
     }
+    let md = std::fs::read_to_string(merged.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Hosts (merged run)") && md.contains("| 2/2 | producer |"),
+        "{md}"
+    );
     let manifest = json(&merged, "manifest.json");
     let parts = manifest["merged_from"].as_array().unwrap();
     assert_eq!(parts.len(), 4);

@@ -257,6 +257,29 @@ impl RunReport {
         )
     }
 
+    /// For a merged run, the processes it was made of, with their hosts and clocks.
+    fn hosts(&self) -> Option<Table> {
+        let m: crate::results::Manifest = serde_json::from_str(&self.manifest_json).ok()?;
+        if m.merged_from.is_empty() {
+            return None;
+        }
+        let mut t = Table::new(["part", "role", "host", "clock", "run"]);
+        for p in &m.merged_from {
+            t.row([
+                p.name.clone(),
+                p.role.clone(),
+                p.host.hostname.clone(),
+                p.host
+                    .clock
+                    .as_ref()
+                    .map(|c| c.describe())
+                    .unwrap_or_else(|| "not recorded".into()),
+                p.run_id.clone(),
+            ]);
+        }
+        Some(t)
+    }
+
     /// `report.md`: the figures as tables, ready to paste.
     pub fn markdown(&self) -> String {
         let s = &self.summary;
@@ -295,6 +318,10 @@ impl RunReport {
                     String::new()
                 }
             );
+            out.push_str(&t.markdown());
+        }
+        if let Some(t) = self.hosts() {
+            out.push_str("\n## Hosts (merged run)\n\n");
             out.push_str(&t.markdown());
         }
         for (title, lines) in [("Problems", &s.problems), ("Warnings", &s.warnings)] {
@@ -447,6 +474,10 @@ impl RunReport {
         out.push_str(&self.objects().html());
         out.push_str("<h2>S3 requests</h2>");
         out.push_str(&self.requests().html());
+        if let Some(t) = self.hosts() {
+            out.push_str("<h2>Hosts (merged run)</h2>");
+            out.push_str(&t.html());
+        }
         for (title, lines) in [("Problems", &s.problems), ("Warnings", &s.warnings)] {
             if !lines.is_empty() {
                 let _ = write!(out, "<h2>{title}</h2><ul>");
