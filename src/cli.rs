@@ -377,6 +377,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let (dir, sum) = crate::produce::only::produce(&s, &opts, &workers)
                 .await
                 .with_context(|| format!("producing {}", path.display()))?;
+            if worker.workers > 1 {
+                print!("worker {}: ", sum.worker);
+            }
             println!(
                 "{} produced, {} acknowledged, {} failed in {:.2} s: {:.0} ticks/s achieved ({:.0} scheduled)",
                 sum.produced, sum.acked, sum.delivery_failed, sum.elapsed_s, sum.achieved_per_s, sum.scheduled_per_s
