@@ -187,6 +187,12 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
         counts.consumer_errors += c.consumer_errors;
         counts.rewinds += c.rewinds;
         counts.reread += c.reread;
+        if s.summary.start_at.is_none() && first.produced.warmup_s > 0.0 {
+            warnings.push(format!(
+                "sink {} was started without --start-at: its latencies count from its own start, so the load's warm-up is in its measured window",
+                s.summary.instance
+            ));
+        }
         if c.released_uncommitted > 0 {
             warnings.push(format!(
                 "sink {} gave up {} revoked partitions with durable records the group would not let it commit; their next owner read them again",
