@@ -1,7 +1,7 @@
 //! `max` mode: the highest rate the pipeline sustains. Each step is a whole run at a constant
 //! rate (its own results folder); a step is sustained when the audit passes, the producer kept to
-//! the schedule (schedule lag p99 within bound) and the consumer kept up (Kafka end-to-end p99
-//! within bound). The rate grows by a factor while steps are sustained, then bisects between the
+//! the schedule (schedule lag p99 within bound), the consumer kept up (Kafka end-to-end p99
+//! within bound) and the scenario's `[thresholds]` hold. The rate grows by a factor while steps are sustained, then bisects between the
 //! last sustained and the first failed rate.
 
 use std::path::PathBuf;
@@ -188,6 +188,16 @@ async fn step(
             "Kafka end-to-end p99 {:.1} ms > {:?}",
             e2e as f64 / 1e3,
             m.kafka_e2e_p99
+        ))
+    } else if let Some(t) = sum.thresholds.iter().find(|t| !t.passed) {
+        // The scenario's own thresholds are part of "sustained": the ceiling is the highest
+        // rate at which they all hold.
+        Some(format!(
+            "threshold {} {}: {} {}",
+            t.metric,
+            t.condition,
+            crate::thresholds::fmt_value(t.actual),
+            t.unit
         ))
     } else {
         None

@@ -69,4 +69,18 @@ async fn the_search_grows_while_sustained_and_reports_why_a_step_failed() {
     assert_eq!(out.settled_ticks_per_second, None);
     assert_eq!(out.first_failed_ticks_per_second, Some(500.0));
     assert!(out.to_text().contains("no rate was sustained"));
+
+    // The scenario's thresholds are part of "sustained": one no sink meets fails the step too.
+    let s =
+        scenario_with("start = 500\nstep = \"1s\"\n[thresholds]\npipeline_e2e_p99 = \"<= 1ms\"\n");
+    let out = tickbench::maxrate::search(&s, s.max.as_ref().unwrap(), &opts)
+        .await
+        .unwrap();
+    assert_eq!(out.steps.len(), 1);
+    let reason = out.steps[0].reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.starts_with("threshold pipeline_e2e_p99 <= 1ms: "),
+        "{:?}",
+        out.steps[0]
+    );
 }
