@@ -189,18 +189,18 @@ async fn step(
             e2e as f64 / 1e3,
             m.kafka_e2e_p99
         ))
-    } else if let Some(t) = sum.thresholds.iter().find(|t| !t.passed) {
+    } else {
         // The scenario's own thresholds are part of "sustained": the ceiling is the highest
         // rate at which they all hold.
-        Some(format!(
-            "threshold {} {}: {} {}",
-            t.metric,
-            t.condition,
-            crate::thresholds::fmt_value(t.actual),
-            t.unit
-        ))
-    } else {
-        None
+        sum.thresholds.iter().find(|t| !t.passed).map(|t| {
+            format!(
+                "threshold {} {}: {} {}",
+                t.metric,
+                t.condition,
+                crate::thresholds::fmt_value(t.actual),
+                t.unit
+            )
+        })
     };
     Ok(Step {
         ticks_per_second: rate,
