@@ -50,8 +50,9 @@ pub enum Command {
         /// Topic, instead of the scenario's `kafka.topic`.
         #[arg(long)]
         topic: Option<String>,
-        /// Produce worker I's share of N (counting from 1): the symbols whose index is I-1
-        /// modulo N. The N workers together produce exactly the stream one would.
+        /// Produce worker I's share of N (counting from 1): symbols dealt out by activity so each
+        /// worker carries about 1/N of the rate. The N workers together produce exactly the
+        /// stream one would.
         #[arg(long, value_parser = crate::sim::Share::parse, default_value = "1/1")]
         worker: crate::sim::Share,
         /// Start the load at this wall-clock time (RFC 3339, for example 2026-11-22T10:00:00Z):

@@ -374,6 +374,7 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
             name: crate::sim::Share {
                 worker: p.produced.worker,
                 workers: p.produced.workers,
+                ..crate::sim::Share::ALL
             }
             .label(),
             host: p.manifest.host.clone(),

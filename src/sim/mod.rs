@@ -6,7 +6,7 @@
 //! - the market index is a Brownian path on a 1 ms grid from a stream of its own, which every
 //!   generator walks in full.
 //!
-//! A generator owns the symbols of its share (index % n == w) and skips the other ticks, so the
+//! A generator owns the symbols of its share (see [`Share`]) and skips the other ticks, so the
 //! union of the shares' streams is exactly the single generator's stream.
 
 pub mod alias;
@@ -34,30 +34,70 @@ const MARKET_CELL_NS: u64 = 1_000_000;
 const SIZE_BITS: u32 = 12;
 const SIZE_TABLE: usize = 1 << SIZE_BITS;
 
-/// Which symbols a generator owns: those whose index is `worker` modulo `workers`.
+/// Which symbols a generator owns. The symbols are dealt to the workers from the most active
+/// down, each to the worker with the least activity so far (the longest-processing-time rule), so
+/// every worker gets a like share of the load however skewed the weights (as long as no single
+/// symbol is more than 1/N of it); each worker's symbols are dealt to its producer threads the
+/// same way. Which symbols a worker owns does not depend on its thread count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Share {
     pub worker: u32,
     pub workers: u32,
+    pub thread: u32,
+    pub threads: u32,
+}
+
+/// Deals items of the given weights (most active first) to `parts` parts, each to the part with
+/// the least weight so far (the first such on a tie); returns each item's part.
+fn deal(weights: impl Iterator<Item = f64>, parts: u32) -> Vec<u32> {
+    let mut load = vec![0.0f64; parts as usize];
+    weights
+        .map(|w| {
+            let mut best = 0;
+            for (k, l) in load.iter().enumerate() {
+                if *l < load[best] {
+                    best = k;
+                }
+            }
+            load[best] += w;
+            best as u32
+        })
+        .collect()
 }
 
 impl Share {
     pub const ALL: Share = Share {
         worker: 0,
         workers: 1,
+        thread: 0,
+        threads: 1,
     };
 
-    #[inline]
-    pub fn owns(&self, symbol: usize) -> bool {
-        symbol % self.workers as usize == self.worker as usize
+    /// The symbols of this share, most active first.
+    pub fn symbols(&self, universe: &Universe) -> Vec<usize> {
+        let order = universe.by_activity();
+        let w = &universe.weights;
+        let worker_of = deal(order.iter().map(|s| w[*s]), self.workers);
+        let mine: Vec<usize> = order
+            .iter()
+            .zip(worker_of)
+            .filter(|(_, k)| *k == self.worker)
+            .map(|(s, _)| *s)
+            .collect();
+        let thread_of = deal(mine.iter().map(|s| w[*s]), self.threads);
+        mine.into_iter()
+            .zip(thread_of)
+            .filter(|(_, t)| *t == self.thread)
+            .map(|(s, _)| s)
+            .collect()
     }
 
-    /// This share split over `threads` producer threads: thread t owns the symbols s with
-    /// s % (workers * threads) == worker + workers * t, so together they own exactly this share.
+    /// This worker's share split over `threads` producer threads; together they own exactly it.
     pub fn split(self, threads: u32) -> impl Iterator<Item = Share> {
         (0..threads).map(move |t| Share {
-            worker: self.worker + self.workers * t,
-            workers: self.workers * threads,
+            thread: t,
+            threads,
+            ..self
         })
     }
 
@@ -79,6 +119,7 @@ impl Share {
         Ok(Share {
             worker: i - 1,
             workers: n,
+            ..Share::ALL
         })
     }
 
@@ -209,21 +250,33 @@ impl Market {
 /// Makes the ticks of one share of the symbols, in schedule order.
 pub struct Generator {
     model: Arc<Model>,
-    share: Share,
     choice_seed: u64,
-    /// States of the owned symbols, at index / workers.
+    /// Per symbol, the index of its state in `states`, or NOT_OWNED.
+    slot: Vec<u32>,
+    /// The owned symbols, in slot order.
+    owned: Vec<u32>,
     states: Vec<SymbolState>,
     market: Market,
 }
 
+const NOT_OWNED: u32 = u32::MAX;
+
 impl Generator {
     /// `start_ns` anchors the market grid: the schedule's start.
     pub fn new(model: Arc<Model>, share: Share, start_ns: u64) -> Generator {
-        let n = model.universe.len();
-        let states = (0..n)
-            .filter(|s| share.owns(*s))
-            .map(|s| SymbolState {
-                price: model.universe.symbols[s].start_price,
+        let owned: Vec<u32> = share
+            .symbols(&model.universe)
+            .into_iter()
+            .map(|s| s as u32)
+            .collect();
+        let mut slot = vec![NOT_OWNED; model.universe.len()];
+        for (k, s) in owned.iter().enumerate() {
+            slot[*s as usize] = k as u32;
+        }
+        let states = owned
+            .iter()
+            .map(|&s| SymbolState {
+                price: model.universe.symbols[s as usize].start_price,
                 last_ns: 0,
                 seq: 0,
                 w_last: 0.0,
@@ -242,7 +295,8 @@ impl Generator {
         Generator {
             choice_seed: substream(model.seed, "choice"),
             model,
-            share,
+            slot,
+            owned,
             states,
             market,
         }
@@ -262,12 +316,13 @@ impl Generator {
         } else {
             0.0
         };
-        if !self.share.owns(s) {
+        let k = self.slot[s];
+        if k == NOT_OWNED {
             return None;
         }
         let m = &*self.model;
         let c = &m.consts[s];
-        let st = &mut self.states[s / self.share.workers as usize];
+        let st = &mut self.states[k as usize];
         if st.seq > 0 {
             // Exact GBM over this symbol's own dt, split into market and idiosyncratic parts.
             let dt = t_ns.saturating_sub(st.last_ns) as f64
@@ -317,18 +372,15 @@ impl Generator {
 
     /// True when tick `i`'s symbol is in this generator's share (without making the tick).
     pub fn owns_tick(&self, i: u64) -> bool {
-        self.share
-            .owns(self.model.alias.sample(bits_from(self.choice_seed, i)))
+        self.slot[self.model.alias.sample(bits_from(self.choice_seed, i))] != NOT_OWNED
     }
 
     /// Ticks made so far per owned symbol: (symbol index, count). Each symbol's seq ran 0..count.
     pub fn produced(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
-        let n = self.share.workers as usize;
-        let w = self.share.worker as usize;
-        self.states
+        self.owned
             .iter()
-            .enumerate()
-            .map(move |(k, st)| (k * n + w, st.seq))
+            .zip(&self.states)
+            .map(|(s, st)| (*s as usize, st.seq))
     }
 }
 

@@ -17,7 +17,11 @@ fn stream(sym: &Symbols, seed: u64, schedule: &Schedule, workers: u32) -> Vec<(u
     for w in 0..workers {
         let mut g = Generator::new(
             model.clone(),
-            Share { worker: w, workers },
+            Share {
+                worker: w,
+                workers,
+                ..Share::ALL
+            },
             schedule.start_ns,
         );
         for (i, t) in schedule.iter() {
@@ -239,28 +243,55 @@ fn per_symbol_seq_runs_from_zero_and_counts_add_up() {
 }
 
 #[test]
-fn workers_split_over_threads_own_every_symbol_once() {
+fn workers_split_over_threads_own_every_symbol_once_and_a_like_share_of_the_load() {
+    // 997 symbols with steep Zipf activity: the most active alone is about a seventh of the load.
+    let model = Model::new(Universe::new(&symbols("count = 997\nzipf = 1.1"), 4), 4);
+    let w = &model.universe.weights;
+    let total: f64 = w.iter().sum();
     for (workers, threads) in [(1, 1), (2, 1), (2, 3), (3, 2), (5, 4)] {
         let mut owners = vec![0u32; 997];
+        let mut loads = Vec::new();
         for i in 1..=workers {
-            let w = Share::parse(&format!("{i}/{workers}")).unwrap();
-            assert_eq!(w.label(), format!("{i}/{workers}"));
-            for part in w.split(threads) {
-                for (s, n) in owners.iter_mut().enumerate() {
-                    if part.owns(s) {
-                        assert!(
-                            w.owns(s),
-                            "a thread of {i}/{workers} owns {s} outside its worker's share"
-                        );
-                        *n += 1;
-                    }
+            let worker = Share::parse(&format!("{i}/{workers}")).unwrap();
+            assert_eq!(worker.label(), format!("{i}/{workers}"));
+            let mut load = 0.0;
+            for part in worker.split(threads) {
+                let g = Generator::new(model.clone(), part, 0);
+                for (s, _) in g.produced() {
+                    owners[s] += 1;
+                    load += w[s] / total;
                 }
             }
+            // The same symbols whatever the thread count.
+            let alone: Vec<usize> = Generator::new(model.clone(), worker, 0)
+                .produced()
+                .map(|(s, _)| s)
+                .collect();
+            let mut split: Vec<usize> = worker
+                .split(threads)
+                .flat_map(|p| {
+                    Generator::new(model.clone(), p, 0)
+                        .produced()
+                        .map(|(s, _)| s)
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            split.sort_unstable();
+            let mut alone = alone;
+            alone.sort_unstable();
+            assert_eq!(alone, split, "{i}/{workers} over {threads} threads");
+            loads.push(load);
         }
-        assert!(
-            owners.iter().all(|n| *n == 1),
-            "{workers} workers x {threads} threads"
-        );
+        assert!(owners.iter().all(|n| *n == 1), "{workers} x {threads}");
+        // Dealt in snake order, the workers' loads are within a few percent of 1/N (by index
+        // modulo N, the one holding the hottest symbol would carry half as much again at N = 4).
+        for l in &loads {
+            let rel = l * workers as f64;
+            assert!(
+                (0.9..1.1).contains(&rel),
+                "{workers} workers: loads {loads:?}"
+            );
+        }
     }
 }
 
@@ -274,7 +305,8 @@ fn worker_labels_are_checked() {
         Share::parse(" 2 / 4 ").unwrap(),
         Share {
             worker: 1,
-            workers: 4
+            workers: 4,
+            ..Share::ALL
         }
     );
 }
