@@ -149,6 +149,73 @@ pub async fn high_watermarks(
     .await?
 }
 
+/// The offsets `group_id` has committed on `partitions` of the scenario's topic (partitions
+/// without a commit are left out).
+pub async fn committed_offsets(
+    brokers: &str,
+    k: &Kafka,
+    group_id: &str,
+    partitions: &[i32],
+) -> anyhow::Result<BTreeMap<i32, i64>> {
+    let consumer: BaseConsumer = consumer_config(brokers, k, group_id)?
+        .create()
+        .context("creating a Kafka client")?;
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in partitions {
+        tpl.add_partition(&k.topic, *p);
+    }
+    let group = group_id.to_string();
+    tokio::task::spawn_blocking(move || {
+        let got = consumer.committed_offsets(tpl, CONNECT_TIMEOUT)?;
+        Ok::<_, rdkafka::error::KafkaError>(
+            got.elements()
+                .iter()
+                .filter_map(|e| match e.offset() {
+                    rdkafka::Offset::Offset(o) => Some((e.partition(), o)),
+                    _ => None,
+                })
+                .collect(),
+        )
+    })
+    .await?
+    .with_context(|| format!("reading the committed offsets of group {group}"))
+}
+
+/// Per partition, the first offset whose record's timestamp is at or after `ts_ms` (ms since the
+/// epoch), or the high watermark where there is none yet.
+pub async fn offsets_for_time(
+    cfg: &ClientConfig,
+    topic: &str,
+    partitions: &[i32],
+    ts_ms: i64,
+) -> anyhow::Result<BTreeMap<i32, i64>> {
+    let consumer: BaseConsumer = cfg.create().context("creating a Kafka client")?;
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in partitions {
+        tpl.add_partition_offset(topic, *p, rdkafka::Offset::Offset(ts_ms))?;
+    }
+    let found = tokio::task::spawn_blocking(move || {
+        let r = consumer.offsets_for_times(tpl, CONNECT_TIMEOUT);
+        (consumer, r)
+    })
+    .await?;
+    let found = found
+        .1
+        .with_context(|| format!("looking up the offsets of {topic} at time {ts_ms} ms"))?;
+    let mut out = BTreeMap::new();
+    let mut none = Vec::new();
+    for e in found.elements() {
+        match e.offset() {
+            rdkafka::Offset::Offset(o) => {
+                out.insert(e.partition(), o);
+            }
+            _ => none.push(e.partition()),
+        }
+    }
+    out.extend(high_watermarks(cfg, topic, &none).await?);
+    Ok(out)
+}
+
 /// Commits `offsets` for `group_id` (a group with no members yet), so its first member starts there.
 pub async fn commit_offsets(
     brokers: &str,

@@ -140,3 +140,60 @@ async fn doctor_passes_against_the_separate_services() {
         "{text:#?}"
     );
 }
+
+/// A sink started after the load's start, in a new group, begins at the first record produced at
+/// or after `--start-at` (the broker's offsets for that time), not at the topic's earliest. On the
+/// separate tansu broker: librdkafka's mock cluster does not look offsets up by time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_sink_in_a_new_group_starts_at_the_loads_first_record() {
+    let Some((brokers, endpoint)) = common::services() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let topic = common::unique("late");
+    let scenario = |name: &str, seed: u64| {
+        let path = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"{name}\"\nseed = {seed}\nduration = \"1s\"\nwarmup = \"0s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 2000\n[kafka]\nbrokers = \"{brokers}\"\ntopic = \"{topic}\"\npartitions = 2\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nmax_age = \"1s\"\n[s3]\nendpoint = \"{endpoint}\"\nbucket = \"{topic}\"\ncreate_bucket = true\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let produce = |path: &Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tickbench"))
+            .args(["produce", path.to_str().unwrap(), "--results-dir"])
+            .arg(tmp.path().join("produced"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    produce(&scenario("before", 1));
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let start_at = chrono::Utc::now().to_rfc3339();
+    let this = scenario("this", 2);
+    produce(&this);
+
+    let log = tmp.path().join("sink.log");
+    let results = tmp.path().join("results");
+    let mut sink = common::start_sink(
+        &this,
+        &results,
+        &log,
+        &["--start-at", &start_at, "--until-idle", "3s", "--quiet"],
+    );
+    let st = common::exit_of(&mut sink).await;
+    assert!(st.success(), "{}", common::log_of(&log));
+    let summary = common::json(
+        &common::folder(&results, "this-sink-sink-0"),
+        "summary.json",
+    );
+    assert_eq!(summary["counts"]["consumed"], 2000, "{summary}");
+    assert_eq!(summary["counts"]["landed"], 2000, "{summary}");
+}

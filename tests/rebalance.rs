@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -24,15 +24,6 @@ fn has_read(log: &Path) -> bool {
         .lines()
         .any(|l| l.contains("consumed") && !l.contains("consumed 0 "))
 }
-/// The results folder of sink `instance` under `results`.
-fn folder_of(results: &Path, instance: &str) -> PathBuf {
-    std::fs::read_dir(results)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(&format!("-sink-{instance}")))
-        .unwrap_or_else(|| panic!("no results folder of {instance}"))
-}
-
 fn read_landed(dir: &Path) -> Vec<Landed> {
     std::fs::read_to_string(dir.join("objects.jsonl"))
         .unwrap()
@@ -124,7 +115,10 @@ create_bucket = true
     let st = common::exit_of(&mut a).await;
     assert!(st.success(), "sink A: {}", common::log_of(&log_a));
 
-    let (dir_a, dir_b) = (folder_of(&results, "sink-0"), folder_of(&results, "sink-1"));
+    let (dir_a, dir_b) = (
+        common::folder(&results, "-sink-sink-0"),
+        common::folder(&results, "-sink-sink-1"),
+    );
     let summary = |d: &Path| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).unwrap()).unwrap()
     };

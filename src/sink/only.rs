@@ -193,7 +193,10 @@ pub async fn sink(
         .abort(&client, &orphans)
         .await
         .context("aborting the uploads an earlier sink left open")?;
-    connect::prepare_topic(&brokers, k).await?;
+    let partitions = connect::prepare_topic(&brokers, k).await?;
+    if let Some(at) = opts.start_at {
+        start_group_at(&brokers, k, &group_id, &partitions, at).await?;
+    }
 
     let consumer: super::SinkConsumer = connect::consumer_config(&brokers, k, &group_id)?
         .create_with_context(super::SinkContext::default())
@@ -379,6 +382,42 @@ pub async fn sink(
     };
     results::write_json(&dir.join("manifest.json"), &manifest)?;
     Ok((dir, summary))
+}
+
+/// A group new to the topic would start at its earliest offset and land earlier loads' records
+/// with this one's (in objects that straddle the load's start). Given the load's start, a new
+/// group starts where the load's records begin: the topic's end when the start is still ahead,
+/// else the first record produced at or after it. A group with commits resumes from them.
+async fn start_group_at(
+    brokers: &str,
+    k: &crate::scenario::Kafka,
+    group_id: &str,
+    partitions: &[i32],
+    at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    if !connect::committed_offsets(brokers, k, group_id, partitions)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let cfg = connect::producer_config(brokers, k);
+    let offsets = if at > chrono::Utc::now() {
+        connect::high_watermarks(&cfg, &k.topic, partitions).await?
+    } else {
+        connect::offsets_for_time(&cfg, &k.topic, partitions, at.timestamp_millis()).await?
+    };
+    if let Err(e) = connect::commit_offsets(brokers, k, group_id, &offsets).await {
+        // Another sink of the group may have joined (or committed) meanwhile: then the group
+        // has its start already.
+        if connect::committed_offsets(brokers, k, group_id, partitions)
+            .await?
+            .is_empty()
+        {
+            return Err(e.context("starting the new group at the load's start"));
+        }
+    }
+    Ok(())
 }
 
 /// Reads the commits a sink logged (`commits.jsonl`).

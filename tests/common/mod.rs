@@ -345,3 +345,18 @@ pub fn start_up(args: &[&str]) -> Up {
         endpoint: endpoint.expect("tickbench up printed its S3 endpoint"),
     }
 }
+
+/// The one results folder under `root` whose name ends with `suffix`.
+pub fn folder(root: &Path, suffix: &str) -> std::path::PathBuf {
+    let found: Vec<std::path::PathBuf> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && p.to_string_lossy().ends_with(suffix))
+        .collect();
+    assert_eq!(found.len(), 1, "one folder *{suffix} in {}", root.display());
+    found.into_iter().next().unwrap()
+}
+
+pub fn json(dir: &Path, name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+}
