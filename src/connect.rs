@@ -182,13 +182,13 @@ pub async fn committed_offsets(
 }
 
 /// Per partition, the first offset whose record's timestamp is at or after `ts_ms` (ms since the
-/// epoch), or the high watermark where there is none yet.
+/// epoch), or the high watermark where the broker found none; and the partitions of the latter.
 pub async fn offsets_for_time(
     cfg: &ClientConfig,
     topic: &str,
     partitions: &[i32],
     ts_ms: i64,
-) -> anyhow::Result<BTreeMap<i32, i64>> {
+) -> anyhow::Result<(BTreeMap<i32, i64>, Vec<i32>)> {
     let consumer: BaseConsumer = cfg.create().context("creating a Kafka client")?;
     let mut tpl = rdkafka::TopicPartitionList::new();
     for p in partitions {
@@ -213,7 +213,7 @@ pub async fn offsets_for_time(
         }
     }
     out.extend(high_watermarks(cfg, topic, &none).await?);
-    Ok(out)
+    Ok((out, none))
 }
 
 /// Commits `offsets` for `group_id` (a group with no members yet), so its first member starts there.

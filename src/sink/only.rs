@@ -405,7 +405,16 @@ async fn start_group_at(
     let offsets = if at > chrono::Utc::now() {
         connect::high_watermarks(&cfg, &k.topic, partitions).await?
     } else {
-        connect::offsets_for_time(&cfg, &k.topic, partitions, at.timestamp_millis()).await?
+        let (offsets, at_end) =
+            connect::offsets_for_time(&cfg, &k.topic, partitions, at.timestamp_millis()).await?;
+        if !partitions.is_empty() && at_end.len() == partitions.len() {
+            eprintln!(
+                "warning: the broker found no record at or after --start-at {} on any partition of {}: the new group {group_id} starts at the topic's end (a broker that cannot look offsets up by time, such as librdkafka's mock cluster, answers the same; then use a group with commits, or start the sink before the load)",
+                at.to_rfc3339(),
+                k.topic
+            );
+        }
+        offsets
     };
     if let Err(e) = connect::commit_offsets(brokers, k, group_id, &offsets).await {
         // Another sink of the group may have joined (or committed) meanwhile: then the group
