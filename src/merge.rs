@@ -75,8 +75,7 @@ const CLOCK_BOUND_SHARE: f64 = 0.1;
 pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(PathBuf, Summary)> {
     let (producers, sinks) = classify(dirs)?;
     let first = &producers[0];
-    let load = scenario::load(&first.dir.join("scenario.toml"))
-        .with_context(|| format!("{}: reading its scenario", first.dir.display()))?;
+    let load = folder_scenario(&first.dir)?;
     let mut problems = check_parts(&producers, &sinks)?;
     let mut warnings = Vec::new();
 
@@ -443,6 +442,29 @@ fn merged_resources(sinks: &[SinkDir], load: &Scenario) -> Resources {
     }
 }
 
+/// A part's scenario (`scenario.toml` in its folder). The symbol file it names, with its path on
+/// the host that ran it, may not be on this one: then the scenario is read without it, since the
+/// merge needs its load, thresholds and prices, and `produced.json` has the tickers.
+fn folder_scenario(dir: &Path) -> anyhow::Result<Scenario> {
+    let path = dir.join("scenario.toml");
+    let first_try = scenario::load(&path);
+    let Err(err) = first_try else {
+        return Ok(first_try?);
+    };
+    let without_file = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
+        .and_then(|mut doc| {
+            doc.get_mut("symbols")?
+                .as_table_like_mut()?
+                .remove("file")?;
+            scenario::parse(&path, &doc.to_string()).ok()
+        });
+    without_file
+        .ok_or(err)
+        .with_context(|| format!("{}: reading its scenario", dir.display()))
+}
+
 /// Sorts the folders into producers (`produced.json`) and sinks (a sink's `summary.json`).
 fn classify(dirs: &[PathBuf]) -> anyhow::Result<(Vec<ProducerDir>, Vec<SinkDir>)> {
     let (mut producers, mut sinks) = (Vec::new(), Vec::new());
@@ -456,8 +478,7 @@ fn classify(dirs: &[PathBuf]) -> anyhow::Result<(Vec<ProducerDir>, Vec<SinkDir>)
             });
         } else if dir.join("objects.jsonl").is_file() && dir.join("commits.jsonl").is_file() {
             let summary: SinkSummary = read_json(dir, "summary.json")?;
-            let scenario = scenario::load(&dir.join("scenario.toml"))
-                .with_context(|| format!("{}: reading its scenario", dir.display()))?;
+            let scenario = folder_scenario(dir)?;
             sinks.push(SinkDir {
                 landed: read_jsonl(&dir.join("objects.jsonl"))?,
                 dead_letters: read_jsonl(&dir.join("dead_letters.jsonl"))?,
@@ -693,6 +714,26 @@ mod tests {
                 ..Default::default()
             },
         )])
+    }
+
+    #[test]
+    fn a_parts_scenario_loads_without_the_symbol_file_of_its_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "name = \"far\"\nseed = 1\nduration = \"2s\"\n[symbols]\ncount = 10\nfile = \"/on/another/host/symbols.csv\"\n[rate]\nticks_per_second = 5\n[thresholds]\npipeline_e2e_p99 = \"<= 2s\"\n";
+        std::fs::write(dir.path().join("scenario.toml"), text).unwrap();
+        let s = folder_scenario(dir.path()).unwrap();
+        assert_eq!((s.name.as_str(), s.thresholds.len()), ("far", 1));
+        // Anything else wrong is still an error, naming the folder.
+        std::fs::write(
+            dir.path().join("scenario.toml"),
+            text.replace("seed = 1", "sed = 1"),
+        )
+        .unwrap();
+        let e = format!("{:#}", folder_scenario(dir.path()).unwrap_err());
+        assert!(
+            e.contains("reading its scenario") && e.contains("sed"),
+            "{e}"
+        );
     }
 
     #[test]
