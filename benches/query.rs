@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tickbench::format::{Compression, Encoding, Format};
-use tickbench::query::{preset, query, Location};
-use tickbench::tick::Tick;
+use tickbench::model::format::{Compression, Encoding, Format};
+use tickbench::commands::query::{preset, query, Location};
+use tickbench::model::tick::Tick;
 
 const PER_OBJECT: u64 = 100_000;
 
@@ -47,7 +47,7 @@ fn objects(format: Format, compression: Compression, n: u64) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let mut json = Vec::with_capacity(160);
     for first in (0..n).step_by(PER_OBJECT as usize) {
-        let mut w = enc.writer();
+        let mut w = tickbench::model::format::writer(&enc);
         for i in first..(first + PER_OBJECT).min(n) {
             let t = tick(i);
             json.clear();

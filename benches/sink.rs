@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tickbench::format::{Compression, Encoding, Format};
+use tickbench::model::format::{Compression, Encoding, Format};
 use tickbench::sink::batcher::{Batcher, TimeLayout, Triggers};
-use tickbench::tick::Tick;
+use tickbench::model::tick::Tick;
 
 const N: usize = 50_000;
 
@@ -51,7 +51,7 @@ fn encoders(c: &mut Criterion) {
             &enc,
             |b, enc| {
                 b.iter(|| {
-                    let mut w = enc.writer();
+                    let mut w = tickbench::model::format::writer(&enc);
                     for (t, json) in &recs {
                         w.stage(t, json);
                         w.commit();

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tickbench::load::{Profile, Schedule};
-use tickbench::scenario::{Segment, Symbols};
-use tickbench::sim::{gbm, Generator, Model, Share, Universe};
+use tickbench::model::load::{Profile, Schedule};
+use tickbench::config::{Segment, Symbols};
+use tickbench::model::sim::{gbm, Generator, Model, Share, Universe};
 
 const N: u64 = 100_000;
 
@@ -65,7 +65,7 @@ fn generate_and_encode(c: &mut Criterion) {
     });
     g.bench_function("encode_json", |b| {
         let mut gen = Generator::new(model.clone(), Share::ALL, 0);
-        let ticks: Vec<tickbench::tick::Tick> = (0..N)
+        let ticks: Vec<tickbench::model::tick::Tick> = (0..N)
             .map(|i| gen.tick(i, i * 1000).unwrap().1.to_owned())
             .collect();
         let mut buf = Vec::with_capacity(256);
@@ -73,7 +73,7 @@ fn generate_and_encode(c: &mut Criterion) {
             for t in &ticks {
                 buf.clear();
                 // As the generator hands them out: prices on the cent grid.
-                let r = tickbench::tick::TickRef {
+                let r = tickbench::model::tick::TickRef {
                     decimals: Some(2),
                     ..t.as_ref()
                 };
@@ -94,7 +94,7 @@ fn generate_and_encode(c: &mut Criterion) {
         let mut scratch = Vec::new();
         b.iter(|| {
             for l in &lines {
-                std::hint::black_box(tickbench::tick::decode_payload(l, &mut scratch).unwrap());
+                std::hint::black_box(tickbench::model::tick::decode_payload(l, &mut scratch).unwrap());
             }
         })
     });

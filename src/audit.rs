@@ -9,9 +9,8 @@ use aws_sdk_s3::Client;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use crate::layout::topic_prefix;
-use crate::produce::Failed;
-use crate::sink::upload::Landed;
+use crate::model::layout::topic_prefix;
+use crate::results::{Expectations, Failed, Landed};
 
 /// What was produced, according to the producer and the sink.
 pub struct Expected<'a> {
@@ -35,27 +34,8 @@ pub struct Expected<'a> {
     pub schedule_ns: (u64, u64),
 }
 
-/// What a run expected, saved as `expected.json` in its results folder so `tickbench verify`
-/// can audit the objects again later (or after something touched them).
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct Expectations {
-    pub tickers: Vec<String>,
-    pub per_symbol: Vec<u64>,
-    pub failed: Vec<Failed>,
-    pub landed: Vec<Landed>,
-    pub dead_letters: Vec<Landed>,
-    pub start_offsets: BTreeMap<i32, i64>,
-    pub committed: BTreeMap<i32, i64>,
-    pub set_aside: BTreeMap<i32, u64>,
-    pub positions: BTreeMap<i32, i64>,
-    pub schedule_ns: (u64, u64),
-    /// Where the objects are.
-    pub bucket: String,
-    pub prefix: String,
-    pub topic: String,
-}
-
 impl Expectations {
+    /// The expectations as the audit reads them.
     pub fn expected(&self) -> Expected<'_> {
         Expected {
             tickers: self.tickers.iter().map(String::as_str).collect(),
@@ -133,7 +113,7 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
         .into_iter()
         .filter(|(key, _)| {
             // Objects of earlier runs on the same topic start below this run's offsets.
-            crate::layout::parse_object_name(key).is_some_and(|(t, p, off)| {
+            crate::model::layout::parse_object_name(key).is_some_and(|(t, p, off)| {
                 t == loc.topic && off >= exp.start_offsets.get(&p).copied().unwrap_or(0)
             })
         })
@@ -200,7 +180,7 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
     };
     while let Some((key, bytes)) = bodies.try_next().await? {
         bar.inc(1);
-        let mut each = |t: Option<crate::tick::Tick>| {
+        let mut each = |t: Option<crate::model::tick::Tick>| {
             let Some(tick) = t else {
                 audit.unexpected += 1;
                 return;
@@ -234,7 +214,7 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
                 words[w] |= bit;
             }
         };
-        let lines = match crate::format::decode_object(key, &bytes, &mut each) {
+        let lines = match crate::model::format::decode_object(key, &bytes, &mut each) {
             Ok(n) => n,
             Err(e) => {
                 audit
@@ -318,13 +298,13 @@ async fn check_dead_letters(
     exp: &Expected<'_>,
     audit: &mut Audit,
 ) -> anyhow::Result<()> {
-    let prefix = crate::sink::dead_letter::prefix(loc.prefix, loc.topic);
+    let prefix = crate::model::layout::dead_letter_prefix(loc.prefix, loc.topic);
     let listed: Vec<String> = list_under(loc, &prefix)
         .await?
         .into_iter()
         .map(|(k, _)| k)
         .filter(|k| {
-            crate::layout::parse_object_name(k).is_some_and(|(t, p, off)| {
+            crate::model::layout::parse_object_name(k).is_some_and(|(t, p, off)| {
                 t == loc.topic && off >= exp.start_offsets.get(&p).copied().unwrap_or(0)
             })
         })
@@ -346,7 +326,7 @@ async fn check_dead_letters(
             .with_context(|| format!("reading back s3://{}/{key}", loc.bucket))?
             .into_bytes();
         for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            match serde_json::from_slice::<crate::sink::dead_letter::DeadLetter>(line) {
+            match serde_json::from_slice::<crate::results::DeadLetter>(line) {
                 Ok(d) => {
                     if !offsets.insert((d.partition, d.offset)) {
                         audit.problems.push(format!(

@@ -44,18 +44,9 @@ impl ClockState {
     pub fn describe(&self) -> String {
         match (self.synchronized, self.error_bound_us) {
             (Some(false), _) => format!("{}: not synchronized", self.source),
-            (_, Some(b)) => format!("{}: within ±{}", self.source, fmt_us(b)),
+            (_, Some(b)) => format!("{}: within ±{}", self.source, crate::units::duration_us(b)),
             _ => format!("{}: no error bound known", self.source),
         }
-    }
-}
-
-/// Microseconds as people read them.
-pub fn fmt_us(us: f64) -> String {
-    if us >= 1000.0 {
-        format!("{:.1} ms", us / 1000.0)
-    } else {
-        format!("{us:.0} µs")
     }
 }
 

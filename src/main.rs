@@ -2,14 +2,35 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// Parses the command line, runs it, and maps the outcome to the exit code: 0 passed, 1 an audit
+/// or threshold failed, 2 the command could not run, 130 interrupted.
+fn main() -> ExitCode {
     let cli = tickbench::cli::Cli::parse();
-    match tickbench::cli::execute(cli).await {
-        Ok(code) => code,
+    cli.init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(2);
         }
-    }
+    };
+    let code = runtime.block_on(async {
+        let signals = tickbench::cli::Signals::new();
+        tokio::select! {
+            r = tickbench::cli::execute(cli, &signals) => match r {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            },
+            _ = signals.abort.cancelled() => {
+                eprintln!("aborted");
+                ExitCode::from(130)
+            }
+        }
+    });
+    // An abort leaves tasks and producer threads behind: do not wait for them.
+    runtime.shutdown_background();
+    code
 }

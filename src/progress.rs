@@ -1,8 +1,8 @@
-//! What a run shows while it goes, once a second: a live bar on a terminal, plain lines in a log,
-//! or JSON lines for machines (`--progress json`). Rate, schedule lag, consumer lag, the current
-//! p99 of the pipeline and the time left.
+//! What a command shows while it goes goes through a [`Reporter`] its caller gives: the command
+//! line's draws a bar or prints lines on stderr, a library caller's or a test's shows nothing.
+//! The library itself never writes to the terminal. Here: the reporter, and the one-second
+//! snapshots of a load that any display draws from.
 
-use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +23,94 @@ pub enum ProgressFormat {
     Json,
     /// Nothing (the same as --quiet).
     None,
+}
+
+/// A load under way, for a live display.
+#[derive(Clone)]
+pub enum Live {
+    /// `tickbench run`: producer and sink in this process.
+    Run {
+        counters: Arc<Counters>,
+        rec: Arc<Recorders>,
+        start_ns: u64,
+        total: Duration,
+    },
+    /// `tickbench sink`: a sink process landing what arrives.
+    Sink { counters: Arc<Counters>, start_ns: u64 },
+}
+
+/// What a display of the caller's does with a command's progress and notes.
+pub trait Observe: Send + Sync {
+    /// A line for people: what the command is doing, or a warning.
+    fn note(&self, _line: &str) {}
+    /// A load has started: show it until the returned guard is dropped.
+    fn live(&self, _live: Live) -> Option<Box<dyn Send>> {
+        None
+    }
+    /// Whether long reads (the audit's) may draw a bar on the terminal.
+    fn bars(&self) -> bool {
+        false
+    }
+}
+
+struct Silent;
+impl Observe for Silent {}
+
+/// The caller's display, shared by everything a command starts.
+#[derive(Clone)]
+pub struct Reporter(Arc<dyn Observe>);
+
+impl Reporter {
+    /// Shows nothing (notes still go to `tracing`).
+    pub fn silent() -> Reporter {
+        Reporter(Arc::new(Silent))
+    }
+
+    pub fn new(o: impl Observe + 'static) -> Reporter {
+        Reporter(Arc::new(o))
+    }
+
+    pub fn note(&self, line: &str) {
+        tracing::info!("{line}");
+        self.0.note(line);
+    }
+
+    /// Shows a run's load until the guard is dropped.
+    pub fn live_run(
+        &self,
+        counters: Arc<Counters>,
+        rec: Arc<Recorders>,
+        start_ns: u64,
+        total: Duration,
+    ) -> Option<Box<dyn Send>> {
+        self.0.live(Live::Run {
+            counters,
+            rec,
+            start_ns,
+            total,
+        })
+    }
+
+    /// Shows a sink's landing until the guard is dropped.
+    pub fn live_sink(&self, counters: Arc<Counters>, start_ns: u64) -> Option<Box<dyn Send>> {
+        self.0.live(Live::Sink { counters, start_ns })
+    }
+
+    pub fn shows_bars(&self) -> bool {
+        self.0.bars()
+    }
+}
+
+impl Default for Reporter {
+    fn default() -> Self {
+        Reporter::silent()
+    }
+}
+
+impl std::fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reporter")
+    }
 }
 
 /// One second's state of a run (a `--progress json` line).
@@ -46,7 +134,35 @@ pub struct Tick {
 }
 
 impl Tick {
-    fn line(&self) -> String {
+    /// The run's state now; `last_produced` is the previous sample's `produced`.
+    pub fn sample(
+        c: &Counters,
+        rec: &Recorders,
+        start_ns: u64,
+        total: Duration,
+        last_produced: u64,
+    ) -> Tick {
+        let produced = c.produced.load(Ordering::Relaxed);
+        let acked = c.acked.load(Ordering::Relaxed);
+        let consumed = c.consumed.load(Ordering::Relaxed);
+        let elapsed_s = now_ns().saturating_sub(start_ns) as f64 / 1e9;
+        Tick {
+            elapsed_s,
+            total_s: total.as_secs_f64(),
+            time_left_s: (total.as_secs_f64() - elapsed_s).max(0.0),
+            produced,
+            rate_per_s: produced.saturating_sub(last_produced),
+            acked,
+            consumed,
+            landed: c.landed.load(Ordering::Relaxed),
+            objects: c.objects.load(Ordering::Relaxed),
+            consumer_lag: acked.saturating_sub(consumed),
+            schedule_lag_p99_ms: rec.get(Stage::ScheduleLag).current_interval().p99 as f64 / 1e3,
+            pipeline_e2e_p99_ms: rec.get(Stage::PipelineE2e).current_interval().p99 as f64 / 1e3,
+        }
+    }
+
+    pub fn line(&self) -> String {
         format!(
             "[{:5.1}s/{:.0}s] {} ticks/s, schedule lag p99 {:.2}ms | acked {} consumed {} (lag {}) landed {} in {} objects | e2e p99 {:.0}ms | {:.0}s left",
             self.elapsed_s,
@@ -64,57 +180,15 @@ impl Tick {
     }
 }
 
-/// Shows progress until aborted (the run aborts the task when the load is landed).
-pub async fn show(
-    format: ProgressFormat,
-    c: Arc<Counters>,
-    rec: Arc<Recorders>,
-    start_ns: u64,
-    total: Duration,
-) {
-    let tty = std::io::stderr().is_terminal();
-    let bar = (format == ProgressFormat::Auto && tty).then(|| {
-        let b = indicatif::ProgressBar::new(total.as_millis() as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30.cyan/blue} {msg}")
-                .expect("a valid template"),
-        );
-        b
-    });
-    let mut every = tokio::time::interval(Duration::from_secs(1));
-    let mut last_produced = 0;
-    every.tick().await;
-    loop {
-        every.tick().await;
-        let produced = c.produced.load(Ordering::Relaxed);
-        let acked = c.acked.load(Ordering::Relaxed);
-        let consumed = c.consumed.load(Ordering::Relaxed);
-        let elapsed_s = now_ns().saturating_sub(start_ns) as f64 / 1e9;
-        let t = Tick {
-            elapsed_s,
-            total_s: total.as_secs_f64(),
-            time_left_s: (total.as_secs_f64() - elapsed_s).max(0.0),
-            produced,
-            rate_per_s: produced - last_produced,
-            acked,
-            consumed,
-            landed: c.landed.load(Ordering::Relaxed),
-            objects: c.objects.load(Ordering::Relaxed),
-            consumer_lag: acked.saturating_sub(consumed),
-            schedule_lag_p99_ms: rec.get(Stage::ScheduleLag).current_interval().p99 as f64 / 1e3,
-            pipeline_e2e_p99_ms: rec.get(Stage::PipelineE2e).current_interval().p99 as f64 / 1e3,
-        };
-        last_produced = produced;
-        match (format, &bar) {
-            (_, Some(b)) => {
-                b.set_position((elapsed_s * 1e3) as u64);
-                b.set_message(t.line());
-            }
-            (ProgressFormat::Json, _) => {
-                eprintln!("{}", serde_json::to_string(&t).expect("a tick serializes"))
-            }
-            (ProgressFormat::None, _) => {}
-            _ => eprintln!("{}", t.line()),
-        }
-    }
+/// A sink process's line a second; `last_consumed` is the previous line's count.
+pub fn sink_line(c: &Counters, start_ns: u64, last_consumed: u64) -> (String, u64) {
+    let consumed = c.consumed.load(Ordering::Relaxed);
+    let line = format!(
+        "[{:6.1}s] consumed {consumed} ({}/s) landed {} in {} objects",
+        now_ns().saturating_sub(start_ns) as f64 / 1e9,
+        consumed.saturating_sub(last_consumed),
+        c.landed.load(Ordering::Relaxed),
+        c.objects.load(Ordering::Relaxed),
+    );
+    (line, consumed)
 }

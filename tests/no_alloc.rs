@@ -5,9 +5,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tickbench::load::Schedule;
-use tickbench::scenario::Symbols;
-use tickbench::sim::{Generator, Model, Share, Universe};
+use tickbench::model::load::Schedule;
+use tickbench::config::Symbols;
+use tickbench::model::sim::{Generator, Model, Share, Universe};
 
 struct Counting;
 
@@ -35,8 +35,8 @@ fn generating_and_encoding_ticks_allocates_nothing() {
     let model = Model::new(Universe::new(&sym, 1), 1);
     let schedule = Schedule::new(
         0,
-        tickbench::load::Profile::new(
-            &[tickbench::scenario::Segment::Constant {
+        tickbench::model::load::Profile::new(
+            &[tickbench::config::Segment::Constant {
                 duration: Duration::from_secs(10),
                 ticks_per_second: 50_000.0,
             }],

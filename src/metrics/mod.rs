@@ -13,6 +13,9 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+mod count;
+pub use count::Count;
+
 /// Significant figures kept by every histogram (DESIGN.md: 3).
 const SIGFIG: u8 = 3;
 
@@ -70,6 +73,15 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Stages reported as latencies in `stages` (object size goes to `objects`).
+    pub fn latencies() -> impl Iterator<Item = Stage> {
+        Stage::ALL.into_iter().filter(|s| *s != Stage::ObjectSize)
+    }
+
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     pub const ALL: [Stage; 10] = [
         Stage::ScheduleLag,
         Stage::Produce,

@@ -1,7 +1,7 @@
 //! The producer driver: walks the open-loop schedule, sends each tick at its intended time (never
 //! earlier; later only shows up as schedule lag), and records delivery reports.
 
-pub mod only;
+
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,18 +15,11 @@ use rdkafka::{ClientConfig, ClientContext};
 
 use anyhow::Context as _;
 
-use crate::load::Schedule;
+use crate::model::load::Schedule;
 use crate::metrics::{now_ns, us_between, Counters, LocalStage, Recorders, Stage};
-use crate::sim::{Generator, Model, Share};
-use crate::tick::decode_payload;
-
-/// A tick whose delivery failed, with librdkafka's reason.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Failed {
-    pub symbol: String,
-    pub seq: u64,
-    pub error: String,
-}
+use crate::model::sim::{Generator, Model, Share};
+use crate::model::tick::decode_payload;
+pub use crate::results::Failed;
 
 /// What the delivery reports of one producer thread add up to, recorded without shared locks.
 struct Delivered {
@@ -200,6 +193,41 @@ pub struct ProduceReport {
     pub bytes: u64,
     /// CPU time of the producer threads, seconds (None where /proc is missing).
     pub cpu_s: Option<f64>,
+}
+
+/// The load a producer's report belongs to.
+pub struct LoadOf<'a> {
+    pub scenario: &'a crate::config::Scenario,
+    pub share: Share,
+    pub schedule: &'a Schedule,
+    pub tickers: Vec<String>,
+    /// Per partition, the high watermark before and after the load.
+    pub start_offsets: BTreeMap<i32, i64>,
+    pub end_offsets: BTreeMap<i32, i64>,
+}
+
+impl ProduceReport {
+    /// What this producer sent, in the detail the audit needs (`produced.json`).
+    pub fn into_produced(self, load: LoadOf<'_>) -> crate::results::Produced {
+        crate::results::Produced {
+            worker: load.share.worker,
+            workers: load.share.workers,
+            topic: load.scenario.kafka.topic.clone(),
+            start_ns: load.schedule.start_ns,
+            schedule_ns: (load.schedule.start_ns, load.schedule.end_ns()),
+            warmup_s: load.scenario.warmup.as_secs_f64(),
+            measured_s: load.scenario.duration.as_secs_f64(),
+            tickers: load.tickers,
+            per_symbol: self.per_symbol,
+            failed: self.failed,
+            not_sent: self.not_sent,
+            start_offsets: load.start_offsets,
+            end_offsets: load.end_offsets,
+            acked_offsets: self.acked_offsets,
+            acks: self.acks,
+            acks_without_offset: self.acks_without_offset,
+        }
+    }
 }
 
 /// A delivery context whose packed send times count from `base_ns` (the schedule's start).
@@ -458,7 +486,7 @@ mod tests {
 
     #[test]
     fn intended_send_time_is_read_back_from_the_payload() {
-        let tick = crate::tick::Tick {
+        let tick = crate::model::tick::Tick {
             symbol: "AB".into(),
             seq: 3,
             ts_ns: 1_795_319_090_123_456_789,
@@ -493,7 +521,7 @@ mod tests {
         // send time exactly and reads the intended time from the payload.
         let mut payload = Vec::new();
         let late = base + 400 * 1_000_000_000;
-        crate::tick::Tick {
+        crate::model::tick::Tick {
             symbol: "AB".into(),
             seq: 0,
             ts_ns: sched,

@@ -11,7 +11,7 @@ use super::hlog::{self, StageLog};
 use super::svg::{self, Chart, Series, XAxis};
 use super::table::{esc, Table};
 use super::timeseries::{self, Second};
-use super::{latency_stages, Summary};
+use crate::results::{latency_stages, Summary};
 use crate::metrics::Stage;
 
 /// Quantiles of the latency tables, as (label, quantile).
@@ -154,7 +154,7 @@ impl RunReport {
             t.row([
                 v.metric.clone(),
                 v.condition.clone(),
-                format!("{} {}", crate::thresholds::fmt_value(v.actual), v.unit),
+                v.actual_text(),
                 if v.passed { "PASS" } else { "FAIL" }.to_string(),
             ]);
         }
@@ -267,7 +267,7 @@ impl RunReport {
         for p in &m.merged_from {
             t.row([
                 p.name.clone(),
-                p.role.clone(),
+                p.role.name().to_string(),
                 p.host.hostname.clone(),
                 p.host
                     .clock
@@ -520,13 +520,9 @@ pub(super) fn spectrum(h: &Histogram<u64>) -> Vec<(f64, u64)> {
 }
 
 fn ms(us: u64) -> String {
-    format!("{:.2}", us as f64 / 1e3)
+    crate::units::ms(us, 2)
 }
 
 fn size(bytes: u64) -> String {
-    if bytes >= 1 << 20 {
-        format!("{:.1} MiB", bytes as f64 / 1048576.0)
-    } else {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    }
+    crate::units::bytes(bytes as f64)
 }

@@ -7,255 +7,12 @@ pub mod svg;
 pub mod table;
 pub mod timeseries;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Percentiles, Stage};
+use crate::results::{latency_stages, SinkSummary, Summary};
+use crate::units::ms_short;
 
-/// `summary.json`. Names carry their units.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Summary {
-    pub tickbench_version: String,
-    pub run_id: String,
-    pub scenario: String,
-    /// True when the audit found nothing lost, duplicated or out of place.
-    pub passed: bool,
-    /// True when Ctrl-C stopped the load before its end (counts.not_sent says how much was left).
-    pub interrupted: bool,
-    pub counts: Counts,
-    pub throughput: Throughput,
-    /// Latency stages, microseconds, measured window only.
-    pub stages: BTreeMap<String, StageSummary>,
-    pub objects: Objects,
-    pub requests: Requests,
-    /// Estimated S3 request cost, from the scenario's `[cost]` price table.
-    pub cost: Cost,
-    /// Memory and CPU the run used.
-    pub resources: Resources,
-    pub kafka: KafkaSummary,
-    pub window: Window,
-    /// Problems the audit found, one line each (empty when passed).
-    pub problems: Vec<String>,
-    /// Broker or service behaviour worth knowing that did not (by itself) lose or repeat data.
-    pub warnings: Vec<String>,
-    /// Up to 20 lost ticks, `SYMBOL#seq`.
-    pub lost_sample: Vec<String>,
-    /// The scenario's thresholds and how the run fared against each.
-    #[serde(default)]
-    pub thresholds: Vec<crate::thresholds::Verdict>,
-}
-
-/// Counts over the whole run (warm-up included): what proves nothing was lost.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Counts {
-    /// Ticks handed to the Kafka producer.
-    pub produced: u64,
-    /// Ticks whose delivery report said success.
-    pub acked: u64,
-    /// Records the sink received in this run.
-    pub consumed: u64,
-    /// Acknowledged ticks read back from S3.
-    pub landed: u64,
-    /// Acknowledged ticks not in S3.
-    pub lost: u64,
-    /// Extra copies of ticks in S3.
-    pub duplicated: u64,
-    /// Ticks whose delivery failed (librdkafka gave up or refused them).
-    pub delivery_failed: u64,
-    /// Ticks in the schedule never sent because the run stopped early.
-    pub not_sent: u64,
-    /// Records on the topic that were not ticks.
-    pub malformed: u64,
-    /// Records read back from dead-letter objects (`<prefix>/_dead_letter/<topic>/`): every
-    /// malformed record, with its partition, offset and the reason.
-    pub dead_lettered: u64,
-    /// Offsets the consumer never saw (dropped by broker retention before they were read).
-    pub offset_gaps: u64,
-    /// Errors the sink's consumer reported while polling (each retried by librdkafka).
-    pub consumer_errors: u64,
-    /// Records landed at this run's offsets that another run produced (a broker fault).
-    pub foreign: u64,
-    /// Records older than the run's start offsets that the sink read and passed over.
-    pub skipped_preexisting: u64,
-    /// Uploads that gave up after `sink.upload_retry_for`; each rewound its partition to its
-    /// oldest batch not yet durable, which was read and uploaded again.
-    #[serde(default)]
-    pub rewinds: u64,
-    /// Records read a second time after rewinds (counted in `consumed` too).
-    #[serde(default)]
-    pub reread: u64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Throughput {
-    /// Produced ticks over the load's length (warm-up plus measured window).
-    pub produced_per_s: f64,
-    /// Landed ticks over the time from the first intended send to the last object durable.
-    pub landed_per_s: f64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
-pub struct StageSummary {
-    pub count: u64,
-    pub p50_us: u64,
-    pub p90_us: u64,
-    pub p99_us: u64,
-    pub p999_us: u64,
-    pub max_us: u64,
-    pub mean_us: f64,
-}
-
-impl From<&Percentiles> for StageSummary {
-    fn from(p: &Percentiles) -> Self {
-        StageSummary {
-            count: p.count,
-            p50_us: p.p50,
-            p90_us: p.p90,
-            p99_us: p.p99,
-            p999_us: p.p999,
-            max_us: p.max,
-            mean_us: p.mean,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Objects {
-    pub count: u64,
-    pub bytes: u64,
-    /// Objects written by multipart upload.
-    pub multipart: u64,
-    /// UploadPart requests of those uploads.
-    pub parts: u64,
-    pub size_p50_bytes: u64,
-    pub size_p99_bytes: u64,
-    pub size_max_bytes: u64,
-    pub size_mean_bytes: f64,
-    /// Batches closed per trigger (records, bytes, age, time_partition, drain).
-    pub close_reasons: BTreeMap<String, u64>,
-}
-
-impl Objects {
-    /// The landed objects' figures; `sizes` are the object sizes over the whole run.
-    pub fn of(
-        landed: &[crate::sink::upload::Landed],
-        sizes: &Percentiles,
-        close_reasons: &BTreeMap<String, u64>,
-    ) -> Objects {
-        Objects {
-            count: landed.len() as u64,
-            bytes: landed.iter().map(|l| l.bytes).sum(),
-            multipart: landed.iter().filter(|l| l.parts > 0).count() as u64,
-            parts: landed.iter().map(|l| l.parts as u64).sum(),
-            size_p50_bytes: sizes.p50,
-            size_p99_bytes: sizes.p99,
-            size_max_bytes: sizes.max,
-            size_mean_bytes: sizes.mean,
-            close_reasons: close_reasons.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Requests {
-    pub put_object: u64,
-    pub create_multipart_upload: u64,
-    pub upload_part: u64,
-    pub complete_multipart_upload: u64,
-    pub abort_multipart_upload: u64,
-    /// Requests sent again by tickbench after the SDK's own retries gave up (the SDK's retries
-    /// are not counted here).
-    #[serde(default)]
-    pub retried: u64,
-}
-
-impl Requests {
-    /// A snapshot of the uploader's request counters.
-    pub fn of(c: &crate::sink::upload::RequestCounts) -> Requests {
-        use std::sync::atomic::Ordering::Relaxed;
-        Requests {
-            put_object: c.put_object.load(Relaxed),
-            create_multipart_upload: c.create_multipart.load(Relaxed),
-            upload_part: c.upload_part.load(Relaxed),
-            complete_multipart_upload: c.complete_multipart.load(Relaxed),
-            abort_multipart_upload: c.abort_multipart.load(Relaxed),
-            retried: c.retried.load(Relaxed),
-        }
-    }
-
-    /// Requests S3 bills at the PUT rate (PUT, COPY, POST, LIST): every request the sink makes.
-    pub fn put_class(&self) -> u64 {
-        self.put_object
-            + self.create_multipart_upload
-            + self.upload_part
-            + self.complete_multipart_upload
-            + self.abort_multipart_upload
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Cost {
-    /// Price used per 1,000 PUT-class requests, USD.
-    pub put_per_1000_usd: f64,
-    /// The sink's requests at that price, USD.
-    pub s3_requests_usd: f64,
-    /// The same per million landed ticks, USD.
-    pub s3_requests_per_million_ticks_usd: f64,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Resources {
-    /// Peak resident memory of the tickbench process (VmHWM); on the embedded default it
-    /// includes the in-process broker and S3 server.
-    pub peak_rss_bytes: Option<u64>,
-    /// Most bytes the sink held at once: open batches plus parts queued or in flight.
-    pub sink_peak_buffered_bytes: u64,
-    /// Most batches open at once.
-    pub sink_peak_open_batches: u64,
-    /// What the configuration bounds the sink's buffers to at that many open batches (see the
-    /// README's batching section); sink_peak_buffered_bytes never passes it.
-    pub sink_memory_bound_bytes: u64,
-    /// CPU time of the whole process, seconds.
-    pub cpu_process_s: Option<f64>,
-    /// CPU time of the producer threads (generation, encoding, librdkafka's produce calls).
-    pub cpu_producer_threads_s: Option<f64>,
-    /// Everything but the producer threads (the sink, librdkafka's client threads and, on the
-    /// embedded default, the in-process broker and S3 server), seconds per million landed ticks.
-    pub cpu_rest_s_per_million_ticks: Option<f64>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct KafkaSummary {
-    pub topic: String,
-    pub partitions: usize,
-    /// Per partition, the high watermark before the load started.
-    pub start_offsets: BTreeMap<i32, i64>,
-    /// Per partition, the high watermark after the producer flushed.
-    pub end_offsets: BTreeMap<i32, i64>,
-    /// Per partition, the offset the sink committed last.
-    pub committed_offsets: BTreeMap<i32, i64>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Window {
-    pub warmup_s: f64,
-    pub measured_s: f64,
-}
-
-/// Latency stages reported in `stages` (object size goes to `objects`).
-pub fn latency_stages() -> impl Iterator<Item = Stage> {
-    Stage::ALL.into_iter().filter(|s| *s != Stage::ObjectSize)
-}
-
-fn ms(us: u64) -> String {
-    if us >= 10_000_000 {
-        format!("{:.1}s", us as f64 / 1e6)
-    } else {
-        format!("{:.2}ms", us as f64 / 1e3)
-    }
-}
 
 impl Summary {
     /// True when every threshold passed (or there are none).
@@ -318,10 +75,10 @@ impl Summary {
                     "{:<14} {:>9} {:>10} {:>10} {:>10} {:>10}",
                     stage.name(),
                     st.count,
-                    ms(st.p50_us),
-                    ms(st.p99_us),
-                    ms(st.p999_us),
-                    ms(st.max_us)
+                    ms_short(st.p50_us),
+                    ms_short(st.p99_us),
+                    ms_short(st.p999_us),
+                    ms_short(st.max_us)
                 );
             }
         }
@@ -338,11 +95,10 @@ impl Summary {
         for t in &self.thresholds {
             let _ = writeln!(
                 s,
-                "threshold {} {}: {} {} {}",
+                "threshold {} {}: {} {}",
                 t.metric,
                 t.condition,
-                crate::thresholds::fmt_value(t.actual),
-                t.unit,
+                t.actual_text(),
                 if t.passed { "PASS" } else { "FAIL" }
             );
         }
@@ -358,5 +114,33 @@ impl Summary {
             }
         }
         s
+    }
+}
+
+impl SinkSummary {
+    pub fn to_text(&self) -> String {
+        let c = &self.counts;
+        let mut out = format!(
+            "sink {} of group {}: {} consumed, {} landed in {} objects ({:.0} ticks/s), {} set aside, {} rewinds, stopped by {}\n",
+            self.instance,
+            self.group_id,
+            c.consumed,
+            c.landed,
+            self.objects.count,
+            self.landed_per_s,
+            c.malformed,
+            c.rewinds,
+            self.stopped_by
+        );
+        if c.orphaned_uploads_aborted > 0 {
+            out.push_str(&format!(
+                "aborted {} multipart uploads left open by an earlier sink of this instance\n",
+                c.orphaned_uploads_aborted
+            ));
+        }
+        for (p, o) in &self.committed_offsets {
+            out.push_str(&format!("committed partition {p} at {o}\n"));
+        }
+        out
     }
 }

@@ -108,5 +108,5 @@ pub fn csv(rows: &[Second]) -> String {
 }
 
 fn ms(us: u64) -> String {
-    format!("{:.3}", us as f64 / 1e3)
+    crate::units::ms(us, 3)
 }

@@ -11,10 +11,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use crate::format::{Encoding, ObjectWriter};
-use crate::layout::TimeBucket;
-use crate::scenario::{TimeGranularity, TimeSource};
-use crate::tick::Tick;
+use crate::model::format::{Encoding, ObjectWriter};
+use crate::model::layout::TimeBucket;
+use crate::config::{TimeGranularity, TimeSource};
+use crate::model::tick::Tick;
 
 /// When a batch closes, and how it uploads.
 #[derive(Debug, Clone, Copy)]
@@ -35,7 +35,7 @@ pub struct Triggers {
 
 impl Triggers {
     /// The triggers a scenario's `[sink]` sets.
-    pub fn of(sink: &crate::scenario::Sink) -> Triggers {
+    pub fn of(sink: &crate::config::Sink) -> Triggers {
         Triggers {
             max_records: sink.max_records,
             max_bytes: sink.max_bytes.as_u64(),
@@ -43,7 +43,7 @@ impl Triggers {
             part_size: sink.part_size.as_u64(),
             rotate_every: sink.rotate_every,
             idle_timeout: sink.idle_timeout,
-            streaming: sink.upload == crate::scenario::UploadMode::Streaming,
+            streaming: sink.upload == crate::config::UploadMode::Streaming,
             multipart_threshold: sink.multipart_threshold(),
         }
     }
@@ -250,7 +250,7 @@ impl Batcher {
                 symbol: group.map(str::to_string),
                 last_offset: offset,
                 records: 0,
-                writer: enc.writer(),
+                writer: crate::model::format::writer(&enc),
                 taken: 0,
                 parts: 0,
                 sched_ns: Vec::new(),
@@ -453,8 +453,8 @@ mod tests {
             t,
             TimeLayout::default(),
             Encoding::new(
-                crate::format::Format::Jsonl,
-                crate::format::Compression::None,
+                crate::model::format::Format::Jsonl,
+                crate::model::format::Compression::None,
             ),
         )
     }
@@ -671,8 +671,8 @@ mod tests {
             by_symbol: false,
         };
         let enc = Encoding::new(
-            crate::format::Format::Jsonl,
-            crate::format::Compression::None,
+            crate::model::format::Format::Jsonl,
+            crate::model::format::Compression::None,
         );
         let mut b = Batcher::new(triggers(), layout, enc);
         let mut out = Vec::new();
@@ -692,8 +692,8 @@ mod tests {
         t.max_records = u64::MAX;
         t.max_bytes = 256 * 1024;
         let enc = Encoding::new(
-            crate::format::Format::Jsonl,
-            crate::format::Compression::Gzip,
+            crate::model::format::Format::Jsonl,
+            crate::model::format::Compression::Gzip,
         );
         let mut b = Batcher::new(t, TimeLayout::default(), enc);
         let mut out = Vec::new();
@@ -733,8 +733,8 @@ mod tests {
             ..TimeLayout::default()
         };
         let enc = Encoding::new(
-            crate::format::Format::Jsonl,
-            crate::format::Compression::None,
+            crate::model::format::Format::Jsonl,
+            crate::model::format::Compression::None,
         );
         let mut t = triggers();
         t.max_records = 3;

@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+
 
 use super::batcher::{BatchId, CloseReason, ClosedBatch};
-use crate::layout::{object_key, TimeBucket};
+use crate::model::layout::{dead_letter_root, object_key, TimeBucket};
+pub use crate::results::DeadLetter;
 
 /// Records larger than this are set aside as oversized: no tick comes near it, and holding one
 /// in a batch would distort object sizes.
@@ -17,21 +18,6 @@ pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 
 /// A dead-letter object closes at this size (one PutObject).
 const MAX_OBJECT_BYTES: usize = 1 << 20;
-
-/// One line of a dead-letter object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeadLetter {
-    pub partition: i32,
-    pub offset: i64,
-    /// Why it is not a tick.
-    pub error: String,
-    /// The record's value as text, when it is UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<String>,
-    /// The record's value, base64, when it is not UTF-8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload_base64: Option<String>,
-}
 
 struct Open {
     first: i64,
@@ -47,25 +33,10 @@ pub struct DeadLetters {
     open: BTreeMap<i32, Open>,
 }
 
-/// The key prefix under which dead letters go, beside the topics: `<prefix>/_dead_letter`.
-fn root(prefix: &str) -> String {
-    let p = prefix.trim_end_matches('/');
-    if p.is_empty() {
-        "_dead_letter".into()
-    } else {
-        format!("{p}/_dead_letter")
-    }
-}
-
-/// Where the dead letters of a topic go: `<prefix>/_dead_letter/<topic>/`.
-pub fn prefix(prefix: &str, topic: &str) -> String {
-    format!("{}/{topic}/", root(prefix))
-}
-
 /// The key of a dead-letter object.
 pub fn key(prefix: &str, topic: &str, b: &ClosedBatch) -> String {
     object_key(
-        &root(prefix),
+        &dead_letter_root(prefix),
         topic,
         b.time,
         None,
@@ -208,6 +179,9 @@ mod tests {
             key("land", "ticks", &b),
             "land/_dead_letter/ticks/dt=1970-01-01/hour=00/ticks+3+00000000000000000040.jsonl"
         );
-        assert_eq!(prefix("", "t"), "_dead_letter/t/");
+        assert_eq!(
+            crate::model::layout::dead_letter_prefix("", "t"),
+            "_dead_letter/t/"
+        );
     }
 }

@@ -7,8 +7,9 @@ mod committer;
 pub mod context;
 pub mod dead_letter;
 pub mod journal;
-pub mod only;
+
 mod reset;
+pub mod start;
 pub mod upload;
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,10 +22,11 @@ use rdkafka::message::Message;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::format::Encoding;
-use crate::layout::object_key;
+use crate::model::format::Encoding;
+use crate::model::layout::object_key;
 use crate::metrics::{now_ns, Counters, Recorders, Stage};
-use crate::tick::decode_payload;
+use crate::model::tick::decode_payload;
+pub use crate::results::CommitRecord;
 use batcher::{Action, BatchId, Batcher, TimeLayout, Triggers};
 use commit::CommitTracker;
 use committer::{committer, CommitMsg};
@@ -48,7 +50,7 @@ pub struct SinkSettings {
 
 impl SinkSettings {
     /// The scenario's sink settings; records below `start_offsets` are skipped.
-    pub fn of(s: &crate::scenario::Scenario, start_offsets: BTreeMap<i32, i64>) -> SinkSettings {
+    pub fn of(s: &crate::config::Scenario, start_offsets: BTreeMap<i32, i64>) -> SinkSettings {
         SinkSettings {
             topic: s.kafka.topic.clone(),
             prefix: s.s3.prefix.clone(),
@@ -56,7 +58,7 @@ impl SinkSettings {
             layout: TimeLayout {
                 granularity: s.sink.time_partition,
                 source: s.sink.time_source,
-                by_symbol: s.sink.group_by == crate::scenario::GroupBy::Symbol,
+                by_symbol: s.sink.group_by == crate::config::GroupBy::Symbol,
             },
             encoding: s.sink.encoding(),
             start_offsets,
@@ -70,11 +72,11 @@ impl SinkSettings {
 /// stream queues up to two parts behind the request slots, the dispatcher holds one more, and
 /// `upload_concurrency` requests are in flight. Encoder state (a zstd context is about 1 MiB, a
 /// gzip one about 256 KiB, a Parquet row group's Arrow builders) comes on top, per open batch.
-pub fn memory_bound(sink: &crate::scenario::Sink, open: u64) -> u64 {
+pub fn memory_bound(sink: &crate::config::Sink, open: u64) -> u64 {
     let part = sink.part_size.as_u64();
     let per_batch = match sink.upload {
-        crate::scenario::UploadMode::Streaming => sink.multipart_threshold() + part,
-        crate::scenario::UploadMode::Buffered => sink.max_bytes.as_u64() + part,
+        crate::config::UploadMode::Streaming => sink.multipart_threshold() + part,
+        crate::config::UploadMode::Buffered => sink.max_bytes.as_u64() + part,
     };
     open * (per_batch + 2 * part) + (sink.upload_concurrency as u64 + 1) * part.max(per_batch)
 }
@@ -141,17 +143,6 @@ pub struct SinkReport {
     /// Every offset commit the broker accepted, in order (`commits.jsonl`): with the objects'
     /// durable times it shows that no commit passed what was durable.
     pub commits: Vec<CommitRecord>,
-}
-
-/// One offset commit the broker accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct CommitRecord {
-    pub partition: i32,
-    /// The next offset to read: every record before it is durable in S3.
-    pub offset: i64,
-    /// Wall clock (ns since the Unix epoch) when the commit was first sent: every object it
-    /// relies on was durable before then.
-    pub sent_ns: u64,
 }
 
 /// Signals the run sends the sink.
@@ -530,7 +521,7 @@ impl State {
         }
     }
 
-    fn key(&self, id: BatchId, time: crate::layout::TimeBucket, symbol: Option<&str>) -> String {
+    fn key(&self, id: BatchId, time: crate::model::layout::TimeBucket, symbol: Option<&str>) -> String {
         object_key(
             &self.settings.prefix,
             &self.settings.topic,
@@ -558,7 +549,7 @@ impl State {
                 .commit_tx
                 .send(CommitMsg::Offset(l.partition, next, l.durable_ns));
         }
-        let dead = dead_letter::prefix(&self.settings.prefix, &self.settings.topic);
+        let dead = crate::model::layout::dead_letter_prefix(&self.settings.prefix, &self.settings.topic);
         if l.key.starts_with(&dead) {
             self.report.dead_letters.push(l);
         } else {

@@ -10,13 +10,13 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
-use serde::Serialize;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
 use super::batcher::{BatchId, ClosedBatch};
 use super::journal::Journal;
 use crate::metrics::{now_ns, us_between, Recorders, Stage};
+pub use crate::results::Landed;
 
 /// A request to S3 failed after the SDK's retries.
 #[derive(Debug, thiserror::Error)]
@@ -58,22 +58,6 @@ fn is_transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool 
     }
 }
 
-/// One object that is durable, as recorded in the run's `objects.jsonl`.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct Landed {
-    pub key: String,
-    pub partition: i32,
-    pub first_offset: i64,
-    pub last_offset: i64,
-    pub records: u64,
-    pub bytes: u64,
-    /// Parts of the multipart upload; 0 for a PutObject.
-    pub parts: u32,
-    pub close_reason: String,
-    /// t_durable, ns since the Unix epoch.
-    pub durable_ns: u64,
-}
-
 /// S3 request counts, for the summary and the cost estimate.
 #[derive(Debug, Default)]
 pub struct RequestCounts {
@@ -84,6 +68,21 @@ pub struct RequestCounts {
     pub abort_multipart: AtomicU64,
     /// Requests sent again after the SDK's own retries gave up (see `sink.upload_retry_for`).
     pub retried: AtomicU64,
+}
+
+impl RequestCounts {
+    /// A snapshot of the counters, for the summary.
+    pub fn snapshot(&self) -> crate::results::Requests {
+        use std::sync::atomic::Ordering::Relaxed;
+        crate::results::Requests {
+            put_object: self.put_object.load(Relaxed),
+            create_multipart_upload: self.create_multipart.load(Relaxed),
+            upload_part: self.upload_part.load(Relaxed),
+            complete_multipart_upload: self.complete_multipart.load(Relaxed),
+            abort_multipart_upload: self.abort_multipart.load(Relaxed),
+            retried: self.retried.load(Relaxed),
+        }
+    }
 }
 
 /// What flows from the batcher into one streaming upload.

@@ -1,0 +1,93 @@
+//! `tickbench catalog`: the Athena table (or Glue TableInput) over the landed objects.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::Signals;
+use crate::config;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A run's results folder, or a scenario file.
+    pub source: PathBuf,
+    /// Glue database (Athena schema) of the table.
+    #[arg(long, default_value = "tickbench")]
+    pub database: String,
+    /// Table name.
+    #[arg(long, default_value = "ticks")]
+    pub table: String,
+    /// First day of the date projection, YYYY-MM-DD (default: the run's start day; for a
+    /// scenario, 30 days ago).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Print Glue's TableInput (for `aws glue create-table --table-input`) instead of the DDL.
+    #[arg(long)]
+    pub glue: bool,
+}
+
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+    let Args {
+        source,
+        database,
+        table,
+        since,
+        glue,
+    } = args;
+    let run_dir = source.is_dir().then(|| source.clone());
+    let scenario_path = match &run_dir {
+        Some(d) => d.join("scenario.toml"),
+        None => source.clone(),
+    };
+    let s = config::load(&scenario_path)?;
+    let since = match (since, &run_dir) {
+        (Some(d), _) => d,
+        (None, Some(d)) => {
+            let m: crate::results::Manifest = serde_json::from_str(
+                &std::fs::read_to_string(d.join("manifest.json")).with_context(|| {
+                    format!("reading {}", d.join("manifest.json").display())
+                })?,
+            )?;
+            m.started_at.get(..10).unwrap_or("2020-01-01").to_string()
+        }
+        (None, None) => (chrono::Utc::now() - chrono::Duration::days(30))
+            .format("%Y-%m-%d")
+            .to_string(),
+    };
+    anyhow::ensure!(
+        chrono::NaiveDate::parse_from_str(&since, "%Y-%m-%d").is_ok(),
+        "--since {since:?}: a date YYYY-MM-DD"
+    );
+    for (what, v) in [("--database", &database), ("--table", &table)] {
+        anyhow::ensure!(
+            !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            "{what} {v:?}: Athena names are letters, digits and _"
+        );
+    }
+    let t = crate::commands::catalog::Table::of(
+        &s,
+        &crate::commands::catalog::Options {
+            database,
+            table,
+            since,
+        },
+    );
+    let json = serde_json::to_string_pretty(&t.table_input())?;
+    if let Some(d) = run_dir {
+        let dir = d.join("catalog");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("athena.sql"), t.ddl())?;
+        std::fs::write(dir.join("glue-table-input.json"), &json)?;
+        eprintln!(
+            "wrote {0}/athena.sql and {0}/glue-table-input.json",
+            dir.display()
+        );
+    }
+    if glue {
+        println!("{json}");
+    } else {
+        print!("{}", t.ddl());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,38 @@
+//! `tickbench compare`: runs side by side.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+
+use super::Signals;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Two or more results folders; the first is the baseline.
+    #[arg(required = true, num_args = 1..)]
+    pub run_dirs: Vec<PathBuf>,
+    /// Folder to write the comparison into (default: a new `results/<timestamp>-compare/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+    let Args { run_dirs, out } = args;
+    let c = crate::report::compare::Comparison::load(&run_dirs)?;
+    let out = match out {
+        Some(o) => o,
+        None => {
+            crate::results::RunDir::create(
+                std::path::Path::new("results"),
+                "compare",
+                chrono::Utc::now(),
+            )?
+            .path()
+            .to_path_buf()
+        }
+    };
+    c.write(&out)?;
+    print!("{}", c.markdown());
+    println!("comparison: {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}

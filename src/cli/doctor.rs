@@ -1,0 +1,37 @@
+//! `tickbench doctor`: check the scenario's brokers, topic and bucket.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+
+use super::{Signals, Targets};
+use crate::commands::doctor;
+use crate::config;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+    let Args {
+        scenario: path,
+        targets,
+    } = args;
+    let s = targets.apply(config::load(&path)?, &path)?;
+    println!("ok    scenario: {} is valid", path.display());
+    let checks = doctor::run(&s, |c| println!("{c}")).await;
+    let failed = checks
+        .iter()
+        .filter(|c| c.status == doctor::Status::Fail)
+        .count();
+    if failed > 0 {
+        eprintln!("doctor: {failed} check(s) failed");
+        Ok(ExitCode::FAILURE)
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}

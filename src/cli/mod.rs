@@ -1,0 +1,166 @@
+//! The command line: clap's types and one file a command, each building options, calling
+//! `commands::<cmd>` and printing what it returns. `main.rs` only parses and calls [`execute`].
+
+mod run;
+mod produce;
+mod sink;
+mod doctor;
+mod verify;
+mod report;
+mod compare;
+mod merge;
+mod catalog;
+mod compact;
+mod query;
+mod up;
+mod scenario;
+pub mod progress;
+mod signals;
+
+pub use signals::Signals;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config;
+
+/// Load generator and benchmark for Kafka-to-S3 market-data pipelines.
+#[derive(Debug, Parser)]
+#[command(name = "tickbench", version, about)]
+pub struct Cli {
+    /// More diagnostics on stderr (-v: debug, -vv: trace; RUST_LOG overrides).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// Diagnostics (`tracing`) on stderr: warnings by default, more with -v, or as RUST_LOG says.
+    pub fn init_tracing(&self) {
+        let level = match self.verbose {
+            0 => "warn",
+            1 => "debug",
+            _ => "trace",
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("tickbench={level}")));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .without_time()
+            .try_init();
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario end to end: simulate, produce to Kafka, sink to S3, audit, report. A
+    /// scenario with `[sweep]` or `[[variant]]` runs each of its settings and compares them.
+    Run(run::Args),
+    /// Produce the scenario's load to Kafka with no sink: a cluster's (or the producer's) ceiling.
+    Produce(produce::Args),
+    /// Run only the sink, as one member of a consumer group: land what the topic holds, commit
+    /// what is durable, stop when idle (`--until-idle`) or on SIGTERM / Ctrl-C. Start several
+    /// (with different `--instance` names) to spread the partitions over them.
+    Sink(sink::Args),
+    /// Check that the scenario's brokers, topic and bucket are usable, and say how to fix what is not.
+    Doctor(doctor::Args),
+    /// Audit a run again from its results folder: read back every object from S3 and check it
+    /// against what the run acknowledged. Exit 0 when nothing is lost or repeated, 1 otherwise.
+    Verify(verify::Args),
+    /// Write a run's report again from its results folder: report.md, report.html (self-contained,
+    /// with SVG plots) and timeseries.csv.
+    Report(report::Args),
+    /// Compare runs side by side: compare.md and compare.html (figures with their change against
+    /// the first run, latency spectra and throughput overlaid).
+    Compare(compare::Args),
+    /// Merge the folders of several producer workers (`tickbench produce --worker I/N`) and
+    /// sinks (`tickbench sink`) into one run: histograms added, counts summed, the integrity
+    /// audit over the union, one report. Exit 0 when nothing is lost or repeated and every
+    /// threshold passes, 1 otherwise.
+    Merge(merge::Args),
+    /// Print the Athena table over the landed objects: CREATE EXTERNAL TABLE with partition
+    /// projection (or, with --glue, Glue's TableInput JSON). Given a run folder, also writes both
+    /// into its catalog/ folder.
+    Catalog(catalog::Args),
+    /// Compact landed objects, as a Glue ETL job would: each time partition's objects become one
+    /// Parquet object sorted by symbol and time, under `<prefix>-compacted/`; the sources are
+    /// removed once it is durable and read back whole. Safe to run again.
+    Compact(compact::Args),
+    /// SQL over landed objects (Apache DataFusion): the table `ticks` with the tick's columns and
+    /// the layout's partition columns (dt, hour, ...), as Athena sees it.
+    Query(query::Args),
+    /// Start the embedded mock Kafka cluster and S3 server in the foreground for other tools.
+    Up(up::Args),
+    /// Work with scenario files.
+    Scenario(scenario::Args),
+}
+
+/// `--start-at`: an RFC 3339 time.
+pub(crate) fn parse_start_at(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| {
+            format!("{e}: expected an RFC 3339 time such as 2026-11-22T10:00:00Z (`date -u -d \"+1 min\" +%FT%TZ` prints one)")
+        })
+}
+
+/// Overrides of the scenario's targets, so one scenario file serves any cluster.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Targets {
+    /// Kafka bootstrap servers, instead of the scenario's `kafka.brokers`.
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// S3 endpoint URL, instead of the scenario's `s3.endpoint`.
+    #[arg(long)]
+    pub s3_endpoint: Option<String>,
+    /// S3 bucket, instead of the scenario's `s3.bucket`.
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// Create the bucket if it is missing (sets `s3.create_bucket`).
+    #[arg(long)]
+    pub create_bucket: bool,
+}
+
+impl Targets {
+    /// Applies the overrides, then validates the result as if it had been in the file.
+    pub fn apply(
+        &self,
+        mut s: config::Scenario,
+        path: &std::path::Path,
+    ) -> anyhow::Result<config::Scenario> {
+        if let Some(b) = &self.brokers {
+            s.kafka.brokers = Some(b.clone());
+        }
+        if let Some(e) = &self.s3_endpoint {
+            s.s3.endpoint = Some(e.clone());
+        }
+        if let Some(b) = &self.bucket {
+            s.s3.bucket = Some(b.clone());
+        }
+        s.s3.create_bucket |= self.create_bucket;
+        let label = format!("{} (with command-line overrides)", path.display());
+        Ok(config::revalidate(s, std::path::Path::new(&label))?)
+    }
+}
+
+/// Runs a parsed command line; the exit code says whether the run passed its audit.
+pub async fn execute(cli: Cli, signals: &Signals) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(a) => run::execute(a, signals).await,
+        Command::Produce(a) => produce::execute(a, signals).await,
+        Command::Sink(a) => sink::execute(a, signals).await,
+        Command::Doctor(a) => doctor::execute(a, signals).await,
+        Command::Verify(a) => verify::execute(a, signals).await,
+        Command::Report(a) => report::execute(a, signals).await,
+        Command::Compare(a) => compare::execute(a, signals).await,
+        Command::Merge(a) => merge::execute(a, signals).await,
+        Command::Catalog(a) => catalog::execute(a, signals).await,
+        Command::Compact(a) => compact::execute(a, signals).await,
+        Command::Query(a) => query::execute(a, signals).await,
+        Command::Up(a) => up::execute(a, signals).await,
+        Command::Scenario(a) => scenario::execute(a, signals).await,
+    }
+}

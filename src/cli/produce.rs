@@ -1,0 +1,97 @@
+//! `tickbench produce`: the load alone, or one worker's share of it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::progress::Terminal;
+use super::{parse_start_at, Signals, Targets};
+use crate::commands::run::RunOptions;
+use crate::config;
+use crate::progress::{ProgressFormat, Reporter};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Folder the run's results folder is created in.
+    #[arg(long, default_value = "results")]
+    pub results_dir: PathBuf,
+    /// Kafka bootstrap servers, instead of the scenario's `kafka.brokers`.
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// Topic, instead of the scenario's `kafka.topic`.
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Produce worker I's share of N (counting from 1): symbols dealt out by activity so each
+    /// worker carries about 1/N of the rate. The N workers together produce exactly the
+    /// stream one would.
+    #[arg(long, value_parser = crate::model::sim::Share::parse, default_value = "1/1")]
+    pub worker: crate::model::sim::Share,
+    /// Start the load at this wall-clock time (RFC 3339, for example 2026-11-22T10:00:00Z):
+    /// give every worker the same, a little in the future.
+    #[arg(long, value_parser = parse_start_at)]
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+    let Args {
+        scenario: path,
+        results_dir,
+        brokers,
+        topic,
+        worker,
+        start_at,
+    } = args;
+    let mut s = Targets {
+        brokers,
+        ..Default::default()
+    }
+    .apply(config::load(&path)?, &path)?;
+    if let Some(t) = topic {
+        anyhow::ensure!(
+            config::is_safe_name(&t),
+            "--topic {t:?}: a Kafka topic name is A-Z a-z 0-9 . _ -, not starting with '.'"
+        );
+        s.kafka.topic = t;
+    }
+    let opts = RunOptions {
+        results_root: results_dir,
+        reporter: Reporter::new(Terminal {
+            format: ProgressFormat::Lines,
+        }),
+        ..Default::default()
+    };
+    if worker.workers > 1 && start_at.is_none() {
+        eprintln!("note: --worker {} without --start-at: the workers' schedules start when each does, so their ticks' times differ from one worker's stream", worker.label());
+    }
+    let workers = crate::commands::produce::WorkerOptions {
+        share: worker,
+        start_at,
+    };
+    let (dir, sum) = crate::commands::produce::produce(&s, &opts, &workers)
+        .await
+        .with_context(|| format!("producing {}", path.display()))?;
+    if worker.workers > 1 {
+        print!("worker {}: ", sum.worker);
+    }
+    println!(
+        "{} produced, {} acknowledged, {} failed in {:.2} s: {:.0} ticks/s achieved ({:.0} scheduled)",
+        sum.produced, sum.acked, sum.delivery_failed, sum.elapsed_s, sum.achieved_per_s, sum.scheduled_per_s
+    );
+    for (name, st) in &sum.stages {
+        println!(
+            "{name:<14} p50 {:>9.2}ms  p99 {:>9.2}ms  max {:>9.2}ms",
+            st.p50_us as f64 / 1e3,
+            st.p99_us as f64 / 1e3,
+            st.max_us as f64 / 1e3
+        );
+    }
+    println!("results: {}", dir.display());
+    Ok(if sum.delivery_failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

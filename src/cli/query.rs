@@ -1,0 +1,54 @@
+//! `tickbench query`: SQL over landed objects.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::Signals;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A run's results folder, a folder of objects, or s3://bucket/prefix/topic/.
+    pub location: String,
+    /// The SQL (the table is `ticks`); or use --preset.
+    pub sql: Option<String>,
+    /// A ready-made query: ohlc, vwap, moving-average, top-movers, volume-by-hour.
+    #[arg(long, conflicts_with = "sql")]
+    pub preset: Option<String>,
+    /// Output: table, csv or json (one object a line).
+    #[arg(long, value_enum, default_value_t = crate::commands::query::Output::Table)]
+    pub output: crate::commands::query::Output,
+    /// S3-compatible endpoint for an s3:// location (credentials from the AWS environment).
+    #[arg(long)]
+    s3_endpoint: Option<String>,
+}
+
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+    let Args {
+        location,
+        sql,
+        preset,
+        output,
+        s3_endpoint,
+    } = args;
+    let sql = match (sql, preset) {
+        (Some(s), None) => s,
+        (None, Some(p)) => crate::commands::query::preset(&p)?.to_string(),
+        _ => {
+            let names: Vec<String> = crate::commands::query::PRESETS
+                .iter()
+                .map(|p| format!("  {:<16} {}", p.0, p.1))
+                .collect();
+            anyhow::bail!(
+                "give the SQL or --preset NAME; presets:\n{}",
+                names.join("\n")
+            )
+        }
+    };
+    let loc = crate::commands::query::Location::parse(&location, s3_endpoint.as_deref())?;
+    let batches = crate::commands::query::query(&loc, &sql)
+        .await
+        .with_context(|| format!("querying {location}"))?;
+    print!("{}", crate::commands::query::render(&batches, output)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,25 @@
+//! `tickbench report`: write a run's reports again.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::Signals;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run's results folder (results/<timestamp>-<name>).
+    pub run_dir: PathBuf,
+}
+
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+    let Args { run_dir } = args;
+    crate::report::document::RunReport::load(&run_dir)
+        .and_then(|r| r.write())
+        .with_context(|| format!("reporting {}", run_dir.display()))?;
+    for f in ["report.md", "report.html", "timeseries.csv"] {
+        println!("{}", run_dir.join(f).display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

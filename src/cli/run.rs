@@ -1,0 +1,98 @@
+//! `tickbench run`: run a scenario end to end, a sweep of its variants, or a max-rate search.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::progress::Terminal;
+use super::{Signals, Targets};
+use crate::commands::run::{self, RunOptions};
+use crate::commands::{max, sweep};
+use crate::config;
+use crate::progress::Reporter;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Folder the run's results folder is created in.
+    #[arg(long, default_value = "results")]
+    pub results_dir: PathBuf,
+    /// No progress while running (the same as --progress none).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// How progress is shown on stderr: a live bar on a terminal (auto), a line a second
+    /// (lines), a JSON object a second for machines (json), or none.
+    #[arg(long, value_enum, default_value_t = crate::progress::ProgressFormat::Auto)]
+    pub progress: crate::progress::ProgressFormat,
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> {
+    let Args {
+        scenario: path,
+        results_dir,
+        quiet,
+        progress,
+        targets,
+    } = args;
+    let s = targets.apply(config::load(&path)?, &path)?;
+    let progress = if quiet {
+        crate::progress::ProgressFormat::None
+    } else {
+        progress
+    };
+    signals.listen(false)?;
+    let opts = RunOptions {
+        results_root: results_dir,
+        reporter: Reporter::new(Terminal { format: progress }),
+        stop: signals.stop.clone(),
+    };
+    if let Some(m) = s.max.clone() {
+        let outcome = max::search(&s, &m, &opts)
+            .await
+            .with_context(|| format!("max-rate search of {}", path.display()))?;
+        print!("{}", outcome.to_text());
+        println!("results: {}", outcome.dir.display());
+        return Ok(if outcome.settled_ticks_per_second.is_some() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    if !s.sweep.is_empty() || !s.variant.is_empty() {
+        let cells = sweep::cells(&s, &path)?;
+        let outcome = sweep::run(&s, &cells, Some(&path), &opts)
+            .await
+            .with_context(|| format!("sweep of {}", path.display()))?;
+        print!("{}", sweep::compare::markdown(&outcome.rows));
+        println!("results: {}", outcome.dir.display());
+        return Ok(if outcome.interrupted {
+            ExitCode::from(130)
+        } else if outcome.rows.iter().any(|r| r.error.is_some()) {
+            ExitCode::from(2)
+        } else if outcome.rows.iter().all(|r| r.passed) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let outcome = run::run(&s, Some(&path), &opts)
+        .await
+        .with_context(|| format!("running {}", path.display()))?;
+    if progress == crate::progress::ProgressFormat::Auto {
+        eprintln!();
+    }
+    print!("{}", outcome.summary.to_text());
+    println!("results: {}", outcome.dir.display());
+    Ok(if outcome.summary.interrupted {
+        // What was produced is landed and audited, but the run is not the scenario.
+        ExitCode::from(130)
+    } else if outcome.summary.passed && outcome.summary.thresholds_passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

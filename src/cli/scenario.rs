@@ -1,0 +1,44 @@
+//! `tickbench scenario`: scenario files.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+
+use clap::Subcommand;
+
+use super::Signals;
+use crate::commands::sweep;
+use crate::config;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: ScenarioCommand,
+}
+
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+    let Args {
+        command: ScenarioCommand::Check { file },
+    } = args;
+    let s = config::load(&file)?;
+    let cells = sweep::cells(&s, &file)?;
+    print!("{}", s.resolved_toml());
+    if cells.len() > 1 {
+        eprintln!("{}: ok, a sweep of {} runs:", file.display(), cells.len());
+        for (i, c) in cells.iter().enumerate() {
+            eprintln!("  {:>2}. {}", i + 1, c.label);
+        }
+    } else {
+        eprintln!("{}: ok", file.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScenarioCommand {
+    /// Validate a scenario file without running it; prints the resolved scenario.
+    Check {
+        /// The scenario file (TOML).
+        file: PathBuf,
+    },
+}

@@ -1,0 +1,78 @@
+//! `tickbench sink`: one sink process of a consumer group.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::progress::Terminal;
+use super::{parse_start_at, Signals, Targets};
+use crate::config;
+use crate::progress::{ProgressFormat, Reporter};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario file (TOML): its [kafka], [sink] and [s3] sections are used.
+    pub scenario: PathBuf,
+    /// Folder the sink's results folder is created in; `.sink-state/` in it keeps the upload
+    /// journal a restarted sink cleans up from.
+    #[arg(long, default_value = "results")]
+    pub results_dir: PathBuf,
+    /// This sink's name, unique among the sinks sharing a results folder; keep it across
+    /// restarts so the restarted sink aborts the uploads the old one left open.
+    #[arg(long, default_value = "sink-0")]
+    pub instance: String,
+    /// Consumer group, instead of the scenario's `kafka.group_id` (default
+    /// `tickbench-sink-<scenario name>`).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Stop once no record has arrived for this long (for example 10s); without it the sink
+    /// runs until SIGTERM or Ctrl-C.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub until_idle: Option<std::time::Duration>,
+    /// The producers' agreed start (their `--start-at`): this sink's latency intervals and
+    /// warm-up then line up with theirs, for `tickbench merge`.
+    #[arg(long, value_parser = parse_start_at)]
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// No progress line while running.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> {
+    let Args {
+        scenario: path,
+        results_dir,
+        instance,
+        group,
+        until_idle,
+        start_at,
+        quiet,
+        targets,
+    } = args;
+    let s = targets.apply(config::load(&path)?, &path)?;
+    signals.listen(true)?;
+    let opts = crate::commands::sink::SinkOptions {
+        results_root: results_dir,
+        instance,
+        group,
+        until_idle,
+        start_at,
+        reporter: Reporter::new(Terminal {
+            format: if quiet {
+                ProgressFormat::None
+            } else {
+                ProgressFormat::Lines
+            },
+        }),
+        stop: signals.stop.clone(),
+    };
+    let (dir, summary) = crate::commands::sink::sink(&s, &opts)
+        .await
+        .with_context(|| format!("sinking {}", path.display()))?;
+    print!("{}", summary.to_text());
+    println!("results: {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}

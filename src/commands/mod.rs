@@ -1,0 +1,15 @@
+//! One module a command: each assembles the layers below into what `tickbench <command>` does.
+
+pub mod catalog;
+pub mod compact;
+pub mod doctor;
+pub mod max;
+pub mod merge;
+pub mod produce;
+pub mod query;
+pub mod run;
+pub mod sink;
+pub mod store;
+pub mod sweep;
+pub mod up;
+pub mod verify;

@@ -1,0 +1,247 @@
+//! `tickbench query LOCATION "SQL"`: local SQL over landed objects, on Apache DataFusion. The
+//! objects are one table, `ticks`, with the tick's columns and the Hive partition columns of the
+//! layout (`dt`, `hour`, `minute`, `symbol` as strings), as Athena sees them. LOCATION is a run's
+//! results folder, a folder of objects, or `s3://bucket/prefix/topic/`.
+
+use crate::results::{files, RunDir};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+
+use crate::model::format::{encoding_of_key, Compression, Encoding, Format};
+
+/// Ready-made queries (`--preset`).
+pub const PRESETS: [(&str, &str, &str); 5] = [
+    (
+        "ohlc",
+        "open, high, low, close and volume per symbol per minute",
+        "SELECT symbol, date_trunc('minute', to_timestamp_nanos(ts_ns)) AS minute, \
+         first_value(price ORDER BY ts_ns, seq) AS open, max(price) AS high, min(price) AS low, \
+         last_value(price ORDER BY ts_ns, seq) AS close, sum(size) AS volume, count(*) AS ticks \
+         FROM ticks GROUP BY 1, 2 ORDER BY 1, 2",
+    ),
+    (
+        "vwap",
+        "volume-weighted average price per symbol",
+        "SELECT symbol, sum(price * size) / sum(size) AS vwap, \
+         sum(size) AS volume, count(*) AS ticks FROM ticks GROUP BY symbol ORDER BY symbol",
+    ),
+    (
+        "moving-average",
+        "each tick's price beside the mean of its symbol's last 20 prices",
+        "SELECT symbol, ts_ns, seq, price, avg(price) OVER (PARTITION BY symbol ORDER BY ts_ns, seq \
+         ROWS BETWEEN 19 PRECEDING AND CURRENT ROW) AS ma20 FROM ticks ORDER BY symbol, ts_ns, seq",
+    ),
+    (
+        "top-movers",
+        "the ten symbols whose price moved most, first tick to last, in percent",
+        "SELECT symbol, first, last, (last / first - 1) * 100 AS change_pct FROM ( \
+         SELECT symbol, first_value(price ORDER BY ts_ns, seq) AS first, \
+         last_value(price ORDER BY ts_ns, seq) AS last FROM ticks GROUP BY symbol) \
+         ORDER BY abs(last / first - 1) DESC, symbol LIMIT 10",
+    ),
+    (
+        "volume-by-hour",
+        "ticks and traded volume per time partition hour",
+        "SELECT dt, hour, count(*) AS ticks, sum(size) AS volume FROM ticks GROUP BY dt, hour ORDER BY dt, hour",
+    ),
+];
+
+/// The SQL of a preset, or an error listing them.
+pub fn preset(name: &str) -> anyhow::Result<&'static str> {
+    PRESETS
+        .iter()
+        .find(|p| p.0 == name)
+        .map(|p| p.2)
+        .ok_or_else(|| {
+            let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+            anyhow::anyhow!("--preset {name:?}: one of {}", names.join(", "))
+        })
+}
+
+/// How results are printed (`--output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Output {
+    #[default]
+    Table,
+    Csv,
+    Json,
+}
+
+/// Where the objects are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Location {
+    /// A folder holding the topic's time partitions.
+    Folder(PathBuf),
+    /// `s3://bucket/prefix/topic/`, with an S3-compatible endpoint if not AWS.
+    S3 {
+        bucket: String,
+        path: String,
+        endpoint: Option<String>,
+    },
+}
+
+impl Location {
+    /// Reads LOCATION: a run folder (its embedded `s3/` copy, or the bucket it landed in), an
+    /// `s3://` URL, or a folder of objects.
+    pub fn parse(s: &str, endpoint: Option<&str>) -> anyhow::Result<Location> {
+        if let Some(rest) = s.strip_prefix("s3://") {
+            let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+            anyhow::ensure!(!bucket.is_empty(), "{s}: no bucket in the URL");
+            return Ok(Location::S3 {
+                bucket: bucket.into(),
+                path: path.trim_end_matches('/').into(),
+                endpoint: endpoint.map(String::from),
+            });
+        }
+        let p = Path::new(s);
+        anyhow::ensure!(
+            p.is_dir(),
+            "{s}: not a folder, a run's results folder or an s3:// URL"
+        );
+        let run = RunDir::open(p);
+        if run.has(files::MANIFEST) {
+            let m = run.manifest()?;
+            let sc = crate::config::load(&run.file(files::SCENARIO))?;
+            let path = crate::model::layout::topic_prefix(&sc.s3.prefix, &sc.kafka.topic);
+            if m.s3_embedded && endpoint.is_none() {
+                return Ok(Location::Folder(run.embedded_s3().join(&m.s3_bucket).join(path)));
+            }
+            return Ok(Location::S3 {
+                bucket: m.s3_bucket,
+                path: path.trim_end_matches('/').into(),
+                endpoint: endpoint.map(String::from).or(m.s3_endpoint),
+            });
+        }
+        Ok(Location::Folder(p.to_path_buf()))
+    }
+}
+
+/// The objects' encoding and the partition columns above them, from the first object found.
+async fn detect(
+    store: &dyn ObjectStore,
+    prefix: &object_store::path::Path,
+) -> anyhow::Result<(Encoding, Vec<String>)> {
+    let mut list = store.list(Some(prefix));
+    while let Some(meta) = list.try_next().await.context("listing the objects")? {
+        let key = meta.location.as_ref();
+        if let Some(enc) = encoding_of_key(key) {
+            let rel = key
+                .strip_prefix(prefix.as_ref())
+                .unwrap_or(key)
+                .trim_start_matches('/');
+            let cols = rel
+                .split('/')
+                .filter_map(|seg| seg.split_once('=').map(|(k, _)| k.to_string()))
+                .collect();
+            return Ok((enc, cols));
+        }
+    }
+    bail!("no objects tickbench writes under {prefix}")
+}
+
+/// Runs `sql` over the objects at `loc` (the table is `ticks`).
+pub async fn query(loc: &Location, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
+    let ctx = SessionContext::new();
+    let (store, url, prefix): (Arc<dyn ObjectStore>, String, object_store::path::Path) = match loc {
+        Location::Folder(dir) => {
+            let abs = std::fs::canonicalize(dir)
+                .with_context(|| format!("{}: no such folder", dir.display()))?;
+            let store = Arc::new(object_store::local::LocalFileSystem::new());
+            let prefix = object_store::path::Path::from_filesystem_path(&abs)?;
+            (store, format!("file://{}/", abs.display()), prefix)
+        }
+        Location::S3 {
+            bucket,
+            path,
+            endpoint,
+        } => {
+            let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+            if std::env::var_os("AWS_REGION").is_none() {
+                b = b.with_region("us-east-1");
+            }
+            if let Some(e) = endpoint {
+                b = b
+                    .with_endpoint(e)
+                    .with_allow_http(true)
+                    .with_virtual_hosted_style_request(false);
+            }
+            let store: Arc<dyn ObjectStore> = Arc::new(b.build().context("the S3 client")?);
+            ctx.register_object_store(&url::Url::parse(&format!("s3://{bucket}"))?, store.clone());
+            (
+                store,
+                format!("s3://{bucket}/{path}/"),
+                object_store::path::Path::from(path.as_str()),
+            )
+        }
+    };
+    let (enc, cols) = detect(store.as_ref(), &prefix).await?;
+    let compression = match enc.compression {
+        Compression::Gzip => FileCompressionType::GZIP,
+        Compression::Zstd => FileCompressionType::ZSTD,
+        _ => FileCompressionType::UNCOMPRESSED,
+    };
+    let format: Arc<dyn FileFormat> = match enc.format {
+        Format::Jsonl => Arc::new(JsonFormat::default().with_file_compression_type(compression)),
+        Format::Csv => Arc::new(
+            CsvFormat::default()
+                .with_has_header(true)
+                .with_file_compression_type(compression),
+        ),
+        Format::Parquet => Arc::new(ParquetFormat::default()),
+    };
+    let options = ListingOptions::new(format)
+        .with_file_extension(format!(".{}", enc.extension()))
+        .with_table_partition_cols(cols.into_iter().map(|c| (c, DataType::Utf8)).collect());
+    let table_url = ListingTableUrl::parse(&url)?;
+    let config = ListingTableConfig::new(table_url)
+        .with_listing_options(options)
+        .with_schema(crate::model::format::parquet::schema());
+    ctx.register_table("ticks", Arc::new(ListingTable::try_new(config)?))?;
+    let df = ctx.sql(sql).await.context("the SQL")?;
+    Ok(df.collect().await?)
+}
+
+/// Renders results as a table, CSV or JSON lines.
+pub fn render(batches: &[RecordBatch], out: Output) -> anyhow::Result<String> {
+    Ok(match out {
+        Output::Table => {
+            datafusion::arrow::util::pretty::pretty_format_batches(batches)?.to_string() + "\n"
+        }
+        Output::Csv => {
+            let mut buf = Vec::new();
+            {
+                let mut w = datafusion::arrow::csv::Writer::new(&mut buf);
+                for b in batches {
+                    w.write(b)?;
+                }
+            }
+            String::from_utf8(buf)?
+        }
+        Output::Json => {
+            let mut buf = Vec::new();
+            {
+                let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut buf);
+                for b in batches {
+                    w.write(b)?;
+                }
+                w.finish()?;
+            }
+            String::from_utf8(buf)?
+        }
+    })
+}

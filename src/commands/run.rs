@@ -1,0 +1,340 @@
+//! `tickbench run`: start what the scenario needs, drive the load, land it, audit it, report it.
+//! The run is one producer part and one sink part made in this process; `outcome` assembles them
+//! exactly as `tickbench merge` assembles the parts of several hosts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+
+use crate::audit;
+use crate::config::Scenario;
+use crate::io::connect;
+use crate::io::embedded::{EmbeddedKafka, EmbeddedS3};
+use crate::metrics::{now_ns, Counters, Recorders};
+use crate::model::load::Schedule;
+use crate::model::sim::{Model, Share, Universe};
+use crate::outcome::{self, Assembly, Bucket, ProducerPart, SinkPart};
+use crate::produce::{self, LoadOf};
+use crate::progress::Reporter;
+use crate::report;
+use crate::results::{files, Endpoints, Host, Manifest, Resources, Role, RunDir, Summary};
+use crate::sink::{self, start::Identity};
+
+/// How a run reports while it goes and where it writes.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Parent of the run folder (`results/` by default).
+    pub results_root: PathBuf,
+    /// Where progress and notes go while the run goes (nowhere by default).
+    pub reporter: Reporter,
+    /// Cancelled (by the caller's Ctrl-C handler): stop the load, then land, audit and report
+    /// what was produced.
+    pub stop: tokio_util::sync::CancellationToken,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            results_root: PathBuf::from("results"),
+            reporter: Reporter::silent(),
+            stop: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+}
+
+/// A finished run: its folder and its summary (also in `summary.json`).
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub dir: PathBuf,
+    pub summary: Summary,
+}
+
+/// Time the consumer group may take to form before the run fails.
+const GROUP_JOIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs a scenario end to end. `scenario_file` is only recorded in the manifest.
+pub async fn run(
+    scenario: &Scenario,
+    scenario_file: Option<&Path>,
+    opts: &RunOptions,
+) -> anyhow::Result<RunOutcome> {
+    let started_at = chrono::Utc::now();
+    // This run's share of the process's CPU and peak memory (a sweep runs many in one process).
+    let cpu_at_start = crate::resources::process_cpu_s();
+    crate::resources::reset_peak_rss();
+    let dir = RunDir::create(&opts.results_root, &scenario.name, started_at)?;
+    let resolved = scenario.resolved_toml();
+    dir.write_scenario(&resolved)?;
+
+    // Services: the embedded defaults unless the scenario names real ones.
+    let k = &scenario.kafka;
+    let (brokers, embedded_kafka) = EmbeddedKafka::unless_named(k)?;
+    let embedded_s3 = if scenario.s3.is_embedded() {
+        Some(EmbeddedS3::start(&dir.embedded_s3()).await?)
+    } else {
+        None
+    };
+    let s3_endpoint = embedded_s3.as_ref().map(|e| e.endpoint());
+    let client = connect::s3_client(&scenario.s3, s3_endpoint.as_deref()).await;
+    let bucket = scenario.s3.bucket_name().to_string();
+    let where_ = s3_endpoint
+        .clone()
+        .or_else(|| scenario.s3.endpoint.clone())
+        .unwrap_or_else(|| "AWS S3".into());
+    connect::prepare_bucket(
+        &client,
+        &bucket,
+        embedded_s3.is_some() || scenario.s3.create_bucket,
+        &where_,
+    )
+    .await?;
+    let partitions = connect::prepare_topic(&brokers, k).await?;
+    let producer_cfg = connect::producer_config(&brokers, k);
+    let start_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;
+
+    let counters = Arc::new(Counters::default());
+    let group_id = k
+        .group_id
+        .clone()
+        .unwrap_or_else(|| format!("tickbench-{}", dir.id()));
+    if k.group_id.is_none() {
+        // A fresh group would start at `earliest` and read a shared topic's whole history only to
+        // skip it: start it where this run's records will begin instead.
+        connect::commit_offsets(&brokers, k, &group_id, &start_offsets).await?;
+    }
+
+    // The market model first: a large universe or a symbol file takes a moment to build.
+    let model = Model::new(
+        Universe::new(&scenario.symbols, scenario.seed),
+        scenario.seed,
+    );
+    let tickers: Vec<String> = model
+        .universe
+        .symbols
+        .iter()
+        .map(|s| s.ticker.clone())
+        .collect();
+
+    // The sink starts consuming at once so the group forms; the load's clock starts once it has.
+    let rec = Arc::new(Recorders::unanchored());
+    let mut sink = sink::start::start(
+        scenario,
+        sink::start::Target {
+            brokers: &brokers,
+            group_id: &group_id,
+            client: client.clone(),
+            bucket: &bucket,
+            start_offsets: start_offsets.clone(),
+            journal: None,
+        },
+        rec.clone(),
+        counters.clone(),
+    )?;
+    tokio::time::timeout(GROUP_JOIN_TIMEOUT, &mut sink.ready)
+        .await
+        .map_err(|_| anyhow!("the sink's consumer group {group_id} got no partitions within {GROUP_JOIN_TIMEOUT:?}"))?
+        .map_err(|_| anyhow!("the sink stopped before joining its group"))?;
+    // A little ahead, so the first tick is not due before the producer threads are up.
+    let run_start_ns = now_ns() + 50_000_000;
+    let measure_start_ns = run_start_ns + scenario.warmup.as_nanos() as u64;
+    rec.anchor(run_start_ns, measure_start_ns);
+    let schedule = Schedule::of_scenario(scenario, run_start_ns);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut producer_task = produce::launch(
+        &producer_cfg,
+        &k.topic,
+        &model,
+        &schedule,
+        Share::ALL,
+        scenario.rate.producer_threads,
+        &rec,
+        &counters,
+        &stop,
+    )?;
+    let progress = opts.reporter.live_run(
+        counters.clone(),
+        rec.clone(),
+        run_start_ns,
+        scenario.total_duration(),
+    );
+
+    // If the sink fails while the load runs, stop the producer rather than loading a dead pipeline.
+    // A stop (Ctrl-C) ends the load early; what was produced is still landed, audited and reported.
+    let mut interrupted = false;
+    let report = loop {
+        tokio::select! {
+            p = &mut producer_task => break p.context("the producer threads panicked")??,
+            s = &mut sink.task => {
+                stop.store(true, Ordering::Relaxed);
+                let err = match s {
+                    Ok(Err(e)) => e.into(),
+                    Ok(Ok(_)) => anyhow!("the sink stopped before the load ended"),
+                    Err(e) => anyhow!("the sink panicked: {e}"),
+                };
+                return Err(err.context("sink failed during the load"));
+            }
+            _ = opts.stop.cancelled(), if !interrupted => {
+                interrupted = true;
+                stop.store(true, Ordering::Relaxed);
+                opts.reporter.note("interrupted: stopping the load; landing and auditing what was produced (Ctrl-C again to abort)");
+            }
+        }
+    };
+    let end_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;
+    let (drain_to, warnings) = drain_targets(&end_offsets, &report.acked_offsets);
+    let _ = sink.drain.send(Some(drain_to));
+    let cpu_producer_threads_s = report.cpu_s;
+    let produced = report.into_produced(LoadOf {
+        scenario,
+        share: Share::ALL,
+        schedule: &schedule,
+        tickers,
+        start_offsets,
+        end_offsets: end_offsets.clone(),
+    });
+    let sink_report = sink.task.await.context("the sink panicked")??;
+    drop(progress);
+
+    // The run's two parts, as `tickbench produce` and `tickbench sink` would have written them.
+    let sink_part = SinkPart {
+        summary: sink::start::summarize(
+            scenario,
+            &sink_report,
+            Identity {
+                run_id: dir.id(),
+                instance: "run",
+                group_id: &group_id,
+                stopped_by: "drain",
+                elapsed_s: now_ns().saturating_sub(run_start_ns) as f64 / 1e9,
+                first_record_ns: None,
+                start_at: Some(
+                    chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(run_start_ns as i64)
+                        .to_rfc3339(),
+                ),
+                orphaned_uploads_aborted: 0,
+            },
+            &rec,
+            &sink.requests,
+            Resources::default(),
+        ),
+        landed: sink_report.landed.clone(),
+        dead_letters: sink_report.dead_letters.clone(),
+        host: Host::current(),
+    };
+    let producers = [ProducerPart {
+        produced,
+        host: sink_part.host.clone(),
+    }];
+    let sinks = [sink_part];
+    let expectations = outcome::expectations(
+        &producers,
+        &sinks,
+        &Bucket {
+            bucket: &bucket,
+            prefix: &scenario.s3.prefix,
+        },
+    );
+    dir.write(files::EXPECTED, &expectations)?;
+    let audit = audit::run(
+        &audit::Location {
+            client: &client,
+            bucket: &bucket,
+            prefix: &scenario.s3.prefix,
+            topic: &k.topic,
+            progress: opts.reporter.shows_bars(),
+        },
+        &expectations.expected(),
+    )
+    .await?;
+
+    rec.write_logs(&dir.histograms(), scenario.warmup)
+        .context("writing histograms")?;
+    dir.write_lines(files::OBJECTS, &sink_report.landed)?;
+    dir.write_lines(files::DEAD_LETTERS, &sink_report.dead_letters)?;
+    let process = crate::resources::process_cpu_s()
+        .zip(cpu_at_start)
+        .map(|(now, start)| now - start);
+    let summary = outcome::assemble(Assembly {
+        run_id: dir.id(),
+        load: scenario,
+        producers: &producers,
+        sinks: &sinks,
+        expectations: &expectations,
+        audit: &audit,
+        rec: &rec,
+        resources: Resources {
+            peak_rss_bytes: crate::resources::peak_rss_bytes(),
+            sink_peak_buffered_bytes: sink_report.peak_buffered_bytes,
+            sink_peak_open_batches: sink_report.peak_open_batches,
+            sink_memory_bound_bytes: sink::memory_bound(
+                &scenario.sink,
+                sink_report.peak_open_batches,
+            ),
+            cpu_process_s: process,
+            cpu_producer_threads_s,
+            cpu_rest_s_per_million_ticks: process
+                .zip(cpu_producer_threads_s)
+                .map(|(p, q)| (p - q).max(0.0) * 1e6 / (audit.landed.max(1)) as f64),
+        },
+        interrupted,
+        problems: Vec::new(),
+        warnings,
+        end_offsets: Some(end_offsets),
+    })?;
+    dir.write(files::SUMMARY, &summary)?;
+    let manifest = Manifest::new(
+        Role::Run,
+        dir.id(),
+        scenario,
+        &resolved,
+        scenario_file,
+        Endpoints {
+            kafka_brokers: brokers,
+            kafka_embedded: embedded_kafka.is_some(),
+            s3_endpoint: s3_endpoint.or_else(|| scenario.s3.endpoint.clone()),
+            s3_bucket: bucket,
+            s3_embedded: embedded_s3.is_some(),
+        },
+        started_at,
+    );
+    dir.write(files::MANIFEST, &manifest)?;
+    report::document::RunReport::load(dir.path())
+        .and_then(|r| r.write())
+        .context("writing the report")?;
+
+    if let Some(s3) = embedded_s3 {
+        s3.stop().await;
+    }
+    drop(embedded_kafka);
+    Ok(RunOutcome {
+        dir: dir.path().to_path_buf(),
+        summary,
+    })
+}
+
+/// Where the sink drains to: whichever is further, the broker's high watermark or the offsets its
+/// own acknowledgements named (a broker whose watermark lags its log must not end the drain
+/// early), with a warning for each partition where they disagree.
+fn drain_targets(
+    end_offsets: &BTreeMap<i32, i64>,
+    acked: &BTreeMap<i32, (i64, i64)>,
+) -> (BTreeMap<i32, i64>, Vec<String>) {
+    let mut drain_to = end_offsets.clone();
+    let mut warnings = Vec::new();
+    for (p, (_, last)) in acked {
+        let hw = drain_to.entry(*p).or_insert(0);
+        if *hw <= *last {
+            warnings.push(format!(
+                "partition {p}: the broker reported high watermark {hw} after the load but had acknowledged offset {last}; draining to {}",
+                last + 1
+            ));
+            *hw = last + 1;
+        }
+    }
+    (drain_to, warnings)
+}

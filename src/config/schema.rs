@@ -1,0 +1,638 @@
+//! The scenario file's schema. Every struct denies unknown fields so a typo is an error, never a
+//! silently ignored setting.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use serde::{Deserialize, Serialize};
+
+pub use super::encoding::{Compression, Encoding, Format};
+
+/// One benchmark run: what load to generate, where to send it and how the sink batches it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in the results folder name (`results/<UTC timestamp>-<name>/`).
+    pub name: String,
+    /// Seed for every random draw (symbol parameters, symbol choice, price paths): the same
+    /// scenario and seed produce the same ticks.
+    pub seed: u64,
+    /// Length of the measured window, after the warm-up (for example "10s", "5m").
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    /// Load generated before the measured window; recorded but left out of the summary.
+    #[serde(with = "humantime_serde", default)]
+    pub warmup: Duration,
+    /// The symbol universe.
+    pub symbols: Symbols,
+    /// The load shape.
+    pub rate: Rate,
+    /// Kafka cluster, topic and client properties.
+    #[serde(default)]
+    pub kafka: Kafka,
+    /// How the sink batches records into S3 objects.
+    #[serde(default)]
+    pub sink: Sink,
+    /// Where the objects land.
+    #[serde(default)]
+    pub s3: S3,
+    /// Search for the highest rate the pipeline sustains instead of running `[rate]` once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<MaxSearch>,
+    /// Prices for the request-cost estimate in the summary and comparisons.
+    #[serde(default)]
+    pub cost: CostTable,
+    /// A matrix of runs: each key a setting ("sink.max_bytes", "sink.format",
+    /// "kafka.producer.\"linger.ms\"" ...), each value the list of values to try. `tickbench run`
+    /// runs every combination and writes a comparison.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sweep: BTreeMap<String, Vec<toml::Value>>,
+    /// Named sets of settings to compare (`[[variant]]` with `name` and settings as in
+    /// `[sweep]`, one value each); with `[sweep]` too, every variant runs the whole matrix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variant: Vec<Variant>,
+    /// Pass/fail bounds on the run's figures, metric = condition: `pipeline_e2e_p99 = "<= 2s"`,
+    /// `landed_per_s = ">= 50000"`, `lost = "== 0"`. Any FAIL makes the run exit 1.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub thresholds: BTreeMap<String, String>,
+}
+
+/// One named set of settings of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    /// Shown in the comparison.
+    pub name: String,
+    /// Setting path ("sink.max_records") to value.
+    #[serde(flatten)]
+    pub set: BTreeMap<String, toml::Value>,
+}
+
+/// Prices for the cost estimate. Defaults: AWS's published S3 Standard request price in
+/// us-east-1 ($0.005 per 1,000 PUT, COPY, POST and LIST requests), as listed on the S3 pricing
+/// page when this default was set (2026-11); set your region's and storage class's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostTable {
+    /// USD per 1,000 PUT-class requests (PutObject, CreateMultipartUpload, UploadPart,
+    /// CompleteMultipartUpload, AbortMultipartUpload).
+    #[serde(default = "default_put_price")]
+    pub put_per_1000_usd: f64,
+}
+
+impl Default for CostTable {
+    fn default() -> Self {
+        CostTable {
+            put_per_1000_usd: default_put_price(),
+        }
+    }
+}
+
+fn default_put_price() -> f64 {
+    0.005
+}
+
+/// `max` mode: constant-rate steps, growing by `factor` while the pipeline keeps up, then
+/// bisecting between the last rate it sustained and the first it did not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaxSearch {
+    /// First rate tried, ticks per second.
+    pub start: f64,
+    /// Each sustained step multiplies the rate by this (1.05 to 10).
+    #[serde(default = "default_factor")]
+    pub factor: f64,
+    /// Measured load per step (each step also has the scenario's warm-up).
+    #[serde(with = "humantime_serde", default = "default_step")]
+    pub step: Duration,
+    /// Steps of growth at most.
+    #[serde(default = "default_max_steps")]
+    pub max_steps: u32,
+    /// Bisection steps after the first failure.
+    #[serde(default = "default_refine")]
+    pub refine: u32,
+    /// A step is sustained only if the producer kept to the schedule: schedule lag p99 at most this.
+    #[serde(with = "humantime_serde", default = "default_lag_bound")]
+    pub schedule_lag_p99: Duration,
+    /// …and the consumer kept up: Kafka end-to-end p99 at most this.
+    #[serde(with = "humantime_serde", default = "default_e2e_bound")]
+    pub kafka_e2e_p99: Duration,
+}
+
+fn default_factor() -> f64 {
+    1.5
+}
+fn default_step() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_steps() -> u32 {
+    8
+}
+fn default_refine() -> u32 {
+    2
+}
+fn default_lag_bound() -> Duration {
+    Duration::from_millis(10)
+}
+fn default_e2e_bound() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// The symbol universe, drawn reproducibly from the seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Symbols {
+    /// Symbols generated from the seed (plausible tickers), besides `fixed` and `file`; the whole
+    /// universe holds 1 to 100,000.
+    #[serde(default)]
+    pub count: u32,
+    /// Median start price of generated symbols (start prices are log-normal).
+    #[serde(default = "default_price_median")]
+    pub price_median: f64,
+    /// Standard deviation of the log of generated start prices.
+    #[serde(default = "default_price_log_sd")]
+    pub price_log_sd: f64,
+    /// Lowest annual drift mu of generated symbols (for example -0.05 for -5 % a year).
+    #[serde(default = "default_drift_min")]
+    pub drift_min: f64,
+    /// Highest annual drift mu.
+    #[serde(default = "default_drift_max")]
+    pub drift_max: f64,
+    /// Lowest annual volatility sigma (for example 0.1 for 10 %).
+    #[serde(default = "default_vol_min")]
+    pub volatility_min: f64,
+    /// Highest annual volatility sigma.
+    #[serde(default = "default_vol_max")]
+    pub volatility_max: f64,
+    /// Lowest beta to the market index (one-factor correlation); 0 and 0 make symbols independent.
+    #[serde(default)]
+    pub beta_min: f64,
+    /// Highest beta to the market index, at most 1.
+    #[serde(default)]
+    pub beta_max: f64,
+    /// Zipf exponent of activity: the symbol of rank r ticks in proportion to 1/r^zipf
+    /// (0: every symbol equally often; about 1: a real market's skew), 0 to 5.
+    #[serde(default)]
+    pub zipf: f64,
+    /// Quoted half-spread, in basis points of the price, for a symbol of 25 % volatility; it
+    /// scales with the square root of volatility and is at least half a tick.
+    #[serde(default = "default_half_spread_bps")]
+    pub half_spread_bps: f64,
+    /// Price grid: prices, bids and asks are whole multiples of this, which must be 1/N for a
+    /// whole N (0.01, 0.05, 0.0001).
+    #[serde(default = "default_tick_size")]
+    pub tick_size: f64,
+    /// Tail exponent of trade sizes (Pareto, in lots of 100): smaller means heavier, 1.05 to 10.
+    #[serde(default = "default_size_alpha")]
+    pub size_alpha: f64,
+    /// Merton jumps: Poisson arrivals of normal log-price jumps, for flash crashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jumps: Option<Jumps>,
+    /// Symbols set by hand, ahead of the generated ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fixed: Vec<FixedSymbol>,
+    /// CSV file of symbols (header `ticker,start_price,drift,volatility[,beta]`), relative to the
+    /// scenario file; its symbols come after `fixed`, before the generated ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<std::path::PathBuf>,
+    /// The rows of `file`, read when the scenario is loaded.
+    #[serde(skip)]
+    pub file_rows: Vec<FixedSymbol>,
+}
+
+/// Merton jump parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jumps {
+    /// Expected jumps per symbol per year of trading time.
+    pub per_year: f64,
+    /// Mean log-price jump (for example -0.05 for about -5 %).
+    pub mean: f64,
+    /// Standard deviation of the log-price jump.
+    pub sd: f64,
+}
+
+/// One symbol set by hand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedSymbol {
+    /// Ticker: 1 to 12 characters from A-Z 0-9 . -
+    pub ticker: String,
+    /// Start price.
+    pub start_price: f64,
+    /// Annual drift mu.
+    pub drift: f64,
+    /// Annual volatility sigma.
+    pub volatility: f64,
+    /// Beta to the market index (default 0).
+    #[serde(default)]
+    pub beta: f64,
+}
+
+/// The load shape: an open-loop schedule of intended send times over warm-up and duration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    /// A constant rate in ticks per second (shorthand for one constant segment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticks_per_second: Option<f64>,
+    /// The profile as segments laid end to end from the start of the warm-up; the last one's
+    /// final rate holds if they end before the run does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
+    /// Poisson arrivals around the profile (exponential gaps) instead of evenly spaced ticks.
+    #[serde(default)]
+    pub poisson: bool,
+    /// Producer threads, each with its own Kafka producer and a disjoint share of the symbols.
+    #[serde(default = "default_producer_threads")]
+    pub producer_threads: u32,
+}
+
+/// One piece of a rate profile. Rates are ticks per second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Segment {
+    /// The same rate throughout.
+    Constant {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        ticks_per_second: f64,
+    },
+    /// A linear change from one rate to another.
+    Ramp {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        from: f64,
+        to: f64,
+    },
+    /// `steps` equal stairs from `from` to `to`.
+    Steps {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        from: f64,
+        to: f64,
+        steps: u32,
+    },
+    /// A base rate with a spike to `peak` from `at` for `length` (times within the segment).
+    Burst {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        base: f64,
+        peak: f64,
+        #[serde(with = "humantime_serde")]
+        at: Duration,
+        #[serde(with = "humantime_serde")]
+        length: Duration,
+    },
+    /// mean + amplitude * sin(2 pi t / period).
+    Sine {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        mean: f64,
+        amplitude: f64,
+        #[serde(with = "humantime_serde")]
+        period: Duration,
+    },
+    /// A trading day compressed into the segment: heavy at the open, quiet at midday, heavy at the
+    /// close (a parabola through the three rates).
+    Intraday {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        open: f64,
+        midday: f64,
+        close: f64,
+    },
+}
+
+/// Kafka cluster, topic and client properties.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kafka {
+    /// bootstrap.servers; when absent, an in-process librdkafka mock cluster is started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brokers: Option<String>,
+    /// Topic the ticks are produced to and consumed from.
+    #[serde(default = "default_topic")]
+    pub topic: String,
+    /// Partition count of the topic (used when tickbench creates it).
+    #[serde(default = "default_partitions")]
+    pub partitions: u32,
+    /// Consumer group of the sink; default `tickbench-<run id>`, fresh for every run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// librdkafka properties for both clients (security.protocol, sasl.*, ssl.*), passed unchanged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub client: BTreeMap<String, String>,
+    /// librdkafka producer properties (acks, linger.ms, batch.size, compression.type...), passed unchanged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub producer: BTreeMap<String, String>,
+    /// librdkafka consumer properties (fetch.min.bytes, session.timeout.ms...), passed unchanged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consumer: BTreeMap<String, String>,
+}
+
+/// How the sink batches records into S3 objects; the first trigger to fire closes the batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sink {
+    /// Close a batch when it holds this many records.
+    #[serde(default = "default_max_records")]
+    pub max_records: u64,
+    /// Close a batch before its encoded size would pass this many bytes (for example "64 MiB").
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: ByteSize,
+    /// Close a batch when its oldest record has waited this long (for example "10s").
+    #[serde(with = "humantime_serde", default = "default_max_age")]
+    pub max_age: Duration,
+    /// Size of one multipart-upload part, 5 MiB to 5 GiB; a batch smaller than this is one PutObject.
+    #[serde(default = "default_part_size")]
+    pub part_size: ByteSize,
+    /// Parts (and PutObjects) in flight at once across the sink; bounds its memory.
+    #[serde(default = "default_upload_concurrency")]
+    pub upload_concurrency: u32,
+    /// After the load ends, how long the sink may take to land everything before the run fails.
+    #[serde(with = "humantime_serde", default = "default_drain_timeout")]
+    pub drain_timeout: Duration,
+    /// How long an S3 request is sent again (backoff 200 ms to 5 s) after the SDK's own five
+    /// attempts failed, before the upload gives up and the sink rewinds its partition to the
+    /// oldest batch not yet durable and reads it again (errors that will not go away, such as
+    /// access denied, stop the run at once).
+    #[serde(with = "humantime_serde", default = "default_upload_retry_for")]
+    pub upload_retry_for: Duration,
+    /// Close every open batch when the wall clock crosses a whole multiple of this since the
+    /// epoch ("60s": objects end on each minute boundary). Unset: no rotation.
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rotate_every: Option<Duration>,
+    /// Close a batch when its partition has sent nothing for this long, so a quiet partition
+    /// never holds records until max_age. Unset: no idle flush.
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idle_timeout: Option<Duration>,
+    /// Object format: "jsonl" (default), "csv" (with a header row) or "parquet".
+    #[serde(default)]
+    pub format: Format,
+    /// Compression: "none" (default), "gzip" or "zstd" for jsonl and csv; "snappy" (default),
+    /// "zstd" or "none" for parquet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<Compression>,
+    /// Parquet: records per row group (a row group is also written once it buffers a part's size).
+    #[serde(default = "default_row_group_records")]
+    pub row_group_records: u64,
+    /// How batches split by time, which is also the key layout: "hour" (default,
+    /// `dt=YYYY-MM-DD/hour=HH/`), "day" (`dt=YYYY-MM-DD/`) or "minute" (`.../hour=HH/minute=MM/`).
+    #[serde(default)]
+    pub time_partition: TimeGranularity,
+    /// Which records share a batch: "partition" (default: one batch per Kafka partition and time
+    /// partition; a retried batch rewrites the same key) or "symbol" (one batch per symbol,
+    /// under `symbol=<SYM>/`; one object, one symbol).
+    #[serde(default)]
+    pub group_by: GroupBy,
+    /// Which time puts a record in its time partition: "event" (default: the tick's intended
+    /// send time, ts_ns) or "wall" (the sink's clock when it received the record).
+    #[serde(default)]
+    pub time_source: TimeSource,
+    /// "streaming" (default): full parts upload while the batch still fills; "buffered": the
+    /// whole batch is held in memory and uploaded when it closes.
+    #[serde(default)]
+    pub upload: UploadMode,
+    /// Objects up to this size are one PutObject, larger ones a multipart upload of part_size
+    /// parts. Default: part_size. From part_size to 5 GiB (S3's PutObject limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart_threshold: Option<ByteSize>,
+}
+
+/// How batches split by time, and the time directories of the key layout.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeGranularity {
+    Day,
+    #[default]
+    Hour,
+    Minute,
+}
+
+/// Which records share a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    #[default]
+    Partition,
+    Symbol,
+}
+
+/// Which time puts a record in its time partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeSource {
+    /// The tick's own intended send time (`ts_ns`): replays land in the same partitions.
+    #[default]
+    Event,
+    /// The sink's clock on receipt, as Kafka Connect's wall-clock partitioner does.
+    Wall,
+}
+
+/// When parts go to S3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadMode {
+    /// Each full part uploads while the batch still fills: memory is parts, not objects.
+    #[default]
+    Streaming,
+    /// The whole batch is held, then uploaded: memory is whole objects.
+    Buffered,
+}
+
+/// Where the objects land.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3 {
+    /// S3 endpoint URL (for an S3-compatible server); when absent and `bucket` is absent too, an
+    /// in-process S3 server is started. With a bucket and no endpoint, real AWS S3 is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Bucket name; default "tickbench".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Key prefix under which `<topic>/dt=.../hour=.../` objects are written.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// AWS region; default from the AWS config chain, else us-east-1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`); default true when an endpoint is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_path_style: Option<bool>,
+    /// Create the bucket if it does not exist (always done on the embedded server).
+    #[serde(default)]
+    pub create_bucket: bool,
+    /// Named profile of `~/.aws/config` for credentials and region; default: the chain's own
+    /// choice (`AWS_PROFILE`, else "default").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Attempts the AWS SDK makes per request (standard retry mode, exponential backoff with
+    /// jitter) before the sink's own retries (`sink.upload_retry_for`) take over.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+fn default_max_attempts() -> u32 {
+    5
+}
+
+pub const DEFAULT_BUCKET: &str = "tickbench";
+
+fn default_price_median() -> f64 {
+    50.0
+}
+fn default_price_log_sd() -> f64 {
+    1.0
+}
+fn default_tick_size() -> f64 {
+    0.01
+}
+fn default_size_alpha() -> f64 {
+    1.5
+}
+fn default_producer_threads() -> u32 {
+    1
+}
+fn default_drift_min() -> f64 {
+    -0.05
+}
+fn default_drift_max() -> f64 {
+    0.15
+}
+fn default_vol_min() -> f64 {
+    0.10
+}
+fn default_vol_max() -> f64 {
+    0.60
+}
+fn default_half_spread_bps() -> f64 {
+    1.0
+}
+fn default_topic() -> String {
+    "ticks".into()
+}
+fn default_partitions() -> u32 {
+    12
+}
+fn default_max_records() -> u64 {
+    1_000_000
+}
+fn default_upload_retry_for() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_row_group_records() -> u64 {
+    100_000
+}
+fn default_max_bytes() -> ByteSize {
+    ByteSize::mib(64)
+}
+fn default_max_age() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_part_size() -> ByteSize {
+    ByteSize::mib(8)
+}
+fn default_upload_concurrency() -> u32 {
+    8
+}
+fn default_drain_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_prefix() -> String {
+    "tickbench".into()
+}
+
+impl Default for Kafka {
+    fn default() -> Self {
+        Kafka {
+            brokers: None,
+            topic: default_topic(),
+            partitions: default_partitions(),
+            group_id: None,
+            client: BTreeMap::new(),
+            producer: BTreeMap::new(),
+            consumer: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for Sink {
+    fn default() -> Self {
+        Sink {
+            max_records: default_max_records(),
+            max_bytes: default_max_bytes(),
+            max_age: default_max_age(),
+            part_size: default_part_size(),
+            upload_concurrency: default_upload_concurrency(),
+            drain_timeout: default_drain_timeout(),
+            upload_retry_for: default_upload_retry_for(),
+            rotate_every: None,
+            idle_timeout: None,
+            format: Format::default(),
+            compression: None,
+            row_group_records: default_row_group_records(),
+            time_partition: TimeGranularity::default(),
+            time_source: TimeSource::default(),
+            group_by: GroupBy::default(),
+            upload: UploadMode::default(),
+            multipart_threshold: None,
+        }
+    }
+}
+
+impl Sink {
+    /// The format and compression objects are written in.
+    pub fn encoding(&self) -> Encoding {
+        let mut e = Encoding::new(
+            self.format,
+            self.compression
+                .unwrap_or(self.format.default_compression()),
+        );
+        e.row_group_records = self.row_group_records as usize;
+        e.row_group_bytes = self.part_size.as_u64().min(1 << 30) as usize;
+        e
+    }
+
+    /// Objects up to this size are one PutObject.
+    pub fn multipart_threshold(&self) -> u64 {
+        self.multipart_threshold.unwrap_or(self.part_size).as_u64()
+    }
+}
+
+impl Default for S3 {
+    fn default() -> Self {
+        S3 {
+            endpoint: None,
+            bucket: None,
+            prefix: default_prefix(),
+            region: None,
+            force_path_style: None,
+            create_bucket: false,
+            profile: None,
+            max_attempts: default_max_attempts(),
+        }
+    }
+}
+
+impl S3 {
+    /// True when neither an endpoint nor a bucket is named: the run starts its own S3 server.
+    pub fn is_embedded(&self) -> bool {
+        self.endpoint.is_none() && self.bucket.is_none()
+    }
+
+    pub fn bucket_name(&self) -> &str {
+        self.bucket.as_deref().unwrap_or(DEFAULT_BUCKET)
+    }
+}

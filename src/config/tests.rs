@@ -1,0 +1,280 @@
+use super::*;
+
+const GOOD: &str = r#"
+name = "t"
+seed = 7
+duration = "3s"
+
+[symbols]
+count = 10
+
+[rate]
+ticks_per_second = 100
+"#;
+
+fn err(text: &str) -> String {
+    parse(Path::new("x.toml"), text).unwrap_err().to_string()
+}
+
+#[test]
+fn minimal_file_gets_defaults() {
+    let s = parse(Path::new("x.toml"), GOOD).unwrap();
+    assert_eq!(s.duration, std::time::Duration::from_secs(3));
+    assert_eq!(s.kafka.topic, "ticks");
+    assert_eq!(s.sink.part_size, ByteSize::mib(8));
+    assert!(s.s3.is_embedded());
+    assert!(s.kafka.brokers.is_none());
+}
+
+#[test]
+fn unknown_field_names_file_line_and_allowed_fields() {
+    let e = err(&GOOD.replace("count = 10", "count = 10\ncolour = 3"));
+    assert!(e.starts_with("x.toml: "), "{e}");
+    assert!(e.contains("line 8"), "{e}");
+    assert!(e.contains("colour"), "{e}");
+    assert!(
+        e.contains("price_median"),
+        "should list allowed fields: {e}"
+    );
+}
+
+#[test]
+fn negative_rate_is_rejected_with_line() {
+    let e = err(&GOOD.replace("ticks_per_second = 100", "ticks_per_second = -5"));
+    assert!(e.contains("x.toml:10"), "{e}");
+    assert!(e.contains("rate.ticks_per_second"), "{e}");
+    assert!(e.contains("greater than 0"), "{e}");
+}
+
+#[test]
+fn zero_symbols_is_rejected() {
+    let e = err(&GOOD.replace("count = 10", "count = 0"));
+    assert!(e.contains("x.toml:7: `symbols.count` = 0"), "{e}");
+    assert!(e.contains("1 to 100000"), "{e}");
+}
+
+#[test]
+fn small_part_size_is_rejected() {
+    let e = err(&format!("{GOOD}\n[sink]\npart_size = \"1 MiB\"\n"));
+    assert!(e.contains("sink.part_size"), "{e}");
+    assert!(e.contains("5 MiB to 5 GiB"), "{e}");
+    assert!(e.contains("1048576 bytes"), "{e}");
+}
+
+#[test]
+fn bad_duration_is_a_parse_error_naming_the_field() {
+    let e = err(&GOOD.replace("\"3s\"", "\"three seconds\""));
+    assert!(e.contains("x.toml"), "{e}");
+    assert!(e.contains("duration"), "{e}");
+    assert!(e.contains("line 4"), "{e}");
+}
+
+#[test]
+fn traversal_in_prefix_and_topic_is_rejected() {
+    let e = err(&format!("{GOOD}\n[s3]\nprefix = \"a/../b\"\n"));
+    assert!(e.contains("s3.prefix"), "{e}");
+    let e = err(&format!("{GOOD}\n[kafka]\ntopic = \"a/b\"\n"));
+    assert!(e.contains("kafka.topic"), "{e}");
+}
+
+#[test]
+fn byte_target_beyond_ten_thousand_parts_is_rejected() {
+    let e = err(&format!(
+        "{GOOD}\n[sink]\npart_size = \"5 MiB\"\nmax_bytes = \"100 GiB\"\n"
+    ));
+    assert!(e.contains("sink.max_bytes"), "{e}");
+    assert!(e.contains("10,000 parts"), "{e}");
+}
+
+#[test]
+fn resolved_scenario_redacts_secrets_and_round_trips() {
+    let text = format!(
+        "{GOOD}\n[kafka.client]\n\"sasl.password\" = \"hunter2\"\n\"security.protocol\" = \"SASL_SSL\"\n"
+    );
+    let s = parse(Path::new("x.toml"), &text).unwrap();
+    let out = s.resolved_toml();
+    assert!(!out.contains("hunter2"), "{out}");
+    assert!(out.contains("[redacted]"));
+    assert!(out.contains("SASL_SSL"));
+    let back = parse(Path::new("resolved.toml"), &out).unwrap();
+    assert_eq!(back.sink, s.sink);
+    assert_eq!(back.symbols, s.symbols);
+}
+
+#[test]
+fn shipped_scenarios_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            load(&path).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+}
+
+const PROFILE: &str = r#"
+name = "p"
+seed = 1
+duration = "10s"
+[symbols]
+count = 10
+[rate]
+[[rate.segments]]
+kind = "ramp"
+duration = "10s"
+from = 100
+to = 1000
+"#;
+
+#[test]
+fn profiles_parse_and_bad_ones_name_the_segment() {
+    let s = parse(Path::new("p.toml"), PROFILE).unwrap();
+    assert_eq!(s.rate.segments.len(), 1);
+    let e = err(&PROFILE.replace("\"ramp\"", "\"square\""));
+    assert!(e.contains("unknown variant `square`"), "{e}");
+    assert!(
+        e.contains("`constant`, `ramp`, `steps`, `burst`, `sine`, `intraday`"),
+        "{e}"
+    );
+    let e = err(&PROFILE.replace("from = 100", "from = 0"));
+    assert!(e.contains("segment 1 (ramp) goes from 0.0"), "{e}");
+    assert!(e.contains("greater than 0"), "{e}");
+    let e = err(&PROFILE.replace("[rate]", "[rate]\nticks_per_second = 5"));
+    assert!(e.contains("not both"), "{e}");
+    let e = err(&PROFILE.replace("to = 1000", "to = 1000\nlength = \"1s\""));
+    assert!(e.contains("unknown field `length`"), "{e}");
+}
+
+#[test]
+fn market_settings_out_of_range_are_rejected() {
+    let e = err(&GOOD.replace("count = 10", "count = 10\nzipf = 6"));
+    assert!(
+        e.contains("`symbols.zipf` = 6: an exponent from 0 (uniform) to 5"),
+        "{e}"
+    );
+    let e = err(&GOOD.replace("count = 10", "count = 10\ntick_size = 0.03"));
+    assert!(e.contains("symbols.tick_size") && e.contains("1/N"), "{e}");
+    let e = err(&GOOD.replace("count = 10", "count = 10\nbeta_max = 1.5"));
+    assert!(e.contains("symbols.beta_max"), "{e}");
+    let e = err(&GOOD.replace(
+        "count = 10",
+        "count = 10\nfixed = [{ ticker = \"bad ticker\", start_price = 1.0, drift = 0.0, volatility = 0.1 }]",
+    ));
+    assert!(
+        e.contains("symbols.fixed") && e.contains("ticker") && e.contains("A-Z 0-9"),
+        "{e}"
+    );
+}
+
+#[test]
+fn symbol_files_are_read_relative_to_the_scenario_and_bad_rows_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("syms.csv"),
+        "ticker,start_price,drift,volatility,beta\nACME,12.5,0.05,0.3,0.9\nBOLT,80,0.0,0.2,0.1\n",
+    )
+    .unwrap();
+    let scen = dir.path().join("s.toml");
+    let text = GOOD.replace("count = 10", "count = 10\nfile = \"syms.csv\"");
+    std::fs::write(&scen, &text).unwrap();
+    let s = load(&scen).unwrap();
+    assert_eq!(s.symbols.file_rows.len(), 2);
+    assert_eq!(s.symbols.file_rows[0].ticker, "ACME");
+    assert_eq!(s.symbols.file_rows[1].beta, 0.1);
+    assert!(s.symbols.file.as_ref().unwrap().is_absolute());
+    // The resolved scenario still finds the file from anywhere.
+    let again = parse(Path::new("/elsewhere/resolved.toml"), &s.resolved_toml()).unwrap();
+    assert_eq!(again.symbols.file_rows, s.symbols.file_rows);
+
+    std::fs::write(
+        dir.path().join("syms.csv"),
+        "ticker,start_price,drift,volatility\nACME,12.5,0.05,0.3\nBOLT,eighty,0.0,0.2\n",
+    )
+    .unwrap();
+    let e = load(&scen).unwrap_err().to_string();
+    assert!(
+        e.contains("syms.csv:3: `start_price` = \"eighty\": a number"),
+        "{e}"
+    );
+    std::fs::write(dir.path().join("syms.csv"), "symbol,price\nACME,1\n").unwrap();
+    let e = load(&scen).unwrap_err().to_string();
+    assert!(
+        e.contains("syms.csv:1: `header`") && e.contains("ticker,start_price,drift,volatility"),
+        "{e}"
+    );
+    std::fs::write(
+        dir.path().join("syms.csv"),
+        "ticker,start_price,drift,volatility\nACME,-3,0,0.2\n",
+    )
+    .unwrap();
+    let e = load(&scen).unwrap_err().to_string();
+    assert!(
+        e.contains("syms.csv:2: `start_price` = -3: a price greater than 0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn values_come_from_the_environment() {
+    let env = |n: &str| (n == "PW").then(|| "hunter2".to_string());
+    assert_eq!(
+        super::substitute_env("a ${env:PW} b ${env:PW}", env).unwrap(),
+        "a hunter2 b hunter2"
+    );
+    assert_eq!(
+        super::substitute_env("${env:NOPE}", env),
+        Err("NOPE".into())
+    );
+    assert_eq!(
+        super::substitute_env("no ${env:open", env).unwrap(),
+        "no ${env:open"
+    );
+
+    std::env::set_var("TICKBENCH_TEST_SASL_PW", "s3cret-from-env");
+    let text = "name = \"e\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 5\n[rate]\nticks_per_second = 10\n[kafka.client]\n\"sasl.password\" = \"${env:TICKBENCH_TEST_SASL_PW}\"\n";
+    let s = parse(Path::new("env.toml"), text).unwrap();
+    assert_eq!(s.kafka.client["sasl.password"], "s3cret-from-env");
+    assert!(
+        !s.resolved_toml().contains("s3cret-from-env"),
+        "redacted when shown"
+    );
+    let e = parse(
+        Path::new("env.toml"),
+        &text.replace("TICKBENCH_TEST_SASL_PW", "TICKBENCH_TEST_UNSET_VAR"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("env.toml")
+            && e.contains("kafka.client.sasl.password")
+            && e.contains("TICKBENCH_TEST_UNSET_VAR"),
+        "{e}"
+    );
+}
+
+#[test]
+fn names_that_would_escape_the_key_layout_are_rejected() {
+    let base = "name = \"t\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 5\n[rate]\nticks_per_second = 5\n";
+    for (table, field, value) in [
+        ("kafka", "topic", "../x"),
+        ("kafka", "topic", "a/b"),
+        ("kafka", "topic", "..\\u0000"),
+        ("kafka", "topic", "tab\\there"),
+        ("s3", "prefix", "a/../b"),
+        ("s3", "prefix", "/abs"),
+        ("s3", "prefix", "a//b"),
+        ("s3", "prefix", "new\\nline"),
+        ("s3", "prefix", ".."),
+    ] {
+        let text = format!("{base}[{table}]\n{field} = \"{value}\"\n");
+        let e = parse(Path::new("esc.toml"), &text)
+            .map(|_| ())
+            .expect_err(value)
+            .to_string();
+        assert!(e.contains(&format!("{table}.{field}")), "{value}: {e}");
+    }
+    // Symbols come from the wire, so they are escaped rather than rejected (layout tests).
+}

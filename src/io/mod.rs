@@ -1,0 +1,5 @@
+//! The outside world: Kafka and S3 clients from the scenario, and the embedded services that
+//! stand in for them on the zero-setup default (librdkafka's mock cluster, an s3s server).
+
+pub mod connect;
+pub mod embedded;

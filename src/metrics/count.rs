@@ -1,0 +1,78 @@
+//! The run's counts by name: the closed set a threshold may bound. `results::Counts` holds their
+//! values; a test there keeps the two lists the same.
+
+/// One of `summary.json`'s `counts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Count {
+    Produced,
+    Acked,
+    Consumed,
+    Landed,
+    Lost,
+    Duplicated,
+    DeliveryFailed,
+    NotSent,
+    Malformed,
+    DeadLettered,
+    OffsetGaps,
+    ConsumerErrors,
+    Foreign,
+    SkippedPreexisting,
+    Rewinds,
+    Reread,
+}
+
+impl Count {
+    pub const ALL: [Count; 16] = [
+        Count::Produced,
+        Count::Acked,
+        Count::Consumed,
+        Count::Landed,
+        Count::Lost,
+        Count::Duplicated,
+        Count::DeliveryFailed,
+        Count::NotSent,
+        Count::Malformed,
+        Count::DeadLettered,
+        Count::OffsetGaps,
+        Count::ConsumerErrors,
+        Count::Foreign,
+        Count::SkippedPreexisting,
+        Count::Rewinds,
+        Count::Reread,
+    ];
+
+    /// The field's name in `summary.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Count::Produced => "produced",
+            Count::Acked => "acked",
+            Count::Consumed => "consumed",
+            Count::Landed => "landed",
+            Count::Lost => "lost",
+            Count::Duplicated => "duplicated",
+            Count::DeliveryFailed => "delivery_failed",
+            Count::NotSent => "not_sent",
+            Count::Malformed => "malformed",
+            Count::DeadLettered => "dead_lettered",
+            Count::OffsetGaps => "offset_gaps",
+            Count::ConsumerErrors => "consumer_errors",
+            Count::Foreign => "foreign",
+            Count::SkippedPreexisting => "skipped_preexisting",
+            Count::Rewinds => "rewinds",
+            Count::Reread => "reread",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Count> {
+        Count::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// What is counted, for the verdict's unit.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Count::Rewinds => "rewinds",
+            _ => "ticks",
+        }
+    }
+}

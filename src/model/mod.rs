@@ -1,0 +1,8 @@
+//! The market and the data: pure code, no I/O. Ticks and their encoding, the simulator, the
+//! load's schedule, the S3 key layout and the object formats.
+
+pub mod format;
+pub mod layout;
+pub mod load;
+pub mod sim;
+pub mod tick;

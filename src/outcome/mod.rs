@@ -1,0 +1,312 @@
+//! One assembly of a run's outcome, whatever made its parts: a single `tickbench run` (one
+//! producer part and one sink part, in-process), or `tickbench merge` over the folders of several
+//! producer workers and sinks on several hosts. From the parts it builds what the audit expects;
+//! from the parts and the audit, the summary with its problems, warnings and threshold verdicts.
+
+mod thresholds;
+mod warnings;
+
+use std::collections::BTreeMap;
+
+pub use thresholds::evaluate;
+pub use warnings::clock_warnings;
+
+use crate::audit::Audit;
+use crate::config::Scenario;
+use crate::metrics::{Percentiles, Recorders, Stage};
+use crate::results::{
+    latency_stages, Cost, Counts, Expectations, Host, KafkaSummary, Landed, Objects, Produced,
+    Requests, Resources, SinkSummary, StageSummary, Summary, Throughput, Window,
+};
+
+/// What one producer (a worker, or a run's own producer threads) contributed.
+#[derive(Debug, Clone)]
+pub struct ProducerPart {
+    pub produced: Produced,
+    pub host: Host,
+}
+
+/// What one sink contributed: its summary and the objects it made durable.
+#[derive(Debug, Clone)]
+pub struct SinkPart {
+    pub summary: SinkSummary,
+    pub landed: Vec<Landed>,
+    pub dead_letters: Vec<Landed>,
+    pub host: Host,
+}
+
+/// Where the objects are.
+pub struct Bucket<'a> {
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+}
+
+/// What the audit expects of the parts together: every acknowledged tick of any producer once in
+/// S3, whichever sink landed it. A partition revoked before its objects were committed is read
+/// again by its next owner, which writes the same keys: the last write of a key is the one in
+/// the bucket.
+pub fn expectations(
+    producers: &[ProducerPart],
+    sinks: &[SinkPart],
+    at: &Bucket<'_>,
+) -> Expectations {
+    let first = &producers[0].produced;
+    let mut per_symbol = vec![0u64; first.tickers.len()];
+    let mut failed = Vec::new();
+    for p in producers {
+        for (a, b) in per_symbol.iter_mut().zip(&p.produced.per_symbol) {
+            *a += b;
+        }
+        failed.extend(p.produced.failed.iter().cloned());
+    }
+    let start_offsets = start_offsets(producers);
+    let mut by_key: BTreeMap<String, Landed> = BTreeMap::new();
+    let mut dead_by_key: BTreeMap<String, Landed> = BTreeMap::new();
+    let mut committed: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut set_aside: BTreeMap<i32, u64> = BTreeMap::new();
+    for s in sinks {
+        let ours =
+            |l: &&Landed| l.first_offset >= start_offsets.get(&l.partition).copied().unwrap_or(0);
+        for l in s.landed.iter().filter(ours) {
+            keep_latest(&mut by_key, l);
+        }
+        for l in s.dead_letters.iter().filter(ours) {
+            keep_latest(&mut dead_by_key, l);
+        }
+        max_into(&mut committed, &s.summary.committed_offsets);
+        for (p, n) in &s.summary.set_aside {
+            *set_aside.entry(*p).or_default() += n;
+        }
+    }
+    // Where the group stands at the end. One sink knows its own positions; of several, each
+    // partition's last owner read up to its commit.
+    let positions = match sinks {
+        [one] => one.summary.positions.clone(),
+        _ => committed.clone(),
+    };
+    Expectations {
+        tickers: first.tickers.clone(),
+        per_symbol,
+        failed,
+        landed: by_key.into_values().collect(),
+        dead_letters: dead_by_key.into_values().collect(),
+        start_offsets,
+        committed,
+        set_aside,
+        positions,
+        schedule_ns: (
+            producers
+                .iter()
+                .map(|p| p.produced.schedule_ns.0)
+                .min()
+                .unwrap_or(0),
+            producers
+                .iter()
+                .map(|p| p.produced.schedule_ns.1)
+                .max()
+                .unwrap_or(0),
+        ),
+        bucket: at.bucket.to_string(),
+        prefix: at.prefix.to_string(),
+        topic: first.topic.clone(),
+    }
+}
+
+/// Per partition, the high watermark before the load: the lowest any producer saw.
+fn start_offsets(producers: &[ProducerPart]) -> BTreeMap<i32, i64> {
+    let mut out: BTreeMap<i32, i64> = BTreeMap::new();
+    for p in producers {
+        for (part, o) in &p.produced.start_offsets {
+            let e = out.entry(*part).or_insert(*o);
+            *e = (*e).min(*o);
+        }
+    }
+    out
+}
+
+fn max_into(into: &mut BTreeMap<i32, i64>, from: &BTreeMap<i32, i64>) {
+    for (p, o) in from {
+        let e = into.entry(*p).or_insert(*o);
+        *e = (*e).max(*o);
+    }
+}
+
+fn keep_latest(by_key: &mut BTreeMap<String, Landed>, l: &Landed) {
+    match by_key.get(&l.key) {
+        Some(have) if have.durable_ns >= l.durable_ns => {}
+        _ => {
+            by_key.insert(l.key.clone(), l.clone());
+        }
+    }
+}
+
+/// Everything the summary is made of.
+pub struct Assembly<'a> {
+    pub run_id: &'a str,
+    /// The load's scenario: its name, window, prices and thresholds.
+    pub load: &'a Scenario,
+    pub producers: &'a [ProducerPart],
+    pub sinks: &'a [SinkPart],
+    pub expectations: &'a Expectations,
+    pub audit: &'a Audit,
+    /// The parts' histograms together.
+    pub rec: &'a Recorders,
+    /// How the parts were hosted (a run's process, or the sinks' processes of a merge).
+    pub resources: Resources,
+    /// Ctrl-C stopped the load before its end.
+    pub interrupted: bool,
+    /// Found before the audit (how the parts fit together; how the run drained).
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Per partition, the high watermark after the load (None: the producers' own).
+    pub end_offsets: Option<BTreeMap<i32, i64>>,
+}
+
+/// The summary of the parts: counts, figures, problems, warnings and threshold verdicts.
+pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
+    let exp = a.expectations;
+    let mut warnings = a.warnings;
+    warnings.extend(warnings::producers(a.producers));
+    warnings.extend(warnings::sinks(a.sinks, a.load));
+    let stages: BTreeMap<String, StageSummary> = latency_stages()
+        .map(|s| {
+            (
+                s.name().to_string(),
+                StageSummary::from(&Percentiles::of(&a.rec.get(s).measured())),
+            )
+        })
+        .collect();
+    let producer_hosts: Vec<&Host> = a.producers.iter().map(|p| &p.host).collect();
+    let sink_hosts: Vec<&Host> = a.sinks.iter().map(|s| &s.host).collect();
+    warnings.extend(clock_warnings(&producer_hosts, &sink_hosts, &stages));
+
+    let mut problems = a.problems;
+    problems.extend(unlanded(a.producers, &exp.committed));
+    problems.extend(a.audit.problems.iter().cloned());
+    let mut counts = Counts::default();
+    let mut requests = Requests::default();
+    let mut close_reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for s in a.sinks {
+        let c = &s.summary.counts;
+        counts.consumed += c.consumed;
+        counts.malformed += c.malformed;
+        counts.offset_gaps += c.offset_gaps;
+        counts.consumer_errors += c.consumer_errors;
+        counts.skipped_preexisting += c.skipped_preexisting;
+        counts.rewinds += c.rewinds;
+        counts.reread += c.reread;
+        requests.merge(&s.summary.requests);
+        for (r, n) in &s.summary.objects.close_reasons {
+            *close_reasons.entry(r.clone()).or_default() += n;
+        }
+    }
+    if counts.offset_gaps > 0 {
+        // Say whose loss it is: offsets the consumer never saw were dropped by the broker (for
+        // example the mock cluster's per-partition retention) before the sink could read them.
+        problems.push(format!(
+            "{} offsets were never delivered to the sink: the broker dropped them (retention) before they were read, or its fetch skipped them; records lost that way are the broker's, not the sink's",
+            counts.offset_gaps
+        ));
+    }
+    let produced: u64 = a
+        .producers
+        .iter()
+        .map(|p| p.produced.per_symbol.iter().sum::<u64>())
+        .sum();
+    let delivery_failed = exp.failed.len() as u64;
+    counts.produced = produced;
+    counts.acked = produced - delivery_failed;
+    counts.delivery_failed = delivery_failed;
+    counts.not_sent = a.producers.iter().map(|p| p.produced.not_sent).sum();
+    counts.landed = a.audit.landed;
+    counts.lost = a.audit.lost;
+    counts.duplicated = a.audit.duplicated;
+    counts.dead_lettered = a.audit.dead_lettered;
+    counts.foreign = a.audit.foreign;
+
+    let start_ns = a
+        .producers
+        .iter()
+        .map(|p| p.produced.start_ns)
+        .min()
+        .unwrap_or(0);
+    let last_durable = exp
+        .landed
+        .iter()
+        .map(|l| l.durable_ns)
+        .max()
+        .unwrap_or(start_ns);
+    // Object sizes over the whole run: every object counts, whenever it landed.
+    let mut sizes = a.rec.get(Stage::ObjectSize).measured();
+    sizes.add(a.rec.get(Stage::ObjectSize).warmup()).ok();
+    let price = a.load.cost.put_per_1000_usd;
+    let usd = requests.put_class() as f64 * price / 1000.0;
+    let end_offsets = a.end_offsets.unwrap_or_else(|| {
+        let mut end = BTreeMap::new();
+        for p in a.producers {
+            max_into(&mut end, &p.produced.end_offsets);
+        }
+        end
+    });
+    let first = &a.producers[0].produced;
+    let mut summary = Summary {
+        tickbench_version: env!("CARGO_PKG_VERSION").into(),
+        run_id: a.run_id.to_string(),
+        scenario: a.load.name.clone(),
+        passed: problems.is_empty(),
+        interrupted: a.interrupted,
+        counts,
+        throughput: Throughput {
+            produced_per_s: produced as f64 / a.load.total_duration().as_secs_f64(),
+            landed_per_s: a.audit.landed as f64
+                / (last_durable.saturating_sub(start_ns) as f64 / 1e9).max(1e-9),
+        },
+        stages,
+        objects: Objects::of(&exp.landed, &Percentiles::of(&sizes), &close_reasons),
+        requests,
+        cost: Cost {
+            put_per_1000_usd: price,
+            s3_requests_usd: usd,
+            s3_requests_per_million_ticks_usd: usd * 1e6 / a.audit.landed.max(1) as f64,
+        },
+        resources: a.resources,
+        kafka: KafkaSummary {
+            topic: exp.topic.clone(),
+            partitions: exp.start_offsets.len(),
+            start_offsets: exp.start_offsets.clone(),
+            end_offsets,
+            committed_offsets: exp.committed.clone(),
+        },
+        window: Window {
+            warmup_s: first.warmup_s,
+            measured_s: first.measured_s,
+        },
+        problems,
+        warnings,
+        lost_sample: a.audit.lost_sample.clone(),
+        thresholds: Vec::new(),
+    };
+    summary.thresholds = evaluate(&summary, &a.load.parsed_thresholds()?);
+    Ok(summary)
+}
+
+/// Partitions whose acknowledged records run past what the sinks committed: the sinks stopped
+/// before they had landed everything.
+fn unlanded(producers: &[ProducerPart], committed: &BTreeMap<i32, i64>) -> Vec<String> {
+    let mut acked_end: BTreeMap<i32, i64> = BTreeMap::new();
+    for p in producers {
+        for (part, (_, last)) in &p.produced.acked_offsets {
+            let e = acked_end.entry(*part).or_insert(last + 1);
+            *e = (*e).max(last + 1);
+        }
+    }
+    acked_end
+        .into_iter()
+        .filter_map(|(p, end)| {
+            let c = committed.get(&p).copied().unwrap_or(0);
+            (c < end).then(|| format!(
+                "partition {p}: the producers' records run to offset {end} but the sinks committed only up to {c}: the sinks stopped before they had landed everything (give --until-idle more time, or start them before the producers end)"
+            ))
+        })
+        .collect()
+}

@@ -1,0 +1,203 @@
+//! What the parts of a run record in its folder: the objects landed, the commits made, the
+//! deliveries that failed, what a producer sent and what a sink did, and what the audit expects.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::summary::{Objects, Requests, Resources, StageSummary};
+
+/// One object that is durable, as recorded in the run's `objects.jsonl`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Landed {
+    pub key: String,
+    pub partition: i32,
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub records: u64,
+    pub bytes: u64,
+    /// Parts of the multipart upload; 0 for a PutObject.
+    pub parts: u32,
+    pub close_reason: String,
+    /// t_durable, ns since the Unix epoch.
+    pub durable_ns: u64,
+}
+
+/// One offset commit the broker accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CommitRecord {
+    pub partition: i32,
+    /// The next offset to read: every record before it is durable in S3.
+    pub offset: i64,
+    /// Wall clock (ns since the Unix epoch) when the commit was first sent: every object it
+    /// relies on was durable before then.
+    pub sent_ns: u64,
+}
+
+/// A tick whose delivery failed, with librdkafka's reason.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Failed {
+    pub symbol: String,
+    pub seq: u64,
+    pub error: String,
+}
+
+/// `produced.json`: what one producer sent, in the detail the integrity audit needs; `tickbench
+/// merge` adds the workers' together and audits the union against what the sinks landed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Produced {
+    /// Worker I of N, counting from 0 here (`worker + 1` is the I of `--worker I/N`).
+    pub worker: u32,
+    pub workers: u32,
+    pub topic: String,
+    /// The load's start, ns since the Unix epoch: interval logs and warm-up count from it.
+    pub start_ns: u64,
+    /// Intended send times of the load's first and last tick (the whole load's, every worker's).
+    pub schedule_ns: (u64, u64),
+    pub warmup_s: f64,
+    pub measured_s: f64,
+    /// Ticker of each symbol index (the whole universe).
+    pub tickers: Vec<String>,
+    /// Ticks generated per symbol index: seq 0..n (0 for the symbols of other workers).
+    pub per_symbol: Vec<u64>,
+    pub failed: Vec<Failed>,
+    pub not_sent: u64,
+    /// Per partition, the high watermark before the load started.
+    pub start_offsets: BTreeMap<i32, i64>,
+    /// Per partition, the high watermark after this producer flushed.
+    pub end_offsets: BTreeMap<i32, i64>,
+    /// Per partition, the lowest and highest offset the broker acknowledged to this producer.
+    pub acked_offsets: BTreeMap<i32, (i64, i64)>,
+    /// Per partition, acknowledgements received.
+    pub acks: BTreeMap<i32, u64>,
+    pub acks_without_offset: u64,
+}
+
+/// `produce.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProduceSummary {
+    pub run_id: String,
+    pub scenario: String,
+    pub brokers: String,
+    pub topic: String,
+    /// This worker as I/N (1/1 when alone).
+    pub worker: String,
+    /// The load's start (intended send time of its first tick), RFC 3339.
+    pub start_at: String,
+    pub producer_threads: u32,
+    pub produced: u64,
+    pub acked: u64,
+    pub delivery_failed: u64,
+    /// Ticks of this worker's share the schedule held but were never sent (the run was stopped).
+    pub not_sent: u64,
+    /// Times a producer found librdkafka's local queue full and waited.
+    pub queue_full_waits: u64,
+    /// The schedule's rate for this worker's share: produced ticks over the load's length.
+    pub scheduled_per_s: f64,
+    /// What was achieved: acknowledged ticks over the time from the first intended send to the
+    /// last delivery report (flush included).
+    pub achieved_per_s: f64,
+    pub elapsed_s: f64,
+    /// Mean payload size (the tick's JSON), bytes.
+    pub payload_bytes_mean: f64,
+    /// schedule_lag, produce, produce_raw; measured window only.
+    pub stages: std::collections::BTreeMap<String, StageSummary>,
+}
+
+/// The sink's own counts (`summary.json` of a sink's results folder).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SinkCounts {
+    /// Records received from Kafka, re-reads after rewinds included.
+    pub consumed: u64,
+    /// Ticks in the objects this sink made durable.
+    pub landed: u64,
+    /// Records that were not ticks, set aside to the dead-letter prefix.
+    pub malformed: u64,
+    pub dead_lettered: u64,
+    pub offset_gaps: u64,
+    pub consumer_errors: u64,
+    /// Records below the load's first offsets, skipped (older folders have none).
+    #[serde(default)]
+    pub skipped_preexisting: u64,
+    pub rewinds: u64,
+    pub reread: u64,
+    /// Partitions the group gave this sink and took back.
+    pub assigned: u64,
+    pub revoked: u64,
+    /// Revoked partitions given up with durable records the group would not let this sink
+    /// commit while it rebalanced; the next owner reads them again (and writes the same keys).
+    pub released_uncommitted: u64,
+    /// Multipart uploads a killed earlier sink of this instance left open, aborted at start.
+    pub orphaned_uploads_aborted: u64,
+}
+
+/// `summary.json` of `tickbench sink`. It has no audit: a sink does not know what was produced;
+/// `tickbench run` (or a merge of producer and sink folders) checks the counts end to end.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SinkSummary {
+    pub tickbench_version: String,
+    pub run_id: String,
+    pub scenario: String,
+    pub instance: String,
+    pub group_id: String,
+    pub topic: String,
+    /// Why the sink stopped: `idle`, `signal`.
+    pub stopped_by: String,
+    pub elapsed_s: f64,
+    /// Landed ticks over the time from the first record received to the last object durable.
+    pub landed_per_s: f64,
+    pub counts: SinkCounts,
+    pub objects: Objects,
+    pub requests: Requests,
+    /// Stages the sink observes (kafka_e2e, pipeline_e2e, upload, commit...), whole run.
+    pub stages: BTreeMap<String, StageSummary>,
+    /// Per partition, the offset this sink last committed (the next to read).
+    pub committed_offsets: BTreeMap<i32, i64>,
+    /// Per partition, the next offset this sink would have read when it stopped.
+    #[serde(default)]
+    pub positions: BTreeMap<i32, i64>,
+    /// Per partition, records this sink set aside as not ticks.
+    #[serde(default)]
+    pub set_aside: BTreeMap<i32, u64>,
+    /// What the sink's time-keeping counted from (see `--start-at`), RFC 3339.
+    #[serde(default)]
+    pub start_at: Option<String>,
+    /// Memory and CPU of this sink process (the producer-thread figures are left empty).
+    #[serde(default)]
+    pub resources: Resources,
+}
+
+/// What a run expected, saved as `expected.json` in its results folder so `tickbench verify`
+/// can audit the objects again later (or after something touched them).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Expectations {
+    pub tickers: Vec<String>,
+    pub per_symbol: Vec<u64>,
+    pub failed: Vec<Failed>,
+    pub landed: Vec<Landed>,
+    pub dead_letters: Vec<Landed>,
+    pub start_offsets: BTreeMap<i32, i64>,
+    pub committed: BTreeMap<i32, i64>,
+    pub set_aside: BTreeMap<i32, u64>,
+    pub positions: BTreeMap<i32, i64>,
+    pub schedule_ns: (u64, u64),
+    /// Where the objects are.
+    pub bucket: String,
+    pub prefix: String,
+    pub topic: String,
+}
+
+/// One line of a dead-letter object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub partition: i32,
+    pub offset: i64,
+    /// Why it is not a tick.
+    pub error: String,
+    /// The record's value as text, when it is UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// The record's value, base64, when it is not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_base64: Option<String>,
+}

@@ -1,0 +1,165 @@
+//! Starting the sink in this process, for `tickbench run` and `tickbench sink` alike: its
+//! consumer in the group, its uploader, its task; and what its report says, as a `SinkSummary`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Context;
+use aws_sdk_s3::Client;
+use tokio::sync::{oneshot, watch};
+
+use super::journal::Journal;
+use super::upload::{RequestCounts, Uploader};
+use super::{SinkContext, SinkControl, SinkError, SinkReport, SinkSettings};
+use crate::config::Scenario;
+use crate::io::connect;
+use crate::metrics::{Counters, Percentiles, Recorders, Stage};
+use crate::results::{Objects, Resources, SinkCounts, SinkSummary, StageSummary};
+
+/// A sink running in this process.
+pub struct Started {
+    pub task: tokio::task::JoinHandle<Result<SinkReport, SinkError>>,
+    /// The uploader's S3 request counters.
+    pub requests: Arc<RequestCounts>,
+    /// Fires once the consumer holds an assignment (the group has formed).
+    pub ready: oneshot::Receiver<()>,
+    /// Send each partition's end offset to land up to (empty: what is held), then stop.
+    pub drain: watch::Sender<Option<BTreeMap<i32, i64>>>,
+}
+
+/// Where and how a sink consumes and lands.
+pub struct Target<'a> {
+    pub brokers: &'a str,
+    pub group_id: &'a str,
+    pub client: Client,
+    pub bucket: &'a str,
+    /// Per partition, the first offset of this load: older records are skipped (empty: whatever
+    /// the group has not committed).
+    pub start_offsets: BTreeMap<i32, i64>,
+    /// The upload journal of a sink process that may be killed and restarted.
+    pub journal: Option<Arc<Journal>>,
+}
+
+/// Joins the group and starts consuming at once, so the group forms while the caller goes on.
+pub fn start(
+    scenario: &Scenario,
+    t: Target<'_>,
+    rec: Arc<Recorders>,
+    counters: Arc<Counters>,
+) -> anyhow::Result<Started> {
+    let k = &scenario.kafka;
+    let consumer: super::SinkConsumer = connect::consumer_config(t.brokers, k, t.group_id)?
+        .create_with_context(SinkContext::default())
+        .context("creating the sink's Kafka consumer")?;
+    rdkafka::consumer::Consumer::subscribe(&consumer, &[&k.topic])
+        .context("subscribing the sink")?;
+    let mut uploader = Uploader::new(
+        t.client,
+        t.bucket,
+        scenario.sink.upload_concurrency as usize,
+        scenario.sink.encoding().content_type(),
+        scenario.sink.upload_retry_for,
+        rec.clone(),
+    );
+    if let Some(j) = t.journal {
+        uploader = uploader.with_journal(j);
+    }
+    let requests = uploader.counts.clone();
+    let (ready_tx, ready) = oneshot::channel();
+    let (drain, drain_rx) = watch::channel(None);
+    let task = tokio::spawn(super::run(
+        consumer,
+        uploader,
+        SinkSettings::of(scenario, t.start_offsets),
+        rec,
+        counters,
+        SinkControl {
+            ready: ready_tx,
+            drain: drain_rx,
+        },
+    ));
+    Ok(Started {
+        task,
+        requests,
+        ready,
+        drain,
+    })
+}
+
+/// Who the sink was and how it stopped, for its summary.
+pub struct Identity<'a> {
+    pub run_id: &'a str,
+    pub instance: &'a str,
+    pub group_id: &'a str,
+    pub stopped_by: &'a str,
+    pub elapsed_s: f64,
+    /// When its first record arrived (for its own landing rate).
+    pub first_record_ns: Option<u64>,
+    /// What its time-keeping counted from (`--start-at`), RFC 3339.
+    pub start_at: Option<String>,
+    pub orphaned_uploads_aborted: u64,
+}
+
+/// The sink's report as its `summary.json`.
+pub fn summarize(
+    scenario: &Scenario,
+    report: &SinkReport,
+    who: Identity<'_>,
+    rec: &Recorders,
+    requests: &RequestCounts,
+    resources: Resources,
+) -> SinkSummary {
+    let mut sizes = rec.get(Stage::ObjectSize).measured();
+    sizes.add(rec.get(Stage::ObjectSize).warmup()).ok();
+    let landed: u64 = report.landed.iter().map(|l| l.records).sum();
+    let last_durable = report.landed.iter().map(|l| l.durable_ns).max();
+    SinkSummary {
+        tickbench_version: env!("CARGO_PKG_VERSION").into(),
+        run_id: who.run_id.to_string(),
+        scenario: scenario.name.clone(),
+        instance: who.instance.to_string(),
+        group_id: who.group_id.to_string(),
+        topic: scenario.kafka.topic.clone(),
+        stopped_by: who.stopped_by.to_string(),
+        elapsed_s: who.elapsed_s,
+        landed_per_s: match (who.first_record_ns, last_durable) {
+            (Some(a), Some(b)) if b > a => landed as f64 / ((b - a) as f64 / 1e9),
+            _ => 0.0,
+        },
+        counts: SinkCounts {
+            consumed: report.consumed,
+            landed,
+            malformed: report.malformed,
+            dead_lettered: report.dead_letters.iter().map(|l| l.records).sum(),
+            offset_gaps: report.offset_gaps,
+            consumer_errors: report.consumer_errors,
+            skipped_preexisting: report.skipped_preexisting,
+            rewinds: report.rewinds,
+            reread: report.reread,
+            assigned: report.assigned,
+            revoked: report.revoked,
+            released_uncommitted: report.released_uncommitted,
+            orphaned_uploads_aborted: who.orphaned_uploads_aborted,
+        },
+        objects: Objects::of(
+            &report.landed,
+            &Percentiles::of(&sizes),
+            &report.close_reasons,
+        ),
+        requests: requests.snapshot(),
+        stages: Stage::latencies()
+            .filter(|s| s.sink_side())
+            .map(|s| {
+                (
+                    s.name().to_string(),
+                    StageSummary::from(&Percentiles::of(&rec.get(s).measured())),
+                )
+            })
+            .collect(),
+        committed_offsets: report.committed.clone(),
+        positions: report.positions.clone(),
+        set_aside: report.set_aside.clone(),
+        start_at: who.start_at,
+        resources,
+    }
+}

@@ -1,0 +1,25 @@
+//! The integration tests: one binary (as cargo's own test suite is laid out), so the crates they
+//! link (DataFusion, the AWS SDK, librdkafka) are linked once. A module per area; shared helpers in
+//! `common`. Run one area with `cargo test --test it <module>::`.
+
+mod cli;
+mod common;
+mod compact;
+mod doctor_up;
+mod external;
+mod faults;
+mod formats;
+mod fuzz;
+mod maxrate;
+mod memory;
+mod multipart;
+mod pipeline;
+mod query;
+mod rebalance;
+mod report;
+mod s3_faults;
+mod scale_out;
+mod schema;
+mod sink_kill;
+mod sweep;
+mod verify;

@@ -1,0 +1,171 @@
+//! S3 faults injected in front of a real S3 server (the embedded s3s server's own fault layer):
+//! 500 and 503 SlowDown answers, connections reset mid-request, and the server unreachable for
+//! seconds. The sink retries (the SDK's attempts, then its own with backoff) and the run's audit
+//! shows nothing lost and nothing repeated.
+
+use crate::common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
+use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3, S3Faults};
+use tickbench::config;
+
+/// Waits (off the runtime) until `topic`'s partition 0 holds `records`.
+async fn wait_for_records(bootstrap: String, topic: &'static str, records: i64) {
+    tokio::task::spawn_blocking(move || {
+        let probe: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .create()
+            .unwrap();
+        while probe
+            .fetch_watermarks(topic, 0, Duration::from_secs(5))
+            .map(|(_, hi)| hi)
+            .unwrap_or(0)
+            < records
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// Runs 8,000 ticks on `topic` with S3 down for `secs` seconds from two seconds into the load
+/// (2,000 ticks on the topic, whatever the machine's speed); asserts all landed once.
+async fn run_through_outage(
+    dir: &Path,
+    s3: &EmbeddedS3,
+    topic: &'static str,
+    sink: &str,
+    secs: u64,
+) -> tickbench::results::Summary {
+    let kafka = EmbeddedKafka::start(1, topic, 1).unwrap();
+    let s = scenario_for(&kafka, s3, topic, sink);
+    let outage = async {
+        wait_for_records(kafka.bootstrap_servers().to_string(), topic, 2000).await;
+        s3.set_faults(S3Faults {
+            down_until: Some(Instant::now() + Duration::from_secs(secs)),
+            ..Default::default()
+        });
+    };
+    let (out, ()) = tokio::join!(common::run_in(dir, &s), outage);
+    let sum = out.expect("run succeeded").summary;
+    assert!(sum.passed, "{:?}", sum.problems);
+    assert_eq!((sum.counts.lost, sum.counts.duplicated), (0, 0));
+    assert_eq!(sum.counts.landed, 8_000);
+    sum
+}
+
+fn scenario_for(
+    kafka: &EmbeddedKafka,
+    s3: &EmbeddedS3,
+    topic: &str,
+    extra: &str,
+) -> config::Scenario {
+    let text = format!(
+        r#"
+name = "{topic}"
+seed = 11
+duration = "{extra_duration}"
+[symbols]
+count = 500
+[rate]
+ticks_per_second = {rate}
+[kafka]
+brokers = "{brokers}"
+topic = "{topic}"
+partitions = 1
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+[sink]
+{extra}
+[s3]
+{attempts}
+endpoint = "{endpoint}"
+bucket = "faults"
+prefix = "{topic}"
+create_bucket = true
+"#,
+        brokers = kafka.bootstrap_servers(),
+        endpoint = s3.endpoint(),
+        extra_duration = if topic == "flaky" { "6s" } else { "8s" },
+        rate = if topic == "flaky" { 15000 } else { 1000 },
+        // The outage is carried by the sink's own retries: the SDK tries each request once.
+        attempts = if topic == "flaky" {
+            ""
+        } else {
+            "max_attempts = 1"
+        },
+    );
+    config::parse(Path::new("s3faults.toml"), &text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_errors_resets_and_an_outage_are_retried_and_lose_nothing() {
+    // The only test in this binary, so setting the environment races with nothing.
+    common::use_embedded_s3_keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+
+    // Every 3rd write answered 503 SlowDown, every 5th reset, through multipart uploads too:
+    // 90,000 ticks (about 9 MB) on one partition, objects of up to 6 MiB in 5 MiB parts.
+    let kafka = EmbeddedKafka::start(1, "flaky", 1).unwrap();
+    let s = scenario_for(
+        &kafka,
+        &s3,
+        "flaky",
+        "max_bytes = \"6 MiB\"\npart_size = \"5 MiB\"\nmax_age = \"60s\"",
+    );
+    s3.set_faults(S3Faults {
+        error_every: Some((3, 503)),
+        reset_every: Some(5),
+        down_until: None,
+    });
+    let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
+    s3.set_faults(S3Faults::default());
+    let sum = &out.summary;
+    assert!(sum.passed, "{:?}", sum.problems);
+    assert_eq!(
+        (sum.counts.landed, sum.counts.lost, sum.counts.duplicated),
+        (90_000, 0, 0)
+    );
+    assert!(sum.objects.multipart >= 1, "{:?}", sum.objects);
+    let injected = s3.faults_injected();
+    assert!(injected >= 3, "faults were injected: {injected}");
+    let client = tickbench::io::connect::s3_client(&Default::default(), Some(&s3.endpoint())).await;
+    let objects = common::read_back(&client, "faults", "flaky/flaky/").await;
+    assert_eq!(common::assert_each_tick_once(&objects), 90_000);
+    drop(kafka);
+
+    // The server unreachable for 4 s in the middle of the run, with the SDK trying each request
+    // once: the sink's own retries (backoff up to 5 s, for upload_retry_for) carry the batches
+    // over it.
+    let sum = run_through_outage(tmp.path(), &s3, "outage", "max_age = \"500ms\"", 4).await;
+    assert!(sum.requests.retried > 0, "{:?}", sum.requests);
+    assert_eq!(sum.counts.rewinds, 0, "the retries outlasted the outage");
+    // Ticks that waited out the outage show it in their end-to-end latency.
+    assert!(
+        sum.stages["pipeline_e2e"].max_us >= 2_000_000,
+        "{:?}",
+        sum.stages["pipeline_e2e"]
+    );
+
+    // An outage longer than the sink retries a request (5 s against upload_retry_for = 1 s): the
+    // uploads give up, each partition rewinds to its oldest batch not yet durable and reads it
+    // again, skipping what became durable meanwhile; once S3 is back, everything lands once.
+    let sum = run_through_outage(
+        tmp.path(),
+        &s3,
+        "giveup",
+        "max_age = \"500ms\"\nupload_retry_for = \"1s\"\ndrain_timeout = \"60s\"",
+        5,
+    )
+    .await;
+    assert!(sum.counts.rewinds >= 1, "{:?}", sum.counts);
+    assert!(sum.counts.reread >= 1, "{:?}", sum.counts);
+    let objects = common::read_back(&client, "faults", "giveup/giveup/").await;
+    assert_eq!(common::assert_each_tick_once(&objects), 8_000);
+}

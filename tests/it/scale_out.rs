@@ -1,0 +1,319 @@
+//! Scale-out: two producer workers (`tickbench produce --worker I/2 --start-at T`) and two sinks
+//! (`tickbench sink`, one consumer group) as separate processes on loopback, against one broker
+//! and one S3 server, both served by a fifth process (`tickbench up`: librdkafka's mock cluster and
+//! the s3s server). `tickbench merge` makes one run of their four folders; the test checks it
+//! against what landed and against the stream one generator makes for the same seed.
+//!
+//! Not tansu: with two producers writing to one partition at once, tansu 0.6.0 lets a consumer
+//! fetch past records it has acknowledged but not yet made readable (they are in its log when read
+//! again later); the sinks count them as offset gaps and the audit as lost. See the README.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use tickbench::model::load::Schedule;
+use tickbench::config;
+use tickbench::model::sim::{Generator, Model, Share, Universe};
+use tickbench::model::tick::Tick;
+
+fn start(args: &[&str], log: &Path) -> Child {
+    let log = std::fs::File::create(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("starting tickbench")
+}
+
+/// Every tick one generator makes for the scenario's seed and a schedule starting at `start_ns`.
+fn single_worker_stream(s: &config::Scenario, start_ns: u64) -> Vec<Tick> {
+    let model = Model::new(Universe::new(&s.symbols, s.seed), s.seed);
+    let schedule = Schedule::of_scenario(s, start_ns);
+    let mut gen = Generator::new(model, Share::ALL, start_ns);
+    schedule
+        .iter()
+        .filter_map(|(i, t)| gen.tick(i, t).map(|(_, tick)| tick.to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_and_two_sinks_merge_into_one_run_with_every_tick_once() {
+    common::use_embedded_s3_keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("results");
+    let (topic, bucket) = ("scale", "scale");
+    let up_dir = tmp.path().join("up");
+    let up = common::start_up(&[
+        "--dir",
+        up_dir.to_str().unwrap(),
+        "--topic",
+        topic,
+        "--partitions",
+        "4",
+        "--bucket",
+        bucket,
+    ]);
+    let (brokers, endpoint) = (up.brokers.clone(), up.endpoint.clone());
+    let group = format!("{topic}-sinks");
+    let text = format!(
+        r#"
+name = "scale"
+seed = 99
+duration = "4s"
+warmup = "1s"
+[symbols]
+count = 400
+zipf = 1.0
+[rate]
+ticks_per_second = 5000
+[kafka]
+brokers = "{brokers}"
+topic = "{topic}"
+partitions = 4
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+[sink]
+max_age = "1s"
+[s3]
+endpoint = "{endpoint}"
+bucket = "{bucket}"
+prefix = "scale"
+create_bucket = true
+"#
+    );
+    let path = tmp.path().join("scale.toml");
+    std::fs::write(&path, &text).unwrap();
+    let s = config::parse(&path, &text).unwrap();
+
+    // An earlier load on the same topic: the sinks' new group must start at this load's records,
+    // not at the topic's earliest offset.
+    let earlier = tmp.path().join("earlier.toml");
+    std::fs::write(
+        &earlier,
+        text.replace("name = \"scale\"", "name = \"earlier\"")
+            .replace("seed = 99", "seed = 7")
+            .replace("duration = \"4s\"", "duration = \"1s\"")
+            .replace("warmup = \"1s\"", "warmup = \"0s\""),
+    )
+    .unwrap();
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .args(["produce", earlier.to_str().unwrap(), "--results-dir"])
+        .arg(tmp.path().join("earlier"))
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+
+    // The agreed start: far enough ahead for four processes to start and the group to settle.
+    let start_at = chrono::Utc::now() + chrono::Duration::seconds(10);
+    let start_ns = start_at.timestamp_nanos_opt().unwrap() as u64;
+    let start_arg = start_at.to_rfc3339();
+    let (p, r) = (path.to_str().unwrap(), results.to_str().unwrap());
+    let mut sinks: Vec<Child> = ["sink-a", "sink-b"]
+        .iter()
+        .map(|name| {
+            start(
+                &[
+                    "sink",
+                    p,
+                    "--results-dir",
+                    r,
+                    "--instance",
+                    name,
+                    "--group",
+                    &group,
+                    "--until-idle",
+                    "6s",
+                    "--start-at",
+                    &start_arg,
+                    "--quiet",
+                ],
+                &tmp.path().join(format!("{name}.log")),
+            )
+        })
+        .collect();
+    let mut producers: Vec<Child> = ["1/2", "2/2"]
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            start(
+                &[
+                    "produce",
+                    p,
+                    "--results-dir",
+                    r,
+                    "--worker",
+                    w,
+                    "--start-at",
+                    &start_arg,
+                ],
+                &tmp.path().join(format!("producer-{i}.log")),
+            )
+        })
+        .collect();
+    for (i, c) in producers.iter_mut().enumerate() {
+        let st = common::exit_of(c).await;
+        assert!(
+            st.success(),
+            "producer {i}: {st}\n{}",
+            common::log_of(&tmp.path().join(format!("producer-{i}.log")))
+        );
+    }
+    for (c, name) in sinks.iter_mut().zip(["sink-a", "sink-b"]) {
+        let st = common::exit_of(c).await;
+        assert!(
+            st.success(),
+            "{name}: {st}\n{}",
+            common::log_of(&tmp.path().join(format!("{name}.log")))
+        );
+    }
+
+    let dirs = vec![
+        common::folder(&results, "scale-produce-1of2"),
+        common::folder(&results, "scale-produce-2of2"),
+        common::folder(&results, "scale-sink-sink-a"),
+        common::folder(&results, "scale-sink-sink-b"),
+    ];
+    // The workers split the symbols: no symbol was generated by both, each generated some.
+    let shares: Vec<Vec<u64>> = dirs[..2]
+        .iter()
+        .map(|d| {
+            common::json(d, "produced.json")["per_symbol"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect()
+        })
+        .collect();
+    assert!(shares.iter().all(|s| s.iter().sum::<u64>() > 0));
+    assert!(shares[0]
+        .iter()
+        .zip(&shares[1])
+        .all(|(a, b)| *a == 0 || *b == 0));
+    // The group spread the partitions: both sinks landed records, and read none of the earlier
+    // load's.
+    let consumed: u64 = dirs[2..]
+        .iter()
+        .map(|d| {
+            common::json(d, "summary.json")["counts"]["consumed"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    let produced: u64 = shares.iter().flatten().sum();
+    assert_eq!(consumed, produced);
+    for d in &dirs[2..] {
+        let landed = common::json(d, "summary.json")["counts"]["landed"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            landed > 0,
+            "{} landed nothing: {}\n{}",
+            d.display(),
+            std::fs::read_to_string(d.join("summary.json")).unwrap(),
+            common::log_of(&tmp.path().join("sink-a.log"))
+        );
+    }
+
+    let opts = tickbench::commands::merge::MergeOptions {
+        results_root: results.clone(),
+        out: Some(tmp.path().join("merged")),
+        ..Default::default()
+    };
+    let (merged, sum) = tickbench::commands::merge::merge(&dirs, &opts).await.unwrap();
+    let c = &sum.counts;
+    assert!(
+        sum.passed,
+        "problems: {:#?}\nwarnings: {:#?}",
+        sum.problems, sum.warnings
+    );
+    // One host, one clock, sinks anchored to the workers' start: nothing to warn about.
+    assert!(sum.warnings.is_empty(), "{:#?}", sum.warnings);
+    let expected = single_worker_stream(&s, start_ns);
+    assert_eq!(c.produced, expected.len() as u64);
+    assert_eq!(
+        (c.acked, c.landed, c.lost, c.duplicated),
+        (c.produced, c.produced, 0, 0)
+    );
+
+    // What landed, read back over the S3 API, is the single generator's stream, tick for tick.
+    let client = common::s3_client_for(&endpoint).await;
+    let objects = common::read_back(&client, bucket, "scale/").await;
+    assert_eq!(common::assert_each_tick_once(&objects), c.produced);
+    let mut landed: Vec<Tick> = objects.into_iter().flat_map(|o| o.ticks).collect();
+    let key = |t: &Tick| (t.symbol.clone(), t.seq);
+    landed.sort_by_key(key);
+    let mut want = expected;
+    want.sort_by_key(key);
+    assert_eq!(landed.len(), want.len());
+    for (got, want) in landed.iter().zip(&want) {
+        assert_eq!(
+            got, want,
+            "the landed tick differs from the single worker's"
+        );
+    }
+
+    // The histograms were added: the merged counts are the parts' sums.
+    let stage_count = |d: &Path, file: &str, stage: &str| {
+        common::json(d, file)["stages"][stage]["count"]
+            .as_u64()
+            .unwrap()
+    };
+    let parts_sum = |range: &[PathBuf], file: &str, stage: &str| -> u64 {
+        range.iter().map(|d| stage_count(d, file, stage)).sum()
+    };
+    assert_eq!(
+        sum.stages["schedule_lag"].count,
+        parts_sum(&dirs[..2], "produce.json", "schedule_lag")
+    );
+    assert_eq!(
+        sum.stages["pipeline_e2e"].count,
+        parts_sum(&dirs[2..], "summary.json", "pipeline_e2e")
+    );
+    // 4 s measured at 5,000 a second, the warm-up second apart.
+    let measured = sum.stages["schedule_lag"].count;
+    assert!((19_000..=21_000).contains(&measured), "{measured}");
+    assert!(sum.stages["pipeline_e2e"].count >= measured - 100);
+
+    // The merged folder is a run folder like any other.
+    for f in [
+        "report.html",
+        "report.md",
+        "timeseries.csv",
+        "expected.json",
+    ] {
+        assert!(merged.join(f).is_file(), "{f}");
+    }
+    let md = std::fs::read_to_string(merged.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Hosts (merged run)") && md.contains("| 2/2 | producer |"),
+        "{md}"
+    );
+    let manifest = common::json(&merged, "manifest.json");
+    let parts = manifest["merged_from"].as_array().unwrap();
+    assert_eq!(parts.len(), 4);
+    assert!(parts
+        .iter()
+        .all(|p| p["host"]["clock"]["source"].is_string()));
+    let v = tickbench::commands::verify::verify(&merged, None).await.unwrap();
+    assert!(v.audit.passed(), "{:#?}", v.audit.problems);
+    let by_role: BTreeMap<String, usize> = parts.iter().fold(BTreeMap::new(), |mut m, p| {
+        *m.entry(p["role"].as_str().unwrap().to_string())
+            .or_default() += 1;
+        m
+    });
+    assert_eq!(
+        by_role,
+        BTreeMap::from([("producer".into(), 2), ("sink".into(), 2)])
+    );
+    drop(up);
+}

@@ -1,0 +1,186 @@
+//! The sink process killed with SIGKILL, twice, while ticks keep arriving: once while a multipart
+//! upload is open (its journal says so), once mid-batch. Each restart resumes from the committed
+//! offsets, aborts the uploads the killed sink left open, and rewrites the same keys; in the end
+//! every tick is in S3 exactly once and the group's offsets are at the topic's end.
+//!
+//! Kafka is the separate tansu broker (`scripts/services.sh start`): the mock cluster keeps only
+//! 5 MiB a partition, less than one multipart object. S3 is the s3s server in this process, so the
+//! test can look into its folder for upload parts left behind.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tickbench::io::embedded::EmbeddedS3;
+use tickbench::commands::run::RunOptions;
+use tickbench::config;
+
+const TICKS: u64 = 240_000;
+
+/// Multipart uploads started and not ended in a sink's journal: upload id → key.
+fn open_uploads(journal: &Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(journal).unwrap_or_default();
+    let mut open = BTreeMap::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let id = v["upload_id"].as_str().unwrap_or_default().to_string();
+        match v["event"].as_str() {
+            Some("started") => {
+                open.insert(id, v["key"].as_str().unwrap().to_string());
+            }
+            Some("ended") => {
+                open.remove(&id);
+            }
+            _ => {}
+        }
+    }
+    open
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_sink_resumes_from_committed_offsets_and_leaves_no_open_uploads() {
+    let Some((brokers, _)) = common::services() else {
+        return;
+    };
+    common::use_embedded_s3_keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+    let topic = common::unique("kill");
+    let group = format!("{topic}-sink");
+    let text = format!(
+        r#"
+name = "kill"
+seed = 8
+duration = "12s"
+warmup = "0s"
+[symbols]
+count = 500
+[rate]
+ticks_per_second = 20000
+[kafka]
+brokers = "{brokers}"
+topic = "{topic}"
+partitions = 2
+group_id = "{group}"
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+[sink]
+max_records = 60000
+max_bytes = "64 MiB"
+max_age = "10m"
+part_size = "5 MiB"
+upload = "streaming"
+[s3]
+endpoint = "{}"
+bucket = "kill"
+create_bucket = true
+"#,
+        s3.endpoint()
+    );
+    let path = tmp.path().join("kill.toml");
+    std::fs::write(&path, &text).unwrap();
+    let s = config::parse(&path, &text).unwrap();
+    let results = tmp.path().join("results");
+    let journal = results
+        .join(".sink-state")
+        .join(&group)
+        .join("sink-0.jsonl");
+    let log = |n: u32| tmp.path().join(format!("sink{n}.log"));
+
+    // Sink 1, then the load (20,000 ticks/s for 12 s over two partitions).
+    let mut sink = common::start_sink(&path, &results, &log(1), &[]);
+    let produce_opts = RunOptions {
+        results_root: tmp.path().join("produce"),
+        ..Default::default()
+    };
+    let producer = tokio::spawn(async move {
+        tickbench::commands::produce::produce(&s, &produce_opts, &Default::default())
+            .await
+            .unwrap()
+    });
+
+    // Kill 1: while a multipart upload is open.
+    common::wait_until("sink 1 to start a multipart upload", || {
+        !open_uploads(&journal).is_empty()
+    })
+    .await;
+    sink.kill().unwrap();
+    sink.wait().unwrap();
+    let mut orphans = open_uploads(&journal);
+    assert!(!orphans.is_empty());
+
+    // Kill 2: mid-batch, once the restarted sink has read records (a batch takes 5 s to fill).
+    let mut sink = common::start_sink(&path, &results, &log(2), &[]);
+    common::wait_until("sink 2 to read records", || {
+        common::log_of(&log(2))
+            .lines()
+            .any(|l| l.contains("consumed") && !l.contains("consumed 0 "))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sink.kill().unwrap();
+    sink.wait().unwrap();
+    orphans.extend(open_uploads(&journal));
+
+    // The last sink runs until the topic is idle.
+    let (_, produced) = tokio::time::timeout(common::HANG_GUARD, producer)
+        .await
+        .expect("the load ended")
+        .unwrap();
+    assert_eq!((produced.produced, produced.acked), (TICKS, TICKS));
+    let mut sink = common::start_sink(&path, &results, &log(3), &["--until-idle", "5s"]);
+    let status = common::exit_of(&mut sink).await;
+    assert!(status.success(), "sink 3: {}", common::log_of(&log(3)));
+
+    // Every tick once, read back over the S3 API; offsets tile each partition from 0.
+    let client = common::s3_client_for(&s3.endpoint()).await;
+    let objects = common::read_back(&client, "kill", &format!("tickbench/{topic}/")).await;
+    assert_eq!(common::assert_each_tick_once(&objects), TICKS);
+    let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut by_offset: Vec<_> = objects.iter().collect();
+    by_offset.sort_by_key(|o| (o.partition, o.first_offset));
+    for o in &by_offset {
+        let n = next.entry(o.partition).or_insert(0);
+        assert_eq!(o.first_offset, *n, "{} does not follow on", o.key);
+        *n += o.ticks.len() as i64;
+    }
+    assert_eq!(next.values().sum::<i64>() as u64, TICKS);
+
+    // The killed uploads' keys were written again, and nothing of them is left in the server.
+    let keys: Vec<&str> = objects.iter().map(|o| o.key.as_str()).collect();
+    let root = s3.root().to_path_buf();
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            orphans.keys().any(|id| name.contains(id.as_str()))
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "left in the S3 server: {leftovers:?}");
+    for key in orphans.values() {
+        assert!(keys.contains(&key.as_str()), "{key} was not written again");
+    }
+    assert!(
+        open_uploads(&journal).is_empty(),
+        "the last sink ended every upload it journaled"
+    );
+
+    // The group's offsets are at the end of the topic, and the last sink says what it cleaned.
+    let committed = tokio::task::spawn_blocking({
+        let (brokers, group, topic) = (brokers.clone(), group.clone(), topic.clone());
+        move || common::committed_offsets(&brokers, &group, &topic, 2)
+    })
+    .await
+    .unwrap();
+    assert_eq!(committed, next);
+    assert!(
+        common::log_of(&log(3)).contains("stopped by idle"),
+        "{}",
+        common::log_of(&log(3))
+    );
+    s3.stop().await;
+}
