@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::Stage;
 use crate::results;
 use crate::commands::run::{run, RunOptions};
 use crate::config::{MaxSearch, Scenario};
@@ -159,8 +160,8 @@ async fn step(
         .await
         .with_context(|| format!("max-mode step at {rate:.0} ticks/s"))?;
     let sum = &out.summary;
-    let lag = sum.stages["schedule_lag"].p99_us;
-    let e2e = sum.stages["kafka_e2e"].p99_us;
+    let lag = sum.stages[&Stage::ScheduleLag].p99_us;
+    let e2e = sum.stages[&Stage::KafkaE2e].p99_us;
     let reason = if sum.interrupted {
         Some("interrupted".to_string())
     } else if !sum.passed {
@@ -207,7 +208,7 @@ async fn step(
         reason,
         schedule_lag_p99_us: lag,
         kafka_e2e_p99_us: e2e,
-        pipeline_e2e_p99_us: sum.stages["pipeline_e2e"].p99_us,
+        pipeline_e2e_p99_us: sum.stages[&Stage::PipelineE2e].p99_us,
         landed_per_s: sum.throughput.landed_per_s,
         interrupted: sum.interrupted,
         run_dir: out.dir,

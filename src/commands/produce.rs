@@ -151,7 +151,7 @@ pub async fn produce(
             .into_iter()
             .map(|s| {
                 (
-                    s.name().to_string(),
+                    s,
                     StageSummary::from(&Percentiles::of(&rec.get(s).measured())),
                 )
             })

@@ -47,8 +47,9 @@ pub struct Counters {
     pub partitions_held: std::sync::atomic::AtomicI64,
 }
 
-/// Every stage tickbench times, in pipeline order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Every stage tickbench times, in pipeline order; in JSON (the keys of `summary.json`'s
+/// `stages`), its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Stage {
     /// t_send - t_sched: how late the producer call was against the schedule.
     ScheduleLag,
@@ -70,6 +71,45 @@ pub enum Stage {
     Commit,
     /// Size of each landed object, in bytes.
     ObjectSize,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl Serialize for Stage {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Stage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Stage, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Stage::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`{name}` is not a stage; stages: {}",
+                Stage::ALL.map(|s| s.name()).join(", ")
+            ))
+        })
+    }
+}
+
+impl schemars::JsonSchema for Stage {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Stage".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // A stage's name, as a string (the schema keeps stages open to new ones).
+        schemars::json_schema!({ "type": "string" })
+    }
 }
 
 impl Stage {

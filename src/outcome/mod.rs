@@ -168,10 +168,10 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
     let mut warnings = a.warnings;
     warnings.extend(warnings::producers(a.producers));
     warnings.extend(warnings::sinks(a.sinks, a.load));
-    let stages: BTreeMap<String, StageSummary> = latency_stages()
+    let stages: BTreeMap<Stage, StageSummary> = latency_stages()
         .map(|s| {
             (
-                s.name().to_string(),
+                s,
                 StageSummary::from(&Percentiles::of(&a.rec.get(s).measured())),
             )
         })

@@ -8,7 +8,7 @@ use crate::results::{Summary, Verdict};
 fn value(s: &Summary, metric: Metric) -> (Option<f64>, &'static str) {
     match metric {
         Metric::Latency(stage, stat) => {
-            let Some(st) = s.stages.get(stage.name()).filter(|st| st.count > 0) else {
+            let Some(st) = s.stages.get(&stage).filter(|st| st.count > 0) else {
                 return (None, "ms");
             };
             let us = match stat {
@@ -61,7 +61,7 @@ mod tests {
         let s = fixture();
         for m in Metric::all() {
             if let Metric::Latency(stage, _) = m {
-                if s.stages.get(stage.name()).is_none_or(|st| st.count == 0) {
+                if s.stages.get(&stage).is_none_or(|st| st.count == 0) {
                     continue;
                 }
             }
@@ -84,7 +84,7 @@ mod tests {
     #[test]
     fn a_bound_on_a_stage_without_data_fails_as_no_data() {
         let mut s = fixture();
-        s.stages.insert(Stage::Complete.name().into(), Default::default());
+        s.stages.insert(Stage::Complete, Default::default());
         let v = evaluate(&s, &[parse("complete_p99", "<= 1ms").unwrap()]);
         assert_eq!((v[0].passed, v[0].actual), (false, None), "{v:?}");
     }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::Scenario;
+use crate::metrics::Stage;
 use crate::results::{Host, StageSummary};
 
 use super::{ProducerPart, SinkPart};
@@ -70,7 +71,7 @@ pub fn sinks(sinks: &[SinkPart], load: &Scenario) -> Vec<String> {
 pub fn clock_warnings(
     producers: &[&Host],
     sinks: &[&Host],
-    stages: &BTreeMap<String, StageSummary>,
+    stages: &BTreeMap<Stage, StageSummary>,
 ) -> Vec<String> {
     let names = |hosts: &[&Host]| -> BTreeSet<String> {
         hosts.iter().map(|h| h.hostname.clone()).collect()
@@ -108,9 +109,9 @@ pub fn clock_warnings(
         )];
     }
     let total = p_max + s_max;
-    let Some((name, st)) = ["kafka_e2e", "pipeline_e2e"]
+    let Some((name, st)) = [Stage::KafkaE2e, Stage::PipelineE2e]
         .into_iter()
-        .find_map(|n| stages.get(n).filter(|s| s.count > 0).map(|s| (n, s)))
+        .find_map(|n| stages.get(&n).filter(|s| s.count > 0).map(|s| (n.name(), s)))
     else {
         return Vec::new();
     };
@@ -147,9 +148,9 @@ mod tests {
         }
     }
 
-    fn stages(kafka_e2e_p50_us: u64) -> BTreeMap<String, StageSummary> {
+    fn stages(kafka_e2e_p50_us: u64) -> BTreeMap<Stage, StageSummary> {
         BTreeMap::from([(
-            "kafka_e2e".to_string(),
+            Stage::KafkaE2e,
             StageSummary {
                 count: 1000,
                 p50_us: kafka_e2e_p50_us,

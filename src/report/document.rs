@@ -128,7 +128,7 @@ impl RunReport {
             } else if let Some(s) = self
                 .summary
                 .stages
-                .get(stage.name())
+                .get(&stage)
                 .filter(|s| s.count > 0)
             {
                 let mut row = vec![stage.name().to_string(), s.count.to_string()];

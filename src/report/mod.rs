@@ -69,7 +69,7 @@ impl Summary {
             "stage", "count", "p50", "p99", "p99.9", "max"
         );
         for stage in latency_stages() {
-            if let Some(st) = self.stages.get(stage.name()).filter(|st| st.count > 0) {
+            if let Some(st) = self.stages.get(&stage).filter(|st| st.count > 0) {
                 let _ = writeln!(
                     s,
                     "{:<14} {:>9} {:>10} {:>10} {:>10} {:>10}",

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::summary::{Objects, Requests, Resources, StageSummary};
+use crate::metrics::Stage;
 
 /// One object that is durable, as recorded in the run's `objects.jsonl`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -101,7 +102,7 @@ pub struct ProduceSummary {
     /// Mean payload size (the tick's JSON), bytes.
     pub payload_bytes_mean: f64,
     /// schedule_lag, produce, produce_raw; measured window only.
-    pub stages: std::collections::BTreeMap<String, StageSummary>,
+    pub stages: BTreeMap<Stage, StageSummary>,
 }
 
 /// The sink's own counts (`summary.json` of a sink's results folder).
@@ -150,7 +151,7 @@ pub struct SinkSummary {
     pub objects: Objects,
     pub requests: Requests,
     /// Stages the sink observes (kafka_e2e, pipeline_e2e, upload, commit...), whole run.
-    pub stages: BTreeMap<String, StageSummary>,
+    pub stages: BTreeMap<Stage, StageSummary>,
     /// Per partition, the offset this sink last committed (the next to read).
     pub committed_offsets: BTreeMap<i32, i64>,
     /// Per partition, the next offset this sink would have read when it stopped.

@@ -19,7 +19,7 @@ pub struct Summary {
     pub counts: Counts,
     pub throughput: Throughput,
     /// Latency stages, microseconds, measured window only.
-    pub stages: BTreeMap<String, StageSummary>,
+    pub stages: BTreeMap<Stage, StageSummary>,
     pub objects: Objects,
     pub requests: Requests,
     /// Estimated S3 request cost, from the scenario's `[cost]` price table.

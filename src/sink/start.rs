@@ -151,7 +151,7 @@ pub fn summarize(
             .filter(|s| s.sink_side())
             .map(|s| {
                 (
-                    s.name().to_string(),
+                    s,
                     StageSummary::from(&Percentiles::of(&rec.get(s).measured())),
                 )
             })

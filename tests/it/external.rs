@@ -10,6 +10,7 @@ use crate::common;
 use std::path::Path;
 
 use tickbench::config;
+use tickbench::metrics::Stage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn separate_broker_and_s3_processes_land_every_acknowledged_tick() {
@@ -63,13 +64,13 @@ create_bucket = true
         (120_000, 120_000, 0, 0)
     );
     for stage in [
-        "schedule_lag",
-        "produce",
-        "kafka_e2e",
-        "pipeline_e2e",
-        "part_upload",
+        Stage::ScheduleLag,
+        Stage::Produce,
+        Stage::KafkaE2e,
+        Stage::PipelineE2e,
+        Stage::PartUpload,
     ] {
-        assert!(sum.stages[stage].count > 0, "{stage}");
+        assert!(sum.stages[&stage].count > 0, "{stage:?}");
     }
 
     // Read back over the S3 API from the separate server, with the AWS chain's credentials.

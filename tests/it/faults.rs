@@ -14,6 +14,7 @@ use rdkafka::ClientConfig;
 use tickbench::io::embedded::{EmbeddedKafka, Fault};
 use tickbench::results::Summary;
 use tickbench::config;
+use tickbench::metrics::Stage;
 
 /// Runs 4 s at 1,000 ticks/s against a mock cluster the test owns, injecting `faults` (each
 /// after its delay) once the load is under way: a second of it on the topic.
@@ -180,9 +181,9 @@ async fn a_broker_down_for_two_seconds_delays_but_loses_nothing() {
     assert_eq!(sum.counts.landed, 4000);
     // Ticks sent while the broker was down waited for it: the latency says so.
     assert!(
-        sum.stages["produce"].max_us >= 1_000_000,
+        sum.stages[&Stage::Produce].max_us >= 1_000_000,
         "{:?}",
-        sum.stages["produce"]
+        sum.stages[&Stage::Produce]
     );
 }
 
@@ -199,8 +200,8 @@ async fn added_round_trip_time_shows_in_the_produce_latency() {
     .await;
     assert_exactly_once(&sum);
     assert!(
-        sum.stages["produce"].p50_us >= 100_000,
+        sum.stages[&Stage::Produce].p50_us >= 100_000,
         "{:?}",
-        sum.stages["produce"]
+        sum.stages[&Stage::Produce]
     );
 }

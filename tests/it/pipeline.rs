@@ -7,6 +7,7 @@ use std::path::Path;
 
 use tickbench::io::embedded::EmbeddedS3;
 use tickbench::config;
+use tickbench::metrics::Stage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn embedded_default_lands_every_tick_exactly_once() {
@@ -41,22 +42,22 @@ part_size = "5 MiB"
     assert!(sum.passed, "{:?}", sum.problems);
     // Warm-up (1 s of 4) is left out of the latency stages.
     for stage in [
-        "schedule_lag",
-        "produce",
-        "produce_raw",
-        "kafka_e2e",
-        "pipeline_e2e",
+        Stage::ScheduleLag,
+        Stage::Produce,
+        Stage::ProduceRaw,
+        Stage::KafkaE2e,
+        Stage::PipelineE2e,
     ] {
-        let st = &sum.stages[stage];
-        assert_eq!(st.count, 9_000, "{stage}");
+        let st = &sum.stages[&stage];
+        assert_eq!(st.count, 9_000, "{stage:?}");
         assert!(
             st.p50_us <= st.p99_us && st.p99_us <= st.max_us,
-            "{stage}: {st:?}"
+            "{stage:?}: {st:?}"
         );
     }
     // Latency to durable includes the batch's age trigger (1 s); it cannot be less than Kafka's.
-    assert!(sum.stages["pipeline_e2e"].p50_us > sum.stages["kafka_e2e"].p50_us);
-    assert!(sum.stages["pipeline_e2e"].max_us < 30_000_000);
+    assert!(sum.stages[&Stage::PipelineE2e].p50_us > sum.stages[&Stage::KafkaE2e].p50_us);
+    assert!(sum.stages[&Stage::PipelineE2e].max_us < 30_000_000);
     assert_eq!(sum.objects.multipart, 0, "all batches are far below a part");
     assert_eq!(sum.requests.put_object, sum.objects.count);
 
@@ -319,9 +320,9 @@ time_source = "wall"
     // Nothing waited for max_age: the trickle's records landed within the idle timeout plus an
     // upload, the busy ones within a rotation.
     assert!(
-        sum.stages["pipeline_e2e"].max_us < 5_000_000,
+        sum.stages[&Stage::PipelineE2e].max_us < 5_000_000,
         "{:?}",
-        sum.stages["pipeline_e2e"]
+        sum.stages[&Stage::PipelineE2e]
     );
 
     let server = EmbeddedS3::start(&out.dir.join("s3")).await.unwrap();

@@ -12,6 +12,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3, S3Faults};
 use tickbench::config;
+use tickbench::metrics::Stage;
 
 /// Waits (off the runtime) until `topic`'s partition 0 holds `records`.
 async fn wait_for_records(bootstrap: String, topic: &'static str, records: i64) {
@@ -148,9 +149,9 @@ async fn s3_errors_resets_and_an_outage_are_retried_and_lose_nothing() {
     assert_eq!(sum.counts.rewinds, 0, "the retries outlasted the outage");
     // Ticks that waited out the outage show it in their end-to-end latency.
     assert!(
-        sum.stages["pipeline_e2e"].max_us >= 2_000_000,
+        sum.stages[&Stage::PipelineE2e].max_us >= 2_000_000,
         "{:?}",
-        sum.stages["pipeline_e2e"]
+        sum.stages[&Stage::PipelineE2e]
     );
 
     // An outage longer than the sink retries a request (5 s against upload_retry_for = 1 s): the

@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 
 use tickbench::model::load::Schedule;
 use tickbench::config;
+use tickbench::metrics::Stage;
 use tickbench::model::sim::{Generator, Model, Share, Universe};
 use tickbench::model::tick::Tick;
 
@@ -272,17 +273,17 @@ create_bucket = true
         range.iter().map(|d| stage_count(d, file, stage)).sum()
     };
     assert_eq!(
-        sum.stages["schedule_lag"].count,
+        sum.stages[&Stage::ScheduleLag].count,
         parts_sum(&dirs[..2], "produce.json", "schedule_lag")
     );
     assert_eq!(
-        sum.stages["pipeline_e2e"].count,
+        sum.stages[&Stage::PipelineE2e].count,
         parts_sum(&dirs[2..], "summary.json", "pipeline_e2e")
     );
     // 4 s measured at 5,000 a second, the warm-up second apart.
-    let measured = sum.stages["schedule_lag"].count;
+    let measured = sum.stages[&Stage::ScheduleLag].count;
     assert!((19_000..=21_000).contains(&measured), "{measured}");
-    assert!(sum.stages["pipeline_e2e"].count >= measured - 100);
+    assert!(sum.stages[&Stage::PipelineE2e].count >= measured - 100);
 
     // The merged folder is a run folder like any other.
     for f in [
