@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tickbench::model::format::{Compression, Encoding, Format};
 use tickbench::commands::query::{preset, query, Location};
+use tickbench::model::format::{Compression, Encoding, Format};
 use tickbench::model::tick::Tick;
 
 const PER_OBJECT: u64 = 100_000;

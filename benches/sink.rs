@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tickbench::model::format::{Compression, Encoding, Format};
-use tickbench::sink::batcher::{Batcher, TimeLayout, Triggers};
 use tickbench::model::tick::Tick;
+use tickbench::sink::batcher::{Batcher, TimeLayout, Triggers};
 
 const N: usize = 50_000;
 

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tickbench::model::load::{Profile, Schedule};
 use tickbench::config::{Segment, Symbols};
+use tickbench::model::load::{Profile, Schedule};
 use tickbench::model::sim::{gbm, Generator, Model, Share, Universe};
 
 const N: u64 = 100_000;
@@ -94,7 +94,9 @@ fn generate_and_encode(c: &mut Criterion) {
         let mut scratch = Vec::new();
         b.iter(|| {
             for l in &lines {
-                std::hint::black_box(tickbench::model::tick::decode_payload(l, &mut scratch).unwrap());
+                std::hint::black_box(
+                    tickbench::model::tick::decode_payload(l, &mut scratch).unwrap(),
+                );
             }
         })
     });

@@ -235,57 +235,8 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
     }
     bar.finish_and_clear();
 
-    let failed: std::collections::HashSet<(u32, u64)> = exp
-        .failed
-        .iter()
-        .filter_map(|f| index.get(f.symbol.as_str()).map(|i| (*i, f.seq)))
-        .collect();
-    for (sym, n) in exp.per_symbol.iter().enumerate() {
-        for seq in 0..*n {
-            let found = seen[sym][(seq / 64) as usize] & (1 << (seq % 64)) != 0;
-            let acked = !failed.contains(&(sym as u32, seq));
-            match (acked, found) {
-                (true, true) => audit.landed += 1,
-                (true, false) => {
-                    audit.lost += 1;
-                    if audit.lost_sample.len() < SAMPLE {
-                        audit
-                            .lost_sample
-                            .push(format!("{}#{seq}", exp.tickers[sym]));
-                    }
-                }
-                (false, true) => audit.landed_unacked += 1,
-                (false, false) => {}
-            }
-        }
-    }
-    if audit.lost > 0 {
-        audit.problems.push(format!(
-            "{} acknowledged ticks are not in S3, for example {}",
-            audit.lost,
-            audit.lost_sample.join(", ")
-        ));
-    }
-    if audit.duplicated > 0 {
-        audit.problems.push(format!(
-            "{} ticks are in S3 more than once, for example {}",
-            audit.duplicated,
-            audit.duplicated_sample.join(", ")
-        ));
-    }
-    if audit.foreign > 0 {
-        audit.problems.push(format!(
-            "{} records at this run's offsets were intended outside this run's schedule, so they are another run's (see the warnings for the broker's offsets); for example {}",
-            audit.foreign,
-            audit.foreign_sample.join(", ")
-        ));
-    }
-    if audit.unexpected > 0 {
-        audit.problems.push(format!(
-            "{} lines in S3 are not ticks this run produced",
-            audit.unexpected
-        ));
-    }
+    tally(exp, &index, &seen, &mut audit);
+    name_problems(&mut audit);
     check_offsets(exp, &mut audit.problems);
     check_dead_letters(loc, exp, &mut audit).await?;
     Ok(audit)
@@ -441,4 +392,63 @@ async fn list_under(loc: &Location<'_>, prefix: &str) -> anyhow::Result<Vec<(Str
         }
     }
     Ok(out)
+}
+
+/// Every acknowledged tick: found once (landed) or not (lost); unacknowledged ones found too.
+fn tally(exp: &Expected<'_>, index: &HashMap<&str, u32>, seen: &[Vec<u64>], audit: &mut Audit) {
+    let failed: std::collections::HashSet<(u32, u64)> = exp
+        .failed
+        .iter()
+        .filter_map(|f| index.get(f.symbol.as_str()).map(|i| (*i, f.seq)))
+        .collect();
+    for (sym, n) in exp.per_symbol.iter().enumerate() {
+        for seq in 0..*n {
+            let found = seen[sym][(seq / 64) as usize] & (1 << (seq % 64)) != 0;
+            let acked = !failed.contains(&(sym as u32, seq));
+            match (acked, found) {
+                (true, true) => audit.landed += 1,
+                (true, false) => {
+                    audit.lost += 1;
+                    if audit.lost_sample.len() < SAMPLE {
+                        audit
+                            .lost_sample
+                            .push(format!("{}#{seq}", exp.tickers[sym]));
+                    }
+                }
+                (false, true) => audit.landed_unacked += 1,
+                (false, false) => {}
+            }
+        }
+    }
+}
+
+/// The counts that fail the audit, as problems with examples.
+fn name_problems(audit: &mut Audit) {
+    if audit.lost > 0 {
+        audit.problems.push(format!(
+            "{} acknowledged ticks are not in S3, for example {}",
+            audit.lost,
+            audit.lost_sample.join(", ")
+        ));
+    }
+    if audit.duplicated > 0 {
+        audit.problems.push(format!(
+            "{} ticks are in S3 more than once, for example {}",
+            audit.duplicated,
+            audit.duplicated_sample.join(", ")
+        ));
+    }
+    if audit.foreign > 0 {
+        audit.problems.push(format!(
+            "{} records at this run's offsets were intended outside this run's schedule, so they are another run's (see the warnings for the broker's offsets); for example {}",
+            audit.foreign,
+            audit.foreign_sample.join(", ")
+        ));
+    }
+    if audit.unexpected > 0 {
+        audit.problems.push(format!(
+            "{} lines in S3 are not ticks this run produced",
+            audit.unexpected
+        ));
+    }
 }

@@ -36,7 +36,10 @@ pub enum Live {
         total: Duration,
     },
     /// `tickbench sink`: a sink process landing what arrives.
-    Sink { counters: Arc<Counters>, start_ns: u64 },
+    Sink {
+        counters: Arc<Counters>,
+        start_ns: u64,
+    },
 }
 
 /// What a display of the caller's does with a command's progress and notes.

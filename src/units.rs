@@ -58,6 +58,9 @@ mod tests {
         assert_eq!(ms_short(12_000_000), "12.0s");
         assert_eq!(bytes(1536.0), "1.5 KiB");
         assert_eq!(bytes(3.0 * 1048576.0), "3.0 MiB");
-        assert_eq!((number(3.0), number(2.5)), ("3".to_string(), "2.50".to_string()));
+        assert_eq!(
+            (number(3.0), number(2.5)),
+            ("3".to_string(), "2.50".to_string())
+        );
     }
 }

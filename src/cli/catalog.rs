@@ -45,9 +45,8 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
         (Some(d), _) => d,
         (None, Some(d)) => {
             let m: crate::results::Manifest = serde_json::from_str(
-                &std::fs::read_to_string(d.join("manifest.json")).with_context(|| {
-                    format!("reading {}", d.join("manifest.json").display())
-                })?,
+                &std::fs::read_to_string(d.join("manifest.json"))
+                    .with_context(|| format!("reading {}", d.join("manifest.json").display()))?,
             )?;
             m.started_at.get(..10).unwrap_or("2020-01-01").to_string()
         }

@@ -50,8 +50,8 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
             },
         )
     };
-    let target = target_prefix
-        .unwrap_or_else(|| format!("{}-compacted", s.s3.prefix.trim_end_matches('/')));
+    let target =
+        target_prefix.unwrap_or_else(|| format!("{}-compacted", s.s3.prefix.trim_end_matches('/')));
     anyhow::ensure!(
         target.trim_end_matches('/') != s.s3.prefix.trim_end_matches('/'),
         "--target-prefix {target:?}: must differ from the sink's prefix"

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-
 use super::Signals;
 
 #[derive(Debug, clap::Args)]
@@ -21,15 +20,13 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
     let c = crate::report::compare::Comparison::load(&run_dirs)?;
     let out = match out {
         Some(o) => o,
-        None => {
-            crate::results::RunDir::create(
-                std::path::Path::new("results"),
-                "compare",
-                chrono::Utc::now(),
-            )?
-            .path()
-            .to_path_buf()
-        }
+        None => crate::results::RunDir::create(
+            std::path::Path::new("results"),
+            "compare",
+            chrono::Utc::now(),
+        )?
+        .path()
+        .to_path_buf(),
     };
     c.write(&out)?;
     print!("{}", c.markdown());

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-
 use super::{Signals, Targets};
 use crate::commands::doctor;
 use crate::config;

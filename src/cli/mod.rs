@@ -1,21 +1,21 @@
 //! The command line: clap's types and one file a command, each building options, calling
 //! `commands::<cmd>` and printing what it returns. `main.rs` only parses and calls [`execute`].
 
-mod run;
-mod produce;
-mod sink;
-mod doctor;
-mod verify;
-mod report;
-mod compare;
-mod merge;
 mod catalog;
 mod compact;
-mod query;
-mod up;
-mod scenario;
+mod compare;
+mod doctor;
+mod merge;
+mod produce;
 pub mod progress;
+mod query;
+mod report;
+mod run;
+mod scenario;
 mod signals;
+mod sink;
+mod up;
+mod verify;
 
 pub use signals::Signals;
 

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-
 use super::Signals;
 use crate::commands::up;
 
@@ -26,7 +25,7 @@ pub struct Args {
     s3_port: u16,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> {
     let Args {
         dir,
         topic,
@@ -34,13 +33,25 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
         bucket,
         s3_port,
     } = args;
-    up::up(&up::UpOptions {
-        dir,
-        topic,
-        partitions,
-        bucket,
-        s3_port,
-    })
+    // Ctrl-C or SIGTERM stops the services cleanly.
+    signals.listen(true)?;
+    up::up(
+        &up::UpOptions {
+            dir,
+            topic,
+            partitions,
+            bucket,
+            s3_port,
+        },
+        |how| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(how.as_bytes());
+            let _ = out.flush();
+        },
+        &signals.stop,
+    )
     .await?;
+    println!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use crate::model::format::{Compression, Format};
 use crate::config::{GroupBy, Scenario, TimeGranularity};
+use crate::model::format::{Compression, Format};
 
 /// The tick's columns as Hive types, in wire order.
 const COLUMNS: [(&str, &str, &str); 7] = [

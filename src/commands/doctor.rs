@@ -11,8 +11,8 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 
-use crate::io::connect::{self, CONNECT_TIMEOUT};
 use crate::config::Scenario;
+use crate::io::connect::{self, CONNECT_TIMEOUT};
 
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::Stage;
-use crate::results;
 use crate::commands::run::{run, RunOptions};
 use crate::config::{MaxSearch, Scenario};
+use crate::metrics::Stage;
+use crate::results;
 
 /// One step of the search.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -155,7 +155,8 @@ async fn step(
     s.duration = m.step;
     s.rate.ticks_per_second = Some(rate);
     s.rate.segments.clear();
-    opts.reporter.note(&format!("max: trying {rate:.0} ticks/s"));
+    opts.reporter
+        .note(&format!("max: trying {rate:.0} ticks/s"));
     let out = run(&s, None, opts)
         .await
         .with_context(|| format!("max-mode step at {rate:.0} ticks/s"))?;

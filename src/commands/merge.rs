@@ -332,7 +332,10 @@ fn check_parts(producers: &[ProducerDir], sinks: &[SinkDir]) -> anyhow::Result<V
             starts.len()
         ));
     }
-    let groups: BTreeSet<&str> = sinks.iter().map(|s| s.part.summary.group_id.as_str()).collect();
+    let groups: BTreeSet<&str> = sinks
+        .iter()
+        .map(|s| s.part.summary.group_id.as_str())
+        .collect();
     if groups.len() > 1 {
         problems.push(format!(
             "the sinks were in {} consumer groups ({}): each group reads every record, so ticks land more than once",

@@ -10,15 +10,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use crate::io::connect;
-use crate::io::embedded::EmbeddedKafka;
-use crate::model::load::Schedule;
-use crate::metrics::{now_ns, Counters, Percentiles, Recorders, Stage};
-use crate::produce::LoadOf;
-use crate::results::{files, Endpoints, Manifest, ProduceSummary, Role, RunDir, StageSummary};
 use crate::commands::run::RunOptions;
 use crate::config::Scenario;
+use crate::io::connect;
+use crate::io::embedded::EmbeddedKafka;
+use crate::metrics::{now_ns, Counters, Percentiles, Recorders, Stage};
+use crate::model::load::Schedule;
 use crate::model::sim::{Model, Share, Universe};
+use crate::produce::LoadOf;
+use crate::results::{files, Endpoints, Manifest, ProduceSummary, Role, RunDir, StageSummary};
 
 /// Which part of the load this process produces, and when.
 #[derive(Debug, Clone, Copy)]
@@ -163,12 +163,7 @@ pub async fn produce(
         scenario,
         share,
         schedule: &schedule,
-        tickers: model
-            .universe
-            .symbols
-            .iter()
-            .map(|s| s.ticker.clone())
-            .collect(),
+        tickers: model.universe.tickers(),
         start_offsets,
         end_offsets,
     });

@@ -119,7 +119,9 @@ impl Location {
             let sc = crate::config::load(&run.file(files::SCENARIO))?;
             let path = crate::model::layout::topic_prefix(&sc.s3.prefix, &sc.kafka.topic);
             if m.s3_embedded && endpoint.is_none() {
-                return Ok(Location::Folder(run.embedded_s3().join(&m.s3_bucket).join(path)));
+                return Ok(Location::Folder(
+                    run.embedded_s3().join(&m.s3_bucket).join(path),
+                ));
             }
             return Ok(Location::S3 {
                 bucket: m.s3_bucket,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 
 use crate::audit;
-use crate::config::Scenario;
+use crate::config::{S3Target, Scenario};
 use crate::io::connect;
 use crate::io::embedded::{EmbeddedKafka, EmbeddedS3};
 use crate::metrics::{now_ns, Counters, Recorders};
@@ -70,30 +70,11 @@ pub async fn run(
     let resolved = scenario.resolved_toml();
     dir.write_scenario(&resolved)?;
 
-    // Services: the embedded defaults unless the scenario names real ones.
+    let services = Services::start(scenario, &dir).await?;
+    let (brokers, client, bucket) = (&services.brokers, &services.client, &services.bucket);
     let k = &scenario.kafka;
-    let (brokers, embedded_kafka) = EmbeddedKafka::unless_named(k)?;
-    let embedded_s3 = if scenario.s3.is_embedded() {
-        Some(EmbeddedS3::start(&dir.embedded_s3()).await?)
-    } else {
-        None
-    };
-    let s3_endpoint = embedded_s3.as_ref().map(|e| e.endpoint());
-    let client = connect::s3_client(&scenario.s3, s3_endpoint.as_deref()).await;
-    let bucket = scenario.s3.bucket_name().to_string();
-    let where_ = s3_endpoint
-        .clone()
-        .or_else(|| scenario.s3.endpoint.clone())
-        .unwrap_or_else(|| "AWS S3".into());
-    connect::prepare_bucket(
-        &client,
-        &bucket,
-        embedded_s3.is_some() || scenario.s3.create_bucket,
-        &where_,
-    )
-    .await?;
-    let partitions = connect::prepare_topic(&brokers, k).await?;
-    let producer_cfg = connect::producer_config(&brokers, k);
+    let partitions = connect::prepare_topic(brokers, k).await?;
+    let producer_cfg = connect::producer_config(brokers, k);
     let start_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;
 
     let counters = Arc::new(Counters::default());
@@ -104,7 +85,7 @@ pub async fn run(
     if k.group_id.is_none() {
         // A fresh group would start at `earliest` and read a shared topic's whole history only to
         // skip it: start it where this run's records will begin instead.
-        connect::commit_offsets(&brokers, k, &group_id, &start_offsets).await?;
+        connect::commit_offsets(brokers, k, &group_id, &start_offsets).await?;
     }
 
     // The market model first: a large universe or a symbol file takes a moment to build.
@@ -112,22 +93,17 @@ pub async fn run(
         Universe::new(&scenario.symbols, scenario.seed),
         scenario.seed,
     );
-    let tickers: Vec<String> = model
-        .universe
-        .symbols
-        .iter()
-        .map(|s| s.ticker.clone())
-        .collect();
+    let tickers = model.universe.tickers();
 
     // The sink starts consuming at once so the group forms; the load's clock starts once it has.
     let rec = Arc::new(Recorders::unanchored());
     let mut sink = sink::start::start(
         scenario,
         sink::start::Target {
-            brokers: &brokers,
+            brokers,
             group_id: &group_id,
             client: client.clone(),
-            bucket: &bucket,
+            bucket,
             start_offsets: start_offsets.clone(),
             journal: None,
         },
@@ -163,28 +139,7 @@ pub async fn run(
         scenario.total_duration(),
     );
 
-    // If the sink fails while the load runs, stop the producer rather than loading a dead pipeline.
-    // A stop (Ctrl-C) ends the load early; what was produced is still landed, audited and reported.
-    let mut interrupted = false;
-    let report = loop {
-        tokio::select! {
-            p = &mut producer_task => break p.context("the producer threads panicked")??,
-            s = &mut sink.task => {
-                stop.store(true, Ordering::Relaxed);
-                let err = match s {
-                    Ok(Err(e)) => e.into(),
-                    Ok(Ok(_)) => anyhow!("the sink stopped before the load ended"),
-                    Err(e) => anyhow!("the sink panicked: {e}"),
-                };
-                return Err(err.context("sink failed during the load"));
-            }
-            _ = opts.stop.cancelled(), if !interrupted => {
-                interrupted = true;
-                stop.store(true, Ordering::Relaxed);
-                opts.reporter.note("interrupted: stopping the load; landing and auditing what was produced (Ctrl-C again to abort)");
-            }
-        }
-    };
+    let (report, interrupted) = drive(&mut producer_task, &mut sink.task, &stop, opts).await?;
     let end_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;
     let (drain_to, warnings) = drain_targets(&end_offsets, &report.acked_offsets);
     let _ = sink.drain.send(Some(drain_to));
@@ -212,10 +167,7 @@ pub async fn run(
                 stopped_by: "drain",
                 elapsed_s: now_ns().saturating_sub(run_start_ns) as f64 / 1e9,
                 first_record_ns: None,
-                start_at: Some(
-                    chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(run_start_ns as i64)
-                        .to_rfc3339(),
-                ),
+                start_at: Some(rfc3339(run_start_ns)),
                 orphaned_uploads_aborted: 0,
             },
             &rec,
@@ -230,62 +182,22 @@ pub async fn run(
         produced,
         host: sink_part.host.clone(),
     }];
-    let sinks = [sink_part];
-    let expectations = outcome::expectations(
-        &producers,
-        &sinks,
-        &Bucket {
-            bucket: &bucket,
-            prefix: &scenario.s3.prefix,
-        },
-    );
-    dir.write(files::EXPECTED, &expectations)?;
-    let audit = audit::run(
-        &audit::Location {
-            client: &client,
-            bucket: &bucket,
-            prefix: &scenario.s3.prefix,
-            topic: &k.topic,
-            progress: opts.reporter.shows_bars(),
-        },
-        &expectations.expected(),
-    )
-    .await?;
-
-    rec.write_logs(&dir.histograms(), scenario.warmup)
-        .context("writing histograms")?;
-    dir.write_lines(files::OBJECTS, &sink_report.landed)?;
-    dir.write_lines(files::DEAD_LETTERS, &sink_report.dead_letters)?;
-    let process = crate::resources::process_cpu_s()
-        .zip(cpu_at_start)
-        .map(|(now, start)| now - start);
-    let summary = outcome::assemble(Assembly {
-        run_id: dir.id(),
-        load: scenario,
-        producers: &producers,
-        sinks: &sinks,
-        expectations: &expectations,
-        audit: &audit,
+    let summary = conclude(Concluding {
+        scenario,
+        dir: &dir,
+        services: &services,
+        opts,
         rec: &rec,
-        resources: Resources {
-            peak_rss_bytes: crate::resources::peak_rss_bytes(),
-            sink_peak_buffered_bytes: sink_report.peak_buffered_bytes,
-            sink_peak_open_batches: sink_report.peak_open_batches,
-            sink_memory_bound_bytes: sink::memory_bound(
-                &scenario.sink,
-                sink_report.peak_open_batches,
-            ),
-            cpu_process_s: process,
-            cpu_producer_threads_s,
-            cpu_rest_s_per_million_ticks: process
-                .zip(cpu_producer_threads_s)
-                .map(|(p, q)| (p - q).max(0.0) * 1e6 / (audit.landed.max(1)) as f64),
-        },
+        producers: &producers,
+        sinks: &[sink_part],
+        report: &sink_report,
+        cpu_at_start,
+        cpu_producer_threads_s,
         interrupted,
-        problems: Vec::new(),
         warnings,
-        end_offsets: Some(end_offsets),
-    })?;
+        end_offsets,
+    })
+    .await?;
     dir.write(files::SUMMARY, &summary)?;
     let manifest = Manifest::new(
         Role::Run,
@@ -293,28 +205,203 @@ pub async fn run(
         scenario,
         &resolved,
         scenario_file,
-        Endpoints {
-            kafka_brokers: brokers,
-            kafka_embedded: embedded_kafka.is_some(),
-            s3_endpoint: s3_endpoint.or_else(|| scenario.s3.endpoint.clone()),
-            s3_bucket: bucket,
-            s3_embedded: embedded_s3.is_some(),
-        },
+        services.endpoints(scenario),
         started_at,
     );
     dir.write(files::MANIFEST, &manifest)?;
     report::document::RunReport::load(dir.path())
         .and_then(|r| r.write())
         .context("writing the report")?;
-
-    if let Some(s3) = embedded_s3 {
-        s3.stop().await;
-    }
-    drop(embedded_kafka);
+    services.stop().await;
     Ok(RunOutcome {
         dir: dir.path().to_path_buf(),
         summary,
     })
+}
+
+/// The services a run talks to: the embedded defaults unless the scenario names real ones.
+struct Services {
+    brokers: String,
+    kafka: Option<EmbeddedKafka>,
+    s3: Option<EmbeddedS3>,
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl Services {
+    async fn start(scenario: &Scenario, dir: &RunDir) -> anyhow::Result<Services> {
+        let (brokers, kafka) = EmbeddedKafka::unless_named(&scenario.kafka)?;
+        let s3 = match scenario.s3.target() {
+            S3Target::Embedded => Some(EmbeddedS3::start(&dir.embedded_s3()).await?),
+            _ => None,
+        };
+        let endpoint = s3.as_ref().map(|e| e.endpoint());
+        let client = connect::s3_client(&scenario.s3, endpoint.as_deref()).await;
+        let bucket = scenario.s3.bucket_name().to_string();
+        let where_ = endpoint.unwrap_or_else(|| scenario.s3.target().describe());
+        connect::prepare_bucket(
+            &client,
+            &bucket,
+            s3.is_some() || scenario.s3.create_bucket,
+            &where_,
+        )
+        .await?;
+        Ok(Services {
+            brokers,
+            kafka,
+            s3,
+            client,
+            bucket,
+        })
+    }
+
+    fn endpoints(&self, scenario: &Scenario) -> Endpoints {
+        Endpoints {
+            kafka_brokers: self.brokers.clone(),
+            kafka_embedded: self.kafka.is_some(),
+            s3_endpoint: self
+                .s3
+                .as_ref()
+                .map(|e| e.endpoint())
+                .or_else(|| scenario.s3.endpoint.clone()),
+            s3_bucket: self.bucket.clone(),
+            s3_embedded: self.s3.is_some(),
+        }
+    }
+
+    async fn stop(self) {
+        if let Some(s3) = self.s3 {
+            s3.stop().await;
+        }
+        drop(self.kafka);
+    }
+}
+
+/// Waits for the load to end. If the sink fails meanwhile, the producer stops rather than load a
+/// dead pipeline; a stop (Ctrl-C) ends the load early, and what was produced is still landed,
+/// audited and reported. Returns the producer's report and whether the load was cut short.
+async fn drive(
+    producer: &mut tokio::task::JoinHandle<anyhow::Result<produce::ProduceReport>>,
+    sink: &mut tokio::task::JoinHandle<Result<sink::SinkReport, sink::SinkError>>,
+    stop: &AtomicBool,
+    opts: &RunOptions,
+) -> anyhow::Result<(produce::ProduceReport, bool)> {
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            p = &mut *producer => return Ok((p.context("the producer threads panicked")??, interrupted)),
+            s = &mut *sink => {
+                stop.store(true, Ordering::Relaxed);
+                let err = match s {
+                    Ok(Err(e)) => e.into(),
+                    Ok(Ok(_)) => anyhow!("the sink stopped before the load ended"),
+                    Err(e) => anyhow!("the sink panicked: {e}"),
+                };
+                return Err(err.context("sink failed during the load"));
+            }
+            _ = opts.stop.cancelled(), if !interrupted => {
+                interrupted = true;
+                stop.store(true, Ordering::Relaxed);
+                opts.reporter.note("interrupted: stopping the load; landing and auditing what was produced (Ctrl-C again to abort)");
+            }
+        }
+    }
+}
+
+/// What the load left, for the audit and the results folder.
+struct Concluding<'a> {
+    scenario: &'a Scenario,
+    dir: &'a RunDir,
+    services: &'a Services,
+    opts: &'a RunOptions,
+    rec: &'a Recorders,
+    producers: &'a [ProducerPart],
+    sinks: &'a [SinkPart],
+    report: &'a sink::SinkReport,
+    cpu_at_start: Option<f64>,
+    cpu_producer_threads_s: Option<f64>,
+    interrupted: bool,
+    warnings: Vec<String>,
+    end_offsets: BTreeMap<i32, i64>,
+}
+
+/// The audit over the run's parts, the folder's records, and the summary assembled from them.
+async fn conclude(c: Concluding<'_>) -> anyhow::Result<Summary> {
+    let expectations = outcome::expectations(
+        c.producers,
+        c.sinks,
+        &Bucket {
+            bucket: &c.services.bucket,
+            prefix: &c.scenario.s3.prefix,
+        },
+    );
+    c.dir.write(files::EXPECTED, &expectations)?;
+    let audit = audit::run(
+        &audit::Location {
+            client: &c.services.client,
+            bucket: &c.services.bucket,
+            prefix: &c.scenario.s3.prefix,
+            topic: &c.scenario.kafka.topic,
+            progress: c.opts.reporter.shows_bars(),
+        },
+        &expectations.expected(),
+    )
+    .await?;
+
+    c.rec
+        .write_logs(&c.dir.histograms(), c.scenario.warmup)
+        .context("writing histograms")?;
+    c.dir.write_lines(files::OBJECTS, &c.report.landed)?;
+    c.dir
+        .write_lines(files::DEAD_LETTERS, &c.report.dead_letters)?;
+    outcome::assemble(Assembly {
+        run_id: c.dir.id(),
+        load: c.scenario,
+        producers: c.producers,
+        sinks: c.sinks,
+        expectations: &expectations,
+        audit: &audit,
+        rec: c.rec,
+        resources: resources(
+            c.scenario,
+            c.report,
+            c.cpu_at_start,
+            c.cpu_producer_threads_s,
+            audit.landed,
+        ),
+        interrupted: c.interrupted,
+        problems: Vec::new(),
+        warnings: c.warnings,
+        end_offsets: Some(c.end_offsets),
+    })
+}
+
+fn rfc3339(ns: u64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(ns as i64).to_rfc3339()
+}
+
+/// This run's share of the process's memory and CPU; the producer threads' CPU apart.
+fn resources(
+    scenario: &Scenario,
+    sink: &sink::SinkReport,
+    cpu_at_start: Option<f64>,
+    cpu_producer_threads_s: Option<f64>,
+    landed: u64,
+) -> Resources {
+    let process = crate::resources::process_cpu_s()
+        .zip(cpu_at_start)
+        .map(|(now, start)| now - start);
+    Resources {
+        peak_rss_bytes: crate::resources::peak_rss_bytes(),
+        sink_peak_buffered_bytes: sink.peak_buffered_bytes,
+        sink_peak_open_batches: sink.peak_open_batches,
+        sink_memory_bound_bytes: crate::sink::memory_bound(&scenario.sink, sink.peak_open_batches),
+        cpu_process_s: process,
+        cpu_producer_threads_s,
+        cpu_rest_s_per_million_ticks: process
+            .zip(cpu_producer_threads_s)
+            .map(|(p, q)| (p - q).max(0.0) * 1e6 / landed.max(1) as f64),
+    }
 }
 
 /// Where the sink drains to: whichever is further, the broker's high watermark or the offsets its

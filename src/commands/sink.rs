@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::config::Scenario;
+use crate::config::{KafkaTarget, S3Target, Scenario};
 use crate::io::connect;
 use crate::metrics::{now_ns, Counters, Recorders};
 use crate::results::{files, Endpoints, Manifest, Resources, Role, RunDir, SinkSummary};
@@ -52,10 +52,10 @@ pub async fn sink(
     opts: &SinkOptions,
 ) -> anyhow::Result<(PathBuf, SinkSummary)> {
     let k = &scenario.kafka;
-    let Some(brokers) = k.brokers.clone() else {
+    let KafkaTarget::Brokers(brokers) = k.target() else {
         bail!("tickbench sink needs the brokers the producers use: set kafka.brokers in the scenario or pass --brokers (`tickbench up` starts a mock cluster to share)");
     };
-    if scenario.s3.is_embedded() {
+    if scenario.s3.target() == S3Target::Embedded {
         bail!("tickbench sink needs an S3 its readers can reach after it stops: set s3.endpoint or s3.bucket in the scenario, or pass --s3-endpoint / --bucket (`tickbench up` starts a local S3 server)");
     }
     anyhow::ensure!(
@@ -93,19 +93,15 @@ pub async fn sink(
 
     let client = connect::s3_client(&scenario.s3, None).await;
     let bucket = scenario.s3.bucket_name().to_string();
-    let where_ = scenario
-        .s3
-        .endpoint
-        .clone()
-        .unwrap_or_else(|| "AWS S3".into());
+    let where_ = scenario.s3.target().describe();
     connect::prepare_bucket(&client, &bucket, scenario.s3.create_bucket, &where_).await?;
     let aborted = journal
         .abort(&client, &orphans)
         .await
         .context("aborting the uploads an earlier sink left open")?;
-    let partitions = connect::prepare_topic(&brokers, k).await?;
+    let partitions = connect::prepare_topic(brokers, k).await?;
     if let Some(at) = opts.start_at {
-        start_group_at(&brokers, k, &group_id, &partitions, at, &opts.reporter).await?;
+        start_group_at(brokers, k, &group_id, &partitions, at, &opts.reporter).await?;
     }
 
     let start_ns = now_ns();
@@ -122,7 +118,7 @@ pub async fn sink(
     let mut sink = crate::sink::start::start(
         scenario,
         crate::sink::start::Target {
-            brokers: &brokers,
+            brokers,
             group_id: &group_id,
             client: client.clone(),
             bucket: &bucket,
@@ -133,13 +129,81 @@ pub async fn sink(
         counters.clone(),
     )?;
 
+    let progress = opts.reporter.live_sink(counters.clone(), start_ns);
+    let (report, stopped_by, first_record_ns) =
+        land_until_stopped(&mut sink, &counters, opts, start_ns, load_start_ns).await?;
+    drop(progress);
+
+    rec.write_logs(&dir.histograms(), Duration::ZERO)
+        .context("writing histograms")?;
+    dir.write_lines(files::OBJECTS, &report.landed)?;
+    dir.write_lines(files::COMMITS, &report.commits)?;
+    dir.write_lines(files::DEAD_LETTERS, &report.dead_letters)?;
+    let landed: u64 = report.landed.iter().map(|l| l.records).sum();
+    let cpu = crate::resources::process_cpu_s();
+    let summary = crate::sink::start::summarize(
+        scenario,
+        &report,
+        Identity {
+            run_id: dir.id(),
+            instance: &opts.instance,
+            group_id: &group_id,
+            stopped_by,
+            elapsed_s: now_ns().saturating_sub(start_ns) as f64 / 1e9,
+            first_record_ns,
+            start_at: opts.start_at.map(|t| t.to_rfc3339()),
+            orphaned_uploads_aborted: aborted,
+        },
+        &rec,
+        &sink.requests,
+        Resources {
+            peak_rss_bytes: crate::resources::peak_rss_bytes(),
+            sink_peak_buffered_bytes: report.peak_buffered_bytes,
+            sink_peak_open_batches: report.peak_open_batches,
+            sink_memory_bound_bytes: crate::sink::memory_bound(
+                &scenario.sink,
+                report.peak_open_batches,
+            ),
+            cpu_process_s: cpu,
+            cpu_producer_threads_s: None,
+            cpu_rest_s_per_million_ticks: cpu.map(|c| c * 1e6 / landed.max(1) as f64),
+        },
+    );
+    dir.write(files::SUMMARY, &summary)?;
+    let manifest = Manifest::new(
+        Role::Sink,
+        dir.id(),
+        scenario,
+        &resolved,
+        None,
+        Endpoints {
+            kafka_brokers: brokers.to_string(),
+            kafka_embedded: false,
+            s3_endpoint: scenario.s3.endpoint.clone(),
+            s3_bucket: bucket,
+            s3_embedded: false,
+        },
+        started_at,
+    );
+    dir.write(files::MANIFEST, &manifest)?;
+    Ok((dir.path().to_path_buf(), summary))
+}
+
+/// Lands what arrives until the topic is idle for `--until-idle` or the caller stops the sink;
+/// returns its report, what stopped it and when its first record arrived.
+async fn land_until_stopped(
+    sink: &mut crate::sink::start::Started,
+    counters: &Counters,
+    opts: &SinkOptions,
+    start_ns: u64,
+    load_start_ns: u64,
+) -> anyhow::Result<(crate::sink::SinkReport, &'static str, Option<u64>)> {
     // An empty drain target means: land what is held, commit it, stop.
     let drain = sink.drain.clone();
     let drain_now = move || {
         let _ = drain.send(Some(BTreeMap::new()));
     };
     let mut idle = IdleClock::new(opts.until_idle);
-    let progress = opts.reporter.live_sink(counters.clone(), start_ns);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut stopped_by = None;
     let report = loop {
@@ -169,61 +233,7 @@ pub async fn sink(
             }
         }
     };
-    drop(progress);
-
-    rec.write_logs(&dir.histograms(), Duration::ZERO)
-        .context("writing histograms")?;
-    dir.write_lines(files::OBJECTS, &report.landed)?;
-    dir.write_lines(files::COMMITS, &report.commits)?;
-    dir.write_lines(files::DEAD_LETTERS, &report.dead_letters)?;
-    let landed: u64 = report.landed.iter().map(|l| l.records).sum();
-    let cpu = crate::resources::process_cpu_s();
-    let summary = crate::sink::start::summarize(
-        scenario,
-        &report,
-        Identity {
-            run_id: dir.id(),
-            instance: &opts.instance,
-            group_id: &group_id,
-            stopped_by: stopped_by.unwrap_or("signal"),
-            elapsed_s: now_ns().saturating_sub(start_ns) as f64 / 1e9,
-            first_record_ns: idle.first_record_ns,
-            start_at: opts.start_at.map(|t| t.to_rfc3339()),
-            orphaned_uploads_aborted: aborted,
-        },
-        &rec,
-        &sink.requests,
-        Resources {
-            peak_rss_bytes: crate::resources::peak_rss_bytes(),
-            sink_peak_buffered_bytes: report.peak_buffered_bytes,
-            sink_peak_open_batches: report.peak_open_batches,
-            sink_memory_bound_bytes: crate::sink::memory_bound(
-                &scenario.sink,
-                report.peak_open_batches,
-            ),
-            cpu_process_s: cpu,
-            cpu_producer_threads_s: None,
-            cpu_rest_s_per_million_ticks: cpu.map(|c| c * 1e6 / landed.max(1) as f64),
-        },
-    );
-    dir.write(files::SUMMARY, &summary)?;
-    let manifest = Manifest::new(
-        Role::Sink,
-        dir.id(),
-        scenario,
-        &resolved,
-        None,
-        Endpoints {
-            kafka_brokers: brokers,
-            kafka_embedded: false,
-            s3_endpoint: scenario.s3.endpoint.clone(),
-            s3_bucket: bucket,
-            s3_embedded: false,
-        },
-        started_at,
-    );
-    dir.write(files::MANIFEST, &manifest)?;
-    Ok((dir.path().to_path_buf(), summary))
+    Ok((report, stopped_by.unwrap_or("signal"), idle.first_record_ns))
 }
 
 /// A group new to the topic would start at its earliest offset and land earlier loads' records
@@ -324,4 +334,3 @@ impl IdleClock {
                 .is_some_and(|l| self.since.elapsed() >= l + extra)
     }
 }
-

@@ -1,10 +1,10 @@
 //! `tickbench up`: the embedded services as a foreground process, so other tools (kcat, the AWS
 //! CLI, DuckDB, a second tickbench) can use them. Ctrl-C (or SIGTERM) stops them cleanly.
 
-use std::io::Write;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use tokio_util::sync::CancellationToken;
 
 use crate::io::embedded::{EmbeddedKafka, EmbeddedS3, S3_ACCESS_KEY, S3_SECRET_KEY};
 
@@ -21,8 +21,12 @@ pub struct UpOptions {
     pub s3_port: u16,
 }
 
-/// Starts both services, prints how to reach them, and serves until interrupted.
-pub async fn up(opts: &UpOptions) -> anyhow::Result<()> {
+/// Starts both services, gives `ready` how to reach them, and serves until `stop` is cancelled.
+pub async fn up(
+    opts: &UpOptions,
+    ready: impl FnOnce(&str),
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
     let kafka = EmbeddedKafka::start(1, &opts.topic, opts.partitions as i32)?;
     let s3 = EmbeddedS3::start_on(&opts.dir, opts.s3_port).await?;
     let client = crate::io::connect::s3_client(&Default::default(), Some(&s3.endpoint())).await;
@@ -30,7 +34,7 @@ pub async fn up(opts: &UpOptions) -> anyhow::Result<()> {
     let brokers = kafka.bootstrap_servers().to_string();
     let endpoint = s3.endpoint();
     let dir = std::fs::canonicalize(&opts.dir).unwrap_or_else(|_| opts.dir.clone());
-    let mut out = std::io::stdout().lock();
+    let mut out = String::new();
     writeln!(
         out,
         "kafka  bootstrap.servers={brokers}  topic={} ({} partitions; librdkafka mock cluster)",
@@ -59,17 +63,9 @@ pub async fn up(opts: &UpOptions) -> anyhow::Result<()> {
         opts.bucket
     )?;
     writeln!(out, "Ctrl-C stops them.")?;
-    out.flush()?;
-    drop(out);
-
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
-        _ = term.recv() => {}
-    }
+    ready(&out);
+    stop.cancelled().await;
     s3.stop().await;
     drop(kafka);
-    println!("stopped");
     Ok(())
 }

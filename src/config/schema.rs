@@ -8,6 +8,7 @@ use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 
 pub use super::encoding::{Compression, Encoding, Format};
+use super::targets::{Kafka, S3};
 
 /// One benchmark run: what load to generate, where to send it and how the sink batches it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -304,33 +305,6 @@ pub enum Segment {
     },
 }
 
-/// Kafka cluster, topic and client properties.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Kafka {
-    /// bootstrap.servers; when absent, an in-process librdkafka mock cluster is started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub brokers: Option<String>,
-    /// Topic the ticks are produced to and consumed from.
-    #[serde(default = "default_topic")]
-    pub topic: String,
-    /// Partition count of the topic (used when tickbench creates it).
-    #[serde(default = "default_partitions")]
-    pub partitions: u32,
-    /// Consumer group of the sink; default `tickbench-<run id>`, fresh for every run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_id: Option<String>,
-    /// librdkafka properties for both clients (security.protocol, sasl.*, ssl.*), passed unchanged.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub client: BTreeMap<String, String>,
-    /// librdkafka producer properties (acks, linger.ms, batch.size, compression.type...), passed unchanged.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub producer: BTreeMap<String, String>,
-    /// librdkafka consumer properties (fetch.min.bytes, session.timeout.ms...), passed unchanged.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub consumer: BTreeMap<String, String>,
-}
-
 /// How the sink batches records into S3 objects; the first trigger to fire closes the batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -451,45 +425,6 @@ pub enum UploadMode {
     Buffered,
 }
 
-/// Where the objects land.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct S3 {
-    /// S3 endpoint URL (for an S3-compatible server); when absent and `bucket` is absent too, an
-    /// in-process S3 server is started. With a bucket and no endpoint, real AWS S3 is used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    /// Bucket name; default "tickbench".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bucket: Option<String>,
-    /// Key prefix under which `<topic>/dt=.../hour=.../` objects are written.
-    #[serde(default = "default_prefix")]
-    pub prefix: String,
-    /// AWS region; default from the AWS config chain, else us-east-1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// Path-style addressing (`endpoint/bucket/key`); default true when an endpoint is set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub force_path_style: Option<bool>,
-    /// Create the bucket if it does not exist (always done on the embedded server).
-    #[serde(default)]
-    pub create_bucket: bool,
-    /// Named profile of `~/.aws/config` for credentials and region; default: the chain's own
-    /// choice (`AWS_PROFILE`, else "default").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
-    /// Attempts the AWS SDK makes per request (standard retry mode, exponential backoff with
-    /// jitter) before the sink's own retries (`sink.upload_retry_for`) take over.
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: u32,
-}
-
-fn default_max_attempts() -> u32 {
-    5
-}
-
-pub const DEFAULT_BUCKET: &str = "tickbench";
-
 fn default_price_median() -> f64 {
     50.0
 }
@@ -520,12 +455,6 @@ fn default_vol_max() -> f64 {
 fn default_half_spread_bps() -> f64 {
     1.0
 }
-fn default_topic() -> String {
-    "ticks".into()
-}
-fn default_partitions() -> u32 {
-    12
-}
 fn default_max_records() -> u64 {
     1_000_000
 }
@@ -549,23 +478,6 @@ fn default_upload_concurrency() -> u32 {
 }
 fn default_drain_timeout() -> Duration {
     Duration::from_secs(60)
-}
-fn default_prefix() -> String {
-    "tickbench".into()
-}
-
-impl Default for Kafka {
-    fn default() -> Self {
-        Kafka {
-            brokers: None,
-            topic: default_topic(),
-            partitions: default_partitions(),
-            group_id: None,
-            client: BTreeMap::new(),
-            producer: BTreeMap::new(),
-            consumer: BTreeMap::new(),
-        }
-    }
 }
 
 impl Default for Sink {
@@ -608,31 +520,5 @@ impl Sink {
     /// Objects up to this size are one PutObject.
     pub fn multipart_threshold(&self) -> u64 {
         self.multipart_threshold.unwrap_or(self.part_size).as_u64()
-    }
-}
-
-impl Default for S3 {
-    fn default() -> Self {
-        S3 {
-            endpoint: None,
-            bucket: None,
-            prefix: default_prefix(),
-            region: None,
-            force_path_style: None,
-            create_bucket: false,
-            profile: None,
-            max_attempts: default_max_attempts(),
-        }
-    }
-}
-
-impl S3 {
-    /// True when neither an endpoint nor a bucket is named: the run starts its own S3 server.
-    pub fn is_embedded(&self) -> bool {
-        self.endpoint.is_none() && self.bucket.is_none()
-    }
-
-    pub fn bucket_name(&self) -> &str {
-        self.bucket.as_deref().unwrap_or(DEFAULT_BUCKET)
     }
 }

@@ -25,7 +25,14 @@ pub enum Stat {
 }
 
 impl Stat {
-    pub const ALL: [Stat; 6] = [Stat::P50, Stat::P90, Stat::P99, Stat::P999, Stat::Max, Stat::Mean];
+    pub const ALL: [Stat; 6] = [
+        Stat::P50,
+        Stat::P90,
+        Stat::P99,
+        Stat::P999,
+        Stat::Max,
+        Stat::Mean,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -178,7 +185,11 @@ mod tests {
         let t = parse("pipeline_e2e_p99", "<= 2s").unwrap();
         assert_eq!(
             (t.metric, t.op, t.bound),
-            (Metric::Latency(Stage::PipelineE2e, Stat::P99), Op::Le, 2000.0)
+            (
+                Metric::Latency(Stage::PipelineE2e, Stat::P99),
+                Op::Le,
+                2000.0
+            )
         );
         let t = parse("landed_per_s", ">= 50_000").unwrap();
         assert_eq!((t.op, t.bound), (Op::Ge, 50000.0));

@@ -15,7 +15,10 @@ const CLOCK_BOUND_SHARE: f64 = 0.1;
 /// What the producers' delivery reports say about the broker.
 pub fn producers(producers: &[ProducerPart]) -> Vec<String> {
     let mut out = Vec::new();
-    let without: u64 = producers.iter().map(|p| p.produced.acks_without_offset).sum();
+    let without: u64 = producers
+        .iter()
+        .map(|p| p.produced.acks_without_offset)
+        .sum();
     if without > 0 {
         out.push(format!(
             "the broker acknowledged {without} messages without an offset (librdkafka reports -1, for example for an idempotent producer's retry that the broker answers as a duplicate of a batch it says it has); the audit shows whether they are in its log"
@@ -111,7 +114,12 @@ pub fn clock_warnings(
     let total = p_max + s_max;
     let Some((name, st)) = [Stage::KafkaE2e, Stage::PipelineE2e]
         .into_iter()
-        .find_map(|n| stages.get(&n).filter(|s| s.count > 0).map(|s| (n.name(), s)))
+        .find_map(|n| {
+            stages
+                .get(&n)
+                .filter(|s| s.count > 0)
+                .map(|s| (n.name(), s))
+        })
     else {
         return Vec::new();
     };

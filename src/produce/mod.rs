@@ -1,8 +1,6 @@
 //! The producer driver: walks the open-loop schedule, sends each tick at its intended time (never
 //! earlier; later only shows up as schedule lag), and records delivery reports.
 
-
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,8 +13,8 @@ use rdkafka::{ClientConfig, ClientContext};
 
 use anyhow::Context as _;
 
-use crate::model::load::Schedule;
 use crate::metrics::{now_ns, us_between, Counters, LocalStage, Recorders, Stage};
+use crate::model::load::Schedule;
 use crate::model::sim::{Generator, Model, Share};
 use crate::model::tick::decode_payload;
 pub use crate::results::Failed;

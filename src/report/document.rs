@@ -11,8 +11,8 @@ use super::hlog::{self, StageLog};
 use super::svg::{self, Chart, Series, XAxis};
 use super::table::{esc, Table};
 use super::timeseries::{self, Second};
-use crate::results::{latency_stages, Summary};
 use crate::metrics::Stage;
+use crate::results::{latency_stages, Summary};
 
 /// Quantiles of the latency tables, as (label, quantile).
 const QUANTILES: [(&str, f64); 7] = [
@@ -125,12 +125,7 @@ impl RunReport {
                 let mut row = vec![stage.name().to_string(), l.total.len().to_string()];
                 row.extend(QUANTILES.iter().map(|(_, q)| ms(quantile(&l.total, *q))));
                 t.row(row);
-            } else if let Some(s) = self
-                .summary
-                .stages
-                .get(&stage)
-                .filter(|s| s.count > 0)
-            {
+            } else if let Some(s) = self.summary.stages.get(&stage).filter(|s| s.count > 0) {
                 let mut row = vec![stage.name().to_string(), s.count.to_string()];
                 let known = [
                     Some(s.p50_us),

@@ -9,10 +9,8 @@ pub mod timeseries;
 
 use std::fmt::Write as _;
 
-
 use crate::results::{latency_stages, SinkSummary, Summary};
 use crate::units::ms_short;
-
 
 impl Summary {
     /// True when every threshold passed (or there are none).

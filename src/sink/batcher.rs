@@ -11,9 +11,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use crate::config::{TimeGranularity, TimeSource};
 use crate::model::format::{Encoding, ObjectWriter};
 use crate::model::layout::TimeBucket;
-use crate::config::{TimeGranularity, TimeSource};
 use crate::model::tick::Tick;
 
 /// When a batch closes, and how it uploads.

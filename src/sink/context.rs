@@ -70,7 +70,7 @@ impl ConsumerContext for SinkContext {
                     consumer.assign(tpl)
                 };
                 if let Err(e) = res {
-                    eprintln!("warning: taking the assigned partitions failed: {e}");
+                    tracing::warn!("taking the assigned partitions failed: {e}");
                 }
                 self.push(Membership::Assigned(partitions(tpl)));
             }

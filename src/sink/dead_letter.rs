@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 
-
 use super::batcher::{BatchId, CloseReason, ClosedBatch};
 use crate::model::layout::{dead_letter_root, object_key, TimeBucket};
 pub use crate::results::DeadLetter;

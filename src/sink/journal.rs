@@ -130,10 +130,7 @@ impl Journal {
         // A journal that cannot be written only loses the clean-up of a later crash; say so and
         // go on rather than stopping the sink.
         if let Err(err) = f.write_all(&line) {
-            eprintln!(
-                "warning: writing the upload journal {}: {err}",
-                self.path.display()
-            );
+            tracing::warn!("writing the upload journal {}: {err}", self.path.display());
         }
     }
 
@@ -169,8 +166,8 @@ impl Journal {
             match res {
                 Ok(_) => aborted += 1,
                 Err(e) if is_no_such_upload(&e) => {}
-                Err(aws_sdk_s3::error::SdkError::ServiceError(e)) => eprintln!(
-                    "warning: S3 refused to abort the multipart upload {} of s3://{}/{} that an earlier sink left open ({}): abort it by hand (aws s3api abort-multipart-upload) or let a lifecycle rule (AbortIncompleteMultipartUpload) do it",
+                Err(aws_sdk_s3::error::SdkError::ServiceError(e)) => tracing::warn!(
+                    "S3 refused to abort the multipart upload {} of s3://{}/{} that an earlier sink left open ({}): abort it by hand (aws s3api abort-multipart-upload) or let a lifecycle rule (AbortIncompleteMultipartUpload) do it",
                     o.upload_id,
                     o.bucket,
                     o.key,

@@ -22,9 +22,9 @@ use rdkafka::message::Message;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::metrics::{now_ns, Counters, Recorders, Stage};
 use crate::model::format::Encoding;
 use crate::model::layout::object_key;
-use crate::metrics::{now_ns, Counters, Recorders, Stage};
 use crate::model::tick::decode_payload;
 pub use crate::results::CommitRecord;
 use batcher::{Action, BatchId, Batcher, TimeLayout, Triggers};
@@ -521,7 +521,12 @@ impl State {
         }
     }
 
-    fn key(&self, id: BatchId, time: crate::model::layout::TimeBucket, symbol: Option<&str>) -> String {
+    fn key(
+        &self,
+        id: BatchId,
+        time: crate::model::layout::TimeBucket,
+        symbol: Option<&str>,
+    ) -> String {
         object_key(
             &self.settings.prefix,
             &self.settings.topic,
@@ -549,7 +554,8 @@ impl State {
                 .commit_tx
                 .send(CommitMsg::Offset(l.partition, next, l.durable_ns));
         }
-        let dead = crate::model::layout::dead_letter_prefix(&self.settings.prefix, &self.settings.topic);
+        let dead =
+            crate::model::layout::dead_letter_prefix(&self.settings.prefix, &self.settings.topic);
         if l.key.starts_with(&dead) {
             self.report.dead_letters.push(l);
         } else {

@@ -71,9 +71,10 @@ impl State {
             Some(Reset::Rewind) => {}
             None if !f.error.transient => return Err(f.error.into()),
             None => {
-                eprintln!(
-                    "warning: {}; rewinding partition {p} to offset {}",
-                    f.error, f.id.first_offset
+                tracing::warn!(
+                    "{}; rewinding partition {p} to offset {}",
+                    f.error,
+                    f.id.first_offset
                 );
             }
         }

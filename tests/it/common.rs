@@ -1,16 +1,15 @@
 //! Helpers shared by the integration tests: read back what landed, over the S3 API.
 
-
 use std::collections::BTreeMap;
 
 use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
-use tickbench::model::format::decode_object;
-use tickbench::model::layout::parse_object_name;
 use tickbench::commands::run::{run, RunOptions, RunOutcome};
 use tickbench::config::{self, Scenario};
+use tickbench::model::format::decode_object;
+use tickbench::model::layout::parse_object_name;
 use tickbench::model::tick::Tick;
 
 /// Guards against hangs only; it says nothing about speed.

@@ -9,9 +9,9 @@ use std::path::Path;
 
 use aws_sdk_s3::primitives::ByteStream;
 use tickbench::commands::compact::{compact, Source};
-use tickbench::model::format::decode_object;
-use tickbench::config;
 use tickbench::commands::store::RunStore;
+use tickbench::config;
+use tickbench::model::format::decode_object;
 
 async fn keys(client: &aws_sdk_s3::Client, prefix: &str) -> Vec<String> {
     let out = client

@@ -11,10 +11,10 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use rdkafka::ClientConfig;
-use tickbench::io::embedded::{EmbeddedKafka, Fault};
-use tickbench::results::Summary;
 use tickbench::config;
+use tickbench::io::embedded::{EmbeddedKafka, Fault};
 use tickbench::metrics::Stage;
+use tickbench::results::Summary;
 
 /// Runs 4 s at 1,000 ticks/s against a mock cluster the test owns, injecting `faults` (each
 /// after its delay) once the load is under way: a second of it on the topic.

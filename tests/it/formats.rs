@@ -7,8 +7,8 @@ use crate::common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3};
 use tickbench::config;
+use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3};
 
 /// A tick without its intended send time, which differs between runs of the same seed.
 type Record = (String, u64, u64, u64, u64, u32);

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use tickbench::model::format::decode_object;
 use tickbench::config;
+use tickbench::model::format::decode_object;
 use tickbench::model::tick::{decode_payload, Tick};
 
 const SCENARIO: &str = r#"name = "f"

@@ -5,8 +5,8 @@ use crate::common;
 
 use std::path::Path;
 
-use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3};
 use tickbench::config;
+use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_partitions_stay_within_the_configured_bound() {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3};
 use tickbench::config;
+use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn large_batches_use_multipart_and_commits_match_what_landed() {

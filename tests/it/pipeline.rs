@@ -5,8 +5,8 @@ use crate::common;
 
 use std::path::Path;
 
-use tickbench::io::embedded::EmbeddedS3;
 use tickbench::config;
+use tickbench::io::embedded::EmbeddedS3;
 use tickbench::metrics::Stage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -63,7 +63,8 @@ part_size = "5 MiB"
 
     // The landed objects, read back over the S3 API from the run's folder.
     let server = EmbeddedS3::start(&out.dir.join("s3")).await.unwrap();
-    let client = tickbench::io::connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
+    let client =
+        tickbench::io::connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
     let objects = common::read_back(&client, "tickbench", "tickbench/ticks/").await;
     assert_eq!(objects.len() as u64, sum.objects.count);
     assert_eq!(common::assert_each_tick_once(&objects), 12_000);
@@ -211,7 +212,8 @@ max_age = "1s"
     assert!((5_000..7_000).contains(&c.produced), "{}", c.produced);
 
     let server = EmbeddedS3::start(&out.dir.join("s3")).await.unwrap();
-    let client = tickbench::io::connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
+    let client =
+        tickbench::io::connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
     let objects = common::read_back(&client, "tickbench", "tickbench/ticks/").await;
     let mut got: Vec<String> = objects
         .iter()
@@ -326,7 +328,8 @@ time_source = "wall"
     );
 
     let server = EmbeddedS3::start(&out.dir.join("s3")).await.unwrap();
-    let client = tickbench::io::connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
+    let client =
+        tickbench::io::connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
     let objects = common::read_back(&client, "tickbench", "tickbench/ticks/").await;
     assert_eq!(
         common::assert_each_tick_once(&objects) as u64,
@@ -371,7 +374,8 @@ max_age = "60s"
     assert_eq!(sum.counts.landed, 6_000);
 
     let server = EmbeddedS3::start(&out.dir.join("s3")).await.unwrap();
-    let client = tickbench::io::connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
+    let client =
+        tickbench::io::connect::s3_client(&Default::default(), Some(&server.endpoint())).await;
     let objects = common::read_back(&client, "tickbench", "tickbench/ticks/").await;
     assert_eq!(common::assert_each_tick_once(&objects), 6_000);
     let mut symbols = std::collections::BTreeSet::new();

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use tickbench::commands::query::{preset, query, render, Location, Output};
+use tickbench::commands::store::RunStore;
 use tickbench::config;
 use tickbench::model::tick::Tick;
-use tickbench::commands::store::RunStore;
 
 fn rows(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Vec<serde_json::Value> {
     render(batches, Output::Json)

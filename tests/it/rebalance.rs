@@ -10,9 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3};
 use tickbench::commands::run::RunOptions;
 use tickbench::config;
+use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3};
 use tickbench::results::{Landed, RunDir};
 
 const TICKS: u64 = 60_000;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
-use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3, S3Faults};
 use tickbench::config;
+use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3, S3Faults};
 use tickbench::metrics::Stage;
 
 /// Waits (off the runtime) until `topic`'s partition 0 holds `records`.

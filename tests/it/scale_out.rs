@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use tickbench::model::load::Schedule;
 use tickbench::config;
 use tickbench::metrics::Stage;
+use tickbench::model::load::Schedule;
 use tickbench::model::sim::{Generator, Model, Share, Universe};
 use tickbench::model::tick::Tick;
 
@@ -230,7 +230,9 @@ create_bucket = true
         out: Some(tmp.path().join("merged")),
         ..Default::default()
     };
-    let (merged, sum) = tickbench::commands::merge::merge(&dirs, &opts).await.unwrap();
+    let (merged, sum) = tickbench::commands::merge::merge(&dirs, &opts)
+        .await
+        .unwrap();
     let c = &sum.counts;
     assert!(
         sum.passed,
@@ -305,7 +307,9 @@ create_bucket = true
     assert!(parts
         .iter()
         .all(|p| p["host"]["clock"]["source"].is_string()));
-    let v = tickbench::commands::verify::verify(&merged, None).await.unwrap();
+    let v = tickbench::commands::verify::verify(&merged, None)
+        .await
+        .unwrap();
     assert!(v.audit.passed(), "{:#?}", v.audit.problems);
     let by_role: BTreeMap<String, usize> = parts.iter().fold(BTreeMap::new(), |mut m, p| {
         *m.entry(p["role"].as_str().unwrap().to_string())

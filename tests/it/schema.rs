@@ -7,8 +7,8 @@ use crate::common;
 
 use std::path::Path;
 
-use tickbench::results::Summary;
 use tickbench::config;
+use tickbench::results::Summary;
 
 fn committed() -> serde_json::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/summary.schema.json");

@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tickbench::io::embedded::EmbeddedS3;
 use tickbench::commands::run::RunOptions;
 use tickbench::config;
+use tickbench::io::embedded::EmbeddedS3;
 
 const TICKS: u64 = 240_000;
 

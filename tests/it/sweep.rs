@@ -7,8 +7,8 @@ use crate::common;
 use std::path::Path;
 
 use tickbench::commands::run::RunOptions;
-use tickbench::config;
 use tickbench::commands::sweep::{self, compare::Row};
+use tickbench::config;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sweep_runs_every_variant_and_compares_them() {

@@ -78,7 +78,11 @@ impl Row {
                 return row;
             }
         };
-        let e2e = s.stages.get(&crate::metrics::Stage::PipelineE2e).cloned().unwrap_or_default();
+        let e2e = s
+            .stages
+            .get(&crate::metrics::Stage::PipelineE2e)
+            .cloned()
+            .unwrap_or_default();
         Row {
             passed: s.passed && !s.interrupted && s.thresholds_passed(),
             failed_thresholds: s

@@ -180,8 +180,12 @@ pub async fn run(
     let mut rows = Vec::new();
     let mut interrupted = false;
     for (i, cell) in cells.iter().enumerate() {
-        opts.reporter
-            .note(&format!("sweep run {}/{}: {}", i + 1, cells.len(), cell.label));
+        opts.reporter.note(&format!(
+            "sweep run {}/{}: {}",
+            i + 1,
+            cells.len(),
+            cell.label
+        ));
         match run::run(&cell.scenario, file, &cell_opts).await {
             Ok(out) => {
                 interrupted = out.summary.interrupted;

@@ -51,7 +51,10 @@ name = "batched"
     assert_eq!(names.len(), 8, "each run has a folder name of its own");
     let first = &c[0];
     assert_eq!(first.scenario.sink.max_records, 1);
-    assert_eq!(first.scenario.sink.format, crate::model::format::Format::Jsonl);
+    assert_eq!(
+        first.scenario.sink.format,
+        crate::model::format::Format::Jsonl
+    );
     assert_eq!(first.scenario.kafka.producer["linger.ms"], "0");
     assert!(first.scenario.sweep.is_empty() && first.scenario.variant.is_empty());
     assert_eq!(
@@ -63,7 +66,10 @@ name = "batched"
         last.scenario.sink.max_age,
         std::time::Duration::from_secs(2)
     );
-    assert_eq!(last.scenario.sink.format, crate::model::format::Format::Parquet);
+    assert_eq!(
+        last.scenario.sink.format,
+        crate::model::format::Format::Parquet
+    );
     assert_eq!(last.scenario.sink.max_bytes.as_u64(), 8 << 20);
 }
 

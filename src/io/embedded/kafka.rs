@@ -83,9 +83,9 @@ impl EmbeddedKafka {
     pub fn unless_named(
         k: &crate::config::Kafka,
     ) -> anyhow::Result<(String, Option<EmbeddedKafka>)> {
-        match &k.brokers {
-            Some(b) => Ok((b.clone(), None)),
-            None => {
+        match k.target() {
+            crate::config::KafkaTarget::Brokers(b) => Ok((b.to_string(), None)),
+            crate::config::KafkaTarget::Embedded => {
                 let e = EmbeddedKafka::start(1, &k.topic, k.partitions as i32)?;
                 Ok((e.bootstrap_servers().to_string(), Some(e)))
             }

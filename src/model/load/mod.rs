@@ -18,7 +18,6 @@ use crate::model::sim::rng::unit_from;
 /// Length of one cell of the Λ walk.
 const CELL_S: f64 = 0.001;
 
-
 /// A rate profile over the run's load time (warm-up + duration).
 #[derive(Debug, Clone)]
 pub struct Profile {

@@ -1,6 +1,6 @@
 use super::*;
-use crate::model::load::Schedule;
 use crate::config::Symbols;
+use crate::model::load::Schedule;
 use crate::model::tick::Tick;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};

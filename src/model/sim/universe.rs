@@ -38,6 +38,11 @@ pub struct Universe {
 }
 
 impl Universe {
+    /// Each symbol's ticker, by symbol index.
+    pub fn tickers(&self) -> Vec<String> {
+        self.symbols.iter().map(|s| s.ticker.clone()).collect()
+    }
+
     pub fn new(cfg: &Symbols, seed: u64) -> Universe {
         let mut rng = ChaCha8Rng::seed_from_u64(substream(seed, "universe"));
         let mut symbols: Vec<SymbolParams> = cfg

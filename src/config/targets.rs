@@ -1,0 +1,172 @@
+//! The two outside services a scenario names: its Kafka cluster and its S3 (or neither, for the
+//! embedded default), as written in the file and as the typed targets code decides on.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Where the load goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaTarget<'a> {
+    /// No brokers named: librdkafka's mock cluster, in this process.
+    Embedded,
+    /// `kafka.brokers`, as bootstrap.servers.
+    Brokers(&'a str),
+}
+
+/// Where the objects land.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3Target<'a> {
+    /// Neither endpoint nor bucket named: an S3 server in this process, under the run's folder.
+    Embedded,
+    /// An S3-compatible server at this URL.
+    Endpoint(&'a str),
+    /// Real AWS S3, through the ordinary credential and region chain.
+    Aws,
+}
+
+impl S3Target<'_> {
+    /// For messages: the endpoint, or "AWS S3".
+    pub fn describe(&self) -> String {
+        match self {
+            S3Target::Embedded => "the embedded S3 server".into(),
+            S3Target::Endpoint(e) => e.to_string(),
+            S3Target::Aws => "AWS S3".into(),
+        }
+    }
+}
+
+impl Kafka {
+    pub fn target(&self) -> KafkaTarget<'_> {
+        match &self.brokers {
+            Some(b) => KafkaTarget::Brokers(b),
+            None => KafkaTarget::Embedded,
+        }
+    }
+}
+
+/// Kafka cluster, topic and client properties.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kafka {
+    /// bootstrap.servers; when absent, an in-process librdkafka mock cluster is started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brokers: Option<String>,
+    /// Topic the ticks are produced to and consumed from.
+    #[serde(default = "default_topic")]
+    pub topic: String,
+    /// Partition count of the topic (used when tickbench creates it).
+    #[serde(default = "default_partitions")]
+    pub partitions: u32,
+    /// Consumer group of the sink; default `tickbench-<run id>`, fresh for every run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// librdkafka properties for both clients (security.protocol, sasl.*, ssl.*), passed unchanged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub client: BTreeMap<String, String>,
+    /// librdkafka producer properties (acks, linger.ms, batch.size, compression.type...), passed unchanged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub producer: BTreeMap<String, String>,
+    /// librdkafka consumer properties (fetch.min.bytes, session.timeout.ms...), passed unchanged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consumer: BTreeMap<String, String>,
+}
+
+/// Where the objects land.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3 {
+    /// S3 endpoint URL (for an S3-compatible server); when absent and `bucket` is absent too, an
+    /// in-process S3 server is started. With a bucket and no endpoint, real AWS S3 is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Bucket name; default "tickbench".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Key prefix under which `<topic>/dt=.../hour=.../` objects are written.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// AWS region; default from the AWS config chain, else us-east-1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`); default true when an endpoint is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_path_style: Option<bool>,
+    /// Create the bucket if it does not exist (always done on the embedded server).
+    #[serde(default)]
+    pub create_bucket: bool,
+    /// Named profile of `~/.aws/config` for credentials and region; default: the chain's own
+    /// choice (`AWS_PROFILE`, else "default").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Attempts the AWS SDK makes per request (standard retry mode, exponential backoff with
+    /// jitter) before the sink's own retries (`sink.upload_retry_for`) take over.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+impl Default for Kafka {
+    fn default() -> Self {
+        Kafka {
+            brokers: None,
+            topic: default_topic(),
+            partitions: default_partitions(),
+            group_id: None,
+            client: BTreeMap::new(),
+            producer: BTreeMap::new(),
+            consumer: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for S3 {
+    fn default() -> Self {
+        S3 {
+            endpoint: None,
+            bucket: None,
+            prefix: default_prefix(),
+            region: None,
+            force_path_style: None,
+            create_bucket: false,
+            profile: None,
+            max_attempts: default_max_attempts(),
+        }
+    }
+}
+
+impl S3 {
+    pub fn target(&self) -> S3Target<'_> {
+        match (&self.endpoint, &self.bucket) {
+            (Some(e), _) => S3Target::Endpoint(e),
+            (None, Some(_)) => S3Target::Aws,
+            (None, None) => S3Target::Embedded,
+        }
+    }
+
+    /// True when neither an endpoint nor a bucket is named: the run starts its own S3 server.
+    pub fn is_embedded(&self) -> bool {
+        self.target() == S3Target::Embedded
+    }
+
+    pub fn bucket_name(&self) -> &str {
+        self.bucket.as_deref().unwrap_or(DEFAULT_BUCKET)
+    }
+}
+
+fn default_max_attempts() -> u32 {
+    5
+}
+
+pub const DEFAULT_BUCKET: &str = "tickbench";
+
+fn default_topic() -> String {
+    "ticks".into()
+}
+
+fn default_partitions() -> u32 {
+    12
+}
+
+fn default_prefix() -> String {
+    "tickbench".into()
+}
