@@ -51,7 +51,7 @@ fn encoders(c: &mut Criterion) {
             &enc,
             |b, enc| {
                 b.iter(|| {
-                    let mut w = tickbench::model::format::writer(&enc);
+                    let mut w = tickbench::model::format::writer(enc);
                     for (t, json) in &recs {
                         w.stage(t, json);
                         w.commit();

@@ -11,7 +11,7 @@ command -v make >/dev/null 2>&1 || need+=(make)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v perl >/dev/null 2>&1 || need+=(perl)
 if ! pkg-config --exists openssl 2>/dev/null; then need+=(libssl-dev); fi
-# --tests: what the test suite needs besides (Chromium draws report.html in tests/report.rs;
+# --tests: what the test suite needs besides (Chromium draws report.html in tests/it/report.rs;
 # HdrHistogram_py reads the interval logs there, as another HdrHistogram implementation).
 if [ "${1:-}" = "--tests" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)

@@ -1,4 +1,5 @@
 use super::*;
+use bytesize::ByteSize;
 
 const GOOD: &str = r#"
 name = "t"

@@ -1,6 +1,6 @@
 //! `summary.json` against its committed JSON Schema (`schemas/summary.schema.json`). The schema is
 //! generated from the Rust types; this test fails when they change without the committed file
-//! (`UPDATE_SNAPSHOTS=1 cargo test --test schema` rewrites it; review the diff: a renamed or
+//! (`UPDATE_SNAPSHOTS=1 cargo test --test it schema::` rewrites it; review the diff: a renamed or
 //! removed field breaks users' tooling).
 
 use crate::common;

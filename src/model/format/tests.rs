@@ -27,7 +27,7 @@ const ALL: [(Format, Compression); 8] = [
 
 /// Writes `ticks`, taking parts of `part` bytes as they are ready, and returns the object.
 fn write(enc: &Encoding, ticks: &[Tick], part: usize) -> (Vec<u8>, u64, usize) {
-    let mut w = super::writer(&enc);
+    let mut w = super::writer(enc);
     let mut obj = Vec::new();
     let mut parts = 0;
     let mut json = Vec::new();
