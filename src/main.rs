@@ -18,15 +18,15 @@ fn main() -> ExitCode {
         let signals = tickbench::cli::Signals::new();
         tokio::select! {
             r = tickbench::cli::execute(cli, &signals) => match r {
-                Ok(code) => code,
+                Ok(code) => ExitCode::from(code),
                 Err(e) => {
                     eprintln!("error: {e:#}");
-                    ExitCode::from(2)
+                    ExitCode::from(tickbench::cli::exit::ERROR)
                 }
             },
             _ = signals.abort.cancelled() => {
                 eprintln!("aborted");
-                ExitCode::from(130)
+                ExitCode::from(tickbench::cli::exit::INTERRUPTED)
             }
         }
     });

@@ -1,7 +1,7 @@
 //! `tickbench catalog`: the Athena table (or Glue TableInput) over the landed objects.
 
+use super::exit;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -27,7 +27,7 @@ pub struct Args {
     pub glue: bool,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let Args {
         source,
         database,
@@ -88,5 +88,5 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
     } else {
         print!("{}", t.ddl());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::PASSED)
 }

@@ -1,7 +1,7 @@
 //! `tickbench compact`: one sorted Parquet object per time partition.
 
+use super::exit;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -22,7 +22,7 @@ pub struct Args {
     pub targets: Targets,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let Args {
         source,
         partition,
@@ -86,5 +86,5 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
     if done.is_empty() {
         println!("nothing to compact");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::PASSED)
 }

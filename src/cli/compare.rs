@@ -1,7 +1,7 @@
 //! `tickbench compare`: runs side by side.
 
+use super::exit;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use super::Signals;
 
@@ -15,7 +15,7 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let Args { run_dirs, out } = args;
     let c = crate::report::compare::Comparison::load(&run_dirs)?;
     let out = match out {
@@ -31,5 +31,5 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
     c.write(&out)?;
     print!("{}", c.markdown());
     println!("comparison: {}", out.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::PASSED)
 }

@@ -1,7 +1,7 @@
 //! `tickbench doctor`: check the scenario's brokers, topic and bucket.
 
+use super::exit;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use super::{Signals, Targets};
 use crate::commands::doctor;
@@ -15,7 +15,7 @@ pub struct Args {
     pub targets: Targets,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let Args {
         scenario: path,
         targets,
@@ -29,8 +29,8 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
         .count();
     if failed > 0 {
         eprintln!("doctor: {failed} check(s) failed");
-        Ok(ExitCode::FAILURE)
+        Ok(exit::FAILED)
     } else {
-        Ok(ExitCode::SUCCESS)
+        Ok(exit::PASSED)
     }
 }

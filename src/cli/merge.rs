@@ -1,7 +1,7 @@
 //! `tickbench merge`: one run from producer and sink folders.
 
+use super::exit;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -23,7 +23,7 @@ pub struct Args {
     s3_endpoint: Option<String>,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let Args {
         dirs,
         results_dir,
@@ -43,8 +43,8 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
     print!("{}", summary.to_text());
     println!("results: {}", dir.display());
     Ok(if summary.passed && summary.thresholds_passed() {
-        ExitCode::SUCCESS
+        exit::PASSED
     } else {
-        ExitCode::FAILURE
+        exit::FAILED
     })
 }

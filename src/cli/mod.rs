@@ -19,7 +19,17 @@ mod verify;
 
 pub use signals::Signals;
 
-use std::process::ExitCode;
+/// The exit codes, as `main` returns them.
+pub mod exit {
+    /// The audit passed and every threshold held.
+    pub const PASSED: u8 = 0;
+    /// Something was lost, duplicated or out of place, or a threshold failed.
+    pub const FAILED: u8 = 1;
+    /// The command could not be done (bad scenario, unreachable broker or S3).
+    pub const ERROR: u8 = 2;
+    /// Ctrl-C stopped the load before its end (what was produced is still landed and audited).
+    pub const INTERRUPTED: u8 = 130;
+}
 
 use clap::{Parser, Subcommand};
 
@@ -146,8 +156,8 @@ impl Targets {
     }
 }
 
-/// Runs a parsed command line; the exit code says whether the run passed its audit.
-pub async fn execute(cli: Cli, signals: &Signals) -> anyhow::Result<ExitCode> {
+/// Runs a parsed command line; the exit code (see [`exit`]) says whether the run passed its audit.
+pub async fn execute(cli: Cli, signals: &Signals) -> anyhow::Result<u8> {
     match cli.command {
         Command::Run(a) => run::execute(a, signals).await,
         Command::Produce(a) => produce::execute(a, signals).await,

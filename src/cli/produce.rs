@@ -1,7 +1,7 @@
 //! `tickbench produce`: the load alone, or one worker's share of it.
 
+use super::exit;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -35,7 +35,7 @@ pub struct Args {
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let Args {
         scenario: path,
         results_dir,
@@ -90,8 +90,8 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
     }
     println!("results: {}", dir.display());
     Ok(if sum.delivery_failed == 0 {
-        ExitCode::SUCCESS
+        exit::PASSED
     } else {
-        ExitCode::FAILURE
+        exit::FAILED
     })
 }

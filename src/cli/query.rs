@@ -1,6 +1,6 @@
 //! `tickbench query`: SQL over landed objects.
 
-use std::process::ExitCode;
+use super::exit;
 
 use anyhow::Context;
 
@@ -23,7 +23,7 @@ pub struct Args {
     s3_endpoint: Option<String>,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let Args {
         location,
         sql,
@@ -50,5 +50,5 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
         .await
         .with_context(|| format!("querying {location}"))?;
     print!("{}", crate::commands::query::render(&batches, output)?);
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::PASSED)
 }

@@ -1,7 +1,7 @@
 //! `tickbench report`: write a run's reports again.
 
+use super::exit;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -13,7 +13,7 @@ pub struct Args {
     pub run_dir: PathBuf,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let Args { run_dir } = args;
     crate::report::document::RunReport::load(&run_dir)
         .and_then(|r| r.write())
@@ -21,5 +21,5 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
     for f in ["report.md", "report.html", "timeseries.csv"] {
         println!("{}", run_dir.join(f).display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::PASSED)
 }

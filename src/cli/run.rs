@@ -1,7 +1,7 @@
 //! `tickbench run`: run a scenario end to end, a sweep of its variants, or a max-rate search.
 
+use super::exit;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -30,7 +30,7 @@ pub struct Args {
     pub targets: Targets,
 }
 
-pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
     let Args {
         scenario: path,
         results_dir,
@@ -57,9 +57,9 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> 
         print!("{}", outcome.to_text());
         println!("results: {}", outcome.dir.display());
         return Ok(if outcome.settled_ticks_per_second.is_some() {
-            ExitCode::SUCCESS
+            exit::PASSED
         } else {
-            ExitCode::FAILURE
+            exit::FAILED
         });
     }
     if !s.sweep.is_empty() || !s.variant.is_empty() {
@@ -70,13 +70,13 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> 
         print!("{}", sweep::compare::markdown(&outcome.rows));
         println!("results: {}", outcome.dir.display());
         return Ok(if outcome.interrupted {
-            ExitCode::from(130)
+            exit::INTERRUPTED
         } else if outcome.rows.iter().any(|r| r.error.is_some()) {
-            ExitCode::from(2)
+            exit::ERROR
         } else if outcome.rows.iter().all(|r| r.passed) {
-            ExitCode::SUCCESS
+            exit::PASSED
         } else {
-            ExitCode::FAILURE
+            exit::FAILED
         });
     }
     let outcome = run::run(&s, Some(&path), &opts)
@@ -89,10 +89,10 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> 
     println!("results: {}", outcome.dir.display());
     Ok(if outcome.summary.interrupted {
         // What was produced is landed and audited, but the run is not the scenario.
-        ExitCode::from(130)
+        exit::INTERRUPTED
     } else if outcome.summary.passed && outcome.summary.thresholds_passed() {
-        ExitCode::SUCCESS
+        exit::PASSED
     } else {
-        ExitCode::FAILURE
+        exit::FAILED
     })
 }

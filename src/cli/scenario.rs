@@ -1,7 +1,7 @@
 //! `tickbench scenario`: scenario files.
 
+use super::exit;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Subcommand;
 
@@ -15,7 +15,7 @@ pub struct Args {
     pub command: ScenarioCommand,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let Args {
         command: ScenarioCommand::Check { file },
     } = args;
@@ -30,7 +30,7 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
     } else {
         eprintln!("{}: ok", file.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::PASSED)
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,7 +1,7 @@
 //! `tickbench sink`: one sink process of a consumer group.
 
+use super::exit;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -41,7 +41,7 @@ pub struct Args {
     pub targets: Targets,
 }
 
-pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
     let Args {
         scenario: path,
         results_dir,
@@ -74,5 +74,5 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> 
         .with_context(|| format!("sinking {}", path.display()))?;
     print!("{}", summary.to_text());
     println!("results: {}", dir.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::PASSED)
 }

@@ -1,7 +1,7 @@
 //! `tickbench up`: the embedded services, for other tools.
 
+use super::exit;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use super::Signals;
 use crate::commands::up;
@@ -25,7 +25,7 @@ pub struct Args {
     s3_port: u16,
 }
 
-pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
     let Args {
         dir,
         topic,
@@ -53,5 +53,5 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<ExitCode> 
     )
     .await?;
     println!("stopped");
-    Ok(ExitCode::SUCCESS)
+    Ok(exit::PASSED)
 }

@@ -1,7 +1,7 @@
 //! `tickbench verify`: the audit again, from a results folder.
 
+use super::exit;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -16,7 +16,7 @@ pub struct Args {
     s3_endpoint: Option<String>,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let Args {
         run_dir,
         s3_endpoint,
@@ -26,8 +26,8 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<ExitCode>
         .with_context(|| format!("verifying {}", run_dir.display()))?;
     print!("{}", v.to_text());
     Ok(if v.audit.passed() {
-        ExitCode::SUCCESS
+        exit::PASSED
     } else {
-        ExitCode::FAILURE
+        exit::FAILED
     })
 }

@@ -1,6 +1,21 @@
-//! The binary's contract: exit codes and messages a user (or CI) relies on.
+//! The binary's contract: exit codes and messages a user (or CI) relies on. Errors are checked
+//! in-process through `cli::execute`, as `main` runs it; what is printed, through the binary.
 
 use std::process::Command;
+
+/// A command line run in-process: its exit code and the message `main` would print for an
+/// error (clap's own for a bad argument).
+async fn execute(args: &[&str]) -> (u8, String) {
+    use clap::Parser;
+    let argv = std::iter::once("tickbench").chain(args.iter().copied());
+    match tickbench::cli::Cli::try_parse_from(argv) {
+        Err(e) => (e.exit_code() as u8, e.to_string()),
+        Ok(cli) => match tickbench::cli::execute(cli, &tickbench::cli::Signals::new()).await {
+            Ok(code) => (code, String::new()),
+            Err(e) => (tickbench::cli::exit::ERROR, format!("error: {e:#}")),
+        },
+    }
+}
 
 fn tickbench(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tickbench"))
@@ -23,8 +38,8 @@ fn scenario_check_accepts_the_shipped_smoke_scenario() {
     assert!(stdout.contains("drain_timeout"), "{stdout}");
 }
 
-#[test]
-fn bad_scenarios_exit_non_zero_naming_file_field_and_allowed_values() {
+#[tokio::test]
+async fn bad_scenarios_exit_non_zero_naming_file_field_and_allowed_values() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         (
@@ -76,8 +91,8 @@ fn bad_scenarios_exit_non_zero_naming_file_field_and_allowed_values() {
         std::fs::write(&path, good.replace(from, to)).unwrap();
         let p = path.to_str().unwrap();
         for args in [vec!["scenario", "check", p], vec!["run", p]] {
-            let (code, _, stderr) = tickbench(&args);
-            assert_ne!(code, 0, "{args:?}");
+            let (code, stderr) = execute(&args).await;
+            assert_eq!(code, 2, "{args:?}");
             assert!(stderr.contains(p), "names the file: {stderr}");
             assert!(stderr.contains(field), "names the field {field}: {stderr}");
             assert!(
@@ -88,9 +103,9 @@ fn bad_scenarios_exit_non_zero_naming_file_field_and_allowed_values() {
     }
 }
 
-#[test]
-fn missing_scenario_file_is_a_clear_error() {
-    let (code, _, stderr) = tickbench(&["run", "no/such/file.toml"]);
+#[tokio::test]
+async fn missing_scenario_file_is_a_clear_error() {
+    let (code, stderr) = execute(&["run", "no/such/file.toml"]).await;
     assert_eq!(code, 2);
     assert!(
         stderr.contains("no/such/file.toml: cannot read"),
@@ -197,8 +212,8 @@ fn secrets_from_the_environment_never_reach_output_or_results() {
     );
 }
 
-#[test]
-fn an_unset_environment_variable_is_named() {
+#[tokio::test]
+async fn an_unset_environment_variable_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("u.toml");
     std::fs::write(
@@ -206,7 +221,7 @@ fn an_unset_environment_variable_is_named() {
         "name = \"u\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 5\n[rate]\nticks_per_second = 5\n[kafka.client]\n\"sasl.username\" = \"${env:TB_SURELY_UNSET_NAME}\"\n",
     )
     .unwrap();
-    let (code, _, stderr) = tickbench(&["scenario", "check", path.to_str().unwrap()]);
+    let (code, stderr) = execute(&["scenario", "check", path.to_str().unwrap()]).await;
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("u.toml")
@@ -291,22 +306,22 @@ fn a_failed_threshold_fails_the_run_with_exit_code_1_and_progress_comes_as_json_
     assert!(md.contains("| pipeline_e2e_p99 | <= 1ms |"), "{md}");
 }
 
-#[test]
-fn scale_out_mistakes_are_named_before_anything_runs() {
+#[tokio::test]
+async fn scale_out_mistakes_are_named_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     // Workers count from 1 to N.
-    let (code, _, stderr) = tickbench(&["produce", "scenarios/smoke.toml", "--worker", "3/2"]);
+    let (code, stderr) = execute(&["produce", "scenarios/smoke.toml", "--worker", "3/2"]).await;
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("--worker \"3/2\": I must be 1 to N"),
         "{stderr}"
     );
     // A start time is RFC 3339, and not in the past.
-    let (code, _, stderr) = tickbench(&["produce", "scenarios/smoke.toml", "--start-at", "10:00"]);
+    let (code, stderr) = execute(&["produce", "scenarios/smoke.toml", "--start-at", "10:00"]).await;
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("RFC 3339"), "{stderr}");
-    let (code, _, stderr) = tickbench(&[
+    let (code, stderr) = execute(&[
         "produce",
         "scenarios/smoke.toml",
         "--results-dir",
@@ -315,7 +330,8 @@ fn scale_out_mistakes_are_named_before_anything_runs() {
         "1/2",
         "--start-at",
         "2026-01-01T00:00:00Z",
-    ]);
+    ])
+    .await;
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("--start-at 2026-01-01T00:00:00+00:00: that was"),
@@ -323,13 +339,13 @@ fn scale_out_mistakes_are_named_before_anything_runs() {
     );
     // merge names a folder that is not a results folder, and a run's that is neither a worker's
     // nor a sink's.
-    let (code, _, stderr) = tickbench(&["merge", "scenarios", "--results-dir", d]);
+    let (code, stderr) = execute(&["merge", "scenarios", "--results-dir", d]).await;
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("scenarios: cannot read manifest.json: is this a tickbench run folder?"),
         "{stderr}"
     );
-    let (code, _, stderr) = tickbench(&["merge", "tests/fixtures/run", "--results-dir", d]);
+    let (code, stderr) = execute(&["merge", "tests/fixtures/run", "--results-dir", d]).await;
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("tests/fixtures/run: neither a producer's folder"),
