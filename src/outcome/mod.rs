@@ -50,16 +50,8 @@ pub fn expectations(
     sinks: &[SinkPart],
     at: &Bucket<'_>,
 ) -> Expectations {
-    let first = &producers[0].produced;
-    let mut per_symbol = vec![0u64; first.tickers.len()];
-    let mut failed = Vec::new();
-    for p in producers {
-        for (a, b) in per_symbol.iter_mut().zip(&p.produced.per_symbol) {
-            *a += b;
-        }
-        failed.extend(p.produced.failed.iter().cloned());
-    }
-    let start_offsets = start_offsets(producers);
+    let all = produced(producers);
+    let start_offsets = all.start_offsets.clone();
     let mut by_key: BTreeMap<String, Landed> = BTreeMap::new();
     let mut dead_by_key: BTreeMap<String, Landed> = BTreeMap::new();
     let mut committed: BTreeMap<i32, i64> = BTreeMap::new();
@@ -85,43 +77,29 @@ pub fn expectations(
         _ => committed.clone(),
     };
     Expectations {
-        tickers: first.tickers.clone(),
-        per_symbol,
-        failed,
+        tickers: all.tickers,
+        per_symbol: all.per_symbol,
+        failed: all.failed,
         landed: by_key.into_values().collect(),
         dead_letters: dead_by_key.into_values().collect(),
         start_offsets,
         committed,
         set_aside,
         positions,
-        schedule_ns: (
-            producers
-                .iter()
-                .map(|p| p.produced.schedule_ns.0)
-                .min()
-                .unwrap_or(0),
-            producers
-                .iter()
-                .map(|p| p.produced.schedule_ns.1)
-                .max()
-                .unwrap_or(0),
-        ),
+        schedule_ns: all.schedule_ns,
         bucket: at.bucket.to_string(),
         prefix: at.prefix.to_string(),
-        topic: first.topic.clone(),
+        topic: all.topic,
     }
 }
 
-/// Per partition, the high watermark before the load: the lowest any producer saw.
-fn start_offsets(producers: &[ProducerPart]) -> BTreeMap<i32, i64> {
-    let mut out: BTreeMap<i32, i64> = BTreeMap::new();
-    for p in producers {
-        for (part, o) in &p.produced.start_offsets {
-            let e = out.entry(*part).or_insert(*o);
-            *e = (*e).min(*o);
-        }
+/// What the producers sent, together.
+fn produced(producers: &[ProducerPart]) -> Produced {
+    let mut all = producers[0].produced.clone();
+    for p in &producers[1..] {
+        all.merge(&p.produced);
     }
-    out
+    all
 }
 
 fn max_into(into: &mut BTreeMap<i32, i64>, from: &BTreeMap<i32, i64>) {
@@ -181,20 +159,14 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
     warnings.extend(clock_warnings(&producer_hosts, &sink_hosts, &stages));
 
     let mut problems = a.problems;
-    problems.extend(unlanded(a.producers, &exp.committed));
+    let all = produced(a.producers);
+    problems.extend(unlanded(&all, &exp.committed));
     problems.extend(a.audit.problems.iter().cloned());
     let mut counts = Counts::default();
     let mut requests = Requests::default();
     let mut close_reasons: BTreeMap<String, u64> = BTreeMap::new();
     for s in a.sinks {
-        let c = &s.summary.counts;
-        counts.consumed += c.consumed;
-        counts.malformed += c.malformed;
-        counts.offset_gaps += c.offset_gaps;
-        counts.consumer_errors += c.consumer_errors;
-        counts.skipped_preexisting += c.skipped_preexisting;
-        counts.rewinds += c.rewinds;
-        counts.reread += c.reread;
+        counts.add_sink(&s.summary.counts);
         requests.merge(&s.summary.requests);
         for (r, n) in &s.summary.objects.close_reasons {
             *close_reasons.entry(r.clone()).or_default() += n;
@@ -208,28 +180,19 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
             counts.offset_gaps
         ));
     }
-    let produced: u64 = a
-        .producers
-        .iter()
-        .map(|p| p.produced.per_symbol.iter().sum::<u64>())
-        .sum();
+    let produced: u64 = all.per_symbol.iter().sum();
     let delivery_failed = exp.failed.len() as u64;
     counts.produced = produced;
     counts.acked = produced - delivery_failed;
     counts.delivery_failed = delivery_failed;
-    counts.not_sent = a.producers.iter().map(|p| p.produced.not_sent).sum();
+    counts.not_sent = all.not_sent;
     counts.landed = a.audit.landed;
     counts.lost = a.audit.lost;
     counts.duplicated = a.audit.duplicated;
     counts.dead_lettered = a.audit.dead_lettered;
     counts.foreign = a.audit.foreign;
 
-    let start_ns = a
-        .producers
-        .iter()
-        .map(|p| p.produced.start_ns)
-        .min()
-        .unwrap_or(0);
+    let start_ns = all.start_ns;
     let last_durable = exp
         .landed
         .iter()
@@ -241,14 +204,7 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
     sizes.add(a.rec.get(Stage::ObjectSize).warmup()).ok();
     let price = a.load.cost.put_per_1000_usd;
     let usd = requests.put_class() as f64 * price / 1000.0;
-    let end_offsets = a.end_offsets.unwrap_or_else(|| {
-        let mut end = BTreeMap::new();
-        for p in a.producers {
-            max_into(&mut end, &p.produced.end_offsets);
-        }
-        end
-    });
-    let first = &a.producers[0].produced;
+    let end_offsets = a.end_offsets.unwrap_or(all.end_offsets);
     let mut summary = Summary {
         tickbench_version: env!("CARGO_PKG_VERSION").into(),
         run_id: a.run_id.to_string(),
@@ -278,8 +234,8 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
             committed_offsets: exp.committed.clone(),
         },
         window: Window {
-            warmup_s: first.warmup_s,
-            measured_s: first.measured_s,
+            warmup_s: all.warmup_s,
+            measured_s: all.measured_s,
         },
         problems,
         warnings,
@@ -292,16 +248,10 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
 
 /// Partitions whose acknowledged records run past what the sinks committed: the sinks stopped
 /// before they had landed everything.
-fn unlanded(producers: &[ProducerPart], committed: &BTreeMap<i32, i64>) -> Vec<String> {
-    let mut acked_end: BTreeMap<i32, i64> = BTreeMap::new();
-    for p in producers {
-        for (part, (_, last)) in &p.produced.acked_offsets {
-            let e = acked_end.entry(*part).or_insert(last + 1);
-            *e = (*e).max(last + 1);
-        }
-    }
-    acked_end
-        .into_iter()
+fn unlanded(all: &Produced, committed: &BTreeMap<i32, i64>) -> Vec<String> {
+    all.acked_offsets
+        .iter()
+        .map(|(p, (_, last))| (*p, last + 1))
         .filter_map(|(p, end)| {
             let c = committed.get(&p).copied().unwrap_or(0);
             (c < end).then(|| format!(

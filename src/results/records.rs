@@ -74,6 +74,39 @@ pub struct Produced {
     pub acks_without_offset: u64,
 }
 
+impl Produced {
+    /// Adds another worker's share of the same load: counts summed, offsets widened, the
+    /// schedule the union of both.
+    pub fn merge(&mut self, o: &Produced) {
+        for (a, b) in self.per_symbol.iter_mut().zip(&o.per_symbol) {
+            *a += b;
+        }
+        self.failed.extend(o.failed.iter().cloned());
+        self.not_sent += o.not_sent;
+        self.acks_without_offset += o.acks_without_offset;
+        self.start_ns = self.start_ns.min(o.start_ns);
+        self.schedule_ns = (
+            self.schedule_ns.0.min(o.schedule_ns.0),
+            self.schedule_ns.1.max(o.schedule_ns.1),
+        );
+        for (p, v) in &o.start_offsets {
+            let e = self.start_offsets.entry(*p).or_insert(*v);
+            *e = (*e).min(*v);
+        }
+        for (p, v) in &o.end_offsets {
+            let e = self.end_offsets.entry(*p).or_insert(*v);
+            *e = (*e).max(*v);
+        }
+        for (p, (first, last)) in &o.acked_offsets {
+            let e = self.acked_offsets.entry(*p).or_insert((*first, *last));
+            *e = (e.0.min(*first), e.1.max(*last));
+        }
+        for (p, n) in &o.acks {
+            *self.acks.entry(*p).or_default() += n;
+        }
+    }
+}
+
 /// `produce.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProduceSummary {
@@ -201,4 +234,43 @@ pub struct DeadLetter {
     /// The record's value, base64, when it is not UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_base64: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker(i: u32, per_symbol: Vec<u64>, start: i64, acked: (i64, i64)) -> Produced {
+        Produced {
+            worker: i,
+            workers: 2,
+            topic: "t".into(),
+            start_ns: 1_000 + i as u64,
+            schedule_ns: (1_000 + i as u64, 2_000 - i as u64),
+            warmup_s: 0.0,
+            measured_s: 1.0,
+            tickers: vec!["A".into(), "B".into()],
+            per_symbol,
+            failed: vec![],
+            not_sent: 1,
+            start_offsets: BTreeMap::from([(0, start)]),
+            end_offsets: BTreeMap::from([(0, acked.1 + 1)]),
+            acked_offsets: BTreeMap::from([(0, acked)]),
+            acks: BTreeMap::from([(0, (acked.1 - acked.0 + 1) as u64)]),
+            acks_without_offset: 0,
+        }
+    }
+
+    #[test]
+    fn two_workers_merge_into_one_load() {
+        let mut a = worker(0, vec![5, 0], 10, (10, 14));
+        a.merge(&worker(1, vec![0, 7], 12, (15, 21)));
+        assert_eq!(a.per_symbol, vec![5, 7]);
+        assert_eq!(a.not_sent, 2);
+        assert_eq!((a.start_ns, a.schedule_ns), (1_000, (1_000, 2_000)));
+        assert_eq!(a.start_offsets[&0], 10, "the lowest start");
+        assert_eq!(a.end_offsets[&0], 22, "the highest end");
+        assert_eq!(a.acked_offsets[&0], (10, 21));
+        assert_eq!(a.acks[&0], 12);
+    }
 }

@@ -81,6 +81,17 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Adds what a sink counted (the producer's counts and the audit's are set apart).
+    pub fn add_sink(&mut self, c: &super::records::SinkCounts) {
+        self.consumed += c.consumed;
+        self.malformed += c.malformed;
+        self.offset_gaps += c.offset_gaps;
+        self.consumer_errors += c.consumer_errors;
+        self.skipped_preexisting += c.skipped_preexisting;
+        self.rewinds += c.rewinds;
+        self.reread += c.reread;
+    }
+
     /// The count by name (for thresholds).
     pub fn get(&self, c: Count) -> u64 {
         match c {
