@@ -3,10 +3,9 @@
 use super::exit;
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 use super::Signals;
 use crate::config;
+use crate::results::{files, RunDir};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -37,17 +36,14 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     } = args;
     let run_dir = source.is_dir().then(|| source.clone());
     let scenario_path = match &run_dir {
-        Some(d) => d.join("scenario.toml"),
+        Some(d) => RunDir::open(d).file(files::SCENARIO),
         None => source.clone(),
     };
     let s = config::load(&scenario_path)?;
     let since = match (since, &run_dir) {
         (Some(d), _) => d,
         (None, Some(d)) => {
-            let m: crate::results::Manifest = serde_json::from_str(
-                &std::fs::read_to_string(d.join("manifest.json"))
-                    .with_context(|| format!("reading {}", d.join("manifest.json").display()))?,
-            )?;
+            let m = RunDir::open(d).manifest()?;
             m.started_at.get(..10).unwrap_or("2020-01-01").to_string()
         }
         (None, None) => (chrono::Utc::now() - chrono::Duration::days(30))

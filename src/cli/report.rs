@@ -18,7 +18,7 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     crate::report::document::RunReport::load(&run_dir)
         .and_then(|r| r.write())
         .with_context(|| format!("reporting {}", run_dir.display()))?;
-    for f in ["report.md", "report.html", "timeseries.csv"] {
+    for f in crate::results::files::REPORTS {
         println!("{}", run_dir.join(f).display());
     }
     Ok(exit::PASSED)

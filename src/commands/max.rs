@@ -139,7 +139,7 @@ pub async fn search(
         first_failed_ticks_per_second: bad,
         dir: dir.clone(),
     };
-    results::write_json(&dir.join("max.json"), &outcome)?;
+    results::write_json(&dir.join(results::files::MAX), &outcome)?;
     Ok(outcome)
 }
 

@@ -210,7 +210,7 @@ fn merged_resources(sinks: &[SinkDir], load: &Scenario) -> Resources {
 /// the host that ran it, may not be on this one: then the scenario is read without it, since the
 /// merge needs its load, thresholds and prices, and `produced.json` has the tickers.
 fn folder_scenario(dir: &Path) -> anyhow::Result<Scenario> {
-    let path = dir.join("scenario.toml");
+    let path = RunDir::open(dir).file(files::SCENARIO);
     let first_try = config::load(&path);
     let Err(err) = first_try else {
         return Ok(first_try?);
@@ -352,7 +352,7 @@ fn add_histograms(dirs: &[&Path], start_ns: u64, warmup: Duration) -> anyhow::Re
     let rec = Recorders::new(start_ns, start_ns + warmup.as_nanos() as u64);
     let mut intervals: HashMap<Stage, Vec<(u64, hdrhistogram::Histogram<u64>)>> = HashMap::new();
     for dir in dirs {
-        let hist = dir.join("histograms");
+        let hist = RunDir::open(dir).histograms();
         for log in hlog::read_all(&hist)? {
             let base = log.start_ns.with_context(|| {
                 format!(

@@ -12,7 +12,7 @@ use super::svg::{self, Chart, Series, XAxis};
 use super::table::{esc, Table};
 use super::timeseries::{self, Second};
 use crate::metrics::Stage;
-use crate::results::{latency_stages, Summary};
+use crate::results::{files, latency_stages, Manifest, RunDir, Summary};
 
 /// Quantiles of the latency tables, as (label, quantile).
 const QUANTILES: [(&str, f64); 7] = [
@@ -30,30 +30,28 @@ pub struct RunReport {
     pub dir: PathBuf,
     pub summary: Summary,
     pub scenario_toml: String,
-    pub manifest_json: String,
+    /// None for a folder whose manifest is missing or unreadable (the report still shows the rest).
+    pub manifest: Option<Manifest>,
     pub logs: Vec<StageLog>,
     pub seconds: Vec<Second>,
 }
 
 impl RunReport {
     pub fn load(dir: &Path) -> anyhow::Result<RunReport> {
-        let read = |name: &str| {
-            std::fs::read_to_string(dir.join(name))
-                .with_context(|| format!("reading {}", dir.join(name).display()))
-        };
-        let summary: Summary = serde_json::from_str(&read("summary.json")?).with_context(|| {
+        let run = RunDir::open(dir);
+        let summary = run.summary().with_context(|| {
             format!(
                 "{}: not the summary.json of a `tickbench run`",
-                dir.join("summary.json").display()
+                run.file(files::SUMMARY).display()
             )
         })?;
-        let logs = hlog::read_all(&dir.join("histograms"))?;
+        let logs = hlog::read_all(&run.histograms())?;
         let seconds = timeseries::seconds(&logs);
         Ok(RunReport {
             dir: dir.to_path_buf(),
             summary,
-            scenario_toml: read("scenario.toml").unwrap_or_default(),
-            manifest_json: read("manifest.json").unwrap_or_default(),
+            scenario_toml: std::fs::read_to_string(run.file(files::SCENARIO)).unwrap_or_default(),
+            manifest: run.manifest().ok(),
             logs,
             seconds,
         })
@@ -65,9 +63,9 @@ impl RunReport {
             std::fs::write(self.dir.join(name), text)
                 .with_context(|| format!("writing {}", self.dir.join(name).display()))
         };
-        w("report.md", self.markdown())?;
-        w("report.html", self.html())?;
-        w("timeseries.csv", timeseries::csv(&self.seconds))
+        w(files::REPORT_MD, self.markdown())?;
+        w(files::REPORT_HTML, self.html())?;
+        w(files::TIMESERIES, timeseries::csv(&self.seconds))
     }
 
     fn log(&self, stage: Stage) -> Option<&StageLog> {
@@ -254,7 +252,7 @@ impl RunReport {
 
     /// For a merged run, the processes it was made of, with their hosts and clocks.
     fn hosts(&self) -> Option<Table> {
-        let m: crate::results::Manifest = serde_json::from_str(&self.manifest_json).ok()?;
+        let m = self.manifest.as_ref()?;
         if m.merged_from.is_empty() {
             return None;
         }
@@ -486,7 +484,11 @@ impl RunReport {
             out,
             r#"<div class="side"><section><h2>Scenario</h2><pre>{}</pre></section><section><h2>Manifest</h2><pre>{}</pre></section></div></body></html>"#,
             esc(&self.scenario_toml),
-            esc(&self.manifest_json)
+            esc(&self
+                .manifest
+                .as_ref()
+                .and_then(|m| serde_json::to_string_pretty(m).ok())
+                .unwrap_or_default())
         );
         out
     }
