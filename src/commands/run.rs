@@ -21,7 +21,9 @@ use crate::outcome::{self, Assembly, Bucket, ProducerPart, SinkPart};
 use crate::produce::{self, LoadOf};
 use crate::progress::Reporter;
 use crate::report;
-use crate::results::{files, Endpoints, Host, Manifest, Resources, Role, RunDir, Summary};
+use crate::results::{
+    files, Endpoints, Host, Manifest, Resources, Role, RunDir, StopReason, Summary,
+};
 use crate::sink::{self, start::Identity};
 
 /// How a run reports while it goes and where it writes.
@@ -164,7 +166,7 @@ pub async fn run(
                 run_id: dir.id(),
                 instance: "run",
                 group_id: &group_id,
-                stopped_by: "drain",
+                stopped_by: StopReason::Drain,
                 elapsed_s: now_ns().saturating_sub(run_start_ns) as f64 / 1e9,
                 first_record_ns: None,
                 start_at: Some(rfc3339(run_start_ns)),

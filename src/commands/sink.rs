@@ -19,7 +19,9 @@ use anyhow::{bail, Context};
 use crate::config::{KafkaTarget, S3Target, Scenario};
 use crate::io::connect;
 use crate::metrics::{now_ns, Counters, Recorders};
-use crate::results::{files, Endpoints, Manifest, Resources, Role, RunDir, SinkSummary};
+use crate::results::{
+    files, Endpoints, Manifest, Resources, Role, RunDir, SinkSummary, StopReason,
+};
 use crate::sink::journal::Journal;
 use crate::sink::start::Identity;
 
@@ -197,7 +199,7 @@ async fn land_until_stopped(
     opts: &SinkOptions,
     start_ns: u64,
     load_start_ns: u64,
-) -> anyhow::Result<(crate::sink::SinkReport, &'static str, Option<u64>)> {
+) -> anyhow::Result<(crate::sink::SinkReport, StopReason, Option<u64>)> {
     // An empty drain target means: land what is held, commit it, stop.
     let drain = sink.drain.clone();
     let drain_now = move || {
@@ -222,18 +224,22 @@ async fn land_until_stopped(
                 // the sink waits longer: a group can take most of a session timeout to settle.
                 idle.patient = counters.partitions_held.load(Ordering::Relaxed) <= 0;
                 if stopped_by.is_none() && idle.idle(consumed) {
-                    stopped_by = Some("idle");
+                    stopped_by = Some(StopReason::Idle);
                     drain_now();
                 }
             }
             _ = opts.stop.cancelled(), if stopped_by.is_none() => {
-                stopped_by = Some("signal");
+                stopped_by = Some(StopReason::Signal);
                 opts.reporter.note("stopping: landing and committing what this sink holds, then leaving the group (Ctrl-C again to abort; the next start cleans up)");
                 drain_now();
             }
         }
     };
-    Ok((report, stopped_by.unwrap_or("signal"), idle.first_record_ns))
+    Ok((
+        report,
+        stopped_by.unwrap_or(StopReason::Signal),
+        idle.first_record_ns,
+    ))
 }
 
 /// A group new to the topic would start at its earliest offset and land earlier loads' records

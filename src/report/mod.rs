@@ -128,7 +128,7 @@ impl SinkSummary {
             self.landed_per_s,
             c.malformed,
             c.rewinds,
-            self.stopped_by
+            self.stopped_by.name()
         );
         if c.orphaned_uploads_aborted > 0 {
             out.push_str(&format!(

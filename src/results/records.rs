@@ -19,9 +19,62 @@ pub struct Landed {
     pub bytes: u64,
     /// Parts of the multipart upload; 0 for a PutObject.
     pub parts: u32,
-    pub close_reason: String,
+    pub close_reason: CloseReason,
     /// t_durable, ns since the Unix epoch.
     pub durable_ns: u64,
+}
+
+/// Why a batch closed; counted in the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    Records,
+    Bytes,
+    Age,
+    Idle,
+    Rotate,
+    TimePartition,
+    Drain,
+    /// Read again after a rewind: closed where the batch that failed had closed, or where an
+    /// object that is already durable begins.
+    Rewind,
+}
+
+impl CloseReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            CloseReason::Records => "records",
+            CloseReason::Bytes => "bytes",
+            CloseReason::Age => "age",
+            CloseReason::Idle => "idle",
+            CloseReason::Rotate => "rotate",
+            CloseReason::TimePartition => "time_partition",
+            CloseReason::Drain => "drain",
+            CloseReason::Rewind => "rewind",
+        }
+    }
+}
+
+/// Why a sink process stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopReason {
+    /// No record arrived for `--until-idle`.
+    Idle,
+    /// SIGTERM or Ctrl-C.
+    Signal,
+    /// The load ended and everything was landed (a `tickbench run`'s own sink).
+    Drain,
+}
+
+impl StopReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            StopReason::Idle => "idle",
+            StopReason::Signal => "signal",
+            StopReason::Drain => "drain",
+        }
+    }
 }
 
 /// One offset commit the broker accepted.
@@ -175,8 +228,8 @@ pub struct SinkSummary {
     pub instance: String,
     pub group_id: String,
     pub topic: String,
-    /// Why the sink stopped: `idle`, `signal`.
-    pub stopped_by: String,
+    /// Why the sink stopped.
+    pub stopped_by: StopReason,
     pub elapsed_s: f64,
     /// Landed ticks over the time from the first record received to the last object durable.
     pub landed_per_s: f64,

@@ -58,35 +58,7 @@ pub struct TimeLayout {
     pub by_symbol: bool,
 }
 
-/// Why a batch closed; counted in the summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum CloseReason {
-    Records,
-    Bytes,
-    Age,
-    Idle,
-    Rotate,
-    TimePartition,
-    Drain,
-    /// Read again after a rewind: closed where the batch that failed had closed, or where an
-    /// object that is already durable begins.
-    Rewind,
-}
-
-impl CloseReason {
-    pub fn name(self) -> &'static str {
-        match self {
-            CloseReason::Records => "records",
-            CloseReason::Bytes => "bytes",
-            CloseReason::Age => "age",
-            CloseReason::Idle => "idle",
-            CloseReason::Rotate => "rotate",
-            CloseReason::TimePartition => "time_partition",
-            CloseReason::Drain => "drain",
-            CloseReason::Rewind => "rewind",
-        }
-    }
-}
+pub use crate::results::CloseReason;
 
 /// Identity of a batch: its partition and first offset (also the object's name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

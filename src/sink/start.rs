@@ -14,7 +14,7 @@ use super::{SinkContext, SinkControl, SinkError, SinkReport, SinkSettings};
 use crate::config::Scenario;
 use crate::io::connect;
 use crate::metrics::{Counters, Percentiles, Recorders, Stage};
-use crate::results::{Objects, Resources, SinkCounts, SinkSummary, StageSummary};
+use crate::results::{Objects, Resources, SinkCounts, SinkSummary, StageSummary, StopReason};
 
 /// A sink running in this process.
 pub struct Started {
@@ -91,7 +91,7 @@ pub struct Identity<'a> {
     pub run_id: &'a str,
     pub instance: &'a str,
     pub group_id: &'a str,
-    pub stopped_by: &'a str,
+    pub stopped_by: StopReason,
     pub elapsed_s: f64,
     /// When its first record arrived (for its own landing rate).
     pub first_record_ns: Option<u64>,
@@ -120,7 +120,7 @@ pub fn summarize(
         instance: who.instance.to_string(),
         group_id: who.group_id.to_string(),
         topic: scenario.kafka.topic.clone(),
-        stopped_by: who.stopped_by.to_string(),
+        stopped_by: who.stopped_by,
         elapsed_s: who.elapsed_s,
         landed_per_s: match (who.first_record_ns, last_durable) {
             (Some(a), Some(b)) if b > a => landed as f64 / ((b - a) as f64 / 1e9),

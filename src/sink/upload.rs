@@ -448,7 +448,7 @@ impl Uploader {
             records: b.records,
             bytes: b.bytes,
             parts,
-            close_reason: b.reason.name().to_string(),
+            close_reason: b.reason,
             durable_ns,
         }
     }

@@ -160,7 +160,7 @@ async fn every_format_lands_the_same_records() {
             .collect();
     let by_bytes: Vec<_> = landed
         .iter()
-        .filter(|l| l.close_reason == "bytes")
+        .filter(|l| l.close_reason == tickbench::results::CloseReason::Bytes)
         .collect();
     assert!(
         by_bytes.len() >= 4,
