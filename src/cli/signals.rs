@@ -33,7 +33,8 @@ impl Signals {
         tokio::spawn(async move {
             loop {
                 let ctrl_c = tokio::select! {
-                    r = tokio::signal::ctrl_c() => r.is_ok(),
+                    // No Ctrl-C handler could be installed: the default one stays.
+                    r = tokio::signal::ctrl_c() => if r.is_err() { return } else { true },
                     Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => false,
                 };
                 if stop.is_cancelled() && ctrl_c {
