@@ -200,18 +200,30 @@ create_bucket = true
         .iter()
         .zip(&shares[1])
         .all(|(a, b)| *a == 0 || *b == 0));
-    // The group spread the partitions: both sinks landed records, and read none of the earlier
-    // load's.
-    let consumed: u64 = dirs[2..]
+    // The group spread the partitions and both sinks landed records. Every record was received
+    // once, plus what a sink read again itself (`reread`) and, if the group took partitions back
+    // mid-run (a slow CI machine can miss a heartbeat), what their next owner read again. That
+    // none of the earlier load's records landed is checked below, tick for tick, from S3.
+    let counts: Vec<serde_json::Value> = dirs[2..]
         .iter()
-        .map(|d| {
-            common::json(d, "summary.json")["counts"]["consumed"]
-                .as_u64()
-                .unwrap()
-        })
-        .sum();
+        .map(|d| common::json(d, "summary.json")["counts"].clone())
+        .collect();
+    let total = |field: &str| -> u64 { counts.iter().map(|c| c[field].as_u64().unwrap()).sum() };
     let produced: u64 = shares.iter().flatten().sum();
-    assert_eq!(consumed, produced);
+    let rebalanced = total("revoked") > 0;
+    let explain = || {
+        format!(
+            "{counts:?}\n{}\n{}",
+            common::log_of(&tmp.path().join("sink-a.log")),
+            common::log_of(&tmp.path().join("sink-b.log"))
+        )
+    };
+    let received_once = total("consumed") - total("reread");
+    if rebalanced {
+        assert!(received_once >= produced, "{}", explain());
+    } else {
+        assert_eq!(received_once, produced, "{}", explain());
+    }
     for d in &dirs[2..] {
         let landed = common::json(d, "summary.json")["counts"]["landed"]
             .as_u64()
@@ -239,8 +251,15 @@ create_bucket = true
         "problems: {:#?}\nwarnings: {:#?}",
         sum.problems, sum.warnings
     );
-    // One host, one clock, sinks anchored to the workers' start: nothing to warn about.
-    assert!(sum.warnings.is_empty(), "{:#?}", sum.warnings);
+    // One host, one clock, sinks anchored to the workers' start: nothing to warn about, but
+    // what a mid-run rebalance made a sink give up.
+    assert!(
+        sum.warnings
+            .iter()
+            .all(|w| rebalanced && w.contains("revoked partitions")),
+        "{:#?}",
+        sum.warnings
+    );
     let expected = single_worker_stream(&s, start_ns);
     assert_eq!(c.produced, expected.len() as u64);
     assert_eq!(
