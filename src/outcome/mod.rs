@@ -186,6 +186,7 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
     counts.acked = produced - delivery_failed;
     counts.delivery_failed = delivery_failed;
     counts.not_sent = all.not_sent;
+    counts.produce_resent = all.resent;
     counts.landed = a.audit.landed;
     counts.lost = a.audit.lost;
     counts.duplicated = a.audit.duplicated;

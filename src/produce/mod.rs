@@ -2,13 +2,14 @@
 //! earlier; later only shows up as schedule lag), and records delivery reports.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientConfig, ClientContext};
 
 use anyhow::Context as _;
@@ -55,6 +56,8 @@ pub struct DeliveryContext {
     failed: Mutex<Vec<Failed>>,
     // Served by the producer's own thread (BaseProducer): the lock is never contended.
     delivered: Mutex<Delivered>,
+    /// The most messages librdkafka's statistics showed as sent more than once (see `stats`).
+    resent: AtomicU64,
 }
 
 /// A message's intended and actual send times, packed into its 64-bit delivery opaque.
@@ -98,7 +101,22 @@ impl Stamp {
     }
 }
 
-impl ClientContext for DeliveryContext {}
+impl ClientContext for DeliveryContext {
+    /// librdkafka counts a message in a partition's `txmsgs` each time it is sent; those that
+    /// left its queues were sent at least once. The difference is a lower bound of the messages
+    /// sent again (retries after failed Produce requests), at each `statistics.interval.ms`.
+    fn stats(&self, s: Statistics) {
+        let resent: i64 = s
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.values())
+            .filter(|p| p.partition >= 0)
+            .map(|p| p.txmsgs as i64 - (p.msgs as i64 - p.msgq_cnt - p.xmit_msgq_cnt))
+            .sum();
+        self.resent
+            .fetch_max(resent.max(0) as u64, Ordering::Relaxed);
+    }
+}
 
 impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;
@@ -187,6 +205,8 @@ pub struct ProduceReport {
     pub acks: BTreeMap<i32, u64>,
     /// Acknowledgements without an offset.
     pub acks_without_offset: u64,
+    /// Messages librdkafka sent more than once (a lower bound, from its statistics).
+    pub resent: u64,
     /// Payload bytes handed to librdkafka.
     pub bytes: u64,
     /// CPU time of the producer threads, seconds (None where /proc is missing).
@@ -224,6 +244,7 @@ impl ProduceReport {
             acked_offsets: self.acked_offsets,
             acks: self.acks,
             acks_without_offset: self.acks_without_offset,
+            resent: self.resent,
         }
     }
 }
@@ -243,6 +264,7 @@ pub fn new_context(rec: Arc<Recorders>, counters: Arc<Counters>, base_ns: u64) -
             acks_without_offset: 0,
             acked_pending: 0,
         }),
+        resent: AtomicU64::new(0),
     }
 }
 
@@ -266,6 +288,7 @@ impl ProduceReport {
         self.queue_full_waits += other.queue_full_waits;
         self.unflushed += other.unflushed;
         self.acks_without_offset += other.acks_without_offset;
+        self.resent += other.resent;
         for (p, n) in other.acks {
             *self.acks.entry(p).or_default() += n;
         }
@@ -384,6 +407,7 @@ pub fn drive(
         .map(|(p, r)| (p as i32, *r))
         .collect();
     report.acks_without_offset = d.acks_without_offset;
+    report.resent = producer.context().resent.load(Ordering::Relaxed);
     report.acks = d
         .acks
         .iter()

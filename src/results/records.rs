@@ -125,6 +125,9 @@ pub struct Produced {
     /// Per partition, acknowledgements received.
     pub acks: BTreeMap<i32, u64>,
     pub acks_without_offset: u64,
+    /// Messages librdkafka sent more than once, from its statistics (a lower bound).
+    #[serde(default)]
+    pub resent: u64,
 }
 
 impl Produced {
@@ -137,6 +140,7 @@ impl Produced {
         self.failed.extend(o.failed.iter().cloned());
         self.not_sent += o.not_sent;
         self.acks_without_offset += o.acks_without_offset;
+        self.resent += o.resent;
         self.start_ns = self.start_ns.min(o.start_ns);
         self.schedule_ns = (
             self.schedule_ns.0.min(o.schedule_ns.0),
@@ -311,6 +315,7 @@ mod tests {
             acked_offsets: BTreeMap::from([(0, acked)]),
             acks: BTreeMap::from([(0, (acked.1 - acked.0 + 1) as u64)]),
             acks_without_offset: 0,
+            resent: 2,
         }
     }
 
@@ -325,5 +330,6 @@ mod tests {
         assert_eq!(a.end_offsets[&0], 22, "the highest end");
         assert_eq!(a.acked_offsets[&0], (10, 21));
         assert_eq!(a.acks[&0], 12);
+        assert_eq!(a.resent, 4, "the resent of both");
     }
 }

@@ -78,6 +78,11 @@ pub struct Counts {
     /// Records read a second time after rewinds (counted in `consumed` too).
     #[serde(default)]
     pub reread: u64,
+    /// Messages the producers sent more than once (retries after failed Produce requests: a
+    /// broker under stress, a leader moving). A lower bound from librdkafka's statistics, taken
+    /// every `statistics.interval.ms` (1 s unless set; 0 turns it off).
+    #[serde(default)]
+    pub produce_resent: u64,
 }
 
 impl Counts {
@@ -111,6 +116,7 @@ impl Counts {
             Count::SkippedPreexisting => self.skipped_preexisting,
             Count::Rewinds => self.rewinds,
             Count::Reread => self.reread,
+            Count::ProduceResent => self.produce_resent,
         }
     }
 }

@@ -106,6 +106,8 @@ async fn retriable_produce_errors_are_retried_and_nothing_is_lost() {
     assert_exactly_once(&sum);
     assert_eq!(sum.counts.delivery_failed, 0, "retried, not failed");
     assert_eq!(sum.counts.landed, 4000);
+    // The faults happened: librdkafka sent the failed requests' messages again.
+    assert!(sum.counts.produce_resent >= 20, "{:?}", sum.counts);
 }
 
 /// librdkafka's mock cluster, with the idempotent producer and injected NOT_LEADER errors, now

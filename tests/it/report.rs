@@ -2,8 +2,10 @@
 //! summary.json, scenario.toml, manifest.json and interval logs): the Markdown against its
 //! snapshot, the HTML's self-containedness, and the HTML as headless Chromium draws it.
 //!
-//! After an intended change of the Markdown, `UPDATE_SNAPSHOTS=1 cargo test --test report`
+//! After an intended change of the Markdown, `UPDATE_SNAPSHOTS=1 cargo test --test it report::`
 //! rewrites the snapshot; review its diff like code.
+
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -104,20 +106,14 @@ fn tickbench_report_rewrites_the_files_of_a_run_folder() {
 }
 
 /// Headless Chromium (Debian's `chromium`) takes a screenshot of report.html; the plots' line
-/// colours must be on it. Skipped without Chromium unless TICKBENCH_REQUIRE_SERVICES is set (CI).
+/// colours must be on it.
 #[test]
+#[ignore = "needs Chromium: apt-get install chromium (scripts/install-deps.sh --tests)"]
 fn chromium_draws_the_plots_of_report_html() {
     let chromium = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
-        .find(|c| Command::new(c).arg("--version").output().is_ok());
-    let Some(chromium) = chromium else {
-        assert!(
-            std::env::var_os("TICKBENCH_REQUIRE_SERVICES").is_none(),
-            "TICKBENCH_REQUIRE_SERVICES is set but Chromium is not installed"
-        );
-        eprintln!("skipped: no chromium (apt-get install chromium)");
-        return;
-    };
+        .find(|c| Command::new(c).arg("--version").output().is_ok())
+        .expect("Chromium is not installed: apt-get install chromium");
     let tmp = copy_of_fixture();
     RunReport::load(tmp.path()).unwrap().write().unwrap();
     let png = tmp.path().join("shot.png");
@@ -201,23 +197,21 @@ fn tickbench_compare_puts_runs_side_by_side_with_their_changes() {
     assert_eq!(html.matches(r#"class="series""#).count(), 6);
 }
 
-/// The interval logs read by another HdrHistogram implementation (HdrHistogram_py, `pip install
-/// hdrhistogram`): the same count and percentiles as tickbench's own reading. Skipped without it
-/// unless TICKBENCH_REQUIRE_SERVICES is set (CI installs it).
+/// The interval logs read by another HdrHistogram implementation (HdrHistogram_py): the same
+/// count and percentiles as tickbench's own reading.
 #[test]
+#[ignore = "needs HdrHistogram_py: scripts/install-deps.sh --tests (a venv in .tools/)"]
 fn another_hdrhistogram_implementation_reads_the_interval_logs() {
-    let has = Command::new("python3")
+    let python = common::python();
+    let has = Command::new(&python)
         .args(["-c", "import hdrh"])
         .status()
-        .is_ok_and(|s| s.success());
-    if !has {
-        assert!(
-            std::env::var_os("TICKBENCH_REQUIRE_SERVICES").is_none(),
-            "TICKBENCH_REQUIRE_SERVICES is set but python3's hdrh module is missing"
-        );
-        eprintln!("skipped: pip install hdrhistogram");
-        return;
-    }
+        .is_ok_and(|st| st.success());
+    assert!(
+        has,
+        "{} has no hdrh module: scripts/install-deps.sh --tests",
+        python.display()
+    );
     let script = r#"
 import sys
 from hdrh.log import HistogramLogReader
@@ -235,7 +229,7 @@ print(acc.get_total_count(), acc.get_value_at_percentile(99), acc.get_max_value(
     let ours = RunReport::load(&fixture()).unwrap();
     for stage in ["pipeline_e2e", "kafka_e2e", "produce"] {
         let path = fixture().join(format!("histograms/{stage}.hlog"));
-        let out = Command::new("python3")
+        let out = Command::new(&python)
             .args(["-c", script])
             .arg(&path)
             .output()
