@@ -162,34 +162,61 @@ fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-#[test]
-fn secrets_from_the_environment_never_reach_output_or_results() {
+/// Secrets planted where they are really used: the S3 secret key signs every request to a named
+/// endpoint that accepts only it (the run passes, so it was read), and a SASL password goes to a
+/// broker that cannot do SASL (the run fails, and says so without it). Debug logging is on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_from_the_environment_never_reach_output_or_results() {
     const SECRET: &str = "planted-Secret-7f3a9c";
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.toml");
-    std::fs::write(
-        &path,
-        "name = \"s\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 500\n[kafka]\npartitions = 1\n[kafka.client]\n\"sasl.password\" = \"${env:TB_PLANTED}\"\n\"ssl.key.password\" = \"${env:TB_PLANTED}\"\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n",
+    let s3 = tickbench::io::embedded::EmbeddedS3::start_with_keys(
+        &dir.path().join("s3"),
+        0,
+        "planted-key-id",
+        SECRET,
     )
+    .await
     .unwrap();
-    let results = dir.path().join("results");
-    let out = Command::new(env!("CARGO_BIN_EXE_tickbench"))
-        .args([
-            "run",
-            path.to_str().unwrap(),
-            "--results-dir",
-            results.to_str().unwrap(),
-        ])
-        .env("TB_PLANTED", SECRET)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET)
-        .output()
+    let scenario = |name: &str, client: &str| {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"{name}\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 500\n[kafka]\npartitions = 1\n[kafka.client]\n{client}\"ssl.key.password\" = \"${{env:TB_PLANTED}}\"\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[s3]\nendpoint = \"{}\"\nbucket = \"secrets\"\ncreate_bucket = true\n",
+                s3.endpoint()
+            ),
+        )
         .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
+        path
+    };
+    let results = dir.path().join("results");
+    let run = |path: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tickbench"))
+            .args(["-v", "run", path.to_str().unwrap(), "--results-dir"])
+            .arg(&results)
+            .env("TB_PLANTED", SECRET)
+            .env("AWS_ACCESS_KEY_ID", "planted-key-id")
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_REGION", "us-east-1")
+            .env("RUST_LOG", "debug")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let (code, text) = run(&scenario("s3", ""));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    let sasl = "\"security.protocol\" = \"SASL_PLAINTEXT\"\n\"sasl.mechanism\" = \"PLAIN\"\n\"sasl.username\" = \"tb\"\n\"sasl.password\" = \"${env:TB_PLANTED}\"\n";
+    let (code, text) = run(&scenario("sasl", sasl));
+    assert_eq!(code, Some(2), "the mock broker does no SASL: {text}");
+    assert!(text.contains("cannot reach Kafka"), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+
     let mut files = Vec::new();
     files_under(&results, &mut files);
     assert!(files.len() > 5, "{files:?}");
@@ -201,10 +228,9 @@ fn secrets_from_the_environment_never_reach_output_or_results() {
     // The scenario as run says where the secret was, not what it is.
     let run = std::fs::read_dir(&results)
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-sasl"))
+        .expect("the failed run's folder");
     let resolved = std::fs::read_to_string(run.join("scenario.toml")).unwrap();
     assert!(
         resolved.contains("\"sasl.password\" = \"[redacted]\""),

@@ -167,6 +167,17 @@ fn chromium_draws_the_plots_of_report_html() {
 #[test]
 fn tickbench_compare_puts_runs_side_by_side_with_their_changes() {
     let (a, b) = (copy_of_fixture(), copy_of_fixture());
+    // The second run: half again the landed rate, twice the objects, 3 ticks lost (a FAIL);
+    // the same interval logs, so the same latencies.
+    let path = b.path().join("summary.json");
+    let mut sum: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    sum["throughput"]["landed_per_s"] = 15_000.0.into();
+    sum["throughput"]["produced_per_s"] = 16_000.0.into();
+    sum["objects"]["count"] = 144.into();
+    sum["counts"]["lost"] = 3.into();
+    sum["passed"] = false.into();
+    std::fs::write(&path, serde_json::to_string(&sum).unwrap()).unwrap();
     let out = tempfile::tempdir().unwrap();
     let run = Command::new(env!("CARGO_BIN_EXE_tickbench"))
         .arg("compare")
@@ -182,14 +193,30 @@ fn tickbench_compare_puts_runs_side_by_side_with_their_changes() {
         String::from_utf8_lossy(&run.stderr)
     );
     let md = std::fs::read_to_string(out.path().join("compare.md")).unwrap();
-    // The same run twice: every change is zero, the figures are the fixture's.
-    let p99 = md
-        .lines()
-        .find(|l| l.starts_with("| pipeline_e2e p99 ms |"))
-        .unwrap();
-    assert!(p99.contains("| 2839 | 2839 (+0.0%) |"), "{p99}");
+    let row = |name: &str| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| {name} |")))
+            .unwrap_or_else(|| panic!("no row {name}: {md}"))
+            .to_string()
+    };
+    // Each change against the first run, in percent; the first run's figures are the fixture's.
     assert!(
-        md.contains("| audit and thresholds | PASS | PASS |"),
+        row("landed ticks/s").ends_with("| 9674 | 15000 (+55.1%) |"),
+        "{md}"
+    );
+    assert!(
+        row("produced ticks/s").ends_with("| 10000 | 16000 (+60.0%) |"),
+        "{md}"
+    );
+    assert!(row("objects").ends_with("| 72 | 144 (+100.0%) |"), "{md}");
+    // A change from zero has no percentage.
+    assert!(row("lost").ends_with("| 0 | 3 |"), "{md}");
+    assert!(
+        row("pipeline_e2e p99 ms").ends_with("| 2839 | 2839 (+0.0%) |"),
+        "{md}"
+    );
+    assert!(
+        row("audit and thresholds").ends_with("| PASS | FAIL |"),
         "{md}"
     );
     let html = std::fs::read_to_string(out.path().join("compare.html")).unwrap();

@@ -115,6 +115,17 @@ impl EmbeddedS3 {
 
     /// Starts serving `root` on 127.0.0.1:`port` (0: a free port).
     pub async fn start_on(root: &Path, port: u16) -> anyhow::Result<EmbeddedS3> {
+        Self::start_with_keys(root, port, ACCESS_KEY, SECRET_KEY).await
+    }
+
+    /// Starts serving `root`, accepting only requests signed with this key pair (tests: a
+    /// secret the client must really have read to be let in).
+    pub async fn start_with_keys(
+        root: &Path,
+        port: u16,
+        access_key: &str,
+        secret_key: &str,
+    ) -> anyhow::Result<EmbeddedS3> {
         std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         let fs = s3s_fs::FileSystem::new(root).map_err(|e| {
             anyhow::anyhow!(
@@ -122,9 +133,9 @@ impl EmbeddedS3 {
                 root.display()
             )
         })?;
-        // Requests are SigV4-signed and checked, as real S3 does, with the embedded key pair.
+        // Requests are SigV4-signed and checked, as real S3 does, with the key pair.
         let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        builder.set_auth(SimpleAuth::from_single(access_key, secret_key));
         let service = builder.build();
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
