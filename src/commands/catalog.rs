@@ -26,10 +26,17 @@ const COLUMNS: [(&str, &str, &str); 7] = [
     ("size", "bigint", "traded volume"),
 ];
 
+/// The partition column of objects grouped by symbol (`symbol=<ticker>/` in their keys).
+pub const SYMBOL_PARTITION: &str = "symbol_partition";
+
 /// One partition column and its projection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionKey {
+    /// The column's name in the table.
     pub name: &'static str,
+    /// The key segment it is read from (`<segment>=<value>/`): the column's name, but for the
+    /// symbol, whose column name the data column already has.
+    pub segment: &'static str,
     /// `projection.<name>.*` properties, without the prefix.
     pub projection: Vec<(&'static str, String)>,
 }
@@ -60,6 +67,7 @@ impl Table {
         let topic_prefix = crate::model::layout::topic_prefix(&s.s3.prefix, &s.kafka.topic);
         let mut partitions = vec![PartitionKey {
             name: "dt",
+            segment: "dt",
             projection: vec![
                 ("type", "date".into()),
                 ("format", "yyyy-MM-dd".into()),
@@ -70,6 +78,7 @@ impl Table {
         }];
         let int = |name, max: u32| PartitionKey {
             name,
+            segment: name,
             projection: vec![
                 ("type", "integer".into()),
                 ("range", format!("0,{max}")),
@@ -83,9 +92,13 @@ impl Table {
             partitions.push(int("minute", 59));
         }
         if s.sink.group_by == GroupBy::Symbol {
-            // Thousands of tickers make an enum unwieldy: queries name the symbol instead.
+            // Thousands of tickers make an enum unwieldy: queries name the symbol instead. Athena
+            // and Glue refuse a partition key named like a column, and the objects keep their
+            // `symbol` column (CSV is read by position, so it cannot be left out): the key
+            // segment `symbol=` is read into a column of its own name, through the template.
             partitions.push(PartitionKey {
-                name: "symbol",
+                name: SYMBOL_PARTITION,
+                segment: "symbol",
                 projection: vec![("type", "injected".into())],
             });
         }
@@ -104,7 +117,7 @@ impl Table {
     pub fn location_template(&self) -> String {
         let mut t = self.location.clone();
         for p in &self.partitions {
-            let _ = write!(t, "{}=${{{}}}/", p.name, p.name);
+            let _ = write!(t, "{}=${{{}}}/", p.segment, p.name);
         }
         t
     }
@@ -282,7 +295,7 @@ mod tests {
                     ("dt", "2026-11-22"),
                     ("hour", "20"),
                     ("minute", "07"),
-                    ("symbol", "BRK.B"),
+                    ("symbol_partition", "BRK.B"),
                 ],
             ),
             (
@@ -336,6 +349,15 @@ mod tests {
         assert!(csv.contains("'field.delim' = ','"), "{csv}");
         let pq = Table::of(&scenario("format = \"parquet\""), &options()).ddl();
         assert!(pq.contains("MapredParquetInputFormat"), "{pq}");
+        let by_symbol = Table::of(&scenario("group_by = \"symbol\""), &options()).ddl();
+        for want in [
+            "`symbol` string COMMENT",
+            "PARTITIONED BY (`dt` string, `hour` string, `symbol_partition` string)",
+            "'projection.symbol_partition.type' = 'injected'",
+            "'storage.location.template' = 's3://lake/raw/market/ticks/dt=${dt}/hour=${hour}/symbol=${symbol_partition}/'",
+        ] {
+            assert!(by_symbol.contains(want), "{want}\n{by_symbol}");
+        }
         assert!(pq.contains("'classification' = 'parquet'"), "{pq}");
     }
 
@@ -352,21 +374,32 @@ mod tests {
             .iter()
             .map(|k| k["Name"].as_str().unwrap())
             .collect();
-        assert_eq!(keys, ["dt", "hour", "minute", "symbol"]);
-        // Every partition key is projected and appears in the location template.
+        assert_eq!(keys, ["dt", "hour", "minute", "symbol_partition"]);
+        // Every partition key is projected and appears in the location template, read from the
+        // key segment the sink writes.
         let template = v["Parameters"]["storage.location.template"]
             .as_str()
             .unwrap();
-        for k in &keys {
+        for (k, segment) in keys.iter().zip(["dt", "hour", "minute", "symbol"]) {
             assert!(
                 v["Parameters"][format!("projection.{k}.type")].is_string(),
                 "{k}"
             );
-            assert!(template.contains(&format!("{k}=${{{k}}}")), "{k}");
+            assert!(template.contains(&format!("{segment}=${{{k}}}")), "{k}");
         }
-        assert_eq!(v["Parameters"]["projection.symbol.type"], "injected");
-        let cols = v["StorageDescriptor"]["Columns"].as_array().unwrap();
+        assert_eq!(
+            v["Parameters"]["projection.symbol_partition.type"],
+            "injected"
+        );
+        let cols: Vec<&str> = v["StorageDescriptor"]["Columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["Name"].as_str().unwrap())
+            .collect();
         assert_eq!(cols.len(), 7);
+        // Glue and Athena refuse a partition key named like a column.
+        assert!(keys.iter().all(|k| !cols.contains(k)), "{keys:?} {cols:?}");
         assert_eq!(
             v["StorageDescriptor"]["Location"],
             "s3://lake/raw/market/ticks/"

@@ -1,7 +1,9 @@
 //! `tickbench query LOCATION "SQL"`: local SQL over landed objects, on Apache DataFusion. The
 //! objects are one table, `ticks`, with the tick's columns and the Hive partition columns of the
-//! layout (`dt`, `hour`, `minute`, `symbol` as strings), as Athena sees them. LOCATION is a run's
-//! results folder, a folder of objects, or `s3://bucket/prefix/topic/`.
+//! layout (`dt`, `hour`, `minute` as strings), as Athena sees them. Objects grouped by symbol
+//! (`symbol=<ticker>/`) hold their `symbol` column too: that column is the symbol, and the key
+//! segment is not declared again (it would be a second `symbol`). LOCATION is a run's results
+//! folder, a folder of objects, or `s3://bucket/prefix/topic/`.
 
 use crate::results::{files, RunDir};
 use std::path::{Path, PathBuf};
@@ -146,9 +148,13 @@ async fn detect(
                 .strip_prefix(prefix.as_ref())
                 .unwrap_or(key)
                 .trim_start_matches('/');
+            // Partition columns are read from the leading `key=value` segments; a later segment
+            // that is not one (`symbol=`, whose value the data column has) ends them, and the
+            // listing takes the segments after the last declared one as part of the file's path.
             let cols = rel
                 .split('/')
                 .filter_map(|seg| seg.split_once('=').map(|(k, _)| k.to_string()))
+                .take_while(|k| k != "symbol")
                 .collect();
             return Ok((enc, cols));
         }

@@ -151,3 +151,56 @@ async fn presets_equal_the_figures_computed_from_the_ticks() {
     assert!(format!("{e:#}").contains("nope"), "{e:#}");
     store.close().await;
 }
+
+/// Objects grouped by symbol sit under `symbol=<ticker>/` and hold a `symbol` column: a query
+/// grouping by symbol sees one `symbol` (the data's), in JSON lines and in CSV (read by position).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_grouped_by_symbol_is_queried_by_symbol() {
+    common::use_embedded_s3_keys();
+    for format in ["jsonl", "csv"] {
+        let text = format!(
+            "name = \"bysym\"\nseed = 12\nduration = \"2s\"\n[symbols]\ncount = 8\n[rate]\nticks_per_second = 2000\n[kafka]\npartitions = 2\n[sink]\nmax_age = \"1s\"\ngroup_by = \"symbol\"\nformat = \"{format}\"\n"
+        );
+        let s = config::parse(Path::new("bysym.toml"), &text).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let out = common::run_in(tmp.path(), &s).await.unwrap();
+        assert!(out.summary.passed, "{:?}", out.summary.problems);
+        let store = RunStore::open(&out.dir, None).await.unwrap();
+        let objects = common::read_back(&store.client, "tickbench", "tickbench/ticks/").await;
+        let mut want: BTreeMap<String, u64> = BTreeMap::new();
+        for o in &objects {
+            let segment = o.key.split('/').find(|s| s.starts_with("symbol=")).unwrap();
+            for t in &o.ticks {
+                assert_eq!(segment, format!("symbol={}", t.symbol), "{}", o.key);
+                *want.entry(t.symbol.clone()).or_default() += 1;
+            }
+        }
+        assert_eq!(want.len(), 8);
+        let folder = Location::parse(out.dir.to_str().unwrap(), None).unwrap();
+        let got = rows(
+            &query(
+                &folder,
+                "SELECT symbol, count(*) AS n FROM ticks GROUP BY symbol ORDER BY symbol",
+            )
+            .await
+            .unwrap(),
+        );
+        let got: BTreeMap<String, u64> = got
+            .iter()
+            .map(|r| {
+                (
+                    r["symbol"].as_str().unwrap().to_string(),
+                    r["n"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "{format}");
+        // The time partitions are still columns.
+        let hours = rows(
+            &query(&folder, "SELECT count(DISTINCT hour) AS h FROM ticks")
+                .await
+                .unwrap(),
+        );
+        assert!(hours[0]["h"].as_u64().unwrap() >= 1, "{format}");
+    }
+}
