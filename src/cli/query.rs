@@ -12,12 +12,16 @@ pub struct Args {
     pub location: String,
     /// The SQL (the table is `ticks`); or use --preset.
     pub sql: Option<String>,
-    /// A ready-made query: ohlc, vwap, moving-average, top-movers, volume-by-hour.
+    /// A ready-made query: ohlc, vwap, moving-average, top-movers, market, volume-by-hour.
     #[arg(long, conflicts_with = "sql")]
     pub preset: Option<String>,
     /// Output: table, csv or json (one object a line).
     #[arg(long, value_enum, default_value_t = crate::commands::query::Output::Table)]
     pub output: crate::commands::query::Output,
+    /// Also write the result as an SVG line chart: the first column along x, each other column
+    /// a series (one chart; plot few columns).
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<std::path::PathBuf>,
     /// S3-compatible endpoint for an s3:// location (credentials from the AWS environment).
     #[arg(long)]
     s3_endpoint: Option<String>,
@@ -29,8 +33,10 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         sql,
         preset,
         output,
+        plot,
         s3_endpoint,
     } = args;
+    let title = preset.clone().unwrap_or_else(|| "query".into());
     let sql = match (sql, preset) {
         (Some(s), None) => s,
         (None, Some(p)) => crate::commands::query::preset(&p)?.to_string(),
@@ -50,5 +56,9 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         .await
         .with_context(|| format!("querying {location}"))?;
     print!("{}", crate::commands::query::render(&batches, output)?);
+    if let Some(path) = plot {
+        let svg = crate::commands::query::plot(&batches, &format!("{title}: {location}"))?;
+        std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(exit::PASSED)
 }

@@ -27,7 +27,7 @@ use object_store::ObjectStore;
 use crate::model::format::{encoding_of_key, Compression, Encoding, Format};
 
 /// Ready-made queries (`--preset`).
-pub const PRESETS: [(&str, &str, &str); 5] = [
+pub const PRESETS: [(&str, &str, &str); 6] = [
     (
         "ohlc",
         "open, high, low, close and volume per symbol per minute",
@@ -55,6 +55,14 @@ pub const PRESETS: [(&str, &str, &str); 5] = [
          SELECT symbol, first_value(price ORDER BY ts_ns, seq) AS first, \
          last_value(price ORDER BY ts_ns, seq) AS last FROM ticks GROUP BY symbol) \
          ORDER BY abs(last / first - 1) DESC, symbol LIMIT 10",
+    ),
+    (
+        "market",
+        "an equal-weighted index of the symbols' prices against their first, per second (100 at each symbol's first tick)",
+        "SELECT second, exp(avg(ln(price / first))) * 100 AS index, count(*) AS ticks FROM ( \
+         SELECT CAST(ts_ns / 1000000000 AS BIGINT) AS second, price, \
+         first_value(price) OVER (PARTITION BY symbol ORDER BY ts_ns, seq) AS first FROM ticks) \
+         GROUP BY second ORDER BY second",
     ),
     (
         "volume-by-hour",
@@ -222,6 +230,52 @@ pub async fn query(loc: &Location, sql: &str) -> anyhow::Result<Vec<RecordBatch>
     ctx.register_table("ticks", Arc::new(ListingTable::try_new(config)?))?;
     let df = ctx.sql(sql).await.context("the SQL")?;
     Ok(df.collect().await?)
+}
+
+/// Plots results as an SVG line chart: the first column along x, each other numeric column a
+/// series (for example `--preset market`, the index per second).
+pub fn plot(batches: &[RecordBatch], title: &str) -> anyhow::Result<String> {
+    use datafusion::arrow::array::{Array, Float64Array};
+    use datafusion::arrow::compute::cast;
+    let Some(first) = batches.first() else {
+        bail!("the query returned no rows to plot");
+    };
+    let schema = first.schema();
+    anyhow::ensure!(
+        schema.fields().len() >= 2,
+        "a plot needs two columns or more: x first, then the series"
+    );
+    let column = |batch: &RecordBatch, k: usize| -> anyhow::Result<Vec<Option<f64>>> {
+        let c = cast(batch.column(k), &DataType::Float64)
+            .with_context(|| format!("column {} is not a number", schema.field(k).name()))?;
+        let c = c
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("cast to f64");
+        Ok((0..c.len())
+            .map(|i| c.is_valid(i).then(|| c.value(i)))
+            .collect())
+    };
+    let mut series = Vec::new();
+    for k in 1..schema.fields().len() {
+        let mut points = Vec::new();
+        for b in batches {
+            let (x, y) = (column(b, 0)?, column(b, k)?);
+            points.extend(x.into_iter().zip(y).filter_map(|(x, y)| Some((x?, y?))));
+        }
+        series.push(crate::report::svg::Series {
+            name: schema.field(k).name().clone(),
+            points,
+        });
+    }
+    Ok(crate::report::svg::render(&crate::report::svg::Chart {
+        title: title.to_string(),
+        x_label: schema.field(0).name().clone(),
+        y_label: String::new(),
+        x: crate::report::svg::XAxis::Linear,
+        y_log: false,
+        series,
+    }))
 }
 
 /// Renders results as a table, CSV or JSON lines.

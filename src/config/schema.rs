@@ -186,9 +186,14 @@ pub struct Symbols {
     /// Tail exponent of trade sizes (Pareto, in lots of 100): smaller means heavier, 1.05 to 10.
     #[serde(default = "default_size_alpha")]
     pub size_alpha: f64,
-    /// Merton jumps: Poisson arrivals of normal log-price jumps, for flash crashes.
+    /// Merton jumps: Poisson arrivals of normal log-price jumps, each symbol on its own (news,
+    /// idiosyncratic shocks). A crash of the whole market is `crashes`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jumps: Option<Jumps>,
+    /// Market-wide crashes at scheduled times: the market index jumps, so every symbol moves
+    /// with its beta at the same moment (a symbol of beta 0 does not move).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crashes: Vec<Crash>,
     /// Symbols set by hand, ahead of the generated ones.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fixed: Vec<FixedSymbol>,
@@ -211,6 +216,24 @@ pub struct Jumps {
     pub mean: f64,
     /// Standard deviation of the log-price jump.
     pub sd: f64,
+}
+
+/// A jump of the market index at a scheduled time, optionally recovered in part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Crash {
+    /// When, from the start of the load (the warm-up included), as the rate segments count.
+    #[serde(with = "humantime_serde")]
+    pub at: Duration,
+    /// The index's log move (for example -0.1 for about -9.5 %); a symbol moves beta times it.
+    #[serde(rename = "move")]
+    pub market_move: f64,
+    /// Share of the move given back afterwards, 0 (none) to 1 (all).
+    #[serde(default)]
+    pub recover: f64,
+    /// Over how long the recovery is given back, evenly.
+    #[serde(with = "humantime_serde", default)]
+    pub recover_over: Duration,
 }
 
 /// One symbol set by hand.

@@ -162,6 +162,19 @@ fn market_settings_out_of_range_are_rejected() {
     assert!(e.contains("symbols.beta_max"), "{e}");
     let e = err(&GOOD.replace(
         "count = 10",
+        "count = 10\ncrashes = [{ at = \"5s\", move = -0.1, recover = 0.5 }]",
+    ));
+    assert!(
+        e.contains("symbols.crashes.recover_over") && e.contains("above 0 when recover is set"),
+        "{e}"
+    );
+    let e = err(&GOOD.replace(
+        "count = 10",
+        "count = 10\ncrashes = [{ at = \"5s\", drop = -0.1 }]",
+    ));
+    assert!(e.contains("unknown field `drop`"), "{e}");
+    let e = err(&GOOD.replace(
+        "count = 10",
         "count = 10\nfixed = [{ ticker = \"bad ticker\", start_price = 1.0, drift = 0.0, volatility = 0.1 }]",
     ));
     assert!(

@@ -161,6 +161,26 @@ fn check_symbols(s: &Scenario) -> Result<(), Violation> {
             "from 0 to 2",
         )?;
     }
+    for c in &sym.crashes {
+        check(
+            c.market_move.abs() <= 2.0 && c.market_move != 0.0,
+            "symbols.crashes.move",
+            c.market_move,
+            "a log move of the market index from -2 to 2, not 0",
+        )?;
+        check(
+            (0.0..=1.0).contains(&c.recover),
+            "symbols.crashes.recover",
+            c.recover,
+            "a share of the move from 0 to 1",
+        )?;
+        check(
+            c.recover == 0.0 || !c.recover_over.is_zero(),
+            "symbols.crashes.recover_over",
+            humantime::format_duration(c.recover_over),
+            "a duration above 0 when recover is set",
+        )?;
+    }
     for f in &sym.fixed {
         check_symbol(f).map_err(|(field, value, allowed)| Violation {
             field: "symbols.fixed".into(),

@@ -204,3 +204,56 @@ async fn a_run_grouped_by_symbol_is_queried_by_symbol() {
         assert!(hours[0]["h"].as_u64().unwrap() >= 1, "{format}");
     }
 }
+
+/// A market-wide crash shows in what was landed: every symbol in `top-movers` fell with its beta,
+/// and the `market` preset's index (plotted by `--plot`) steps down at the crash's second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_shows_in_top_movers_and_in_the_market_plot() {
+    common::use_embedded_s3_keys();
+    let text = "name = \"crash\"\nseed = 13\nduration = \"4s\"\n[symbols]\ncount = 20\nbeta_min = 0.5\nbeta_max = 1.0\nvolatility_min = 0.1\nvolatility_max = 0.2\ncrashes = [{ at = \"2s\", move = -0.2 }]\n[rate]\nticks_per_second = 2000\n[kafka]\npartitions = 2\n[sink]\nmax_age = \"1s\"\n";
+    let s = config::parse(Path::new("crash.toml"), text).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = common::run_in(tmp.path(), &s).await.unwrap();
+    assert!(out.summary.passed, "{:?}", out.summary.problems);
+    let folder = Location::parse(out.dir.to_str().unwrap(), None).unwrap();
+    let movers = rows(&query(&folder, preset("top-movers").unwrap()).await.unwrap());
+    assert_eq!(movers.len(), 10);
+    for m in &movers {
+        // beta 0.5 to 1 of a -0.2 log move: -9.5 % to -18.1 %; their own noise is ~0.01 %.
+        let change = f(&m["change_pct"]);
+        assert!((-18.3..=-9.3).contains(&change), "{m}");
+    }
+    let market = rows(&query(&folder, preset("market").unwrap()).await.unwrap());
+    let index: Vec<f64> = market.iter().map(|r| f(&r["index"])).collect();
+    assert!(index.len() >= 4, "{market:?}");
+    // 100 before the crash, about exp(-0.2 * 0.75) = 86 after it: one step, in one second.
+    assert!((index[0] - 100.0).abs() < 0.5, "{index:?}");
+    let last = *index.last().unwrap();
+    assert!((80.0..=92.0).contains(&last), "{index:?}");
+    // Seconds are the clock's, the crash 2 s after the load's start: at most the one second that
+    // straddles it is between the levels.
+    assert!(
+        index.iter().filter(|i| (87.0..99.0).contains(*i)).count() <= 1,
+        "{index:?}"
+    );
+
+    let svg = tmp.path().join("market.svg");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .args([
+            "query",
+            out.dir.to_str().unwrap(),
+            "--preset",
+            "market",
+            "--plot",
+        ])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains(">index<"), "{svg}");
+}

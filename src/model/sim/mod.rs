@@ -166,6 +166,7 @@ impl Model {
             .map(|s| StepConsts {
                 drift: s.mu - 0.5 * s.sigma * s.sigma - jump_drift,
                 market: s.sigma * s.beta,
+                beta: s.beta,
                 idio: s.sigma * (1.0 - s.beta * s.beta).max(0.0).sqrt(),
                 half_spread: universe.half_spread_bps / 10_000.0 * (s.sigma / 0.25).sqrt(),
                 ticker: {
@@ -205,6 +206,8 @@ struct StepConsts {
     drift: f64,
     /// sigma * beta.
     market: f64,
+    /// How much of a market crash the symbol takes.
+    beta: f64,
     /// sigma * sqrt(1 - beta²).
     idio: f64,
     /// Half-spread as a fraction of the price.
@@ -223,6 +226,25 @@ struct SymbolState {
     /// Market index at this symbol's last tick.
     w_last: f64,
     rng: Xoshiro256PlusPlus,
+}
+
+/// The market index's log move from the crashes so far, `since_ns` after the load's start: each
+/// crash's whole move from its time on, less what it has given back.
+fn crash_level(crashes: &[crate::config::Crash], since_ns: u64) -> f64 {
+    crashes
+        .iter()
+        .take_while(|c| since_ns >= c.at.as_nanos() as u64)
+        .map(|c| {
+            let after = (since_ns - c.at.as_nanos() as u64) as f64;
+            let over = c.recover_over.as_nanos() as f64;
+            let back = if c.recover > 0.0 {
+                c.recover * (after / over).min(1.0)
+            } else {
+                0.0
+            };
+            c.market_move * (1.0 - back)
+        })
+        .sum()
 }
 
 /// The market index: standard Brownian motion in years of trading time, on a 1 ms grid.
@@ -337,7 +359,17 @@ impl Generator {
                     log_ret += j.mean + j.sd * z;
                 }
             }
+            if !m.universe.crashes.is_empty() {
+                let start = self.market.start_ns;
+                log_ret += c.beta
+                    * (crash_level(&m.universe.crashes, t_ns.saturating_sub(start))
+                        - crash_level(&m.universe.crashes, st.last_ns.saturating_sub(start)));
+            }
             st.price *= log_ret.exp();
+        } else if !m.universe.crashes.is_empty() {
+            // A symbol's first tick after a crash starts from where the market took it.
+            let since = t_ns.saturating_sub(self.market.start_ns);
+            st.price *= (c.beta * crash_level(&m.universe.crashes, since)).exp();
         }
         st.last_ns = t_ns;
         st.w_last = w_now;

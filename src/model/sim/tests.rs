@@ -310,3 +310,43 @@ fn worker_labels_are_checked() {
         }
     );
 }
+
+#[test]
+fn a_crash_moves_every_symbol_with_its_beta_at_its_time_and_recovers_as_asked() {
+    // Three symbols of tiny volatility (their own noise ~1e-5 over the run), betas 1, 0.5, 0.
+    let sym = symbols(
+        "fixed = [\
+           { ticker = \"A\", start_price = 100.0, drift = 0.0, volatility = 0.001, beta = 1.0 },\
+           { ticker = \"H\", start_price = 100.0, drift = 0.0, volatility = 0.001, beta = 0.5 },\
+           { ticker = \"Z\", start_price = 100.0, drift = 0.0, volatility = 0.001, beta = 0.0 }]\n\
+         tick_size = 0.000001\n\
+         crashes = [{ at = \"2s\", move = -0.1, recover = 0.5, recover_over = \"2s\" }]",
+    );
+    let schedule = Schedule::constant(0, 300.0, Duration::from_secs(6));
+    let ticks = stream(&sym, 3, &schedule, 1);
+    // Each symbol's log price against its start, just before and after the crash, and at the end.
+    let log_move = |ticker: &str, from_s: f64, to_s: f64| -> f64 {
+        let of = |t: f64| {
+            ticks
+                .iter()
+                .filter(|(_, k)| k.symbol == ticker && (k.ts_ns as f64) <= t * 1e9)
+                .last()
+                .map(|(_, k)| k.price)
+                .unwrap()
+        };
+        (of(to_s) / of(from_s)).ln()
+    };
+    for (ticker, beta) in [("A", 1.0), ("H", 0.5), ("Z", 0.0)] {
+        // Nothing before the crash.
+        assert!(log_move(ticker, 0.1, 1.99).abs() < 1e-3, "{ticker}");
+        // The whole move within a few ticks of it, beta times the index's.
+        let crash = log_move(ticker, 1.99, 2.03);
+        assert!((crash - beta * -0.1).abs() < 2e-3, "{ticker}: {crash}");
+        // Half of it given back over the next 2 s, then nothing more.
+        let back = log_move(ticker, 2.03, 4.5);
+        assert!((back - beta * 0.05).abs() < 3e-3, "{ticker}: {back}");
+        assert!(log_move(ticker, 4.5, 5.99).abs() < 1e-3, "{ticker}");
+    }
+    // The same stream whatever the split (the crash is a function of time, not of a stream).
+    assert_eq!(digest(&ticks), digest(&stream(&sym, 3, &schedule, 3)));
+}

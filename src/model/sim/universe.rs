@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::rng::substream;
-use crate::config::{grid_divisions, Jumps, Symbols};
+use crate::config::{grid_divisions, Crash, Jumps, Symbols};
 
 /// One symbol's fixed parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +35,8 @@ pub struct Universe {
     pub half_spread_bps: f64,
     pub size_alpha: f64,
     pub jumps: Option<Jumps>,
+    /// Market-wide crashes, in time order.
+    pub crashes: Vec<Crash>,
 }
 
 impl Universe {
@@ -83,6 +85,11 @@ impl Universe {
             half_spread_bps: cfg.half_spread_bps,
             size_alpha: cfg.size_alpha,
             jumps: cfg.jumps.clone().filter(|j| j.per_year > 0.0),
+            crashes: {
+                let mut c = cfg.crashes.clone();
+                c.sort_by_key(|c| c.at);
+                c
+            },
         }
     }
 
