@@ -329,8 +329,7 @@ fn a_crash_moves_every_symbol_with_its_beta_at_its_time_and_recovers_as_asked() 
         let of = |t: f64| {
             ticks
                 .iter()
-                .filter(|(_, k)| k.symbol == ticker && (k.ts_ns as f64) <= t * 1e9)
-                .last()
+                .rfind(|(_, k)| k.symbol == ticker && (k.ts_ns as f64) <= t * 1e9)
                 .map(|(_, k)| k.price)
                 .unwrap()
         };
