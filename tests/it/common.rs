@@ -367,3 +367,16 @@ pub fn folder(root: &Path, suffix: &str) -> std::path::PathBuf {
 pub fn json(dir: &Path, name: &str) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
 }
+
+/// Runs a command to completion, failing the test with its stderr unless it succeeded.
+pub fn succeeds(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd.output().expect("starting the command");
+    assert!(
+        out.status.success(),
+        "{:?}: {}\n{}",
+        cmd,
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

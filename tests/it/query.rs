@@ -238,21 +238,16 @@ async fn a_crash_shows_in_top_movers_and_in_the_market_plot() {
     );
 
     let svg = tmp.path().join("market.svg");
-    let st = std::process::Command::new(env!("CARGO_BIN_EXE_tickbench"))
-        .args([
-            "query",
-            out.dir.to_str().unwrap(),
-            "--preset",
-            "market",
-            "--plot",
-        ])
-        .arg(&svg)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
+    common::succeeds(
+        std::process::Command::new(env!("CARGO_BIN_EXE_tickbench"))
+            .args([
+                "query",
+                out.dir.to_str().unwrap(),
+                "--preset",
+                "market",
+                "--plot",
+            ])
+            .arg(&svg),
     );
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains(">index<"), "{svg}");

@@ -102,15 +102,10 @@ create_bucket = true
             .replace("warmup = \"1s\"", "warmup = \"0s\""),
     )
     .unwrap();
-    let st = std::process::Command::new(env!("CARGO_BIN_EXE_tickbench"))
-        .args(["produce", earlier.to_str().unwrap(), "--results-dir"])
-        .arg(tmp.path().join("earlier"))
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
+    common::succeeds(
+        std::process::Command::new(env!("CARGO_BIN_EXE_tickbench"))
+            .args(["produce", earlier.to_str().unwrap(), "--results-dir"])
+            .arg(tmp.path().join("earlier")),
     );
 
     // The agreed start: far enough ahead for four processes to start and the group to settle.
