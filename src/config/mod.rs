@@ -176,7 +176,11 @@ pub fn is_secret_key(key: &str) -> bool {
     k.contains("password")
         || k.contains("secret")
         || k.ends_with(".key")
-        || k.contains("sasl.oauthbearer.config")
+        // ssl.key.pem (an inline private key), ssl.key.location, ssl_key.
+        || k.starts_with("ssl.key")
+        || k.starts_with("ssl_key")
+        // sasl.oauthbearer.config, .client.secret, .extensions...: token material, all of it.
+        || k.starts_with("sasl.oauthbearer.")
 }
 
 impl Scenario {

@@ -96,6 +96,23 @@ fn resolved_scenario_redacts_secrets_and_round_trips() {
     let out = s.resolved_toml();
     assert!(!out.contains("hunter2"), "{out}");
     assert!(out.contains("[redacted]"));
+    // Every librdkafka property that carries key or token material.
+    for key in [
+        "ssl.key.pem",
+        "ssl.key.password",
+        "ssl.keystore.password",
+        "sasl.oauthbearer.config",
+        "sasl.oauthbearer.client.secret",
+        "sasl.oauthbearer.extensions",
+    ] {
+        let text = format!("{GOOD}\n[kafka.producer]\n\"{key}\" = \"planted-{key}\"\n");
+        let out = parse(Path::new("x.toml"), &text).unwrap().resolved_toml();
+        assert!(!out.contains("planted-"), "{key}: {out}");
+        assert!(
+            out.contains(&format!("\"{key}\" = \"[redacted]\"")),
+            "{key}: {out}"
+        );
+    }
     assert!(out.contains("SASL_SSL"));
     let back = parse(Path::new("resolved.toml"), &out).unwrap();
     assert_eq!(back.sink, s.sink);
@@ -291,4 +308,28 @@ fn names_that_would_escape_the_key_layout_are_rejected() {
         assert!(e.contains(&format!("{table}.{field}")), "{value}: {e}");
     }
     // Symbols come from the wire, so they are escaped rather than rejected (layout tests).
+}
+
+#[test]
+fn consumer_settings_the_sink_cannot_honour_are_refused_with_their_line() {
+    let text = format!("{GOOD}\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n\"enable.auto.commit\" = \"true\"\n");
+    let e = parse(Path::new("auto.toml"), &text)
+        .unwrap_err()
+        .to_string();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("\"enable.auto.commit\""))
+        .unwrap()
+        + 1;
+    assert!(e.contains(&format!("auto.toml:{line}")), "{e}");
+    assert!(e.contains("kafka.consumer.\"enable.auto.commit\""), "{e}");
+    assert!(
+        e.contains("only after the S3 object holding its record is durable"),
+        "{e}"
+    );
+    let ok = text.replace(
+        "\"enable.auto.commit\" = \"true\"",
+        "\"enable.auto.commit\" = \"false\"",
+    );
+    parse(Path::new("auto.toml"), &ok).unwrap();
 }

@@ -269,6 +269,17 @@ fn check_kafka(s: &Scenario) -> Result<(), Violation> {
         k.partitions,
         "a whole number from 1 to 10000",
     )?;
+    // The sink commits an offset only after what holds its record is durable: librdkafka must
+    // not commit or store offsets on its own.
+    for key in ["enable.auto.commit", "enable.auto.offset.store"] {
+        if let Some(v) = k.consumer.get(key).filter(|v| v.as_str() != "false") {
+            return Err(Violation {
+                field: format!("kafka.consumer.\"{key}\"").into(),
+                value: format!("{v:?}"),
+                allowed: "\"false\" or left out: the sink commits an offset only after the S3 object holding its record is durable".into(),
+            });
+        }
+    }
     if let Some(b) = &k.brokers {
         check(
             !b.trim().is_empty(),
@@ -543,11 +554,27 @@ fn is_bucket_name(s: &str) -> bool {
 pub(super) fn line_of(text: &str, dotted: &str) -> Option<usize> {
     let doc = toml_edit::ImDocument::parse(text).ok()?;
     let mut item = doc.as_item();
-    for part in dotted.split('.') {
-        item = item.get(part)?;
+    for part in dotted_parts(dotted) {
+        item = item.get(&part)?;
     }
     let span = item
         .span()
         .or_else(|| item.as_value().and_then(|v| v.span()))?;
     Some(text[..span.start].matches('\n').count() + 1)
+}
+
+/// The keys of a dotted path; a quoted part (`kafka.consumer."enable.auto.commit"`) is one key.
+fn dotted_parts(dotted: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in dotted.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    parts.push(cur);
+    parts
 }

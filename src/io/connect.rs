@@ -287,6 +287,19 @@ pub async fn s3_client(s3: &S3, embedded_endpoint: Option<&str>) -> Client {
     Client::from_conf(b.build())
 }
 
+/// What CreateBucket must say outside us-east-1: the bucket's region, as its LocationConstraint
+/// (AWS refuses a request without it anywhere else; us-east-1 refuses one that names itself).
+pub fn bucket_configuration(
+    region: Option<&str>,
+) -> Option<aws_sdk_s3::types::CreateBucketConfiguration> {
+    let region = region.filter(|r| *r != "us-east-1")?;
+    Some(
+        aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+            .build(),
+    )
+}
+
 /// Checks the bucket answers (creating it when asked) within the connect timeout.
 pub async fn prepare_bucket(
     client: &Client,
@@ -309,7 +322,14 @@ pub async fn prepare_bucket(
         {
             Ok(_) => Ok(()),
             Err(e) if create && e.as_service_error().is_some_and(|s| s.is_not_found()) => {
-                match client.create_bucket().bucket(bucket).send().await {
+                let region = client.config().region().map(|r| r.as_ref().to_string());
+                match client
+                    .create_bucket()
+                    .bucket(bucket)
+                    .set_create_bucket_configuration(bucket_configuration(region.as_deref()))
+                    .send()
+                    .await
+                {
                     Ok(_) => Ok(()),
                     // Another process (a second sink, a producer) created it first. Whether it
                     // is ours to use is what HeadBucket says: on AWS, BucketAlreadyExists is
@@ -341,4 +361,20 @@ pub async fn prepare_bucket(
                 CONNECT_TIMEOUT.as_secs()
             )
         })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_outside_us_east_1_is_created_with_its_region() {
+        assert_eq!(bucket_configuration(None), None);
+        assert_eq!(bucket_configuration(Some("us-east-1")), None);
+        let c = bucket_configuration(Some("eu-west-1")).unwrap();
+        assert_eq!(
+            c.location_constraint().map(|l| l.as_str()),
+            Some("eu-west-1")
+        );
+    }
 }
