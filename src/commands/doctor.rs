@@ -179,6 +179,42 @@ async fn can_create_topic(cfg: &ClientConfig, s: &Scenario) -> Check {
     }
 }
 
+/// HeadObject and GetObject of the probe: the audit reads every landed object back.
+async fn read_back_check(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    prefix: &str,
+) -> Check {
+    let needs = format!(
+        "the audit reads every landed object back: it needs s3:GetObject on {bucket}/{prefix}*"
+    );
+    if let Err(e) = client.head_object().bucket(bucket).key(key).send().await {
+        return fail(format!(
+            "s3: HeadObject of the probe failed: {}; {needs}",
+            DisplayErrorContext(&e)
+        ));
+    }
+    match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(o) => match o.body.collect().await.map(|b| b.into_bytes()) {
+            Ok(b) if b.as_ref() == PROBE => {
+                ok("s3: HeadObject and GetObject of the probe (the audit reads back through them)")
+            }
+            Ok(_) => fail(format!(
+                "s3: GetObject of the probe returned other bytes than were put; {needs}"
+            )),
+            Err(e) => fail(format!("s3: reading the probe's body failed: {e}; {needs}")),
+        },
+        Err(e) => fail(format!(
+            "s3: GetObject of the probe failed: {}; {needs}",
+            DisplayErrorContext(&e)
+        )),
+    }
+}
+
+/// What the probe object holds.
+const PROBE: &[u8] = b"tickbench doctor probe\n";
+
 async fn s3_checks(s: &Scenario) -> Vec<Check> {
     let client = connect::s3_client(&s.s3, None).await;
     let bucket = s.s3.bucket_name();
@@ -236,12 +272,13 @@ async fn s3_checks(s: &Scenario) -> Vec<Check> {
         .put_object()
         .bucket(bucket)
         .key(&probe_key)
-        .body(ByteStream::from_static(b"tickbench doctor probe\n"))
+        .body(ByteStream::from_static(PROBE))
         .send()
         .await
     {
         Ok(_) => {
             out.push(ok(format!("s3: PutObject s3://{bucket}/{probe_key}")));
+            out.push(read_back_check(&client, bucket, &probe_key, &s.s3.prefix).await);
             match client.delete_object().bucket(bucket).key(&probe_key).send().await {
                 Ok(_) => out.push(ok("s3: DeleteObject of the probe")),
                 Err(e) => out.push(warn(format!(

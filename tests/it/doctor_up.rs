@@ -87,6 +87,7 @@ async fn doctor_names_a_missing_bucket_and_passes_an_existing_one() {
     for line in [
         "ok    s3: bucket present at",
         "ok    s3: PutObject s3://present/tickbench/_tickbench_doctor/",
+        "ok    s3: HeadObject and GetObject of the probe",
         "ok    s3: CreateMultipartUpload, UploadPart, AbortMultipartUpload",
         "ok    s3: ListObjectsV2",
         "ok    kafka: no brokers named",
