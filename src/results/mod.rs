@@ -48,15 +48,13 @@ pub mod files {
 }
 
 impl RunDir {
-    /// Creates a fresh folder `<root>/<UTC timestamp>-<name>[-n]`.
+    /// Creates a fresh folder `<root>/<UTC timestamp>-<4 hex digits>-<name>`: the random part
+    /// keeps run ids (and the consumer groups named after them) apart across processes and hosts
+    /// that start the same scenario in the same second; the time first keeps folders in order.
     pub fn create(root: &Path, name: &str, now: DateTime<Utc>) -> anyhow::Result<RunDir> {
         let stamp = now.format("%Y%m%dT%H%M%SZ");
-        for n in 0..1000 {
-            let id = if n == 0 {
-                format!("{stamp}-{name}")
-            } else {
-                format!("{stamp}-{name}-{n}")
-            };
+        for _ in 0..1000 {
+            let id = format!("{stamp}-{:04x}-{name}", rand::random::<u16>());
             let path = root.join(&id);
             match std::fs::create_dir_all(root).and_then(|_| std::fs::create_dir(&path)) {
                 Ok(()) => return Ok(RunDir { path, id }),
@@ -229,10 +227,23 @@ mod tests {
     fn run_dirs_are_unique_within_a_second() {
         let root = tempfile::tempdir().unwrap();
         let now = DateTime::from_timestamp(1_795_319_090, 0).unwrap();
-        let a = RunDir::create(root.path(), "smoke", now).unwrap();
-        let b = RunDir::create(root.path(), "smoke", now).unwrap();
-        assert_eq!(a.id(), "20261122T034450Z-smoke");
-        assert_eq!(b.id(), "20261122T034450Z-smoke-1");
-        assert!(a.path().is_dir() && b.path().is_dir());
+        let ids: Vec<String> = (0..50)
+            .map(|_| {
+                RunDir::create(root.path(), "smoke", now)
+                    .unwrap()
+                    .id()
+                    .to_string()
+            })
+            .collect();
+        for id in &ids {
+            let (stamp, rest) = id.split_at(16);
+            assert_eq!(stamp, "20261122T034450Z", "{id}");
+            let (hex, name) = rest[1..].split_at(4);
+            assert!(hex.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+            assert_eq!(name, "-smoke", "{id}");
+            assert!(root.path().join(id).is_dir());
+        }
+        let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), 50);
     }
 }
