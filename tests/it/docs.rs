@@ -213,6 +213,10 @@ fn every_scenario_named_in_the_docs_exists_and_validates() {
     }
     assert!(named.len() >= 8, "{named:?}");
     for path in &named {
+        // A scenario for the user's own cluster takes its addresses and secrets from the
+        // environment: give each variable it names a value.
+        let text = std::fs::read_to_string(root().join(path)).unwrap();
+        set_env_placeholders(&text);
         if let Err(e) = tickbench::config::load(&root().join(path)) {
             panic!("{path}: {e}");
         }
@@ -221,6 +225,15 @@ fn every_scenario_named_in_the_docs_exists_and_validates() {
     for e in std::fs::read_dir(root().join("scenarios")).unwrap() {
         let p = format!("scenarios/{}", e.unwrap().file_name().to_string_lossy());
         assert!(named.contains(&p), "{p} is in no page");
+    }
+}
+
+/// Gives every `${env:NAME}` of `text` a value (secrets and addresses come from the environment).
+fn set_env_placeholders(text: &str) {
+    for (i, _) in text.match_indices("${env:") {
+        let var = &text[i + 6..];
+        let var = &var[..var.find('}').unwrap()];
+        std::env::set_var(var, "docs-placeholder");
     }
 }
 
@@ -252,12 +265,7 @@ fn every_toml_block_validates_as_part_of_a_scenario() {
                 whole.insert(k, v);
             }
             let text = toml::to_string(&whole).unwrap();
-            // Secrets come from the environment: give each one the snippet names a value.
-            for (i, _) in text.match_indices("${env:") {
-                let var = &text[i + 6..];
-                let var = &var[..var.find('}').unwrap()];
-                std::env::set_var(var, "docs-placeholder");
-            }
+            set_env_placeholders(&text);
             if let Err(e) = tickbench::config::parse(Path::new(&name), &text) {
                 problems.push(format!("{name}:{line}: {e}\n{text}"));
             }
