@@ -14,7 +14,7 @@
 #        scripts/install-deps.sh --venv    only the venv
 #
 # Debian packages need root: run it as root (or with sudo); without root it names what is missing
-# and exits 1. The venv and rustup go to the invoking user's folders and need no root.
+# and exits 1. rustup and the venv go to the invoking user's folders (under sudo, SUDO_USER's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +23,22 @@ TOOLS=${TICKBENCH_TOOLS_DIR:-$PWD/.tools}
 mode=${1:-build}
 
 log() { echo "install-deps: $*" >&2; }
+
+# Under sudo, in a clone of the user's own, rustup and the venv belong to the user who asked,
+# not to root.
+USER_HOME=$HOME
+if [ "$(id -u)" = 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] &&
+  command -v sudo >/dev/null 2>&1 && [ "$(stat -c %U .)" = "$SUDO_USER" ]; then
+  USER_HOME=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+fi
+as_user() {
+  if [ "$USER_HOME" != "$HOME" ]; then
+    sudo -u "$SUDO_USER" -H "$@"
+  else
+    "$@"
+  fi
+}
+USER_CARGO=${CARGO_HOME:-$USER_HOME/.cargo}
 
 apt_install() { # PACKAGE...
   (($#)) || return 0
@@ -51,10 +67,10 @@ venv() {
   python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
   apt_install "${need[@]}"
   log "venv at $TOOLS/venv with scripts/requirements-tools.txt"
-  mkdir -p "$TOOLS"
-  python3 -m venv "$TOOLS/venv"
-  "$py" -m pip install --quiet --disable-pip-version-check --require-virtualenv -r scripts/requirements-tools.txt
-  cp scripts/requirements-tools.txt "$TOOLS/venv/requirements-tools.txt"
+  as_user mkdir -p "$TOOLS"
+  as_user python3 -m venv "$TOOLS/venv"
+  as_user "$py" -m pip install --quiet --disable-pip-version-check --require-virtualenv -r scripts/requirements-tools.txt
+  as_user cp scripts/requirements-tools.txt "$TOOLS/venv/requirements-tools.txt"
 }
 
 if [ "$mode" = --venv ]; then
@@ -73,7 +89,7 @@ command -v make >/dev/null 2>&1 || need+=(make)
 command -v perl >/dev/null 2>&1 || need+=(perl)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 pkg-config --exists openssl 2>/dev/null || need+=(libssl-dev)
-if ! command -v cargo >/dev/null 2>&1 && ! [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]; then
+if ! command -v cargo >/dev/null 2>&1 && ! [ -x "$USER_CARGO/bin/cargo" ]; then
   command -v curl >/dev/null 2>&1 || need+=(curl)
   [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 fi
@@ -84,10 +100,10 @@ if [ "$mode" = --tests ]; then
 fi
 apt_install "${need[@]}"
 
-if ! command -v cargo >/dev/null 2>&1 && ! [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]; then
+if ! command -v cargo >/dev/null 2>&1 && ! [ -x "$USER_CARGO/bin/cargo" ]; then
   log "rustup with Rust $RUST_TOOLCHAIN (then: source \"\$HOME/.cargo/env\")"
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
-    sh -s -- -y --profile minimal --default-toolchain "$RUST_TOOLCHAIN" -c rustfmt -c clippy
+    as_user sh -s -- -y --profile minimal --default-toolchain "$RUST_TOOLCHAIN" -c rustfmt -c clippy
 fi
 if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
