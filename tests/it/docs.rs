@@ -30,6 +30,11 @@ fn pages() -> Vec<(PathBuf, String)> {
         .collect()
 }
 
+/// A page's path from the repository's root, for messages.
+fn relative(file: &Path) -> String {
+    file.strip_prefix(root()).unwrap().display().to_string()
+}
+
 /// The fenced code blocks of a page: (language, first line number, text).
 fn code_blocks(text: &str) -> Vec<(String, usize, String)> {
     let mut out = Vec::new();
@@ -160,7 +165,7 @@ fn every_tickbench_command_in_the_docs_parses() {
     let mut problems = Vec::new();
     let mut seen = 0;
     for (file, text) in pages() {
-        let name = file.strip_prefix(root()).unwrap().display().to_string();
+        let name = relative(&file);
         for (lang, line, body) in code_blocks(&text) {
             if !matches!(lang.as_str(), "sh" | "bash" | "console" | "shell" | "") {
                 continue;
@@ -245,7 +250,7 @@ fn every_toml_block_validates_as_part_of_a_scenario() {
     let mut problems = Vec::new();
     let mut blocks = 0;
     for (file, text) in pages() {
-        let name = file.strip_prefix(root()).unwrap().display().to_string();
+        let name = relative(&file);
         for (lang, line, body) in code_blocks(&text) {
             if lang != "toml" {
                 continue;
