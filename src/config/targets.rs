@@ -61,6 +61,16 @@ pub struct Kafka {
     /// Consumer group of the sink; default `tickbench-<run id>`, fresh for every run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
+    /// How the clients authenticate beyond what `[kafka.client]` says: `"msk-iam"` signs
+    /// SASL/OAUTHBEARER tokens for Amazon MSK from the AWS config chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<KafkaAuth>,
+    /// AWS region of the MSK cluster (`auth = "msk-iam"`); default: the AWS config chain's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Named profile of `~/.aws/config` for the MSK IAM credentials; default: the chain's choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     /// librdkafka properties for both clients (security.protocol, sasl.*, ssl.*), passed unchanged.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub client: BTreeMap<String, String>,
@@ -70,6 +80,15 @@ pub struct Kafka {
     /// librdkafka consumer properties (fetch.min.bytes, session.timeout.ms...), passed unchanged.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub consumer: BTreeMap<String, String>,
+}
+
+/// An authentication tickbench performs itself (what librdkafka properties cannot say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KafkaAuth {
+    /// Amazon MSK IAM access control: SASL/OAUTHBEARER over TLS, the token a SigV4-presigned
+    /// `kafka-cluster:Connect` request signed with the AWS chain's credentials.
+    MskIam,
 }
 
 /// Where the objects land.
@@ -112,6 +131,9 @@ impl Default for Kafka {
             topic: default_topic(),
             partitions: default_partitions(),
             group_id: None,
+            auth: None,
+            region: None,
+            profile: None,
             client: BTreeMap::new(),
             producer: BTreeMap::new(),
             consumer: BTreeMap::new(),

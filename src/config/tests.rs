@@ -341,3 +341,42 @@ fn consumer_settings_the_sink_cannot_honour_are_refused_with_their_line() {
     );
     parse(Path::new("auto.toml"), &ok).unwrap();
 }
+
+#[test]
+fn msk_iam_takes_its_brokers_and_refuses_the_properties_it_sets_itself() {
+    let iam = format!(
+        "{GOOD}\n[kafka]\nbrokers = \"b-1:9098\"\nauth = \"msk-iam\"\nregion = \"eu-west-1\"\n"
+    );
+    let s = parse(Path::new("iam.toml"), &iam).unwrap();
+    assert_eq!(s.kafka.auth, Some(KafkaAuth::MskIam));
+
+    let e = err(&format!("{GOOD}\n[kafka]\nauth = \"msk-iam\"\n"));
+    assert!(e.contains("kafka.auth") && e.contains("port 9098"), "{e}");
+    let e = err(&format!("{GOOD}\n[kafka]\nauth = \"iam\"\n"));
+    assert!(e.contains("msk-iam"), "the allowed value is named: {e}");
+    let e = err(&format!("{GOOD}\n[kafka]\nregion = \"eu-west-1\"\n"));
+    assert!(e.contains("kafka.region") && e.contains("msk-iam"), "{e}");
+
+    let planted = "hunter2-planted";
+    let e = err(&format!(
+        "{iam}\n[kafka.client]\n\"sasl.password\" = \"{planted}\"\n"
+    ));
+    assert!(e.contains("kafka.client.\"sasl.password\""), "{e}");
+    assert!(!e.contains(planted), "the password is not echoed: {e}");
+    let e = err(&format!(
+        "{iam}\n[kafka.client]\n\"sasl.mechanism\" = \"SCRAM-SHA-512\"\n"
+    ));
+    assert!(e.contains("OAUTHBEARER"), "{e}");
+    let e = err(&format!(
+        "{iam}\n[kafka.consumer]\n\"sasl.oauthbearer.method\" = \"oidc\"\n"
+    ));
+    assert!(
+        e.contains("kafka.consumer.\"sasl.oauthbearer.method\""),
+        "{e}"
+    );
+    parse(
+        Path::new("iam.toml"),
+        &format!("{iam}\n[kafka.client]\n\"security.protocol\" = \"SASL_SSL\"\n"),
+    )
+    .unwrap();
+}

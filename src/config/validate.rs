@@ -288,6 +288,56 @@ fn check_kafka(s: &Scenario) -> Result<(), Violation> {
             "host:port[,host:port...], or leave it out for the in-process mock cluster",
         )?;
     }
+    check_kafka_auth(k)
+}
+
+/// `kafka.auth` and the properties it sets itself.
+fn check_kafka_auth(k: &super::Kafka) -> Result<(), Violation> {
+    let Some(KafkaAuth::MskIam) = k.auth else {
+        for (field, v) in [("kafka.region", &k.region), ("kafka.profile", &k.profile)] {
+            if let Some(v) = v {
+                return Err(Violation {
+                    field: field.into(),
+                    value: format!("{v:?}"),
+                    allowed: "left out: it names the AWS credentials of kafka.auth = \"msk-iam\", which is not set".into(),
+                });
+            }
+        }
+        return Ok(());
+    };
+    check(
+        k.brokers.is_some(),
+        "kafka.auth",
+        "\"msk-iam\"",
+        "left out for the in-process mock cluster (it has no authentication); name the MSK cluster's IAM bootstrap brokers (port 9098) in kafka.brokers",
+    )?;
+    for (section, map) in [
+        ("client", &k.client),
+        ("producer", &k.producer),
+        ("consumer", &k.consumer),
+    ] {
+        for (key, v) in map {
+            let allowed = match key.as_str() {
+                "sasl.mechanism" | "sasl.mechanisms" if v == "OAUTHBEARER" => continue,
+                "security.protocol" if v == "SASL_SSL" || v == "SASL_PLAINTEXT" => continue,
+                "sasl.mechanism" | "sasl.mechanisms" => "\"OAUTHBEARER\" or left out: kafka.auth = \"msk-iam\" sets it",
+                "security.protocol" => "\"SASL_SSL\" (MSK's IAM listener) or left out: kafka.auth = \"msk-iam\" sets it",
+                "sasl.username" | "sasl.password" => "left out: kafka.auth = \"msk-iam\" authenticates with the AWS chain's credentials, not a user name and password",
+                _ if key.starts_with("sasl.oauthbearer.") => "left out: kafka.auth = \"msk-iam\" makes the OAUTHBEARER tokens itself",
+                _ => continue,
+            };
+            let value = if super::is_secret_key(key) {
+                "[redacted]".to_string()
+            } else {
+                format!("{v:?}")
+            };
+            return Err(Violation {
+                field: format!("kafka.{section}.\"{key}\"").into(),
+                value,
+                allowed: allowed.into(),
+            });
+        }
+    }
     Ok(())
 }
 

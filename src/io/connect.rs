@@ -11,11 +11,12 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::Client;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
+use rdkafka::client::{ClientContext, NativeClient};
+use rdkafka::config::{ClientConfig, FromClientConfigAndContext};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use crate::config::{Kafka, S3};
+use crate::config::{Kafka, KafkaAuth, S3};
+use crate::io::msk_iam::{self, AuthContext};
 
 /// How long a reachability check may take before the run fails.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,10 +33,52 @@ fn client_config(
     for (key, v) in defaults {
         c.set(*key, *v);
     }
+    if k.auth == Some(KafkaAuth::MskIam) {
+        c.set("security.protocol", "SASL_SSL");
+        c.set("sasl.mechanism", "OAUTHBEARER");
+    }
     for (key, v) in k.client.iter().chain(role) {
         c.set(key, v);
     }
+    if k.auth == Some(KafkaAuth::MskIam) {
+        c.set("sasl.oauthbearer.config", msk_iam::config_string(k));
+    }
     c
+}
+
+/// A short-lived client (metadata, offsets, admin) that can authenticate with MSK IAM.
+fn short_lived<T>(cfg: &ClientConfig) -> anyhow::Result<T>
+where
+    T: FromClientConfigAndContext<AuthContext> + HasNative,
+{
+    let c: T = cfg
+        .create_with_context(AuthContext)
+        .context("creating a Kafka client")?;
+    msk_iam::prime(c.native(), cfg)?;
+    Ok(c)
+}
+
+/// The librdkafka handle of a client, for [`msk_iam::prime`].
+pub trait HasNative {
+    fn native(&self) -> &NativeClient;
+}
+
+impl<C: rdkafka::consumer::ConsumerContext> HasNative for BaseConsumer<C> {
+    fn native(&self) -> &NativeClient {
+        self.client().native_client()
+    }
+}
+
+impl<C: ClientContext> HasNative for AdminClient<C> {
+    fn native(&self) -> &NativeClient {
+        self.inner().native_client()
+    }
+}
+
+/// The scenario's Kafka credentials, loaded before any client is built (MSK IAM; nothing else
+/// needs loading).
+pub async fn prepare_auth(k: &Kafka) -> anyhow::Result<()> {
+    msk_iam::prepare(k).await
 }
 
 pub fn producer_config(brokers: &str, k: &Kafka) -> ClientConfig {
@@ -81,8 +124,9 @@ pub fn consumer_config(brokers: &str, k: &Kafka, group_id: &str) -> anyhow::Resu
 
 /// Checks the brokers answer, creates the topic if it is missing, and returns its partition ids.
 pub async fn prepare_topic(brokers: &str, k: &Kafka) -> anyhow::Result<Vec<i32>> {
+    prepare_auth(k).await?;
     let probe_cfg = client_config(brokers, k, &BTreeMap::new(), &[]);
-    let probe: BaseConsumer = probe_cfg.create().context("creating a Kafka client")?;
+    let probe: BaseConsumer<AuthContext> = short_lived(&probe_cfg)?;
     let topic = k.topic.clone();
     let (probe, partitions) = tokio::task::spawn_blocking(move || {
         let md = probe.fetch_metadata(Some(&topic), CONNECT_TIMEOUT);
@@ -106,9 +150,8 @@ pub async fn prepare_topic(brokers: &str, k: &Kafka) -> anyhow::Result<Vec<i32>>
     if !partitions.is_empty() {
         return Ok(sorted(partitions));
     }
-    let admin: AdminClient<DefaultClientContext> = client_config(brokers, k, &BTreeMap::new(), &[])
-        .create()
-        .context("creating a Kafka admin client")?;
+    let admin: AdminClient<AuthContext> =
+        short_lived(&client_config(brokers, k, &BTreeMap::new(), &[]))?;
     let new = NewTopic::new(&k.topic, k.partitions as i32, TopicReplication::Fixed(-1));
     let opts = AdminOptions::new().operation_timeout(Some(CONNECT_TIMEOUT));
     let res = tokio::time::timeout(CONNECT_TIMEOUT * 2, admin.create_topics([&new], &opts))
@@ -135,7 +178,7 @@ pub async fn high_watermarks(
     topic: &str,
     partitions: &[i32],
 ) -> anyhow::Result<BTreeMap<i32, i64>> {
-    let consumer: BaseConsumer = cfg.create().context("creating a Kafka client")?;
+    let consumer: BaseConsumer<AuthContext> = short_lived(cfg)?;
     let topic = topic.to_string();
     let partitions = partitions.to_vec();
     tokio::task::spawn_blocking(move || {
@@ -159,9 +202,7 @@ pub async fn committed_offsets(
     group_id: &str,
     partitions: &[i32],
 ) -> anyhow::Result<BTreeMap<i32, i64>> {
-    let consumer: BaseConsumer = consumer_config(brokers, k, group_id)?
-        .create()
-        .context("creating a Kafka client")?;
+    let consumer: BaseConsumer<AuthContext> = short_lived(&consumer_config(brokers, k, group_id)?)?;
     let mut tpl = rdkafka::TopicPartitionList::new();
     for p in partitions {
         tpl.add_partition(&k.topic, *p);
@@ -191,7 +232,7 @@ pub async fn offsets_for_time(
     partitions: &[i32],
     ts_ms: i64,
 ) -> anyhow::Result<(BTreeMap<i32, i64>, Vec<i32>)> {
-    let consumer: BaseConsumer = cfg.create().context("creating a Kafka client")?;
+    let consumer: BaseConsumer<AuthContext> = short_lived(cfg)?;
     let mut tpl = rdkafka::TopicPartitionList::new();
     for p in partitions {
         tpl.add_partition_offset(topic, *p, rdkafka::Offset::Offset(ts_ms))?;
@@ -225,9 +266,7 @@ pub async fn commit_offsets(
     group_id: &str,
     offsets: &BTreeMap<i32, i64>,
 ) -> anyhow::Result<()> {
-    let consumer: BaseConsumer = consumer_config(brokers, k, group_id)?
-        .create()
-        .context("creating a Kafka client")?;
+    let consumer: BaseConsumer<AuthContext> = short_lived(&consumer_config(brokers, k, group_id)?)?;
     let mut tpl = rdkafka::TopicPartitionList::new();
     for (p, o) in offsets {
         tpl.add_partition_offset(&k.topic, *p, rdkafka::Offset::Offset(*o))?;

@@ -3,3 +3,4 @@
 
 pub mod connect;
 pub mod embedded;
+pub mod msk_iam;

@@ -102,6 +102,15 @@ impl Stamp {
 }
 
 impl ClientContext for DeliveryContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(
+        &self,
+        config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        crate::io::msk_iam::oauth_token(config)
+    }
+
     /// librdkafka counts a message in a partition's `txmsgs` each time it is sent; those that
     /// left its queues were sent at least once. The difference is a lower bound of the messages
     /// sent again (retries after failed Produce requests), at each `statistics.interval.ms`.
@@ -443,6 +452,7 @@ pub fn launch(
                 schedule.start_ns,
             ))
             .context("creating the Kafka producer")?;
+        crate::io::msk_iam::prime(producer.client().native_client(), cfg)?;
         let gen = Generator::new(model.clone(), share, schedule.start_ns);
         let (r, c, st, topic, sched) = (
             rec.clone(),

@@ -48,9 +48,14 @@ pub fn start(
     counters: Arc<Counters>,
 ) -> anyhow::Result<Started> {
     let k = &scenario.kafka;
-    let consumer: super::SinkConsumer = connect::consumer_config(t.brokers, k, t.group_id)?
+    let cfg = connect::consumer_config(t.brokers, k, t.group_id)?;
+    let consumer: super::SinkConsumer = cfg
         .create_with_context(SinkContext::default())
         .context("creating the sink's Kafka consumer")?;
+    crate::io::msk_iam::prime(
+        rdkafka::consumer::Consumer::client(&consumer).native_client(),
+        &cfg,
+    )?;
     rdkafka::consumer::Consumer::subscribe(&consumer, &[&k.topic])
         .context("subscribing the sink")?;
     let mut uploader = Uploader::new(

@@ -13,6 +13,7 @@ mod formats;
 mod fuzz;
 mod maxrate;
 mod memory;
+mod msk_iam;
 mod multipart;
 mod pipeline;
 mod query;
