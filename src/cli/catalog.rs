@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::Signals;
 use crate::config;
-use crate::results::{files, RunDir};
+use crate::results::RunDir;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -35,11 +35,10 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         glue,
     } = args;
     let run_dir = source.is_dir().then(|| source.clone());
-    let scenario_path = match &run_dir {
-        Some(d) => RunDir::open(d).file(files::SCENARIO),
-        None => source.clone(),
+    let s = match &run_dir {
+        Some(d) => RunDir::open(d).scenario()?,
+        None => config::load(&source)?,
     };
-    let s = config::load(&scenario_path)?;
     let since = match (since, &run_dir) {
         (Some(d), _) => d,
         (None, Some(d)) => {

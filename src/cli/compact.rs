@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use super::{Signals, Targets};
 use crate::config;
-use crate::results::{files, RunDir};
+use crate::results::RunDir;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,10 +31,7 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         targets,
     } = args;
     let (s, store) = if source.is_dir() {
-        let s = targets.apply(
-            config::load(&RunDir::open(&source).file(files::SCENARIO))?,
-            &source,
-        )?;
+        let s = targets.apply(RunDir::open(&source).scenario()?, &source)?;
         let store =
             crate::commands::store::RunStore::open(&source, targets.s3_endpoint.as_deref()).await?;
         (s, store)

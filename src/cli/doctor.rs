@@ -21,12 +21,9 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         targets,
     } = args;
     let s = targets.apply(config::load(&path)?, &path)?;
-    println!("ok    scenario: {} is valid", path.display());
+    println!("ok           scenario: {} is valid", path.display());
     let checks = doctor::run(&s, |c| println!("{c}")).await;
-    let failed = checks
-        .iter()
-        .filter(|c| c.status == doctor::Status::Fail)
-        .count();
+    let failed = checks.iter().filter(|c| c.status.is_failure()).count();
     if failed > 0 {
         eprintln!("doctor: {failed} check(s) failed");
         Ok(exit::FAILED)

@@ -123,6 +123,11 @@ pub struct Targets {
     /// Kafka bootstrap servers, instead of the scenario's `kafka.brokers`.
     #[arg(long)]
     pub brokers: Option<String>,
+    /// Kafka topic, instead of the scenario's `kafka.topic`; a topic named here is used itself,
+    /// not a run's own (`kafka.topic_per_run = false`): a topic that exists already, on a
+    /// cluster that does not create topics on request (librdkafka's mock behind `tickbench up`).
+    #[arg(long)]
+    pub topic: Option<String>,
     /// S3 endpoint URL, instead of the scenario's `s3.endpoint`.
     #[arg(long)]
     pub s3_endpoint: Option<String>,
@@ -143,6 +148,10 @@ impl Targets {
     ) -> anyhow::Result<config::Scenario> {
         if let Some(b) = &self.brokers {
             s.kafka.brokers = Some(b.clone());
+        }
+        if let Some(t) = &self.topic {
+            s.kafka.topic = t.clone();
+            s.kafka.topic_per_run = Some(false);
         }
         if let Some(e) = &self.s3_endpoint {
             s.s3.endpoint = Some(e.clone());

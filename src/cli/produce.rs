@@ -44,18 +44,12 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         worker,
         start_at,
     } = args;
-    let mut s = Targets {
+    let s = Targets {
         brokers,
+        topic,
         ..Default::default()
     }
     .apply(config::load(&path)?, &path)?;
-    if let Some(t) = topic {
-        anyhow::ensure!(
-            config::is_safe_name(&t),
-            "--topic {t:?}: a Kafka topic name is A-Z a-z 0-9 . _ -, not starting with '.'"
-        );
-        s.kafka.topic = t;
-    }
     let opts = RunOptions {
         results_root: results_dir,
         reporter: Reporter::new(Terminal {

@@ -22,9 +22,13 @@ pub struct Args {
     /// a series (one chart; plot few columns).
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<std::path::PathBuf>,
-    /// S3-compatible endpoint for an s3:// location (credentials from the AWS environment).
+    /// S3-compatible endpoint for an s3:// location (credentials from the AWS config chain).
     #[arg(long)]
     s3_endpoint: Option<String>,
+    /// For an s3:// location: the scenario whose `[s3]` endpoint, region and profile to use,
+    /// as `tickbench run` does (a run folder brings its own).
+    #[arg(long, value_name = "SCENARIO.toml")]
+    scenario: Option<std::path::PathBuf>,
 }
 
 pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
@@ -35,6 +39,7 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         output,
         plot,
         s3_endpoint,
+        scenario,
     } = args;
     let title = preset.clone().unwrap_or_else(|| "query".into());
     let sql = match (sql, preset) {
@@ -51,7 +56,16 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
             )
         }
     };
-    let loc = crate::commands::query::Location::parse(&location, s3_endpoint.as_deref())?;
+    let settings = scenario
+        .as_deref()
+        .map(crate::config::load)
+        .transpose()?
+        .map(|s| s.s3);
+    let loc = crate::commands::query::Location::parse(
+        &location,
+        s3_endpoint.as_deref(),
+        settings.as_ref(),
+    )?;
     let batches = crate::commands::query::query(&loc, &sql)
         .await
         .with_context(|| format!("querying {location}"))?;

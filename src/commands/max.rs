@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::commands::run::{run, RunOptions};
@@ -157,14 +156,37 @@ async fn step(
     s.rate.segments.clear();
     opts.reporter
         .note(&format!("max: trying {rate:.0} ticks/s"));
-    let out = run(&s, None, opts)
-        .await
-        .with_context(|| format!("max-mode step at {rate:.0} ticks/s"))?;
+    let out = match run(&s, None, opts).await {
+        Ok(out) => out,
+        // A step that could not even start (a broker gone between steps) is a failed step;
+        // the search goes on, and max.json says why.
+        Err(e) => {
+            opts.reporter.note(&format!(
+                "max: the step at {rate:.0} ticks/s could not run: {e:#}"
+            ));
+            return Ok(Step {
+                ticks_per_second: rate,
+                sustained: false,
+                reason: Some(format!("could not run: {e:#}")),
+                schedule_lag_p99_us: 0,
+                kafka_e2e_p99_us: 0,
+                pipeline_e2e_p99_us: 0,
+                landed_per_s: 0.0,
+                interrupted: false,
+                run_dir: opts.results_root.clone(),
+            });
+        }
+    };
     let sum = &out.summary;
     let lag = sum.stages[&Stage::ScheduleLag].p99_us;
     let e2e = sum.stages[&Stage::KafkaE2e].p99_us;
     let reason = if sum.interrupted {
         Some("interrupted".to_string())
+    } else if let Some(f) = &sum.failure {
+        Some(format!(
+            "did not complete: {}",
+            f.chars().take(160).collect::<String>()
+        ))
     } else if !sum.passed {
         // The table gets the gist; max.json and the step's summary.json have every problem.
         let first = sum.problems.first().map(String::as_str).unwrap_or("");

@@ -126,6 +126,7 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
         rec: &rec,
         resources: merged_resources(&sinks, &merged_scenario),
         interrupted: false,
+        failure: None,
         problems,
         warnings: Vec::new(),
         end_offsets: None,

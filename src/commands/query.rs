@@ -97,25 +97,37 @@ pub enum Output {
 pub enum Location {
     /// A folder holding the topic's time partitions.
     Folder(PathBuf),
-    /// `s3://bucket/prefix/topic/`, with an S3-compatible endpoint if not AWS.
+    /// `s3://bucket/prefix/topic/`, with an S3-compatible endpoint if not AWS, and the region
+    /// and profile of the AWS config chain to use (as the scenario's `[s3]` names them).
     S3 {
         bucket: String,
         path: String,
         endpoint: Option<String>,
+        region: Option<String>,
+        profile: Option<String>,
     },
 }
 
 impl Location {
     /// Reads LOCATION: a run folder (its embedded `s3/` copy, or the bucket it landed in), an
     /// `s3://` URL, or a folder of objects.
-    pub fn parse(s: &str, endpoint: Option<&str>) -> anyhow::Result<Location> {
+    /// `settings`: the `[s3]` of a scenario, for an s3:// URL (a run folder has its own).
+    pub fn parse(
+        s: &str,
+        endpoint: Option<&str>,
+        settings: Option<&crate::config::S3>,
+    ) -> anyhow::Result<Location> {
         if let Some(rest) = s.strip_prefix("s3://") {
             let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
             anyhow::ensure!(!bucket.is_empty(), "{s}: no bucket in the URL");
             return Ok(Location::S3 {
                 bucket: bucket.into(),
                 path: path.trim_end_matches('/').into(),
-                endpoint: endpoint.map(String::from),
+                endpoint: endpoint
+                    .map(String::from)
+                    .or_else(|| settings.and_then(|s| s.endpoint.clone())),
+                region: settings.and_then(|s| s.region.clone()),
+                profile: settings.and_then(|s| s.profile.clone()),
             });
         }
         let p = Path::new(s);
@@ -126,7 +138,7 @@ impl Location {
         let run = RunDir::open(p);
         if run.has(files::MANIFEST) {
             let m = run.manifest()?;
-            let sc = crate::config::load(&run.file(files::SCENARIO))?;
+            let sc = run.scenario()?;
             let path = crate::model::layout::topic_prefix(&sc.s3.prefix, &sc.kafka.topic);
             if m.s3_embedded && endpoint.is_none() {
                 return Ok(Location::Folder(
@@ -137,6 +149,8 @@ impl Location {
                 bucket: m.s3_bucket,
                 path: path.trim_end_matches('/').into(),
                 endpoint: endpoint.map(String::from).or(m.s3_endpoint),
+                region: sc.s3.region.clone(),
+                profile: sc.s3.profile.clone(),
             });
         }
         Ok(Location::Folder(p.to_path_buf()))
@@ -185,10 +199,37 @@ pub async fn query(loc: &Location, sql: &str) -> anyhow::Result<Vec<RecordBatch>
             bucket,
             path,
             endpoint,
+            region,
+            profile,
         } => {
-            let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
-            if std::env::var_os("AWS_REGION").is_none() {
-                b = b.with_region("us-east-1");
+            // Credentials and region from the whole AWS config chain (profiles and SSO too, which
+            // object_store's own environment reading lacks), as `tickbench run` finds them.
+            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+            if let Some(p) = profile {
+                loader = loader.profile_name(p);
+            }
+            if let Some(r) = region {
+                loader = loader.region(aws_config::Region::new(r.clone()));
+            }
+            let sdk = loader.load().await;
+            let mut b = object_store::aws::AmazonS3Builder::new()
+                .with_bucket_name(bucket)
+                .with_region(
+                    sdk.region()
+                        .map_or("us-east-1".to_string(), |r| r.to_string()),
+                );
+            if let Some(provider) = sdk.credentials_provider() {
+                use aws_credential_types::provider::ProvideCredentials;
+                let c = provider
+                    .provide_credentials()
+                    .await
+                    .context("no AWS credentials from the AWS config chain")?;
+                b = b
+                    .with_access_key_id(c.access_key_id())
+                    .with_secret_access_key(c.secret_access_key());
+                if let Some(t) = c.session_token() {
+                    b = b.with_token(t);
+                }
             }
             if let Some(e) = endpoint {
                 b = b

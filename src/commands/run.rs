@@ -71,6 +71,10 @@ pub async fn run(
     let dir = RunDir::create(&opts.results_root, &scenario.name, started_at)?;
     let resolved = scenario.resolved_toml();
     dir.write_scenario(&resolved)?;
+    // From here on the scenario names the run's own topic (the folder's scenario.toml keeps the
+    // one written; the manifest names the topic).
+    let own_topic = scenario.kafka.brokers.is_some() && scenario.kafka.topic_per_run();
+    let scenario = &scenario.for_run(dir.id());
 
     let services = Services::start(scenario, &dir).await?;
     let (brokers, client, bucket) = (&services.brokers, &services.client, &services.bucket);
@@ -141,10 +145,39 @@ pub async fn run(
         scenario.total_duration(),
     );
 
-    let (report, interrupted) = drive(&mut producer_task, &mut sink.task, &stop, opts).await?;
-    let end_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;
+    // From here on a failure of the system under test ends the run early but not the results:
+    // what was produced, landed and committed by then is audited and reported, and `failure`
+    // says what stopped it.
+    let (report, interrupted, sink_ended) =
+        drive(&mut producer_task, &mut sink.task, &stop, opts).await?;
+    let mut failure = None;
+    let end_offsets = match connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await {
+        Ok(o) => o,
+        Err(e) => {
+            failure = Some(format!(
+                "reading the topic's end offsets after the load: {e:#}"
+            ));
+            acked_ends(&start_offsets, &report.acked_offsets)
+        }
+    };
     let (drain_to, warnings) = drain_targets(&end_offsets, &report.acked_offsets);
-    let _ = sink.drain.send(Some(drain_to));
+    let sink_result = match sink_ended {
+        Some(r) => r,
+        None => {
+            let _ = sink.drain.send(Some(drain_to));
+            sink.task.await.context("the sink panicked")?
+        }
+    };
+    let sink_report = match sink_result {
+        Ok(r) => r,
+        Err(f) => {
+            failure = Some(match failure {
+                Some(before) => format!("the sink failed: {}; {before}", f.error),
+                None => format!("the sink failed: {}", f.error),
+            });
+            *f.report
+        }
+    };
     let cpu_producer_threads_s = report.cpu_s;
     let produced = report.into_produced(LoadOf {
         scenario,
@@ -154,7 +187,6 @@ pub async fn run(
         start_offsets,
         end_offsets: end_offsets.clone(),
     });
-    let sink_report = sink.task.await.context("the sink panicked")??;
     drop(progress);
 
     // The run's two parts, as `tickbench produce` and `tickbench sink` would have written them.
@@ -196,6 +228,7 @@ pub async fn run(
         cpu_at_start,
         cpu_producer_threads_s,
         interrupted,
+        failure,
         warnings,
         end_offsets,
     })
@@ -214,6 +247,15 @@ pub async fn run(
     report::document::RunReport::load(dir.path())
         .and_then(|r| r.write())
         .context("writing the report")?;
+    if own_topic && !k.keep_topic {
+        let group = k.group_id.is_none().then_some(group_id.as_str());
+        if let Err(e) = connect::delete_run_topic(brokers, k, group).await {
+            opts.reporter.note(&format!(
+                "warning: the run's own topic {} stays on the cluster: {e:#}",
+                k.topic
+            ));
+        }
+    }
     services.stop().await;
     Ok(RunOutcome {
         dir: dir.path().to_path_buf(),
@@ -279,27 +321,38 @@ impl Services {
     }
 }
 
+type SinkResult = Result<sink::SinkReport, sink::SinkFailure>;
+
 /// Waits for the load to end. If the sink fails meanwhile, the producer stops rather than load a
-/// dead pipeline; a stop (Ctrl-C) ends the load early, and what was produced is still landed,
-/// audited and reported. Returns the producer's report and whether the load was cut short.
+/// dead pipeline, and the sink's end is returned with what it did; a stop (Ctrl-C) ends the load
+/// early, and what was produced is still landed, audited and reported. Returns the producer's
+/// report, whether the load was cut short, and the sink's end if it came first.
 async fn drive(
     producer: &mut tokio::task::JoinHandle<anyhow::Result<produce::ProduceReport>>,
-    sink: &mut tokio::task::JoinHandle<Result<sink::SinkReport, sink::SinkError>>,
+    sink: &mut tokio::task::JoinHandle<SinkResult>,
     stop: &AtomicBool,
     opts: &RunOptions,
-) -> anyhow::Result<(produce::ProduceReport, bool)> {
+) -> anyhow::Result<(produce::ProduceReport, bool, Option<SinkResult>)> {
     let mut interrupted = false;
     loop {
         tokio::select! {
-            p = &mut *producer => return Ok((p.context("the producer threads panicked")??, interrupted)),
+            p = &mut *producer => return Ok((p.context("the producer threads panicked")??, interrupted, None)),
             s = &mut *sink => {
                 stop.store(true, Ordering::Relaxed);
-                let err = match s {
-                    Ok(Err(e)) => e.into(),
-                    Ok(Ok(_)) => anyhow!("the sink stopped before the load ended"),
-                    Err(e) => anyhow!("the sink panicked: {e}"),
+                let s = s.map_err(|e| anyhow!("the sink panicked: {e}"))?;
+                opts.reporter.note(&format!(
+                    "the sink stopped during the load ({}): stopping the load; auditing and reporting what landed",
+                    s.as_ref().err().map_or("before the load ended".to_string(), |f| f.error.to_string())
+                ));
+                let report = (&mut *producer).await.context("the producer threads panicked")??;
+                let s = match s {
+                    Ok(r) => Err(sink::SinkFailure {
+                        error: sink::SinkError::Stopped,
+                        report: Box::new(r),
+                    }),
+                    Err(f) => Err(f),
                 };
-                return Err(err.context("sink failed during the load"));
+                return Ok((report, interrupted, Some(s)));
             }
             _ = opts.stop.cancelled(), if !interrupted => {
                 interrupted = true;
@@ -323,6 +376,7 @@ struct Concluding<'a> {
     cpu_at_start: Option<f64>,
     cpu_producer_threads_s: Option<f64>,
     interrupted: bool,
+    failure: Option<String>,
     warnings: Vec<String>,
     end_offsets: BTreeMap<i32, i64>,
 }
@@ -348,7 +402,14 @@ async fn conclude(c: Concluding<'_>) -> anyhow::Result<Summary> {
         },
         &expectations.expected(),
     )
-    .await?;
+    .await
+    .unwrap_or_else(|e| audit::Audit {
+        // S3 gone: nothing could be read back, so nothing can be vouched for.
+        problems: vec![format!(
+            "the audit could not read back what landed: {e:#} (`tickbench verify` reads it again later)"
+        )],
+        ..Default::default()
+    });
 
     c.rec
         .write_logs(&c.dir.histograms(), c.scenario.warmup)
@@ -372,6 +433,7 @@ async fn conclude(c: Concluding<'_>) -> anyhow::Result<Summary> {
             audit.landed,
         ),
         interrupted: c.interrupted,
+        failure: c.failure,
         problems: Vec::new(),
         warnings: c.warnings,
         end_offsets: Some(c.end_offsets),
@@ -404,6 +466,15 @@ fn resources(
             .zip(cpu_producer_threads_s)
             .map(|(p, q)| (p - q).max(0.0) * 1e6 / landed.max(1) as f64),
     }
+}
+
+/// The end offsets the producer's acknowledgements name, where the broker cannot be asked.
+fn acked_ends(start: &BTreeMap<i32, i64>, acked: &BTreeMap<i32, (i64, i64)>) -> BTreeMap<i32, i64> {
+    let mut ends = start.clone();
+    for (p, (_, last)) in acked {
+        ends.insert(*p, last + 1);
+    }
+    ends
 }
 
 /// Where the sink drains to: whichever is further, the broker's high watermark or the offsets its

@@ -53,8 +53,8 @@ pub async fn up(
     )?;
     writeln!(
         out,
-        "  tickbench run scenarios/smoke.toml --brokers {brokers} --s3-endpoint {endpoint} --bucket {}",
-        opts.bucket
+        "  tickbench run scenarios/smoke.toml --brokers {brokers} --topic {} --s3-endpoint {endpoint} --bucket {}",
+        opts.topic, opts.bucket
     )?;
     writeln!(out, "  kcat -b {brokers} -L")?;
     writeln!(

@@ -218,6 +218,15 @@ impl Scenario {
         toml::to_string_pretty(&copy).unwrap_or_else(|e| format!("# could not render: {e}\n"))
     }
 
+    /// The scenario as `tickbench run` runs it under `run_id`: on its own topic when
+    /// `kafka.topic_per_run` (see [`Kafka::run_topic`]).
+    pub fn for_run(&self, run_id: &str) -> Scenario {
+        let mut s = self.clone();
+        s.kafka.topic = self.kafka.run_topic(run_id);
+        s.kafka.topic_per_run = Some(false);
+        s
+    }
+
     /// Total load time: warm-up plus measured window.
     pub fn total_duration(&self) -> std::time::Duration {
         self.warmup + self.duration

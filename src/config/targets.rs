@@ -43,6 +43,20 @@ impl Kafka {
             None => KafkaTarget::Embedded,
         }
     }
+
+    /// Whether `tickbench run` makes a topic of its own (the mock cluster is the run's alone).
+    pub fn topic_per_run(&self) -> bool {
+        self.topic_per_run.unwrap_or(self.brokers.is_some())
+    }
+
+    /// The topic a run with this id uses: its own (`<topic>-<run id>`), or `topic`.
+    pub fn run_topic(&self, run_id: &str) -> String {
+        if self.topic_per_run() {
+            format!("{}-{run_id}", self.topic)
+        } else {
+            self.topic.clone()
+        }
+    }
 }
 
 /// Kafka cluster, topic and client properties.
@@ -58,6 +72,19 @@ pub struct Kafka {
     /// Partition count of the topic (used when tickbench creates it).
     #[serde(default = "default_partitions")]
     pub partitions: u32,
+    /// Replication factor of a topic tickbench creates; default: the cluster's
+    /// `default.replication.factor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_factor: Option<u16>,
+    /// `tickbench run` on a named cluster uses a topic of its own, `<topic>-<run id>`, created
+    /// for it and deleted after it (the OpenMessaging Benchmark convention), so runs sharing a
+    /// cluster and a bucket never read or write each other's records. Default true with
+    /// `brokers`; false uses `topic` itself (one run at a time on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_per_run: Option<bool>,
+    /// Keep the run's own topic (and its consumer group) after the run, to inspect it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_topic: bool,
     /// Consumer group of the sink; default `tickbench-<run id>`, fresh for every run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
@@ -130,6 +157,9 @@ impl Default for Kafka {
             brokers: None,
             topic: default_topic(),
             partitions: default_partitions(),
+            replication_factor: None,
+            topic_per_run: None,
+            keep_topic: false,
             group_id: None,
             auth: None,
             region: None,

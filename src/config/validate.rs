@@ -269,6 +269,21 @@ fn check_kafka(s: &Scenario) -> Result<(), Violation> {
         k.partitions,
         "a whole number from 1 to 10000",
     )?;
+    if let Some(r) = k.replication_factor {
+        check(
+            r >= 1,
+            "kafka.replication_factor",
+            r,
+            "a whole number from 1 (at most the cluster's broker count), or left out for the cluster's default",
+        )?;
+    }
+    // Room for "-<run id>" (UTC stamp, 4 hex digits, the name) within Kafka's 249 characters.
+    check(
+        !k.topic_per_run() || k.topic.len() + s.name.len() + 23 <= 249,
+        "kafka.topic",
+        format!("{:?}", k.topic),
+        "a shorter name: with kafka.topic_per_run the run's topic is <topic>-<run id>, at most 249 characters",
+    )?;
     // The sink commits an offset only after what holds its record is durable: librdkafka must
     // not commit or store offsets on its own.
     for key in ["enable.auto.commit", "enable.auto.offset.store"] {

@@ -46,8 +46,13 @@ fn client_config(
     c
 }
 
+/// Properties of a client with no role of its own (metadata, admin).
+pub fn admin_config(brokers: &str, k: &Kafka) -> ClientConfig {
+    client_config(brokers, k, &BTreeMap::new(), &[])
+}
+
 /// A short-lived client (metadata, offsets, admin) that can authenticate with MSK IAM.
-fn short_lived<T>(cfg: &ClientConfig) -> anyhow::Result<T>
+pub fn short_lived<T>(cfg: &ClientConfig) -> anyhow::Result<T>
 where
     T: FromClientConfigAndContext<AuthContext> + HasNative,
 {
@@ -56,6 +61,17 @@ where
         .context("creating a Kafka client")?;
     msk_iam::prime(c.native(), cfg)?;
     Ok(c)
+}
+
+/// A producer for a probe (doctor): MSK IAM signs for it as for the others.
+pub fn short_lived_producer(
+    cfg: &ClientConfig,
+) -> anyhow::Result<rdkafka::producer::FutureProducer<AuthContext>> {
+    let p: rdkafka::producer::FutureProducer<AuthContext> = cfg
+        .create_with_context(AuthContext)
+        .context("creating a Kafka producer")?;
+    msk_iam::prime(rdkafka::producer::Producer::client(&p).native_client(), cfg)?;
+    Ok(p)
 }
 
 /// The librdkafka handle of a client, for [`msk_iam::prime`].
@@ -152,11 +168,11 @@ pub async fn prepare_topic(brokers: &str, k: &Kafka) -> anyhow::Result<Vec<i32>>
     }
     let admin: AdminClient<AuthContext> =
         short_lived(&client_config(brokers, k, &BTreeMap::new(), &[]))?;
-    let new = NewTopic::new(&k.topic, k.partitions as i32, TopicReplication::Fixed(-1));
+    let new = NewTopic::new(&k.topic, k.partitions as i32, replication(k));
     let opts = AdminOptions::new().operation_timeout(Some(CONNECT_TIMEOUT));
     let res = tokio::time::timeout(CONNECT_TIMEOUT * 2, admin.create_topics([&new], &opts))
         .await
-        .map_err(|_| anyhow!("creating topic {} on {brokers} timed out", k.topic))??;
+        .map_err(|_| anyhow!("creating topic {} on {brokers} timed out: does the cluster create topics on request? (librdkafka's mock cluster behind `tickbench up` does not: name its topic with --topic, or set kafka.topic_per_run = false)", k.topic))??;
     for r in res {
         if let Err((name, code)) = r {
             if code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists {
@@ -165,6 +181,38 @@ pub async fn prepare_topic(brokers: &str, k: &Kafka) -> anyhow::Result<Vec<i32>>
         }
     }
     Ok((0..k.partitions as i32).collect())
+}
+
+/// The scenario's replication factor, or the cluster's default (-1).
+pub fn replication(k: &Kafka) -> TopicReplication<'static> {
+    TopicReplication::Fixed(k.replication_factor.map(i32::from).unwrap_or(-1))
+}
+
+/// Deletes a run's own topic and, when tickbench named it, its consumer group: what a run made
+/// for itself on a shared cluster does not outlive it.
+pub async fn delete_run_topic(brokers: &str, k: &Kafka, group: Option<&str>) -> anyhow::Result<()> {
+    let admin: AdminClient<AuthContext> =
+        short_lived(&client_config(brokers, k, &BTreeMap::new(), &[]))?;
+    let opts = AdminOptions::new().operation_timeout(Some(CONNECT_TIMEOUT));
+    if let Some(g) = group {
+        let res = tokio::time::timeout(CONNECT_TIMEOUT * 2, admin.delete_groups(&[g], &opts))
+            .await
+            .map_err(|_| anyhow!("deleting consumer group {g} timed out"))??;
+        for r in res {
+            if let Err((name, code)) = r {
+                bail!("deleting consumer group {name}: {code}");
+            }
+        }
+    }
+    let res = tokio::time::timeout(CONNECT_TIMEOUT * 2, admin.delete_topics(&[&k.topic], &opts))
+        .await
+        .map_err(|_| anyhow!("deleting topic {} timed out", k.topic))??;
+    for r in res {
+        if let Err((name, code)) = r {
+            bail!("deleting topic {name}: {code}");
+        }
+    }
+    Ok(())
 }
 
 fn sorted(mut v: Vec<i32>) -> Vec<i32> {

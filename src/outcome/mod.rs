@@ -133,6 +133,8 @@ pub struct Assembly<'a> {
     pub resources: Resources,
     /// Ctrl-C stopped the load before its end.
     pub interrupted: bool,
+    /// What stopped the run before it could finish (the system under test failed).
+    pub failure: Option<String>,
     /// Found before the audit (how the parts fit together; how the run drained).
     pub problems: Vec<String>,
     pub warnings: Vec<String>,
@@ -159,9 +161,13 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
     warnings.extend(clock_warnings(&producer_hosts, &sink_hosts, &stages));
 
     let mut problems = a.problems;
+    if let Some(f) = &a.failure {
+        problems.push(format!("the run did not complete: {f}"));
+    }
     let all = produced(a.producers);
     problems.extend(unlanded(&all, &exp.committed));
     problems.extend(a.audit.problems.iter().cloned());
+    warnings.extend(a.audit.warnings());
     let mut counts = Counts::default();
     let mut requests = Requests::default();
     let mut close_reasons: BTreeMap<String, u64> = BTreeMap::new();
@@ -212,6 +218,8 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
         scenario: a.load.name.clone(),
         passed: problems.is_empty(),
         interrupted: a.interrupted,
+        completed: a.failure.is_none(),
+        failure: a.failure.clone(),
         counts,
         throughput: Throughput {
             produced_per_s: produced as f64 / a.load.total_duration().as_secs_f64(),

@@ -30,7 +30,7 @@ impl Summary {
         if c.delivery_failed + c.malformed + c.offset_gaps + c.not_sent + c.foreign > 0 {
             let _ = writeln!(
                 s,
-                "{} delivery failures, {} not sent, {} malformed records ({} in dead-letter objects), {} offsets never seen by the sink, {} records of another run",
+                "{} delivery failures, {} not sent, {} malformed records ({} in dead-letter objects), {} offsets never seen by the sink, {} foreign records (another load on the topic)",
                 c.delivery_failed, c.not_sent, c.malformed, c.dead_lettered, c.offset_gaps, c.foreign
             );
         }
@@ -85,6 +85,12 @@ impl Summary {
                 s,
                 "interrupted: {} scheduled ticks were not sent",
                 c.not_sent
+            );
+        }
+        if let Some(f) = &self.failure {
+            let _ = writeln!(
+                s,
+                "did not complete: {f} (what had been done by then is counted, audited and reported)"
             );
         }
         for w in &self.warnings {

@@ -62,6 +62,9 @@ pub struct Manifest {
     /// Where the load went (no credentials are ever written here).
     pub kafka_brokers: String,
     pub kafka_embedded: bool,
+    /// The topic the load went to: a run's own (`<kafka.topic>-<run id>`) or the scenario's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka_topic: Option<String>,
     pub s3_endpoint: Option<String>,
     pub s3_bucket: String,
     pub s3_embedded: bool,
@@ -97,6 +100,7 @@ impl Manifest {
             host: Host::current(),
             kafka_brokers: at.kafka_brokers,
             kafka_embedded: at.kafka_embedded,
+            kafka_topic: Some(scenario.kafka.topic.clone()),
             s3_endpoint: at.s3_endpoint,
             s3_bucket: at.s3_bucket,
             s3_embedded: at.s3_embedded,

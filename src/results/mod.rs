@@ -149,6 +149,17 @@ impl RunDir {
         std::fs::write(&path, resolved_toml).with_context(|| format!("writing {}", path.display()))
     }
 
+    /// The folder's scenario as it ran: `scenario.toml` (as the user wrote it, resolved) with the
+    /// topic the load went to (a run's own topic is in the manifest).
+    pub fn scenario(&self) -> anyhow::Result<crate::config::Scenario> {
+        let mut s = crate::config::load(&self.file(files::SCENARIO))?;
+        if let Some(t) = self.manifest().ok().and_then(|m| m.kafka_topic) {
+            s.kafka.topic = t;
+            s.kafka.topic_per_run = Some(false);
+        }
+        Ok(s)
+    }
+
     pub fn manifest(&self) -> anyhow::Result<manifest::Manifest> {
         self.read(files::MANIFEST)
     }

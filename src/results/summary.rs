@@ -16,6 +16,13 @@ pub struct Summary {
     pub passed: bool,
     /// True when Ctrl-C stopped the load before its end (counts.not_sent says how much was left).
     pub interrupted: bool,
+    /// False when the system under test failed before the run could finish (a sink error, the
+    /// drain timeout, a broker or S3 gone): what was done by then is still counted, audited and
+    /// reported, the run fails, and `failure` says what stopped it.
+    #[serde(default = "completed_by_default")]
+    pub completed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     pub counts: Counts,
     pub throughput: Throughput,
     /// Latency stages, microseconds, measured window only.
@@ -300,6 +307,10 @@ impl Verdict {
             None => "no data".into(),
         }
     }
+}
+
+fn completed_by_default() -> bool {
+    true
 }
 
 #[cfg(test)]

@@ -88,12 +88,22 @@ pub enum SinkError {
     Upload(#[from] UploadError),
     #[error("offset commit failed: {0}")]
     Commit(String),
+    #[error("it stopped before the load ended")]
+    Stopped,
     #[error("the sink did not land everything within sink.drain_timeout ({timeout:?}): positions {positions:?}, targets {targets:?}")]
     DrainTimeout {
         timeout: Duration,
         positions: BTreeMap<i32, i64>,
         targets: BTreeMap<i32, i64>,
     },
+}
+
+/// A sink that stopped early, with what it had landed and committed by then (the evidence).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct SinkFailure {
+    pub error: SinkError,
+    pub report: Box<SinkReport>,
 }
 
 /// Counts the sink keeps; the audit checks them against S3.
@@ -193,7 +203,7 @@ pub async fn run(
     rec: Arc<Recorders>,
     counters: Arc<Counters>,
     control: SinkControl,
-) -> Result<SinkReport, SinkError> {
+) -> Result<SinkReport, SinkFailure> {
     let consumer = Arc::new(consumer);
     // However the sink ends, the consumer then leaves its group without waiting for it.
     let _closing = context::CloseOnDrop(consumer.clone());
@@ -237,6 +247,8 @@ pub async fn run(
     let mut scratch = Vec::with_capacity(512);
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // The loop's error ends the sink, but what it landed is still reported (and committed).
+    let failed = async {
     loop {
         tokio::select! {
             biased;
@@ -303,6 +315,10 @@ pub async fn run(
             break;
         }
     }
+    Ok::<(), SinkError>(())
+    }
+    .await
+    .err();
     st.final_commits();
     st.report.positions = st.positions_released.clone();
     st.report.positions.extend(st.next_offset.clone());
@@ -312,12 +328,26 @@ pub async fn run(
         ..
     } = st;
     drop(commit_tx);
-    (report.committed, report.commits) = committer
+    let committed = committer
         .await
-        .map_err(|e| SinkError::Commit(e.to_string()))??;
+        .map_err(|e| SinkError::Commit(e.to_string()))
+        .and_then(|r| r);
     consumer.context().close();
     consumer.unsubscribe();
-    Ok(report)
+    let error = match committed {
+        Ok((c, commits)) => {
+            (report.committed, report.commits) = (c, commits);
+            failed
+        }
+        Err(e) => Some(failed.unwrap_or(e)),
+    };
+    match error {
+        None => Ok(report),
+        Some(error) => Err(SinkFailure {
+            error,
+            report: Box::new(report),
+        }),
+    }
 }
 
 impl State {

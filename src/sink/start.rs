@@ -10,7 +10,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::journal::Journal;
 use super::upload::{RequestCounts, Uploader};
-use super::{SinkContext, SinkControl, SinkError, SinkReport, SinkSettings};
+use super::{SinkContext, SinkControl, SinkFailure, SinkReport, SinkSettings};
 use crate::config::Scenario;
 use crate::io::connect;
 use crate::metrics::{Counters, Percentiles, Recorders, Stage};
@@ -18,7 +18,7 @@ use crate::results::{Objects, Resources, SinkCounts, SinkSummary, StageSummary, 
 
 /// A sink running in this process.
 pub struct Started {
-    pub task: tokio::task::JoinHandle<Result<SinkReport, SinkError>>,
+    pub task: tokio::task::JoinHandle<Result<SinkReport, SinkFailure>>,
     /// The uploader's S3 request counters.
     pub requests: Arc<RequestCounts>,
     /// Fires once the consumer holds an assignment (the group has formed).

@@ -8,7 +8,7 @@ use crate::common;
 
 use std::io::{BufRead, BufReader};
 
-use tickbench::io::embedded::{EmbeddedS3, S3_ACCESS_KEY, S3_SECRET_KEY};
+use tickbench::io::embedded::{EmbeddedS3, S3User, S3_ACCESS_KEY, S3_SECRET_KEY};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tickbench"));
@@ -37,7 +37,7 @@ fn doctor_names_a_stopped_broker() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("FAIL  kafka: 127.0.0.1:9 did not answer"),
+        stdout.contains("UNREACHABLE  kafka: 127.0.0.1:9 did not answer"),
         "{stdout}"
     );
 }
@@ -64,7 +64,8 @@ async fn doctor_names_a_missing_bucket_and_passes_an_existing_one() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("FAIL  s3: bucket absent-bucket does not exist at http://127.0.0.1:"),
+        stdout
+            .contains("FAIL         s3: bucket absent-bucket does not exist at http://127.0.0.1:"),
         "{stdout}"
     );
     assert!(
@@ -85,12 +86,14 @@ async fn doctor_names_a_missing_bucket_and_passes_an_existing_one() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     for line in [
-        "ok    s3: bucket present at",
-        "ok    s3: PutObject s3://present/tickbench/_tickbench_doctor/",
-        "ok    s3: HeadObject and GetObject of the probe",
-        "ok    s3: CreateMultipartUpload, UploadPart, AbortMultipartUpload",
-        "ok    s3: ListObjectsV2",
-        "ok    kafka: no brokers named",
+        "ok           s3: bucket present at",
+        "ok           s3: PutObject s3://present/tickbench/_tickbench_doctor/",
+        "ok           s3: HeadObject of the probe",
+        "ok           s3: GetObject of the probe, the same bytes",
+        "ok           s3: DeleteObject of the probe",
+        "ok           s3: CreateMultipartUpload, UploadPart, AbortMultipartUpload",
+        "ok           s3: ListObjectsV2",
+        "ok           kafka: no brokers named",
     ] {
         assert!(stdout.contains(line), "{line}: {stdout}");
     }
@@ -102,6 +105,85 @@ async fn doctor_names_a_missing_bucket_and_passes_an_existing_one() {
         .await
         .unwrap();
     assert_eq!(left.contents().len(), 0);
+    s3.stop().await;
+}
+
+/// Credentials whose policy lacks s3:GetObject (a second key pair of the embedded server, refused
+/// GetObject as an IAM policy without it is): doctor names exactly that operation DENIED, with
+/// S3's error code, passes what the key pair may do, and exits 1; the full key pair passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_denied_for_the_operation_the_credentials_lack() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start_with_users(
+        &dir.path().join("s3"),
+        0,
+        &[
+            S3User {
+                access_key: S3_ACCESS_KEY.into(),
+                secret_key: S3_SECRET_KEY.into(),
+                denied: vec![],
+            },
+            S3User {
+                access_key: "writer".into(),
+                secret_key: "writer-secret".into(),
+                denied: vec!["GetObject"],
+            },
+        ],
+    )
+    .await
+    .unwrap();
+    let client = tickbench::io::connect::s3_client(&Default::default(), Some(&s3.endpoint())).await;
+    client
+        .create_bucket()
+        .bucket("shared")
+        .send()
+        .await
+        .unwrap();
+    let path = scenario(
+        dir.path(),
+        &format!(
+            "[s3]\nendpoint = \"{}\"\nbucket = \"shared\"\n",
+            s3.endpoint()
+        ),
+    );
+    let doctor = |access: &'static str, secret: &'static str| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            bin()
+                .env("AWS_ACCESS_KEY_ID", access)
+                .env("AWS_SECRET_ACCESS_KEY", secret)
+                .args(["doctor", &path])
+                .output()
+                .unwrap()
+        })
+    };
+    let out = doctor("writer", "writer-secret").await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let denied: Vec<&str> = stdout.lines().filter(|l| l.starts_with("DENIED")).collect();
+    assert_eq!(denied.len(), 1, "{stdout}");
+    assert!(
+        denied[0].contains("s3: GetObject of the probe was refused")
+            && denied[0].contains("s3:GetObject")
+            && denied[0].ends_with("[AccessDenied]"),
+        "{stdout}"
+    );
+    for allowed in [
+        "s3: PutObject",
+        "s3: HeadObject of the probe",
+        "s3: ListObjectsV2",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with("ok") && l.contains(allowed)),
+            "{allowed}: {stdout}"
+        );
+    }
+    let out = doctor(S3_ACCESS_KEY, S3_SECRET_KEY).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains("DENIED"), "{stdout}");
     s3.stop().await;
 }
 
@@ -137,6 +219,8 @@ fn up_serves_a_second_tickbench_and_stops_on_interrupt() {
         .args([
             "--brokers",
             &up.brokers,
+            "--topic",
+            "shared",
             "--s3-endpoint",
             &up.endpoint,
             "--bucket",

@@ -33,6 +33,8 @@ ticks_per_second = 1000
 [kafka]
 brokers = "{brokers}"
 topic = "{topic}"
+# The scenario's topic, which the test watches on its own mock cluster.
+topic_per_run = false
 partitions = 2
 [kafka.consumer]
 "fetch.wait.max.ms" = "50"

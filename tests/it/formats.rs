@@ -52,6 +52,8 @@ ticks_per_second = {rate}
 [kafka]
 brokers = "{brokers}"
 topic = "{topic}"
+# The scenario's topic, which the test watches on its own mock cluster.
+topic_per_run = false
 [kafka.consumer]
 "fetch.wait.max.ms" = "50"
 [sink]

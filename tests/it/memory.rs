@@ -26,6 +26,8 @@ ticks_per_second = 20000
 [kafka]
 brokers = "{brokers}"
 topic = "wide"
+# The scenario's topic, which the test watches on its own mock cluster.
+topic_per_run = false
 partitions = 64
 [kafka.consumer]
 "fetch.wait.max.ms" = "50"

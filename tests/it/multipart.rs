@@ -34,6 +34,8 @@ ticks_per_second = 15000
 [kafka]
 brokers = "{brokers}"
 topic = "mp"
+# The scenario's topic, which the test watches on its own mock cluster.
+topic_per_run = false
 group_id = "mp-sink"
 [kafka.consumer]
 "fetch.wait.max.ms" = "50"

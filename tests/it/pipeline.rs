@@ -256,7 +256,7 @@ async fn a_run_on_a_used_topic_starts_at_its_own_records() {
 
     let tmp = tempfile::tempdir().unwrap();
     let text = format!(
-        "name = \"used\"\nseed = 2\nduration = \"2s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 1000\n[kafka]\nbrokers = \"{}\"\ntopic = \"used\"\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nmax_age = \"1s\"\n",
+        "name = \"used\"\nseed = 2\nduration = \"2s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 1000\n[kafka]\nbrokers = \"{}\"\ntopic = \"used\"\ntopic_per_run = false\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nmax_age = \"1s\"\n",
         kafka.bootstrap_servers()
     );
     let s = config::parse(Path::new("used.toml"), &text).unwrap();

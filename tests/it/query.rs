@@ -59,7 +59,7 @@ async fn presets_equal_the_figures_computed_from_the_ticks() {
     }
 
     // Over the run folder (its objects as files) ...
-    let folder = Location::parse(out.dir.to_str().unwrap(), None).unwrap();
+    let folder = Location::parse(out.dir.to_str().unwrap(), None, None).unwrap();
     assert!(matches!(folder, Location::Folder(_)), "{folder:?}");
     let vwap = rows(&query(&folder, preset("vwap").unwrap()).await.unwrap());
     assert_eq!(vwap.len(), by_symbol.len());
@@ -112,6 +112,8 @@ async fn presets_equal_the_figures_computed_from_the_ticks() {
         bucket: "tickbench".into(),
         path: "tickbench/ticks".into(),
         endpoint: Some(store.server.as_ref().unwrap().endpoint()),
+        region: None,
+        profile: None,
     };
     let hours = rows(&query(&s3, preset("volume-by-hour").unwrap()).await.unwrap());
     let got: BTreeMap<(String, String), (u64, i64)> = hours
@@ -176,7 +178,7 @@ async fn a_run_grouped_by_symbol_is_queried_by_symbol() {
             }
         }
         assert_eq!(want.len(), 8);
-        let folder = Location::parse(out.dir.to_str().unwrap(), None).unwrap();
+        let folder = Location::parse(out.dir.to_str().unwrap(), None, None).unwrap();
         let got = rows(
             &query(
                 &folder,
@@ -215,7 +217,7 @@ async fn a_crash_shows_in_top_movers_and_in_the_market_plot() {
     let tmp = tempfile::tempdir().unwrap();
     let out = common::run_in(tmp.path(), &s).await.unwrap();
     assert!(out.summary.passed, "{:?}", out.summary.problems);
-    let folder = Location::parse(out.dir.to_str().unwrap(), None).unwrap();
+    let folder = Location::parse(out.dir.to_str().unwrap(), None, None).unwrap();
     let movers = rows(&query(&folder, preset("top-movers").unwrap()).await.unwrap());
     assert_eq!(movers.len(), 10);
     for m in &movers {

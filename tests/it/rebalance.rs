@@ -62,6 +62,8 @@ ticks_per_second = 4000
 [kafka]
 brokers = "{}"
 topic = "{topic}"
+# The scenario's topic, which the test watches on its own mock cluster.
+topic_per_run = false
 partitions = {PARTITIONS}
 group_id = "rebalance-sink"
 [kafka.consumer]

@@ -78,6 +78,8 @@ ticks_per_second = {rate}
 [kafka]
 brokers = "{brokers}"
 topic = "{topic}"
+# The scenario's topic, which the test watches on its own mock cluster.
+topic_per_run = false
 partitions = 1
 [kafka.consumer]
 "fetch.wait.max.ms" = "50"
@@ -169,4 +171,101 @@ async fn s3_errors_resets_and_an_outage_are_retried_and_lose_nothing() {
     assert!(sum.counts.reread >= 1, "{:?}", sum.counts);
     let objects = common::read_back(&client, "faults", "giveup/giveup/").await;
     assert_eq!(common::assert_each_tick_once(&objects), 8_000);
+}
+
+/// S3 gone for good in the middle of a run: the sink cannot land what it holds within
+/// `drain_timeout`. The run still writes its whole results folder (summary, histograms, report,
+/// what the sink had landed), says it did not complete and why, and `tickbench run` exits 1: the
+/// system under test failed, not tickbench.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_s3_goes_away_still_writes_its_results_and_exits_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+    let path = tmp.path().join("gone.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"gone\"\nseed = 4\nduration = \"6s\"\nwarmup = \"0s\"\n[symbols]\ncount = 100\n[rate]\nticks_per_second = 1000\n[kafka]\npartitions = 1\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nmax_age = \"500ms\"\nupload_retry_for = \"1s\"\ndrain_timeout = \"5s\"\n[s3]\nendpoint = \"{}\"\nbucket = \"gone\"\ncreate_bucket = true\nmax_attempts = 1\n",
+            s3.endpoint()
+        ),
+    )
+    .unwrap();
+    let results = tmp.path().join("results");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .args(["run", path.to_str().unwrap(), "--quiet", "--results-dir"])
+        .arg(&results)
+        .env("AWS_ACCESS_KEY_ID", tickbench::io::embedded::S3_ACCESS_KEY)
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            tickbench::io::embedded::S3_SECRET_KEY,
+        )
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the first object has landed, S3 goes away for longer than the run can wait.
+    let bucket_dir = tmp.path().join("s3/gone");
+    let landed = || {
+        std::fs::read_dir(&bucket_dir).is_ok_and(|_| {
+            walkdir(&bucket_dir)
+                .iter()
+                .any(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        })
+    };
+    common::wait_until("the first object lands", landed).await;
+    s3.set_faults(S3Faults {
+        down_until: Some(Instant::now() + Duration::from_secs(3600)),
+        ..Default::default()
+    });
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(s3.faults_injected() > 0, "the outage happened");
+
+    let run = common::folder(&results, "gone");
+    for f in [
+        "scenario.toml",
+        "manifest.json",
+        "summary.json",
+        "expected.json",
+        "objects.jsonl",
+        "report.html",
+        "histograms/pipeline_e2e.hlog",
+        "histograms/kafka_e2e.hlog",
+    ] {
+        assert!(run.join(f).is_file(), "{f} is missing; {stdout}\n{stderr}");
+    }
+    let summary = common::json(&run, "summary.json");
+    assert_eq!(summary["completed"], false, "{summary}");
+    assert_eq!(summary["passed"], false, "{summary}");
+    let failure = summary["failure"].as_str().unwrap();
+    assert!(failure.contains("sink.drain_timeout"), "{failure}");
+    assert_eq!(summary["counts"]["produced"], 6000, "{summary}");
+    assert!(
+        summary["counts"]["consumed"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+    assert!(stdout.contains("did not complete"), "{stdout}");
+    // What had landed before S3 went is on record, object by object.
+    let objects = std::fs::read_to_string(run.join("objects.jsonl")).unwrap();
+    assert!(objects.lines().count() >= 1, "{objects}");
+    s3.stop().await;
+}
+
+fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

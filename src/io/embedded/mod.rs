@@ -5,4 +5,6 @@ mod kafka;
 mod s3;
 
 pub use kafka::{EmbeddedKafka, Fault};
-pub use s3::{EmbeddedS3, S3Faults, ACCESS_KEY as S3_ACCESS_KEY, SECRET_KEY as S3_SECRET_KEY};
+pub use s3::{
+    EmbeddedS3, S3Faults, S3User, ACCESS_KEY as S3_ACCESS_KEY, SECRET_KEY as S3_SECRET_KEY,
+};

@@ -16,6 +16,40 @@ use tokio::sync::oneshot;
 pub const ACCESS_KEY: &str = "tickbench";
 pub const SECRET_KEY: &str = "tickbench-embedded";
 
+/// A key pair of the embedded server, and the S3 operations (`GetObject`, `PutObject`, ...) its
+/// policy denies.
+#[derive(Debug, Clone)]
+pub struct S3User {
+    pub access_key: String,
+    pub secret_key: String,
+    pub denied: Vec<&'static str>,
+}
+
+/// Each user's denied operations.
+struct Policies(std::collections::HashMap<String, Vec<&'static str>>);
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for Policies {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+        let Some(creds) = cx.credentials() else {
+            return Err(s3s::s3_error!(AccessDenied, "Signature is required"));
+        };
+        let op = cx.s3_op().name();
+        if self
+            .0
+            .get(&creds.access_key)
+            .is_some_and(|d| d.contains(&op))
+        {
+            return Err(s3s::s3_error!(
+                AccessDenied,
+                "User: {} is not authorized to perform: s3:{op}",
+                creds.access_key
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Faults the server injects in front of the real S3 implementation, to test the sink's retries.
 /// Write requests (PUT, POST: PutObject, UploadPart, Create/CompleteMultipartUpload) are counted.
 #[derive(Debug, Default, Clone)]
@@ -126,6 +160,26 @@ impl EmbeddedS3 {
         access_key: &str,
         secret_key: &str,
     ) -> anyhow::Result<EmbeddedS3> {
+        Self::start_with_users(
+            root,
+            port,
+            &[S3User {
+                access_key: access_key.into(),
+                secret_key: secret_key.into(),
+                denied: Vec::new(),
+            }],
+        )
+        .await
+    }
+
+    /// Starts serving `root` for these key pairs, each refused the operations it is denied
+    /// (AccessDenied, as an IAM policy without them answers): how a test gets a user whose
+    /// policy lacks s3:GetObject.
+    pub async fn start_with_users(
+        root: &Path,
+        port: u16,
+        users: &[S3User],
+    ) -> anyhow::Result<EmbeddedS3> {
         std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         let fs = s3s_fs::FileSystem::new(root).map_err(|e| {
             anyhow::anyhow!(
@@ -135,7 +189,17 @@ impl EmbeddedS3 {
         })?;
         // Requests are SigV4-signed and checked, as real S3 does, with the key pair.
         let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(access_key, secret_key));
+        let mut auth = SimpleAuth::new();
+        for u in users {
+            auth.register(u.access_key.clone(), u.secret_key.clone().into());
+        }
+        builder.set_auth(auth);
+        builder.set_access(Policies(
+            users
+                .iter()
+                .map(|u| (u.access_key.clone(), u.denied.clone()))
+                .collect(),
+        ));
         let service = builder.build();
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
