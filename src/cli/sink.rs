@@ -74,5 +74,12 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         .with_context(|| format!("sinking {}", path.display()))?;
     print!("{}", summary.to_text());
     println!("results: {}", dir.display());
-    Ok(exit::PASSED)
+    Ok(match &summary.failure {
+        // The system under test failed; the folder holds what it did.
+        Some(f) => {
+            eprintln!("sink failed: {f}");
+            exit::FAILED
+        }
+        None => exit::PASSED,
+    })
 }

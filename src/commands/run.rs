@@ -190,7 +190,7 @@ pub async fn run(
     drop(progress);
 
     // The run's two parts, as `tickbench produce` and `tickbench sink` would have written them.
-    let sink_part = SinkPart {
+    let mut sink_part = SinkPart {
         summary: sink::start::summarize(
             scenario,
             &sink_report,
@@ -198,7 +198,11 @@ pub async fn run(
                 run_id: dir.id(),
                 instance: "run",
                 group_id: &group_id,
-                stopped_by: StopReason::Drain,
+                stopped_by: if failure.is_some() {
+                    StopReason::Failed
+                } else {
+                    StopReason::Drain
+                },
                 elapsed_s: now_ns().saturating_sub(run_start_ns) as f64 / 1e9,
                 first_record_ns: None,
                 start_at: Some(rfc3339(run_start_ns)),
@@ -212,6 +216,7 @@ pub async fn run(
         dead_letters: sink_report.dead_letters.clone(),
         host: Host::current(),
     };
+    sink_part.summary.failure = failure.clone();
     let producers = [ProducerPart {
         produced,
         host: sink_part.host.clone(),

@@ -132,7 +132,7 @@ pub async fn sink(
     )?;
 
     let progress = opts.reporter.live_sink(counters.clone(), start_ns);
-    let (report, stopped_by, first_record_ns) =
+    let (report, stopped_by, first_record_ns, failure) =
         land_until_stopped(&mut sink, &counters, opts, start_ns, load_start_ns).await?;
     drop(progress);
 
@@ -143,7 +143,7 @@ pub async fn sink(
     dir.write_lines(files::DEAD_LETTERS, &report.dead_letters)?;
     let landed: u64 = report.landed.iter().map(|l| l.records).sum();
     let cpu = crate::resources::process_cpu_s();
-    let summary = crate::sink::start::summarize(
+    let mut summary = crate::sink::start::summarize(
         scenario,
         &report,
         Identity {
@@ -171,6 +171,7 @@ pub async fn sink(
             cpu_rest_s_per_million_ticks: cpu.map(|c| c * 1e6 / landed.max(1) as f64),
         },
     );
+    summary.failure = failure;
     dir.write(files::SUMMARY, &summary)?;
     let manifest = Manifest::new(
         Role::Sink,
@@ -199,7 +200,12 @@ async fn land_until_stopped(
     opts: &SinkOptions,
     start_ns: u64,
     load_start_ns: u64,
-) -> anyhow::Result<(crate::sink::SinkReport, StopReason, Option<u64>)> {
+) -> anyhow::Result<(
+    crate::sink::SinkReport,
+    StopReason,
+    Option<u64>,
+    Option<String>,
+)> {
     // An empty drain target means: land what is held, commit it, stop.
     let drain = sink.drain.clone();
     let drain_now = move || {
@@ -210,7 +216,7 @@ async fn land_until_stopped(
     let mut stopped_by = None;
     let report = loop {
         tokio::select! {
-            r = &mut sink.task => break r.context("the sink panicked")??,
+            r = &mut sink.task => break r.context("the sink panicked")?,
             _ = tick.tick() => {
                 let consumed = counters.consumed.load(Ordering::Relaxed);
                 // Idle time counts from the first assignment: joining a group takes seconds. A
@@ -235,11 +241,21 @@ async fn land_until_stopped(
             }
         }
     };
-    Ok((
-        report,
-        stopped_by.unwrap_or(StopReason::Signal),
-        idle.first_record_ns,
-    ))
+    // A failed sink still leaves its folder: what it landed and committed is the evidence.
+    Ok(match report {
+        Ok(r) => (
+            r,
+            stopped_by.unwrap_or(StopReason::Signal),
+            idle.first_record_ns,
+            None,
+        ),
+        Err(f) => (
+            *f.report,
+            StopReason::Failed,
+            idle.first_record_ns,
+            Some(f.error.to_string()),
+        ),
+    })
 }
 
 /// A group new to the topic would start at its earliest offset and land earlier loads' records

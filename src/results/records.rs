@@ -65,12 +65,15 @@ pub enum StopReason {
     Signal,
     /// The load ended and everything was landed (a `tickbench run`'s own sink).
     Drain,
+    /// The sink failed (an upload or commit error, the drain timeout): `failure` says why.
+    Failed,
 }
 
 impl StopReason {
     pub fn name(self) -> &'static str {
         match self {
             StopReason::Idle => "idle",
+            StopReason::Failed => "failed",
             StopReason::Signal => "signal",
             StopReason::Drain => "drain",
         }
@@ -256,6 +259,10 @@ pub struct SinkSummary {
     /// Memory and CPU of this sink process (the producer-thread figures are left empty).
     #[serde(default)]
     pub resources: Resources,
+    /// Why the sink stopped early (`stopped_by: failed`): what it had landed and committed by
+    /// then is in this folder all the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// What a run expected, saved as `expected.json` in its results folder so `tickbench verify`

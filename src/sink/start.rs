@@ -166,5 +166,6 @@ pub fn summarize(
         set_aside: report.set_aside.clone(),
         start_at: who.start_at,
         resources,
+        failure: None,
     }
 }
