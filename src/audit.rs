@@ -151,17 +151,7 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
         }
     }
 
-    let index: HashMap<&str, u32> = exp
-        .tickers
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (*t, i as u32))
-        .collect();
-    let mut seen: Vec<Vec<u64>> = exp
-        .per_symbol
-        .iter()
-        .map(|n| vec![0u64; (*n as usize).div_ceil(64)])
-        .collect();
+    let mut ledger = Ledger::new(exp.tickers.iter().copied(), exp.schedule_ns);
     let mut bodies = futures::stream::iter(ours.iter().map(|(key, _)| async move {
         let obj = loc
             .client
@@ -194,38 +184,7 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
     while let Some((key, bytes)) = bodies.try_next().await? {
         bar.inc(1);
         let mut each = |t: Option<crate::model::tick::Tick>| {
-            let Some(tick) = t else {
-                audit.unexpected += 1;
-                return;
-            };
-            if tick.ts_ns < exp.schedule_ns.0 || tick.ts_ns > exp.schedule_ns.1 {
-                audit.foreign += 1;
-                if audit.foreign_sample.len() < SAMPLE {
-                    audit.foreign_sample.push(format!(
-                        "{}#{}@{} in {key}",
-                        tick.symbol, tick.seq, tick.ts_ns
-                    ));
-                }
-                return;
-            }
-            let Some(&sym) = index.get(tick.symbol.as_str()) else {
-                audit.unexpected += 1;
-                return;
-            };
-            let words = &mut seen[sym as usize];
-            let (w, bit) = ((tick.seq / 64) as usize, 1u64 << (tick.seq % 64));
-            if tick.seq >= exp.per_symbol[sym as usize] {
-                audit.unexpected += 1;
-            } else if words[w] & bit != 0 {
-                audit.duplicated += 1;
-                if audit.duplicated_sample.len() < SAMPLE {
-                    audit
-                        .duplicated_sample
-                        .push(format!("{}#{} in {key}", tick.symbol, tick.seq));
-                }
-            } else {
-                words[w] |= bit;
-            }
+            ledger.record(t, key);
         };
         let lines = match crate::model::format::decode_object(key, &bytes, &mut each) {
             Ok(n) => n,
@@ -248,8 +207,7 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
     }
     bar.finish_and_clear();
 
-    tally(exp, &index, &seen, &mut audit);
-    name_problems(&mut audit);
+    let mut audit = ledger.finish(exp, audit);
     check_offsets(exp, &mut audit.problems);
     check_dead_letters(loc, exp, &mut audit).await?;
     Ok(audit)
@@ -405,6 +363,120 @@ async fn list_under(loc: &Location<'_>, prefix: &str) -> anyhow::Result<Vec<(Str
         }
     }
     Ok(out)
+}
+
+/// Per symbol, which ticks were found, and what was found that is not a tick of this run: the
+/// audit of the records themselves, whichever sink wrote them (the built-in one, or one watched
+/// from outside, which knows nothing of offsets).
+pub struct Ledger {
+    index: HashMap<String, u32>,
+    schedule_ns: (u64, u64),
+    /// Per symbol, a bit per seq found; grows as ticks arrive (a watched sink's records come
+    /// while the load is still going, before its counts are known).
+    seen: Vec<Vec<u64>>,
+    audit: Audit,
+}
+
+/// What one record was, to the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// A tick of this run, found for the first time.
+    First,
+    /// A tick of this run found before.
+    Again,
+    /// Not this run's: another load's tick, or not a tick.
+    NotOurs,
+}
+
+impl Ledger {
+    /// For a load of these symbols whose intended send times lie in `schedule_ns`.
+    pub fn new<'t>(tickers: impl IntoIterator<Item = &'t str>, schedule_ns: (u64, u64)) -> Ledger {
+        let index: HashMap<String, u32> = tickers
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| (t.to_string(), i as u32))
+            .collect();
+        Ledger {
+            seen: vec![Vec::new(); index.len()],
+            index,
+            schedule_ns,
+            audit: Audit::default(),
+        }
+    }
+
+    /// One record read from `key` (None: not a tick).
+    pub fn record(&mut self, t: Option<crate::model::tick::Tick>, key: &str) -> Seen {
+        let audit = &mut self.audit;
+        let Some(tick) = t else {
+            audit.unexpected += 1;
+            return Seen::NotOurs;
+        };
+        if tick.ts_ns < self.schedule_ns.0 || tick.ts_ns > self.schedule_ns.1 {
+            audit.foreign += 1;
+            if audit.foreign_sample.len() < SAMPLE {
+                audit.foreign_sample.push(format!(
+                    "{}#{}@{} in {key}",
+                    tick.symbol, tick.seq, tick.ts_ns
+                ));
+            }
+            return Seen::NotOurs;
+        }
+        let Some(&sym) = self.index.get(tick.symbol.as_str()) else {
+            audit.unexpected += 1;
+            return Seen::NotOurs;
+        };
+        let words = &mut self.seen[sym as usize];
+        let (w, bit) = ((tick.seq / 64) as usize, 1u64 << (tick.seq % 64));
+        if words.len() <= w {
+            words.resize(w + 1, 0);
+        }
+        if words[w] & bit != 0 {
+            audit.duplicated += 1;
+            if audit.duplicated_sample.len() < SAMPLE {
+                audit
+                    .duplicated_sample
+                    .push(format!("{}#{} in {key}", tick.symbol, tick.seq));
+            }
+            Seen::Again
+        } else {
+            words[w] |= bit;
+            Seen::First
+        }
+    }
+
+    /// Distinct ticks of this run found so far.
+    pub fn found(&self) -> u64 {
+        self.seen
+            .iter()
+            .flatten()
+            .map(|w| w.count_ones() as u64)
+            .sum()
+    }
+
+    /// Every acknowledged tick found (landed) or not (lost), with the problems named; `into` has
+    /// the object-level findings so far.
+    pub fn finish(mut self, exp: &Expected<'_>, mut into: Audit) -> Audit {
+        // Ticks past what was produced are not this run's.
+        for (sym, n) in exp.per_symbol.iter().enumerate() {
+            if let Some(words) = self.seen.get_mut(sym) {
+                let beyond: u64 = (*n..(words.len() as u64 * 64))
+                    .filter(|seq| words[(seq / 64) as usize] & (1 << (seq % 64)) != 0)
+                    .count() as u64;
+                self.audit.unexpected += beyond;
+                words.resize((*n as usize).div_ceil(64), 0);
+            }
+        }
+        let a = self.audit;
+        into.unexpected += a.unexpected;
+        into.foreign += a.foreign;
+        into.foreign_sample.extend(a.foreign_sample);
+        into.duplicated += a.duplicated;
+        into.duplicated_sample.extend(a.duplicated_sample);
+        let index: HashMap<&str, u32> = self.index.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        tally(exp, &index, &self.seen, &mut into);
+        name_problems(&mut into);
+        into
+    }
 }
 
 /// Every acknowledged tick: found once (landed) or not (lost); unacknowledged ones found too.
