@@ -14,6 +14,7 @@ pub mod config;
 pub mod io;
 pub mod metrics;
 pub mod model;
+pub mod observe;
 pub mod outcome;
 pub mod produce;
 pub mod progress;

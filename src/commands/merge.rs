@@ -127,6 +127,7 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
         resources: merged_resources(&sinks, &merged_scenario),
         interrupted: false,
         failure: None,
+        observed: None,
         problems,
         warnings: Vec::new(),
         end_offsets: None,

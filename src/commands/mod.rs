@@ -5,6 +5,7 @@ pub mod compact;
 pub mod doctor;
 pub mod max;
 pub mod merge;
+pub mod observe;
 pub mod produce;
 pub mod query;
 pub mod run;

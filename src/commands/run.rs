@@ -64,6 +64,9 @@ pub async fn run(
     scenario_file: Option<&Path>,
     opts: &RunOptions,
 ) -> anyhow::Result<RunOutcome> {
+    if scenario.observe.is_some() {
+        return super::observe::run(scenario, scenario_file, opts).await;
+    }
     let started_at = chrono::Utc::now();
     // This run's share of the process's CPU and peak memory (a sweep runs many in one process).
     let cpu_at_start = crate::resources::process_cpu_s();
@@ -269,16 +272,16 @@ pub async fn run(
 }
 
 /// The services a run talks to: the embedded defaults unless the scenario names real ones.
-struct Services {
-    brokers: String,
+pub(crate) struct Services {
+    pub(crate) brokers: String,
     kafka: Option<EmbeddedKafka>,
     s3: Option<EmbeddedS3>,
-    client: aws_sdk_s3::Client,
-    bucket: String,
+    pub(crate) client: aws_sdk_s3::Client,
+    pub(crate) bucket: String,
 }
 
 impl Services {
-    async fn start(scenario: &Scenario, dir: &RunDir) -> anyhow::Result<Services> {
+    pub(crate) async fn start(scenario: &Scenario, dir: &RunDir) -> anyhow::Result<Services> {
         let (brokers, kafka) = EmbeddedKafka::unless_named(&scenario.kafka)?;
         let s3 = match scenario.s3.target() {
             S3Target::Embedded => Some(EmbeddedS3::start(&dir.embedded_s3()).await?),
@@ -304,7 +307,7 @@ impl Services {
         })
     }
 
-    fn endpoints(&self, scenario: &Scenario) -> Endpoints {
+    pub(crate) fn endpoints(&self, scenario: &Scenario) -> Endpoints {
         Endpoints {
             kafka_brokers: self.brokers.clone(),
             kafka_embedded: self.kafka.is_some(),
@@ -318,7 +321,7 @@ impl Services {
         }
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         if let Some(s3) = self.s3 {
             s3.stop().await;
         }
@@ -439,13 +442,14 @@ async fn conclude(c: Concluding<'_>) -> anyhow::Result<Summary> {
         ),
         interrupted: c.interrupted,
         failure: c.failure,
+        observed: None,
         problems: Vec::new(),
         warnings: c.warnings,
         end_offsets: Some(c.end_offsets),
     })
 }
 
-fn rfc3339(ns: u64) -> String {
+pub(crate) fn rfc3339(ns: u64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(ns as i64).to_rfc3339()
 }
 

@@ -41,6 +41,10 @@ pub struct Scenario {
     /// Search for the highest rate the pipeline sustains instead of running `[rate]` once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<MaxSearch>,
+    /// Benchmark someone else's sink: tickbench runs none of its own and watches where that one
+    /// lands the topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observe: Option<Observe>,
     /// Prices for the request-cost estimate in the summary and comparisons.
     #[serde(default)]
     pub cost: CostTable,
@@ -91,6 +95,34 @@ impl Default for CostTable {
 
 fn default_put_price() -> f64 {
     0.005
+}
+
+/// `[observe]`: the sink under test is an external one (Kafka Connect's S3 sink, Firehose,
+/// Vector, your own consumer) reading `kafka.topic`; tickbench produces the load and watches the
+/// prefix that sink writes to, taking the first listing that shows an object as its durable time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observe {
+    /// Key prefix, in `s3.bucket`, under which the external sink lands the topic's objects.
+    pub prefix: String,
+    /// How often the prefix is listed: the bound on an object's durable time is this plus one
+    /// LIST's latency.
+    #[serde(with = "humantime_serde", default = "default_poll_interval")]
+    pub poll_interval: Duration,
+    /// After the load ends, how long to wait for the last acknowledged ticks to appear.
+    #[serde(with = "humantime_serde", default = "default_settle")]
+    pub settle: Duration,
+    /// Free-form notes on the external sink's own settings, kept with the results.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+}
+
+fn default_poll_interval() -> Duration {
+    Duration::from_millis(250)
+}
+
+fn default_settle() -> Duration {
+    Duration::from_secs(120)
 }
 
 /// `max` mode: constant-rate steps, growing by `factor` while the pipeline keeps up, then

@@ -380,3 +380,29 @@ fn msk_iam_takes_its_brokers_and_refuses_the_properties_it_sets_itself() {
     )
     .unwrap();
 }
+
+#[test]
+fn observe_needs_named_services_and_a_prefix() {
+    let named = format!("{GOOD}\n[kafka]\nbrokers = \"b:9092\"\n[s3]\nbucket = \"landing\"\n");
+    let s = parse(
+        Path::new("o.toml"),
+        &format!("{named}\n[observe]\nprefix = \"topics/ticks\"\n"),
+    )
+    .unwrap();
+    let o = s.observe.unwrap();
+    assert_eq!(o.poll_interval, std::time::Duration::from_millis(250));
+    let e = err(&format!("{GOOD}\n[observe]\nprefix = \"topics/ticks\"\n"));
+    assert!(
+        e.contains("kafka.brokers") && e.contains("another process"),
+        "{e}"
+    );
+    let e = err(&format!("{named}\n[observe]\nprefix = \"../up\"\n"));
+    assert!(e.contains("observe.prefix"), "{e}");
+    let e = err(&format!(
+        "{named}\n[observe]\nprefix = \"p\"\npoll_interval = \"1ms\"\n"
+    ));
+    assert!(
+        e.contains("observe.poll_interval") && e.contains("10ms"),
+        "{e}"
+    );
+}

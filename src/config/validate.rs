@@ -56,7 +56,57 @@ pub(super) fn validate(s: &Scenario) -> Result<(), Violation> {
     check_max(s)?;
     check_kafka(s)?;
     check_sink(s)?;
+    check_observe(s)?;
     check_s3(s)
+}
+
+/// `[observe]`: where the external sink writes, and how it is watched.
+fn check_observe(s: &Scenario) -> Result<(), Violation> {
+    let Some(o) = &s.observe else {
+        return Ok(());
+    };
+    check(
+        !o.prefix.trim_matches('/').is_empty() && is_safe_prefix(o.prefix.trim_matches('/')),
+        "observe.prefix",
+        format!("{:?}", o.prefix),
+        "the key prefix the external sink writes the topic under, such as \"topics/ticks\" (segments of A-Z a-z 0-9 . _ - =)",
+    )?;
+    check(
+        o.poll_interval >= Duration::from_millis(10),
+        "observe.poll_interval",
+        humantime::format_duration(o.poll_interval),
+        "at least 10ms (each poll is a LIST request)",
+    )?;
+    check(
+        !o.settle.is_zero(),
+        "observe.settle",
+        "0s",
+        "a duration greater than zero: how long to wait after the load for the last ticks",
+    )?;
+    check(
+        s.kafka.brokers.is_some(),
+        "kafka.brokers",
+        "none (the in-process mock cluster)",
+        "the brokers the external sink reads from: with [observe] the sink is another process",
+    )?;
+    check(
+        !s.s3.is_embedded(),
+        "s3",
+        "no endpoint or bucket",
+        "s3.bucket (and s3.endpoint for an S3-compatible server): where the external sink writes",
+    )?;
+    check(
+        s.kafka.topic_per_run != Some(true),
+        "kafka.topic_per_run",
+        "true",
+        "false or left out: the external sink reads kafka.topic itself",
+    )?;
+    check(
+        s.max.is_none(),
+        "max",
+        "a [max] section",
+        "left out with [observe] (a max-rate search of an external sink is not supported yet)",
+    )
 }
 
 /// The symbol universe: counts, shares, jumps, hand-set and file symbols.

@@ -87,6 +87,24 @@ impl Summary {
                 c.not_sent
             );
         }
+        if let Some(o) = &self.observed {
+            let _ = writeln!(
+                s,
+                "observed sink: {} of {} every {:.0} ms; durable times late by at most {:.0} ms; {} LIST and {} GET requests; {} objects there before the run{}",
+                o.method,
+                o.prefix,
+                o.poll_interval_ms,
+                o.durable_bound_ms,
+                o.list_requests,
+                o.get_requests,
+                o.preexisting_objects,
+                if o.notes.is_empty() {
+                    String::new()
+                } else {
+                    format!("; notes: {}", o.notes)
+                }
+            );
+        }
         if let Some(f) = &self.failure {
             let _ = writeln!(
                 s,

@@ -38,6 +38,8 @@ pub enum CloseReason {
     /// Read again after a rewind: closed where the batch that failed had closed, or where an
     /// object that is already durable begins.
     Rewind,
+    /// Written by a sink tickbench watched (`[observe]`): why it closed is that sink's business.
+    Observed,
 }
 
 impl CloseReason {
@@ -51,6 +53,7 @@ impl CloseReason {
             CloseReason::TimePartition => "time_partition",
             CloseReason::Drain => "drain",
             CloseReason::Rewind => "rewind",
+            CloseReason::Observed => "observed",
         }
     }
 }

@@ -44,6 +44,33 @@ pub struct Summary {
     /// The scenario's thresholds and how the run fared against each.
     #[serde(default)]
     pub thresholds: Vec<Verdict>,
+    /// When the sink was someone else's (`[observe]`): how it was watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
+}
+
+/// How an external sink was watched (`[observe]`), and how far to trust its durable times.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Observed {
+    /// How durable times were taken: `list-poll` (the first ListObjectsV2 that shows an object).
+    pub method: String,
+    /// The prefix watched, in the run's bucket.
+    pub prefix: String,
+    pub poll_interval_ms: f64,
+    /// Each object's durable time (so each tick's pipeline_e2e) is late by at most this,
+    /// measured: the longest span from the start of one listing to the end of the next.
+    pub durable_bound_ms: f64,
+    pub list_requests: u64,
+    pub get_requests: u64,
+    /// Objects under the prefix before the run: not this run's, not read.
+    pub preexisting_objects: u64,
+    /// Objects that appeared but could not be read as ticks, with why.
+    pub unreadable_objects: Vec<String>,
+    /// True when every acknowledged tick appeared before `observe.settle` ran out.
+    pub settled: bool,
+    /// The scenario's notes on the external sink's settings.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
 }
 
 /// Counts over the whole run (warm-up included): what proves nothing was lost.

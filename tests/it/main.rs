@@ -15,6 +15,7 @@ mod maxrate;
 mod memory;
 mod msk_iam;
 mod multipart;
+mod observe;
 mod pipeline;
 mod query;
 mod rebalance;

@@ -16,8 +16,9 @@ pub fn encoding_of_key(key: &str) -> Option<Encoding> {
     let name = key.rsplit('/').next()?;
     let ext = name.split_once('.')?.1;
     let (format, compression) = match ext {
-        "jsonl" => (Format::Jsonl, Compression::None),
-        "jsonl.gz" => (Format::Jsonl, Compression::Gzip),
+        // `.json`: Kafka Connect's JsonFormat and most sinks write one JSON record a line.
+        "jsonl" | "json" => (Format::Jsonl, Compression::None),
+        "jsonl.gz" | "json.gz" => (Format::Jsonl, Compression::Gzip),
         "jsonl.zst" => (Format::Jsonl, Compression::Zstd),
         "csv" => (Format::Csv, Compression::None),
         "csv.gz" => (Format::Csv, Compression::Gzip),

@@ -1,0 +1,255 @@
+//! `tickbench run` of a scenario with `[observe]`: the load is produced as always, but the sink is
+//! someone else's (Kafka Connect's S3 sink, Firehose, Vector, your own consumer) reading
+//! `kafka.topic`. tickbench watches the prefix it writes to until every acknowledged tick has
+//! appeared or `observe.settle` runs out, and measures, audits and reports that sink exactly as
+//! it does its own: the observation is one more source of a sink part for `outcome::assemble`.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::audit::{Audit, Ledger};
+use crate::commands::run::{rfc3339, RunOptions, RunOutcome, Services};
+use crate::config::Scenario;
+use crate::io::connect;
+use crate::metrics::{now_ns, Counters, Recorders};
+use crate::model::load::Schedule;
+use crate::model::sim::{Model, Share, Universe};
+use crate::observe::{self, Until, Watch};
+use crate::outcome::{self, Assembly, Bucket, ProducerPart, SinkPart};
+use crate::produce::{self, LoadOf};
+use crate::report;
+use crate::results::{files, Host, Manifest, Observed, Resources, Role, RunDir, StopReason};
+use crate::sink::start::Identity;
+
+pub async fn run(
+    scenario: &Scenario,
+    scenario_file: Option<&Path>,
+    opts: &RunOptions,
+) -> anyhow::Result<RunOutcome> {
+    let o = scenario.observe.as_ref().expect("an [observe] scenario");
+    let started_at = chrono::Utc::now();
+    let dir = RunDir::create(&opts.results_root, &scenario.name, started_at)?;
+    let resolved = scenario.resolved_toml();
+    dir.write_scenario(&resolved)?;
+
+    let services = Services::start(scenario, &dir).await?;
+    let (brokers, client, bucket) = (&services.brokers, &services.client, &services.bucket);
+    let k = &scenario.kafka;
+    let partitions = connect::prepare_topic(brokers, k).await?;
+    let producer_cfg = connect::producer_config(brokers, k);
+    let start_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;
+
+    let model = Model::new(
+        Universe::new(&scenario.symbols, scenario.seed),
+        scenario.seed,
+    );
+    let tickers = model.universe.tickers();
+    let prefix = o.prefix.trim_matches('/').to_string() + "/";
+    let w = Watch {
+        client,
+        bucket,
+        prefix: &prefix,
+        poll: o.poll_interval,
+    };
+    // What is there already is not this run's: earlier runs, other loads.
+    let known = observe::snapshot(&w)
+        .await
+        .with_context(|| format!("listing s3://{bucket}/{prefix} before the load"))?;
+
+    let rec = Arc::new(Recorders::unanchored());
+    let counters = Arc::new(Counters::default());
+    let run_start_ns = now_ns() + 50_000_000;
+    rec.anchor(
+        run_start_ns,
+        run_start_ns + scenario.warmup.as_nanos() as u64,
+    );
+    let schedule = Schedule::of_scenario(scenario, run_start_ns);
+    let mut ledger = Ledger::new(
+        tickers.iter().map(String::as_str),
+        (schedule.start_ns, schedule.end_ns()),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut producer_task = produce::launch(
+        &producer_cfg,
+        &k.topic,
+        &model,
+        &schedule,
+        Share::ALL,
+        scenario.rate.producer_threads,
+        &rec,
+        &counters,
+        &stop,
+    )?;
+    let progress = opts.reporter.live_run(
+        counters.clone(),
+        rec.clone(),
+        run_start_ns,
+        scenario.total_duration(),
+    );
+    let (until_tx, until_rx) = watch::channel(None);
+    let load = async {
+        let mut interrupted = false;
+        let report = loop {
+            tokio::select! {
+                r = &mut producer_task => break r.context("the producer threads panicked")?,
+                _ = opts.stop.cancelled(), if !interrupted => {
+                    interrupted = true;
+                    stop.store(true, Ordering::Relaxed);
+                    opts.reporter.note("interrupted: stopping the load; watching for what was produced (Ctrl-C again to abort)");
+                }
+            }
+        }?;
+        let acked = counters.acked.load(Ordering::Relaxed);
+        let _ = until_tx.send(Some(Until {
+            found: acked,
+            deadline_ns: now_ns() + o.settle.as_nanos() as u64,
+        }));
+        anyhow::Ok((report, interrupted))
+    };
+    let watching = observe::observe(&w, known, &mut ledger, &rec, &counters, until_rx);
+    let (loaded, watched) = tokio::join!(load, watching);
+    let (report, interrupted) = loaded?;
+    drop(progress);
+    // The watch failing (S3 gone) is the run not completing, not tickbench failing.
+    let (obs, failure) = match watched {
+        Ok(obs) => {
+            let failure = (!obs.settled).then(|| {
+                format!(
+                    "not every acknowledged tick appeared under s3://{bucket}/{prefix} within observe.settle ({})",
+                    humantime::format_duration(o.settle)
+                )
+            });
+            (obs, failure)
+        }
+        Err(e) => (
+            Default::default(),
+            Some(format!("watching the sink's objects: {e:#}")),
+        ),
+    };
+    let end_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions)
+        .await
+        .unwrap_or_default();
+    let produced = report.into_produced(LoadOf {
+        scenario,
+        share: Share::ALL,
+        schedule: &schedule,
+        tickers,
+        start_offsets,
+        end_offsets: end_offsets.clone(),
+    });
+
+    // The observed sink as a sink part: its objects with the times they were first seen.
+    let sink_report = crate::sink::SinkReport {
+        landed: obs.objects.clone(),
+        ..Default::default()
+    };
+    let mut summary_part = crate::sink::start::summarize(
+        scenario,
+        &sink_report,
+        Identity {
+            run_id: dir.id(),
+            instance: "observed",
+            group_id: "",
+            stopped_by: if failure.is_some() {
+                StopReason::Failed
+            } else {
+                StopReason::Drain
+            },
+            elapsed_s: now_ns().saturating_sub(run_start_ns) as f64 / 1e9,
+            first_record_ns: None,
+            start_at: Some(rfc3339(run_start_ns)),
+            orphaned_uploads_aborted: 0,
+        },
+        &rec,
+        &Default::default(),
+        Resources::default(),
+    );
+    summary_part.failure = failure.clone();
+    let sinks = [SinkPart {
+        summary: summary_part,
+        landed: obs.objects.clone(),
+        dead_letters: Vec::new(),
+        host: Host::current(),
+    }];
+    let producers = [ProducerPart {
+        produced,
+        host: Host::current(),
+    }];
+    let expectations = outcome::expectations(
+        &producers,
+        &sinks,
+        &Bucket {
+            bucket,
+            prefix: &o.prefix,
+        },
+    );
+    dir.write(files::EXPECTED, &expectations)?;
+    let mut found = Audit {
+        objects: obs.objects.len() as u64,
+        bytes: obs.objects.iter().map(|l| l.bytes).sum(),
+        records_read: obs.objects.iter().map(|l| l.records).sum(),
+        ..Default::default()
+    };
+    for u in &obs.unreadable {
+        found
+            .problems
+            .push(format!("object {u} could not be read as ticks"));
+    }
+    let audit = ledger.finish(&expectations.expected(), found);
+    rec.write_logs(&dir.histograms(), scenario.warmup)
+        .context("writing histograms")?;
+    dir.write_lines(files::OBJECTS, &obs.objects)?;
+    let summary = outcome::assemble(Assembly {
+        run_id: dir.id(),
+        load: scenario,
+        producers: &producers,
+        sinks: &sinks,
+        expectations: &expectations,
+        audit: &audit,
+        rec: &rec,
+        resources: Resources {
+            peak_rss_bytes: crate::resources::peak_rss_bytes(),
+            ..Default::default()
+        },
+        interrupted,
+        failure,
+        observed: Some(Observed {
+            method: "list-poll".into(),
+            prefix: prefix.clone(),
+            poll_interval_ms: o.poll_interval.as_secs_f64() * 1e3,
+            durable_bound_ms: obs.durable_bound_us as f64 / 1e3,
+            list_requests: obs.list_requests,
+            get_requests: obs.get_requests,
+            preexisting_objects: obs.preexisting,
+            unreadable_objects: obs.unreadable.clone(),
+            settled: obs.settled,
+            notes: o.notes.clone(),
+        }),
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        end_offsets: Some(end_offsets),
+    })?;
+    dir.write(files::SUMMARY, &summary)?;
+    let manifest = Manifest::new(
+        Role::Run,
+        dir.id(),
+        scenario,
+        &resolved,
+        scenario_file,
+        services.endpoints(scenario),
+        started_at,
+    );
+    dir.write(files::MANIFEST, &manifest)?;
+    report::document::RunReport::load(dir.path())
+        .and_then(|r| r.write())
+        .context("writing the report")?;
+    services.stop().await;
+    Ok(RunOutcome {
+        dir: dir.path().to_path_buf(),
+        summary,
+    })
+}

@@ -1,0 +1,213 @@
+//! Watching someone else's sink (`[observe]`): the prefix it writes to is listed every
+//! `poll_interval`; each object that was not there before is read back at once and its records
+//! checked off the run's ledger. An object's durable time is the end of the first listing that
+//! shows it: later than the truth by at most the span from the start of the listing before to the
+//! end of that one (about a poll interval plus a LIST), measured and stated in the summary.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_sdk_s3::Client;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::audit::{Ledger, Seen};
+use crate::metrics::{now_ns, Counters, Recorders, Stage};
+use crate::results::{CloseReason, Landed};
+
+/// Where the external sink writes.
+pub struct Watch<'a> {
+    pub client: &'a Client,
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+    pub poll: Duration,
+}
+
+/// When to stop: once `found` distinct ticks of the run were seen, or at `deadline_ns`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Until {
+    pub found: u64,
+    pub deadline_ns: u64,
+}
+
+/// What the watch saw.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Observation {
+    /// The objects that appeared during the run, in the order they were seen; `durable_ns` is
+    /// when a listing first showed each.
+    pub objects: Vec<Landed>,
+    /// Objects under the prefix before the run began: not this run's.
+    pub preexisting: u64,
+    /// Objects that could not be read as ticks, with why.
+    pub unreadable: Vec<String>,
+    pub list_requests: u64,
+    pub get_requests: u64,
+    /// The slowest listing, microseconds.
+    pub list_latency_max_us: u64,
+    /// The bound on each durable time's lateness, measured: the longest span from the start of
+    /// one listing to the end of the next (the poll interval, plus a listing, plus the reads in
+    /// between when objects arrive faster than they are read).
+    pub durable_bound_us: u64,
+    /// True when every acknowledged tick was seen before the deadline.
+    pub settled: bool,
+}
+
+/// The keys under the prefix now: what was there before the run.
+pub async fn snapshot(w: &Watch<'_>) -> anyhow::Result<HashSet<String>> {
+    Ok(list(w).await?.0.into_iter().map(|(k, _)| k).collect())
+}
+
+/// Watches until `until` says so (it is set when the load is over). Every tick found for the
+/// first time records its `pipeline_e2e`, from its intended send time to its object's first
+/// listing.
+pub async fn observe(
+    w: &Watch<'_>,
+    mut known: HashSet<String>,
+    ledger: &mut Ledger,
+    rec: &Recorders,
+    counters: &Counters,
+    until: watch::Receiver<Option<Until>>,
+) -> anyhow::Result<Observation> {
+    let mut obs = Observation {
+        preexisting: known.len() as u64,
+        ..Default::default()
+    };
+    let mut ticker = tokio::time::interval(w.poll);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // An object that became durable just after one listing began is first shown by the end of
+    // the next: the longest such span is the bound on every durable time's lateness.
+    let mut prev_start = now_ns();
+    let mut bound_ns = 0u64;
+    loop {
+        ticker.tick().await;
+        let t0 = now_ns();
+        let (listed, pages) = list(w).await?;
+        let seen_ns = now_ns();
+        obs.list_requests += pages;
+        obs.list_latency_max_us = obs.list_latency_max_us.max((seen_ns - t0) / 1000);
+        bound_ns = bound_ns.max(seen_ns - prev_start);
+        prev_start = t0;
+        let new: Vec<(String, i64)> = listed
+            .into_iter()
+            .filter(|(k, _)| known.insert(k.clone()))
+            .collect();
+        let mut bodies = futures::stream::iter(new.into_iter().map(|(key, size)| async move {
+            let got = w
+                .client
+                .get_object()
+                .bucket(w.bucket)
+                .key(&key)
+                .send()
+                .await
+                .with_context(|| format!("reading s3://{}/{key}", w.bucket));
+            let bytes = match got {
+                Ok(o) => o
+                    .body
+                    .collect()
+                    .await
+                    .map(|b| b.into_bytes())
+                    .map_err(|e| anyhow::anyhow!("reading s3://{}/{key}: {e}", w.bucket)),
+                Err(e) => Err(e),
+            };
+            (key, size, bytes)
+        }))
+        // Reads overlap: one GET at a time is bound by round trips, not bandwidth.
+        .buffer_unordered(16);
+        while let Some((key, size, bytes)) = bodies.next().await {
+            obs.get_requests += 1;
+            let bytes = bytes?;
+            let mut first = 0u64;
+            let mut each = |t: Option<crate::model::tick::Tick>| {
+                let ts = t.as_ref().map(|t| t.ts_ns);
+                if ledger.record(t, &key) == Seen::First {
+                    first += 1;
+                    if let Some(ts) = ts {
+                        rec.tick_latency(Stage::PipelineE2e, ts, seen_ns);
+                    }
+                }
+            };
+            match crate::model::format::decode_object(&key, &bytes, &mut each) {
+                Ok(records) => {
+                    let (partition, first_offset) = kafka_connect_offsets(&key).unwrap_or((-1, -1));
+                    obs.objects.push(Landed {
+                        key,
+                        partition,
+                        first_offset,
+                        last_offset: first_offset + records as i64 - 1,
+                        records,
+                        bytes: size.max(0) as u64,
+                        parts: 0,
+                        close_reason: CloseReason::Observed,
+                        durable_ns: seen_ns,
+                    });
+                    counters
+                        .landed
+                        .fetch_add(first, std::sync::atomic::Ordering::Relaxed);
+                    counters
+                        .objects
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Err(e) => obs.unreadable.push(format!("{key}: {e:#}")),
+            }
+        }
+        if let Some(u) = *until.borrow() {
+            if ledger.found() >= u.found {
+                obs.settled = true;
+                break;
+            }
+            if now_ns() > u.deadline_ns {
+                break;
+            }
+        }
+    }
+    obs.durable_bound_us = bound_ns / 1000;
+    Ok(obs)
+}
+
+/// Every key under the prefix with its size, and the number of LIST requests it took.
+async fn list(w: &Watch<'_>) -> anyhow::Result<(Vec<(String, i64)>, u64)> {
+    let mut out = Vec::new();
+    let mut pages = w
+        .client
+        .list_objects_v2()
+        .bucket(w.bucket)
+        .prefix(w.prefix)
+        .into_paginator()
+        .send();
+    let mut n = 0;
+    while let Some(page) = pages.next().await {
+        n += 1;
+        let page = page.with_context(|| format!("listing s3://{}/{}", w.bucket, w.prefix))?;
+        for o in page.contents() {
+            if let Some(k) = o.key() {
+                out.push((k.to_string(), o.size().unwrap_or(0)));
+            }
+        }
+    }
+    Ok((out, n))
+}
+
+/// Partition and first offset from a name in Kafka Connect's convention
+/// (`<topic>+<partition>+<start offset>.<ext>`, which tickbench's own sink follows too).
+fn kafka_connect_offsets(key: &str) -> Option<(i32, i64)> {
+    crate::model::layout::parse_object_name(key).map(|(_, p, o)| (p, o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_come_from_kafka_connect_names_only() {
+        assert_eq!(
+            kafka_connect_offsets("topics/ticks/partition=0/ticks+0+0000000042.json"),
+            Some((0, 42))
+        );
+        assert_eq!(
+            kafka_connect_offsets("firehose/2026/12/01/10/delivery-1-abc"),
+            None
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! `[observe]`: tickbench measures a sink it did not run, from the outside, by the objects it
+//! writes. Here the sink is tickbench's own `tickbench sink`, started as a separate process and
+//! treated as a black box, so what observe finds can be checked against what that sink reports.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::common;
+use tickbench::io::embedded::{S3_ACCESS_KEY, S3_SECRET_KEY};
+
+fn tb() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tickbench"));
+    c.env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null());
+    c
+}
+
+fn lines(dir: &Path, name: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join(name))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("up");
+    let up = common::start_up(&[
+        "--dir",
+        data.to_str().unwrap(),
+        "--topic",
+        "obs",
+        "--partitions",
+        "2",
+        "--bucket",
+        "observed",
+    ]);
+    let path = dir.path().join("obs.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"obs\"\nseed = 9\nduration = \"3s\"\nwarmup = \"0s\"\n[symbols]\ncount = 200\n[rate]\nticks_per_second = 2000\n[kafka]\nbrokers = \"{}\"\ntopic = \"obs\"\npartitions = 2\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nmax_age = \"1s\"\n[s3]\nendpoint = \"{}\"\nbucket = \"observed\"\n[observe]\nprefix = \"tickbench/obs\"\npoll_interval = \"100ms\"\nsettle = \"30s\"\nnotes = \"tickbench sink, max_age 1s\"\n",
+            up.brokers, up.endpoint
+        ),
+    )
+    .unwrap();
+    // The sink under test: another process, in a group of its own, from the topic's start.
+    let sinks = dir.path().join("sinks");
+    let log = std::fs::File::create(dir.path().join("sink.log")).unwrap();
+    let mut sink = tb()
+        .args([
+            "sink",
+            path.to_str().unwrap(),
+            "--quiet",
+            "--until-idle",
+            "15s",
+        ])
+        .args(["--group", "obs-sink", "--results-dir"])
+        .arg(&sinks)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let runs = dir.path().join("runs");
+    let mut run = tb();
+    run.args(["run", path.to_str().unwrap(), "--quiet", "--results-dir"])
+        .arg(&runs);
+    let out = tokio::task::spawn_blocking(move || run.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("observed sink: list-poll of tickbench/obs/ every 100 ms"),
+        "{stdout}"
+    );
+    let st = common::exit_of(&mut sink).await;
+    assert!(
+        st.success(),
+        "{}",
+        common::log_of(&dir.path().join("sink.log"))
+    );
+    drop(up);
+
+    let run_dir = common::folder(&runs, "obs");
+    let sink_dir = common::folder(&sinks, "obs-sink-sink-0");
+    let summary = common::json(&run_dir, "summary.json");
+    let c = &summary["counts"];
+    assert_eq!(summary["passed"], true, "{summary}");
+    assert_eq!(
+        (c["produced"].as_u64(), c["landed"].as_u64()),
+        (Some(6000), Some(6000))
+    );
+    assert_eq!(
+        (c["lost"].as_u64(), c["duplicated"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let observed = &summary["observed"];
+    assert_eq!(observed["method"], "list-poll");
+    assert_eq!(observed["settled"], true);
+    assert_eq!(observed["preexisting_objects"], 0);
+    let bound_ms = observed["durable_bound_ms"].as_f64().unwrap();
+    assert!((100.0..5000.0).contains(&bound_ms), "{observed}");
+
+    // The same objects, key for key and record for record, as the sink says it wrote...
+    let sink_summary = common::json(&sink_dir, "summary.json");
+    assert_eq!(sink_summary["counts"]["landed"], 6000, "{sink_summary}");
+    let mine = lines(&run_dir, "objects.jsonl");
+    let theirs = lines(&sink_dir, "objects.jsonl");
+    assert_eq!(mine.len(), theirs.len());
+    assert_eq!(
+        summary["objects"]["count"],
+        sink_summary["objects"]["count"]
+    );
+    let by_key: std::collections::HashMap<&str, &serde_json::Value> = theirs
+        .iter()
+        .map(|o| (o["key"].as_str().unwrap(), o))
+        .collect();
+    for o in &mine {
+        let key = o["key"].as_str().unwrap();
+        let t = by_key
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} is not the sink's"));
+        assert_eq!(o["records"], t["records"], "{key}");
+        assert_eq!(o["bytes"], t["bytes"], "{key}");
+        // ...each seen durable no earlier than the sink knew it (less the time its PUT's answer
+        // took to reach it) and no later than the stated bound after.
+        let late_ms =
+            (o["durable_ns"].as_i64().unwrap() - t["durable_ns"].as_i64().unwrap()) as f64 / 1e6;
+        assert!(
+            (-50.0..=bound_ms + 50.0).contains(&late_ms),
+            "{key}: seen {late_ms:.1} ms after the sink's durable time; bound {bound_ms} ms"
+        );
+    }
+    // The per-tick latencies agree within the bound: observe's p50 is the sink's, plus at most it.
+    let p50 = |s: &serde_json::Value| s["stages"]["pipeline_e2e"]["p50_us"].as_f64().unwrap() / 1e3;
+    let (ours, its) = (p50(&summary), p50(&sink_summary));
+    assert!(
+        ours >= its - 50.0 && ours <= its + bound_ms + 50.0,
+        "pipeline_e2e p50 {ours} ms observed, {its} ms by the sink, bound {bound_ms} ms"
+    );
+}
