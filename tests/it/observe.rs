@@ -9,7 +9,11 @@ use crate::common;
 use tickbench::io::embedded::{S3_ACCESS_KEY, S3_SECRET_KEY};
 
 fn tb() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tickbench"));
+    with_embedded_keys(Command::new(env!("CARGO_BIN_EXE_tickbench")))
+}
+
+/// A command with the embedded S3 server's keys in its own environment.
+fn with_embedded_keys(mut c: Command) -> Command {
     c.env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
         .env("AWS_REGION", "us-east-1")
@@ -149,4 +153,150 @@ async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
         ours >= its - 50.0 && ours <= its + bound_ms + 50.0,
         "pipeline_e2e p50 {ours} ms observed, {its} ms by the sink, bound {bound_ms} ms"
     );
+}
+
+/// Runs an `[observe]` scenario against `up`, watching `naive/obs/` where scripts/naive-sink.py
+/// (started first, with `sink_args`) writes one object per message. Returns the run's exit code,
+/// its folder and what the sink logged it did wrong.
+async fn observe_the_naive_sink(
+    dir: &Path,
+    sink_args: &[&str],
+    settle: &str,
+) -> (Option<i32>, std::path::PathBuf, String) {
+    let up = common::start_up(&[
+        "--dir",
+        dir.join("up").to_str().unwrap(),
+        "--topic",
+        "obs",
+        "--partitions",
+        "2",
+        "--bucket",
+        "naive",
+    ]);
+    let path = dir.join("naive.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"naive\"\nseed = 2\nduration = \"2s\"\nwarmup = \"0s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 200\n[kafka]\nbrokers = \"{}\"\ntopic = \"obs\"\npartitions = 2\n[s3]\nendpoint = \"{}\"\nbucket = \"naive\"\n[observe]\nprefix = \"naive/obs\"\npoll_interval = \"100ms\"\nsettle = \"{settle}\"\nnotes = \"scripts/naive-sink.py\"\n",
+            up.brokers, up.endpoint
+        ),
+    )
+    .unwrap();
+    let wrong = dir.join("wrong.log");
+    let sink_log = std::fs::File::create(dir.join("naive.log")).unwrap();
+    let mut sink = with_embedded_keys(Command::new(common::python()))
+        .args([
+            "scripts/naive-sink.py",
+            "--brokers",
+            &up.brokers,
+            "--topic",
+            "obs",
+            "--group",
+            "naive",
+            "--bucket",
+            "naive",
+            "--prefix",
+            "naive",
+            "--endpoint",
+            &up.endpoint,
+            "--idle-exit",
+            "4",
+            "--log",
+        ])
+        .arg(&wrong)
+        .args(sink_args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(sink_log.try_clone().unwrap())
+        .stderr(sink_log)
+        .spawn()
+        .unwrap();
+    let runs = dir.join("runs");
+    let mut run = tb();
+    run.args(["run", path.to_str().unwrap(), "--quiet", "--results-dir"])
+        .arg(&runs);
+    let out = tokio::task::spawn_blocking(move || run.output().unwrap())
+        .await
+        .unwrap();
+    let st = common::exit_of(&mut sink).await;
+    assert!(st.success(), "{}", common::log_of(&dir.join("naive.log")));
+    drop(up);
+    let wrong = std::fs::read_to_string(&wrong).unwrap_or_default();
+    (out.status.code(), common::folder(&runs, "naive"), wrong)
+}
+
+/// The seeds' pipeline: a one-object-per-message consumer as the tutorial writes it, started as
+/// a Python process. Observe lands every tick once through it, and shows what it costs: one
+/// PutObject, so one object, per tick.
+#[ignore = "needs confluent-kafka and boto3 in the tools venv: scripts/install-deps.sh --tests"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_measures_the_one_object_per_message_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let tb_python = Command::new(common::python())
+        .args(["-c", "import confluent_kafka, boto3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        tb_python,
+        "{}: scripts/install-deps.sh --tests",
+        common::python().display()
+    );
+    let (code, run, wrong) = observe_the_naive_sink(dir.path(), &[], "60s").await;
+    let summary = common::json(&run, "summary.json");
+    assert_eq!(code, Some(0), "{summary}");
+    assert!(wrong.is_empty(), "{wrong}");
+    let c = &summary["counts"];
+    assert_eq!(
+        (c["landed"].as_u64(), c["lost"].as_u64()),
+        (Some(400), Some(0))
+    );
+    assert_eq!(summary["objects"]["count"], 400, "one object per tick");
+    assert!(summary["stages"]["pipeline_e2e"]["count"].as_u64() == Some(400));
+}
+
+/// The same consumer misbehaving: every 50th message committed but never uploaded, every other
+/// 40th uploaded twice. Observe names exactly those ticks as lost and duplicated, waits out
+/// `observe.settle` for the lost ones, and the run fails (exit 1) with its folder complete.
+#[ignore = "needs confluent-kafka and boto3 in the tools venv: scripts/install-deps.sh --tests"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_names_exactly_the_ticks_a_misbehaving_sink_lost_or_wrote_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, run, wrong) = observe_the_naive_sink(
+        dir.path(),
+        &["--skip-every", "50", "--twice-every", "40"],
+        // Long enough for the slow consumer to write the rest: the lost ticks are waited for to
+        // the end of it.
+        "30s",
+    )
+    .await;
+    let summary = common::json(&run, "summary.json");
+    assert_eq!(code, Some(1), "{summary}");
+    let mut lost: Vec<&str> = wrong
+        .lines()
+        .filter_map(|l| l.strip_prefix("lost "))
+        .collect();
+    let mut twice: Vec<&str> = wrong
+        .lines()
+        .filter_map(|l| l.strip_prefix("twice "))
+        .collect();
+    // 400 messages: every 50th skipped (8), every 40th not skipped written twice (10 - 2).
+    assert_eq!((lost.len(), twice.len()), (8, 8), "{wrong}");
+    let c = &summary["counts"];
+    assert_eq!(c["lost"].as_u64(), Some(8), "{summary}");
+    assert_eq!(c["duplicated"].as_u64(), Some(8), "{summary}");
+    let mut named_lost: Vec<&str> = summary["lost_sample"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    lost.sort();
+    named_lost.sort();
+    assert_eq!(named_lost, lost);
+    let problems = summary["problems"].to_string();
+    twice.sort();
+    for t in &twice {
+        assert!(problems.contains(&format!("{t} in ")), "{t}: {problems}");
+    }
+    assert_eq!(summary["completed"], false);
+    assert!(run.join("report.html").is_file());
 }
