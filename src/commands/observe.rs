@@ -12,17 +12,16 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::audit::{Audit, Ledger};
-use crate::commands::run::{rfc3339, RunOptions, RunOutcome, Services};
+use crate::commands::run::{finish_folder, launch_load, RunOptions, RunOutcome, Start};
 use crate::config::Scenario;
 use crate::io::connect;
 use crate::metrics::{now_ns, Counters, Recorders};
 use crate::model::load::Schedule;
-use crate::model::sim::{Model, Share, Universe};
+use crate::model::sim::Share;
 use crate::observe::{self, Until, Watch};
 use crate::outcome::{self, Assembly, Bucket, ProducerPart, SinkPart};
-use crate::produce::{self, LoadOf};
-use crate::report;
-use crate::results::{files, Host, Manifest, Observed, Resources, Role, RunDir, StopReason};
+use crate::produce::LoadOf;
+use crate::results::{files, Host, Observed, Resources, RunDir};
 use crate::sink::start::Identity;
 
 pub async fn run(
@@ -36,17 +35,15 @@ pub async fn run(
     let resolved = scenario.resolved_toml();
     dir.write_scenario(&resolved)?;
 
-    let services = Services::start(scenario, &dir).await?;
-    let (brokers, client, bucket) = (&services.brokers, &services.client, &services.bucket);
+    let Start {
+        services,
+        partitions,
+        producer_cfg,
+        start_offsets,
+        model,
+    } = Start::of(scenario, &dir).await?;
+    let (client, bucket) = (&services.client, &services.bucket);
     let k = &scenario.kafka;
-    let partitions = connect::prepare_topic(brokers, k).await?;
-    let producer_cfg = connect::producer_config(brokers, k);
-    let start_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;
-
-    let model = Model::new(
-        Universe::new(&scenario.symbols, scenario.seed),
-        scenario.seed,
-    );
     let tickers = model.universe.tickers();
     let prefix = o.prefix.trim_matches('/').to_string() + "/";
     let w = Watch {
@@ -73,23 +70,14 @@ pub async fn run(
         (schedule.start_ns, schedule.end_ns()),
     );
     let stop = Arc::new(AtomicBool::new(false));
-    let mut producer_task = produce::launch(
+    let (mut producer_task, progress) = launch_load(
+        scenario,
         &producer_cfg,
-        &k.topic,
         &model,
         &schedule,
-        Share::ALL,
-        scenario.rate.producer_threads,
-        &rec,
-        &counters,
-        &stop,
+        (&rec, &counters, &stop),
+        opts,
     )?;
-    let progress = opts.reporter.live_run(
-        counters.clone(),
-        rec.clone(),
-        run_start_ns,
-        scenario.total_duration(),
-    );
     let (until_tx, until_rx) = watch::channel(None);
     let load = async {
         let mut interrupted = false;
@@ -150,20 +138,7 @@ pub async fn run(
     let mut summary_part = crate::sink::start::summarize(
         scenario,
         &sink_report,
-        Identity {
-            run_id: dir.id(),
-            instance: "observed",
-            group_id: "",
-            stopped_by: if failure.is_some() {
-                StopReason::Failed
-            } else {
-                StopReason::Drain
-            },
-            elapsed_s: now_ns().saturating_sub(run_start_ns) as f64 / 1e9,
-            first_record_ns: None,
-            start_at: Some(rfc3339(run_start_ns)),
-            orphaned_uploads_aborted: 0,
-        },
+        Identity::of_run(dir.id(), "observed", "", failure.is_some(), run_start_ns),
         &rec,
         &Default::default(),
         Resources::default(),
@@ -233,20 +208,13 @@ pub async fn run(
         warnings: Vec::new(),
         end_offsets: Some(end_offsets),
     })?;
-    dir.write(files::SUMMARY, &summary)?;
-    let manifest = Manifest::new(
-        Role::Run,
-        dir.id(),
+    finish_folder(
+        &dir,
         scenario,
-        &resolved,
-        scenario_file,
+        (&resolved, scenario_file, started_at),
         services.endpoints(scenario),
-        started_at,
-    );
-    dir.write(files::MANIFEST, &manifest)?;
-    report::document::RunReport::load(dir.path())
-        .and_then(|r| r.write())
-        .context("writing the report")?;
+        &summary,
+    )?;
     services.stop().await;
     Ok(RunOutcome {
         dir: dir.path().to_path_buf(),

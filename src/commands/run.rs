@@ -21,9 +21,7 @@ use crate::outcome::{self, Assembly, Bucket, ProducerPart, SinkPart};
 use crate::produce::{self, LoadOf};
 use crate::progress::Reporter;
 use crate::report;
-use crate::results::{
-    files, Endpoints, Host, Manifest, Resources, Role, RunDir, StopReason, Summary,
-};
+use crate::results::{files, Endpoints, Host, Manifest, Resources, Role, RunDir, Summary};
 use crate::sink::{self, start::Identity};
 
 /// How a run reports while it goes and where it writes.
@@ -79,12 +77,15 @@ pub async fn run(
     let own_topic = scenario.kafka.brokers.is_some() && scenario.kafka.topic_per_run();
     let scenario = &scenario.for_run(dir.id());
 
-    let services = Services::start(scenario, &dir).await?;
+    let Start {
+        services,
+        partitions,
+        producer_cfg,
+        start_offsets,
+        model,
+    } = Start::of(scenario, &dir).await?;
     let (brokers, client, bucket) = (&services.brokers, &services.client, &services.bucket);
     let k = &scenario.kafka;
-    let partitions = connect::prepare_topic(brokers, k).await?;
-    let producer_cfg = connect::producer_config(brokers, k);
-    let start_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;
 
     let counters = Arc::new(Counters::default());
     let group_id = k
@@ -97,11 +98,6 @@ pub async fn run(
         connect::commit_offsets(brokers, k, &group_id, &start_offsets).await?;
     }
 
-    // The market model first: a large universe or a symbol file takes a moment to build.
-    let model = Model::new(
-        Universe::new(&scenario.symbols, scenario.seed),
-        scenario.seed,
-    );
     let tickers = model.universe.tickers();
 
     // The sink starts consuming at once so the group forms; the load's clock starts once it has.
@@ -130,23 +126,14 @@ pub async fn run(
     let schedule = Schedule::of_scenario(scenario, run_start_ns);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let mut producer_task = produce::launch(
+    let (mut producer_task, progress) = launch_load(
+        scenario,
         &producer_cfg,
-        &k.topic,
         &model,
         &schedule,
-        Share::ALL,
-        scenario.rate.producer_threads,
-        &rec,
-        &counters,
-        &stop,
+        (&rec, &counters, &stop),
+        opts,
     )?;
-    let progress = opts.reporter.live_run(
-        counters.clone(),
-        rec.clone(),
-        run_start_ns,
-        scenario.total_duration(),
-    );
 
     // From here on a failure of the system under test ends the run early but not the results:
     // what was produced, landed and committed by then is audited and reported, and `failure`
@@ -197,20 +184,7 @@ pub async fn run(
         summary: sink::start::summarize(
             scenario,
             &sink_report,
-            Identity {
-                run_id: dir.id(),
-                instance: "run",
-                group_id: &group_id,
-                stopped_by: if failure.is_some() {
-                    StopReason::Failed
-                } else {
-                    StopReason::Drain
-                },
-                elapsed_s: now_ns().saturating_sub(run_start_ns) as f64 / 1e9,
-                first_record_ns: None,
-                start_at: Some(rfc3339(run_start_ns)),
-                orphaned_uploads_aborted: 0,
-            },
+            Identity::of_run(dir.id(), "run", &group_id, failure.is_some(), run_start_ns),
             &rec,
             &sink.requests,
             Resources::default(),
@@ -241,20 +215,13 @@ pub async fn run(
         end_offsets,
     })
     .await?;
-    dir.write(files::SUMMARY, &summary)?;
-    let manifest = Manifest::new(
-        Role::Run,
-        dir.id(),
+    finish_folder(
+        &dir,
         scenario,
-        &resolved,
-        scenario_file,
+        (&resolved, scenario_file, started_at),
         services.endpoints(scenario),
-        started_at,
-    );
-    dir.write(files::MANIFEST, &manifest)?;
-    report::document::RunReport::load(dir.path())
-        .and_then(|r| r.write())
-        .context("writing the report")?;
+        &summary,
+    )?;
     if own_topic && !k.keep_topic {
         let group = k.group_id.is_none().then_some(group_id.as_str());
         if let Err(e) = connect::delete_run_topic(brokers, k, group).await {
@@ -269,6 +236,70 @@ pub async fn run(
         dir: dir.path().to_path_buf(),
         summary,
     })
+}
+
+/// What a run starts with, whichever sink it measures: the services, the topic and where it
+/// stands, and the market model.
+pub(crate) struct Start {
+    pub(crate) services: Services,
+    pub(crate) partitions: Vec<i32>,
+    pub(crate) producer_cfg: rdkafka::ClientConfig,
+    pub(crate) start_offsets: BTreeMap<i32, i64>,
+    pub(crate) model: Arc<Model>,
+}
+
+impl Start {
+    pub(crate) async fn of(scenario: &Scenario, dir: &RunDir) -> anyhow::Result<Start> {
+        let services = Services::start(scenario, dir).await?;
+        let k = &scenario.kafka;
+        let partitions = connect::prepare_topic(&services.brokers, k).await?;
+        let producer_cfg = connect::producer_config(&services.brokers, k);
+        let start_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;
+        // The market model before the load's clock starts: a large universe or a symbol file
+        // takes a moment to build.
+        let model = Model::new(
+            Universe::new(&scenario.symbols, scenario.seed),
+            scenario.seed,
+        );
+        Ok(Start {
+            services,
+            partitions,
+            producer_cfg,
+            start_offsets,
+            model,
+        })
+    }
+}
+
+type LoadTask = tokio::task::JoinHandle<anyhow::Result<produce::ProduceReport>>;
+
+/// Starts the scenario's producer threads on `schedule`, and the live progress.
+pub(crate) fn launch_load(
+    scenario: &Scenario,
+    producer_cfg: &rdkafka::ClientConfig,
+    model: &Arc<Model>,
+    schedule: &Schedule,
+    (rec, counters, stop): (&Arc<Recorders>, &Arc<Counters>, &Arc<AtomicBool>),
+    opts: &RunOptions,
+) -> anyhow::Result<(LoadTask, Option<Box<dyn Send>>)> {
+    let task = produce::launch(
+        producer_cfg,
+        &scenario.kafka.topic,
+        model,
+        schedule,
+        Share::ALL,
+        scenario.rate.producer_threads,
+        rec,
+        counters,
+        stop,
+    )?;
+    let progress = opts.reporter.live_run(
+        counters.clone(),
+        rec.clone(),
+        schedule.start_ns,
+        scenario.total_duration(),
+    );
+    Ok((task, progress))
 }
 
 /// The services a run talks to: the embedded defaults unless the scenario names real ones.
@@ -449,8 +480,28 @@ async fn conclude(c: Concluding<'_>) -> anyhow::Result<Summary> {
     })
 }
 
-pub(crate) fn rfc3339(ns: u64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(ns as i64).to_rfc3339()
+/// The folder's last files: the summary, the manifest, the report.
+pub(crate) fn finish_folder(
+    dir: &RunDir,
+    scenario: &Scenario,
+    (resolved, scenario_file, started_at): (&str, Option<&Path>, chrono::DateTime<chrono::Utc>),
+    endpoints: Endpoints,
+    summary: &Summary,
+) -> anyhow::Result<()> {
+    dir.write(files::SUMMARY, summary)?;
+    let manifest = Manifest::new(
+        Role::Run,
+        dir.id(),
+        scenario,
+        resolved,
+        scenario_file,
+        endpoints,
+        started_at,
+    );
+    dir.write(files::MANIFEST, &manifest)?;
+    report::document::RunReport::load(dir.path())
+        .and_then(|r| r.write())
+        .context("writing the report")
 }
 
 /// This run's share of the process's memory and CPU; the producer threads' CPU apart.

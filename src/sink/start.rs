@@ -105,6 +105,35 @@ pub struct Identity<'a> {
     pub orphaned_uploads_aborted: u64,
 }
 
+impl<'a> Identity<'a> {
+    /// The sink part of a `tickbench run`, counting from the load's start; failed or drained.
+    pub fn of_run(
+        run_id: &'a str,
+        instance: &'a str,
+        group_id: &'a str,
+        failed: bool,
+        run_start_ns: u64,
+    ) -> Self {
+        Identity {
+            run_id,
+            instance,
+            group_id,
+            stopped_by: if failed {
+                StopReason::Failed
+            } else {
+                StopReason::Drain
+            },
+            elapsed_s: crate::metrics::now_ns().saturating_sub(run_start_ns) as f64 / 1e9,
+            first_record_ns: None,
+            start_at: Some(
+                chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(run_start_ns as i64)
+                    .to_rfc3339(),
+            ),
+            orphaned_uploads_aborted: 0,
+        }
+    }
+}
+
 /// The sink's report as its `summary.json`.
 pub fn summarize(
     scenario: &Scenario,
