@@ -6,6 +6,7 @@ pub mod commit;
 mod committer;
 pub mod context;
 pub mod dead_letter;
+mod error;
 pub mod journal;
 
 mod reset;
@@ -32,8 +33,9 @@ use commit::CommitTracker;
 use committer::{committer, CommitMsg};
 pub use context::{SinkConsumer, SinkContext};
 use dead_letter::DeadLetters;
+pub use error::{SinkError, SinkFailure};
 use reset::{Replay, Reset};
-use upload::{Chunk, Done, Failed, Landed, UploadError, Uploader};
+use upload::{Chunk, Done, Failed, Landed, Uploader};
 
 /// What the sink needs besides its clients.
 #[derive(Debug, Clone)]
@@ -79,31 +81,6 @@ pub fn memory_bound(sink: &crate::config::Sink, open: u64) -> u64 {
         crate::config::UploadMode::Buffered => sink.max_bytes.as_u64() + part,
     };
     open * (per_batch + 2 * part) + (sink.upload_concurrency as u64 + 1) * part.max(per_batch)
-}
-
-/// Why the sink stopped early.
-#[derive(Debug, thiserror::Error)]
-pub enum SinkError {
-    #[error(transparent)]
-    Upload(#[from] UploadError),
-    #[error("offset commit failed: {0}")]
-    Commit(String),
-    #[error("it stopped before the load ended")]
-    Stopped,
-    #[error("the sink did not land everything within sink.drain_timeout ({timeout:?}): positions {positions:?}, targets {targets:?}")]
-    DrainTimeout {
-        timeout: Duration,
-        positions: BTreeMap<i32, i64>,
-        targets: BTreeMap<i32, i64>,
-    },
-}
-
-/// A sink that stopped early, with what it had landed and committed by then (the evidence).
-#[derive(Debug, thiserror::Error)]
-#[error("{error}")]
-pub struct SinkFailure {
-    pub error: SinkError,
-    pub report: Box<SinkReport>,
 }
 
 /// Counts the sink keeps; the audit checks them against S3.
