@@ -51,6 +51,7 @@ pub async fn run(
         bucket,
         prefix: &prefix,
         poll: o.poll_interval,
+        mapping: observe::decode::Mapping::of(o),
     };
     // What is there already is not this run's: earlier runs, other loads.
     let known = observe::snapshot(&w)
@@ -140,7 +141,7 @@ pub async fn run(
         &sink_report,
         Identity::of_run(dir.id(), "observed", "", failure.is_some(), run_start_ns),
         &rec,
-        &Default::default(),
+        &observe::requests_seen(&obs),
         Resources::default(),
     );
     summary_part.failure = failure.clone();
@@ -163,6 +164,7 @@ pub async fn run(
         },
     );
     dir.write(files::EXPECTED, &expectations)?;
+    let mut warnings = Vec::new();
     let mut found = Audit {
         objects: obs.objects.len() as u64,
         bytes: obs.objects.iter().map(|l| l.bytes).sum(),
@@ -173,6 +175,13 @@ pub async fn run(
         found
             .problems
             .push(format!("object {u} could not be read as ticks"));
+    }
+    if !obs.without_ticks.is_empty() {
+        warnings.push(format!(
+            "{} objects under the prefix held no ticks (another writer's files?), e.g. {}",
+            obs.without_ticks.len(),
+            obs.without_ticks[0]
+        ));
     }
     let audit = ledger.finish(&expectations.expected(), found);
     rec.write_logs(&dir.histograms(), scenario.warmup)
@@ -201,11 +210,14 @@ pub async fn run(
             get_requests: obs.get_requests,
             preexisting_objects: obs.preexisting,
             unreadable_objects: obs.unreadable.clone(),
+            objects_without_ticks: obs.without_ticks.clone(),
+            objects_by_kind: obs.kinds.clone(),
+            key_layout: observe::layout::infer(obs.objects.iter().map(|l| l.key.as_str())),
             settled: obs.settled,
             notes: o.notes.clone(),
         }),
         problems: Vec::new(),
-        warnings: Vec::new(),
+        warnings,
         end_offsets: Some(end_offsets),
     })?;
     finish_folder(

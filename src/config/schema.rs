@@ -115,6 +115,55 @@ pub struct Observe {
     /// Free-form notes on the external sink's own settings, kept with the results.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
+    /// Where the tick is inside each record, for sinks that wrap it: a dot-separated path
+    /// ("payload", "value", "data.tick"); a string found there is read as JSON. Empty: the
+    /// record itself, or, when it has no `symbol`, Kafka Connect's `schema`/`payload` envelope
+    /// or a `value` or `message` wrapper, whichever the record has.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub record: String,
+    /// For sinks that rename fields: a tick field (symbol, seq, ts_ns, price, bid, ask, size) =
+    /// the name the sink writes it under, in JSON, Avro, CSV and Parquet alike.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<TickField, String>,
+}
+
+/// A field of a tick, as `observe.fields` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TickField {
+    Symbol,
+    Seq,
+    TsNs,
+    Price,
+    Bid,
+    Ask,
+    Size,
+}
+
+impl TickField {
+    /// Every field, in the tick's wire order.
+    pub const ALL: [TickField; 7] = [
+        TickField::Symbol,
+        TickField::Seq,
+        TickField::TsNs,
+        TickField::Price,
+        TickField::Bid,
+        TickField::Ask,
+        TickField::Size,
+    ];
+
+    /// The name tickbench itself writes it under.
+    pub fn name(self) -> &'static str {
+        match self {
+            TickField::Symbol => "symbol",
+            TickField::Seq => "seq",
+            TickField::TsNs => "ts_ns",
+            TickField::Price => "price",
+            TickField::Bid => "bid",
+            TickField::Ask => "ask",
+            TickField::Size => "size",
+        }
+    }
 }
 
 fn default_poll_interval() -> Duration {

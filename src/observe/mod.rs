@@ -5,6 +5,7 @@
 //! end of that one (about a poll interval plus a LIST), measured and stated in the summary.
 
 use std::collections::HashSet;
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,6 +13,9 @@ use aws_sdk_s3::Client;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
+
+pub mod decode;
+pub mod layout;
 
 use crate::audit::{Ledger, Seen};
 use crate::metrics::{now_ns, Counters, Recorders, Stage};
@@ -23,6 +27,7 @@ pub struct Watch<'a> {
     pub bucket: &'a str,
     pub prefix: &'a str,
     pub poll: Duration,
+    pub mapping: decode::Mapping,
 }
 
 /// When to stop: once `found` distinct ticks of the run were seen, or at `deadline_ns`.
@@ -42,6 +47,10 @@ pub struct Observation {
     pub preexisting: u64,
     /// Objects that could not be read as ticks, with why.
     pub unreadable: Vec<String>,
+    /// Objects that were read but held no tick of any load.
+    pub without_ticks: Vec<String>,
+    /// Objects by what they were: "json-lines", "avro+gzip"...
+    pub kinds: std::collections::BTreeMap<String, u64>,
     pub list_requests: u64,
     pub get_requests: u64,
     /// The slowest listing, microseconds.
@@ -128,8 +137,13 @@ pub async fn observe(
                     }
                 }
             };
-            match crate::model::format::decode_object(&key, &bytes, &mut each) {
-                Ok(records) => {
+            match decode::decode(&key, &bytes, &w.mapping, &mut each) {
+                Ok(d) => {
+                    let records = d.records;
+                    *obs.kinds.entry(d.kind()).or_default() += 1;
+                    if d.ticks == 0 {
+                        obs.without_ticks.push(key.clone());
+                    }
                     let (partition, first_offset) = kafka_connect_offsets(&key).unwrap_or((-1, -1));
                     obs.objects.push(Landed {
                         key,
@@ -148,6 +162,7 @@ pub async fn observe(
                     counters
                         .objects
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    rec.event(Stage::ObjectSize, size.max(0) as u64, seen_ns);
                 }
                 Err(e) => obs.unreadable.push(format!("{key}: {e:#}")),
             }
@@ -164,6 +179,17 @@ pub async fn observe(
     }
     obs.durable_bound_us = bound_ns / 1000;
     Ok(obs)
+}
+
+/// The requests an observed sink must have made: at least one PUT (or one multipart upload)
+/// per object. Its retries, failed uploads and reads are not visible from outside.
+pub fn requests_seen(obs: &Observation) -> crate::sink::upload::RequestCounts {
+    let r = crate::sink::upload::RequestCounts::default();
+    r.put_object.store(
+        obs.objects.len() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    r
 }
 
 /// Every key under the prefix with its size, and the number of LIST requests it took.

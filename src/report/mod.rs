@@ -90,7 +90,7 @@ impl Summary {
         if let Some(o) = &self.observed {
             let _ = writeln!(
                 s,
-                "observed sink: {} of {} every {:.0} ms; durable times late by at most {:.0} ms; {} LIST and {} GET requests; {} objects there before the run{}",
+                "observed sink: {} of {} every {:.0} ms; durable times late by at most {:.0} ms; {} LIST and {} GET requests; {} objects there before the run; objects {}; keys {}{}",
                 o.method,
                 o.prefix,
                 o.poll_interval_ms,
@@ -98,6 +98,8 @@ impl Summary {
                 o.list_requests,
                 o.get_requests,
                 o.preexisting_objects,
+                kinds(&o.objects_by_kind),
+                o.key_layout,
                 if o.notes.is_empty() {
                     String::new()
                 } else {
@@ -165,4 +167,15 @@ impl SinkSummary {
         }
         out
     }
+}
+
+/// "12 json-lines, 3 avro+gzip".
+fn kinds(k: &std::collections::BTreeMap<String, u64>) -> String {
+    if k.is_empty() {
+        return "none read".into();
+    }
+    k.iter()
+        .map(|(kind, n)| format!("{n} {kind}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -66,6 +66,16 @@ pub struct Observed {
     pub preexisting_objects: u64,
     /// Objects that appeared but could not be read as ticks, with why.
     pub unreadable_objects: Vec<String>,
+    /// Objects that were read but held no tick (another writer's files, markers, empty objects).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects_without_ticks: Vec<String>,
+    /// Objects by what their content was: "json-lines", "json-concatenated", "avro+gzip"...
+    #[serde(default)]
+    pub objects_by_kind: BTreeMap<String, u64>,
+    /// The keys' time layout, inferred from the objects' names: "dt=YYYY-MM-DD/hour=HH",
+    /// "YYYY/MM/DD/HH" (Firehose's), ... or "none" when the names carry no time.
+    #[serde(default)]
+    pub key_layout: String,
     /// True when every acknowledged tick appeared before `observe.settle` ran out.
     pub settled: bool,
     /// The scenario's notes on the external sink's settings.
@@ -200,9 +210,16 @@ pub struct Objects {
     pub size_p99_bytes: u64,
     pub size_max_bytes: u64,
     pub size_mean_bytes: f64,
+    /// Objects under 128 MiB (`SMALL_OBJECT_BYTES`): the size AWS's Athena tuning guide advises
+    /// files reach, below which each query pays per-object overhead.
+    #[serde(default)]
+    pub small: u64,
     /// Batches closed per trigger (records, bytes, age, time_partition, drain).
     pub close_reasons: BTreeMap<String, u64>,
 }
+
+/// Below this an object is a small file for query engines.
+pub const SMALL_OBJECT_BYTES: u64 = 128 << 20;
 
 impl Objects {
     /// The landed objects' figures; `sizes` are the object sizes over the whole run.
@@ -220,6 +237,10 @@ impl Objects {
             size_p99_bytes: sizes.p99,
             size_max_bytes: sizes.max,
             size_mean_bytes: sizes.mean,
+            small: landed
+                .iter()
+                .filter(|l| l.bytes < SMALL_OBJECT_BYTES)
+                .count() as u64,
             close_reasons: close_reasons.clone(),
         }
     }

@@ -155,13 +155,16 @@ async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
     );
 }
 
-/// Runs an `[observe]` scenario against `up`, watching `naive/obs/` where scripts/naive-sink.py
-/// (started first, with `sink_args`) writes one object per message. Returns the run's exit code,
-/// its folder and what the sink logged it did wrong.
-async fn observe_the_naive_sink(
+/// Runs an `[observe]` scenario (with `observe_extra` in its `[observe]` section) against a
+/// fresh `tickbench up`, while the Python sink `script` (started first, with `sink_args`) reads
+/// topic `obs` and writes under `naive/`. Returns the run's exit code, its folder and what the
+/// sink logged it did wrong (`--log`, naive-sink.py only).
+async fn observe_a_python_sink(
     dir: &Path,
+    script: &str,
     sink_args: &[&str],
     settle: &str,
+    observe_extra: &str,
 ) -> (Option<i32>, std::path::PathBuf, String) {
     let up = common::start_up(&[
         "--dir",
@@ -177,33 +180,32 @@ async fn observe_the_naive_sink(
     std::fs::write(
         &path,
         format!(
-            "name = \"naive\"\nseed = 2\nduration = \"2s\"\nwarmup = \"0s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 200\n[kafka]\nbrokers = \"{}\"\ntopic = \"obs\"\npartitions = 2\n[s3]\nendpoint = \"{}\"\nbucket = \"naive\"\n[observe]\nprefix = \"naive/obs\"\npoll_interval = \"100ms\"\nsettle = \"{settle}\"\nnotes = \"scripts/naive-sink.py\"\n",
+            "name = \"naive\"\nseed = 2\nduration = \"2s\"\nwarmup = \"0s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 200\n[kafka]\nbrokers = \"{}\"\ntopic = \"obs\"\npartitions = 2\n[s3]\nendpoint = \"{}\"\nbucket = \"naive\"\n[observe]\nprefix = \"naive\"\npoll_interval = \"100ms\"\nsettle = \"{settle}\"\nnotes = \"{script}\"\n{observe_extra}",
             up.brokers, up.endpoint
         ),
     )
     .unwrap();
     let wrong = dir.join("wrong.log");
-    let sink_log = std::fs::File::create(dir.join("naive.log")).unwrap();
+    let sink_log = std::fs::File::create(dir.join("sink.log")).unwrap();
     let mut sink = with_embedded_keys(Command::new(common::python()))
+        .arg(script)
         .args([
-            "scripts/naive-sink.py",
             "--brokers",
             &up.brokers,
             "--topic",
             "obs",
             "--group",
             "naive",
+        ])
+        .args([
             "--bucket",
             "naive",
             "--prefix",
             "naive",
             "--endpoint",
             &up.endpoint,
-            "--idle-exit",
-            "4",
-            "--log",
         ])
-        .arg(&wrong)
+        .args(["--idle-exit", "4"])
         .args(sink_args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(sink_log.try_clone().unwrap())
@@ -218,10 +220,22 @@ async fn observe_the_naive_sink(
         .await
         .unwrap();
     let st = common::exit_of(&mut sink).await;
-    assert!(st.success(), "{}", common::log_of(&dir.join("naive.log")));
+    assert!(st.success(), "{}", common::log_of(&dir.join("sink.log")));
     drop(up);
     let wrong = std::fs::read_to_string(&wrong).unwrap_or_default();
     (out.status.code(), common::folder(&runs, "naive"), wrong)
+}
+
+/// scripts/naive-sink.py, writing one object per message under `naive/obs/`.
+async fn observe_the_naive_sink(
+    dir: &Path,
+    sink_args: &[&str],
+    settle: &str,
+) -> (Option<i32>, std::path::PathBuf, String) {
+    let log = dir.join("wrong.log");
+    let mut args = vec!["--log", log.to_str().unwrap()];
+    args.extend_from_slice(sink_args);
+    observe_a_python_sink(dir, "scripts/naive-sink.py", &args, settle, "").await
 }
 
 /// The seeds' pipeline: a one-object-per-message consumer as the tutorial writes it, started as
@@ -299,4 +313,110 @@ async fn observe_names_exactly_the_ticks_a_misbehaving_sink_lost_or_wrote_twice(
     }
     assert_eq!(summary["completed"], false);
     assert!(run.join("report.html").is_file());
+}
+
+/// Objects as other sinks write them, by a writer that is not tickbench's
+/// (scripts/format-sink.py: Python's json, gzip and fastavro): Firehose's concatenated JSON under
+/// YYYY/MM/DD/HH, Kafka Connect's JSON-with-schema envelope and its Avro container files, and
+/// Vector's gzipped `message` wrapper. Each decodes to the same 400 ticks, once each, with the
+/// kind of object and the key layout named in the summary.
+#[ignore = "needs confluent-kafka, boto3 and fastavro in the tools venv: scripts/install-deps.sh --tests"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_decodes_what_other_sinks_write() {
+    for (style, gzip, kind, layout) in [
+        ("firehose", false, "json-concatenated", "YYYY/MM/DD/HH"),
+        ("connect-json", false, "json-lines", "none"),
+        ("avro", false, "avro", "none"),
+        ("vector", true, "json-lines+gzip", "date=YYYY-MM-DD"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["--style", style, "--batch", "60"];
+        if gzip {
+            args.push("--gzip");
+        }
+        let (code, run, _) =
+            observe_a_python_sink(dir.path(), "scripts/format-sink.py", &args, "30s", "").await;
+        let summary = common::json(&run, "summary.json");
+        assert_eq!(code, Some(0), "{style}: {summary}");
+        let c = &summary["counts"];
+        assert_eq!(
+            (
+                c["landed"].as_u64(),
+                c["lost"].as_u64(),
+                c["duplicated"].as_u64()
+            ),
+            (Some(400), Some(0), Some(0)),
+            "{style}: {summary}"
+        );
+        let o = &summary["observed"];
+        let objects = summary["objects"]["count"].as_u64().unwrap();
+        // Batches of at most 60: 7 objects at least, all of one kind.
+        assert!(objects >= 7, "{style}: {objects} objects");
+        assert_eq!(
+            o["objects_by_kind"][kind].as_u64(),
+            Some(objects),
+            "{style}: {o}"
+        );
+        assert_eq!(o["key_layout"], layout, "{style}: {o}");
+        assert_eq!(summary["stages"]["pipeline_e2e"]["count"], 400, "{style}");
+    }
+}
+
+/// A sink that renames the tick's fields and wraps it: `observe.record` and `observe.fields`
+/// map it back; without them the same objects hold no ticks, which the run says (and fails).
+#[ignore = "needs confluent-kafka, boto3 and fastavro in the tools venv: scripts/install-deps.sh --tests"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_maps_renamed_and_wrapped_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, run, _) = observe_a_python_sink(
+        dir.path(),
+        "scripts/format-sink.py",
+        &[
+            "--style",
+            "connect-json",
+            "--rename",
+            "symbol=sym,ts_ns=event_ns",
+            "--wrap",
+            "data",
+        ],
+        "30s",
+        "record = \"data.payload\"\n[observe.fields]\nsymbol = \"sym\"\nts_ns = \"event_ns\"\n",
+    )
+    .await;
+    let summary = common::json(&run, "summary.json");
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["counts"]["landed"], 400, "{summary}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (code, run, _) = observe_a_python_sink(
+        dir.path(),
+        "scripts/format-sink.py",
+        &[
+            "--style",
+            "connect-json",
+            "--rename",
+            "symbol=sym",
+            "--idle-exit",
+            "2",
+        ],
+        "5s",
+        "",
+    )
+    .await;
+    let summary = common::json(&run, "summary.json");
+    assert_eq!(code, Some(1), "{summary}");
+    assert_eq!(summary["counts"]["landed"], 0, "{summary}");
+    let objects = summary["objects"]["count"].as_u64().unwrap();
+    assert!(objects > 0);
+    assert_eq!(
+        summary["observed"]["objects_without_ticks"]
+            .as_array()
+            .map(Vec::len),
+        Some(objects as usize),
+        "{summary}"
+    );
+    assert!(
+        summary["warnings"].to_string().contains("held no ticks"),
+        "{summary}"
+    );
 }

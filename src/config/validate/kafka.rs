@@ -148,6 +148,21 @@ pub(super) fn check_observe(s: &Scenario) -> Result<(), Violation> {
         "true",
         "false or left out: the external sink reads kafka.topic itself",
     )?;
+    let path_ok = |p: &str| p.split('.').all(|seg| !seg.trim().is_empty());
+    check(
+        o.record.is_empty() || path_ok(&o.record),
+        "observe.record",
+        format!("{:?}", o.record),
+        "a dot-separated path to the tick in each record, such as \"payload\" or \"data.tick\"",
+    )?;
+    for (f, name) in &o.fields {
+        check(
+            !name.trim().is_empty(),
+            "observe.fields",
+            format!("{} = \"\"", f.name()),
+            "the name the external sink writes this tick field under",
+        )?;
+    }
     check(
         s.max.is_none(),
         "max",

@@ -6,7 +6,7 @@ pub mod parquet;
 mod read;
 mod text;
 
-pub use read::{decode_object, encoding_of_key};
+pub use read::{decode_object, decode_parquet_columns, encoding_of_key};
 
 pub use crate::config::{Compression, Encoding, Format};
 use crate::model::tick::Tick;

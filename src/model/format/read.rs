@@ -9,6 +9,7 @@ use arrow_array::types::{Float64Type, Int64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{Compression, Encoding, Format};
+use crate::config::TickField;
 use crate::model::tick::{decode_payload, Tick, CSV_HEADER};
 
 /// The encoding an object name's extension stands for, if it is one the sink writes.
@@ -82,11 +83,19 @@ pub fn decode_object(
     Ok(n)
 }
 
-fn decode_parquet(
+fn decode_parquet(key: &str, bytes: &[u8], each: impl FnMut(Option<Tick>)) -> anyhow::Result<u64> {
+    decode_parquet_columns(key, bytes, TickField::ALL.map(TickField::name), each)
+}
+
+/// Parquet ticks whose columns are named `columns` (in the tick's field order): tickbench's own
+/// names, or another sink's (`observe.fields`).
+pub fn decode_parquet_columns(
     key: &str,
     bytes: &[u8],
+    columns: [&str; 7],
     mut each: impl FnMut(Option<Tick>),
 ) -> anyhow::Result<u64> {
+    let [c_symbol, c_seq, c_ts, c_price, c_bid, c_ask, c_size] = columns;
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
         .and_then(|b| b.build())
         .with_context(|| format!("{key}: Parquet"))?;
@@ -110,11 +119,11 @@ fn decode_parquet(
                 .as_primitive_opt::<Float64Type>()
                 .with_context(|| typed(name))
         };
-        let symbol = col("symbol")?
+        let symbol = col(c_symbol)?
             .as_string_opt::<i32>()
-            .with_context(|| typed("symbol"))?;
-        let (seq, ts, size) = (ints("seq")?, ints("ts_ns")?, ints("size")?);
-        let (price, bid, ask) = (floats("price")?, floats("bid")?, floats("ask")?);
+            .with_context(|| typed(c_symbol))?;
+        let (seq, ts, size) = (ints(c_seq)?, ints(c_ts)?, ints(c_size)?);
+        let (price, bid, ask) = (floats(c_price)?, floats(c_bid)?, floats(c_ask)?);
         for i in 0..batch.num_rows() {
             n += 1;
             each(Some(Tick {
