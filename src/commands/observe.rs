@@ -51,6 +51,7 @@ pub async fn run(
         bucket,
         prefix: &prefix,
         poll: o.poll_interval,
+        poll_max: o.poll_interval_max,
         mapping: observe::decode::Mapping::of(o),
     };
     // What is there already is not this run's: earlier runs, other loads.
@@ -207,6 +208,9 @@ pub async fn run(
             poll_interval_ms: o.poll_interval.as_secs_f64() * 1e3,
             durable_bound_ms: obs.durable_bound_us as f64 / 1e3,
             list_requests: obs.list_requests,
+            listings: obs.listings,
+            incremental_listings: obs.incremental_listings,
+            poll_interval_max_ms: o.poll_interval_max.as_secs_f64() * 1e3,
             get_requests: obs.get_requests,
             preexisting_objects: obs.preexisting,
             unreadable_objects: obs.unreadable.clone(),

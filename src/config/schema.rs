@@ -109,6 +109,10 @@ pub struct Observe {
     /// LIST's latency.
     #[serde(with = "humantime_serde", default = "default_poll_interval")]
     pub poll_interval: Duration,
+    /// The longest interval between listings: when objects arrive seldom, polls slow down to a
+    /// twentieth of the gap between them, up to this (fewer LISTs; the bound stated grows).
+    #[serde(with = "humantime_serde", default = "default_poll_interval_max")]
+    pub poll_interval_max: Duration,
     /// After the load ends, how long to wait for the last acknowledged ticks to appear.
     #[serde(with = "humantime_serde", default = "default_settle")]
     pub settle: Duration,
@@ -168,6 +172,10 @@ impl TickField {
 
 fn default_poll_interval() -> Duration {
     Duration::from_millis(250)
+}
+
+fn default_poll_interval_max() -> Duration {
+    Duration::from_secs(2)
 }
 
 fn default_settle() -> Duration {

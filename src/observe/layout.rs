@@ -81,6 +81,29 @@ fn of_key(key: &str) -> String {
     }
 }
 
+/// The part of `key` after `prefix` made of time segments only (`2026/12/01/18`,
+/// `dt=2026-12-01/hour=18`), when the key begins with at least one: such keys sort by time,
+/// directory by directory, so a listing can start after the older ones.
+pub fn time_dir<'k>(prefix: &str, key: &'k str) -> Option<&'k str> {
+    let rest = key.strip_prefix(prefix)?;
+    let mut end = None;
+    let mut at = 0;
+    // Only directories: the last segment is the object's name.
+    let dirs = rest.rsplit_once('/').map_or("", |(d, _)| d);
+    for seg in dirs.split('/') {
+        let value = seg.split_once('=').map_or(seg, |(_, v)| v);
+        if !matches!(
+            shape(value).as_str(),
+            "9999" | "99" | "9999-99-99" | "9999-99-99-99"
+        ) {
+            break;
+        }
+        at += seg.len() + 1;
+        end = Some(at - 1);
+    }
+    end.map(|e| &key[..prefix.len() + e])
+}
+
 /// Digits as 9, everything else as itself.
 fn shape(s: &str) -> String {
     s.chars()
@@ -116,6 +139,23 @@ mod tests {
         ] {
             assert_eq!(of_key(key), want, "{key}");
         }
+    }
+
+    #[test]
+    fn time_directories_right_after_the_prefix() {
+        assert_eq!(
+            time_dir("fh/", "fh/2026/12/01/18/ticks-1-abc"),
+            Some("fh/2026/12/01/18")
+        );
+        assert_eq!(
+            time_dir("t/obs/", "t/obs/dt=2026-12-01/hour=18/obs+0+0.jsonl"),
+            Some("t/obs/dt=2026-12-01/hour=18")
+        );
+        // A partition directory first: keys of partition 1 sort after partition 0's newest hour.
+        assert_eq!(time_dir("p/", "p/partition=0/2026/12/01/x"), None);
+        assert_eq!(time_dir("p/", "p/ticks+0+42.json"), None);
+        // Not zero-padded: does not sort.
+        assert_eq!(time_dir("p/", "p/hour=9/x"), None);
     }
 
     #[test]

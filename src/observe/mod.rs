@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 pub mod decode;
 pub mod layout;
+pub mod listing;
 
 use crate::audit::{Ledger, Seen};
 use crate::metrics::{now_ns, Counters, Recorders, Stage};
@@ -26,7 +27,10 @@ pub struct Watch<'a> {
     pub client: &'a Client,
     pub bucket: &'a str,
     pub prefix: &'a str,
+    /// The shortest and longest intervals between listings (`observe.poll_interval`,
+    /// `observe.poll_interval_max`).
     pub poll: Duration,
+    pub poll_max: Duration,
     pub mapping: decode::Mapping,
 }
 
@@ -52,6 +56,9 @@ pub struct Observation {
     /// Objects by what they were: "json-lines", "avro+gzip"...
     pub kinds: std::collections::BTreeMap<String, u64>,
     pub list_requests: u64,
+    pub listings: u64,
+    /// Listings that started after the older time directories (StartAfter).
+    pub incremental_listings: u64,
     pub get_requests: u64,
     /// The slowest listing, microseconds.
     pub list_latency_max_us: u64,
@@ -65,7 +72,8 @@ pub struct Observation {
 
 /// The keys under the prefix now: what was there before the run.
 pub async fn snapshot(w: &Watch<'_>) -> anyhow::Result<HashSet<String>> {
-    Ok(list(w).await?.0.into_iter().map(|(k, _)| k).collect())
+    let (keys, _) = listing::list(w.client, w.bucket, w.prefix, None).await?;
+    Ok(keys.into_iter().map(|(k, _)| k).collect())
 }
 
 /// Watches until `until` says so (it is set when the load is over). Every tick found for the
@@ -83,18 +91,29 @@ pub async fn observe(
         preexisting: known.len() as u64,
         ..Default::default()
     };
-    let mut ticker = tokio::time::interval(w.poll);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut lister = listing::Lister::new(w.prefix, w.poll, w.poll_max);
+    for k in &known {
+        lister.known(k);
+    }
     // An object that became durable just after one listing began is first shown by the end of
-    // the next: the longest such span is the bound on every durable time's lateness.
+    // the next: the longest such span is the bound on every durable time's lateness. One found
+    // by a full listing in a directory incremental listings skip is bound by the span since the
+    // full listing before.
     let mut prev_start = now_ns();
+    let mut prev_full_start = prev_start;
     let mut bound_ns = 0u64;
+    let mut next = tokio::time::Instant::now();
     loop {
-        ticker.tick().await;
+        tokio::time::sleep_until(next).await;
+        let start_after = lister.next_start_after();
         let t0 = now_ns();
-        let (listed, pages) = list(w).await?;
+        let started = tokio::time::Instant::now();
+        let (listed, pages) =
+            listing::list(w.client, w.bucket, w.prefix, start_after.as_deref()).await?;
         let seen_ns = now_ns();
         obs.list_requests += pages;
+        obs.listings += 1;
+        obs.incremental_listings += start_after.is_some() as u64;
         obs.list_latency_max_us = obs.list_latency_max_us.max((seen_ns - t0) / 1000);
         bound_ns = bound_ns.max(seen_ns - prev_start);
         prev_start = t0;
@@ -102,6 +121,20 @@ pub async fn observe(
             .into_iter()
             .filter(|(k, _)| known.insert(k.clone()))
             .collect();
+        if start_after.is_none() {
+            let window = lister.window();
+            if new
+                .iter()
+                .any(|(k, _)| window.as_deref() >= Some(k.as_str()))
+            {
+                bound_ns = bound_ns.max(seen_ns - prev_full_start);
+            }
+            prev_full_start = t0;
+        }
+        for (k, _) in &new {
+            lister.learn(k);
+        }
+        next = started + lister.found(new.len(), seen_ns);
         let mut bodies = futures::stream::iter(new.into_iter().map(|(key, size)| async move {
             let got = w
                 .client
@@ -190,29 +223,6 @@ pub fn requests_seen(obs: &Observation) -> crate::sink::upload::RequestCounts {
         std::sync::atomic::Ordering::Relaxed,
     );
     r
-}
-
-/// Every key under the prefix with its size, and the number of LIST requests it took.
-async fn list(w: &Watch<'_>) -> anyhow::Result<(Vec<(String, i64)>, u64)> {
-    let mut out = Vec::new();
-    let mut pages = w
-        .client
-        .list_objects_v2()
-        .bucket(w.bucket)
-        .prefix(w.prefix)
-        .into_paginator()
-        .send();
-    let mut n = 0;
-    while let Some(page) = pages.next().await {
-        n += 1;
-        let page = page.with_context(|| format!("listing s3://{}/{}", w.bucket, w.prefix))?;
-        for o in page.contents() {
-            if let Some(k) = o.key() {
-                out.push((k.to_string(), o.size().unwrap_or(0)));
-            }
-        }
-    }
-    Ok((out, n))
 }
 
 /// Partition and first offset from a name in Kafka Connect's convention

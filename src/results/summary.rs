@@ -57,10 +57,20 @@ pub struct Observed {
     /// The prefix watched, in the run's bucket.
     pub prefix: String,
     pub poll_interval_ms: f64,
+    /// Polls slow down to this when objects arrive seldom.
+    #[serde(default)]
+    pub poll_interval_max_ms: f64,
     /// Each object's durable time (so each tick's pipeline_e2e) is late by at most this,
     /// measured: the longest span from the start of one listing to the end of the next.
     pub durable_bound_ms: f64,
+    /// LIST requests (pages) over `listings` listings of the prefix.
     pub list_requests: u64,
+    #[serde(default)]
+    pub listings: u64,
+    /// Of the listings, those that started after the older time directories (StartAfter); the
+    /// rest listed the whole prefix.
+    #[serde(default)]
+    pub incremental_listings: u64,
     pub get_requests: u64,
     /// Objects under the prefix before the run: not this run's, not read.
     pub preexisting_objects: u64,

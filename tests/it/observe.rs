@@ -53,6 +53,25 @@ async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
         ),
     )
     .unwrap();
+    // Earlier objects in an older hour of the same prefix: more than a LIST page of them, never
+    // read, and skipped by listings that start after the older time directories.
+    common::use_embedded_s3_keys();
+    let client = common::s3_client_for(&up.endpoint).await;
+    futures::future::join_all((0..1100).map(|i| {
+        client
+            .put_object()
+            .bucket("observed")
+            .key(format!(
+                "tickbench/obs/dt=2026-01-01/hour=00/old-{i:04}.jsonl"
+            ))
+            .body(Vec::new().into())
+            .send()
+    }))
+    .await
+    .into_iter()
+    .for_each(|r| {
+        r.unwrap();
+    });
     // The sink under test: another process, in a group of its own, from the topic's start.
     let sinks = dir.path().join("sinks");
     let log = std::fs::File::create(dir.path().join("sink.log")).unwrap();
@@ -112,7 +131,17 @@ async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
     let observed = &summary["observed"];
     assert_eq!(observed["method"], "list-poll");
     assert_eq!(observed["settled"], true);
-    assert_eq!(observed["preexisting_objects"], 0);
+    assert_eq!(observed["preexisting_objects"], 1100);
+    // Most listings started after the old hour: one page each, where a full listing takes two.
+    let listings = observed["listings"].as_u64().unwrap();
+    let incremental = observed["incremental_listings"].as_u64().unwrap();
+    let pages = observed["list_requests"].as_u64().unwrap();
+    assert!(incremental * 10 >= listings * 8, "{observed}");
+    assert!(pages < listings * 2, "{observed}");
+    assert_eq!(
+        observed["key_layout"], "dt=YYYY-MM-DD/hour=HH",
+        "{observed}"
+    );
     let bound_ms = observed["durable_bound_ms"].as_f64().unwrap();
     assert!((100.0..5000.0).contains(&bound_ms), "{observed}");
 

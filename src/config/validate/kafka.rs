@@ -125,6 +125,15 @@ pub(super) fn check_observe(s: &Scenario) -> Result<(), Violation> {
         "at least 10ms (each poll is a LIST request)",
     )?;
     check(
+        o.poll_interval_max >= o.poll_interval,
+        "observe.poll_interval_max",
+        humantime::format_duration(o.poll_interval_max),
+        &format!(
+            "at least observe.poll_interval ({})",
+            humantime::format_duration(o.poll_interval)
+        ),
+    )?;
+    check(
         !o.settle.is_zero(),
         "observe.settle",
         "0s",
