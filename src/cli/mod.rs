@@ -6,6 +6,7 @@ mod compact;
 mod compare;
 mod doctor;
 mod merge;
+mod observe;
 mod produce;
 pub mod progress;
 mod query;
@@ -75,6 +76,11 @@ pub enum Command {
     /// what is durable, stop when idle (`--until-idle`) or on SIGTERM / Ctrl-C. Start several
     /// (with different `--instance` names) to spread the partitions over them.
     Sink(sink::Args),
+    /// Watch an external sink's objects (the scenario's `[observe]` prefix) while `tickbench
+    /// produce` workers make the load elsewhere: every new object read back, every tick's
+    /// pipeline_e2e recorded, until idle (`--until-idle`) or SIGTERM / Ctrl-C. `tickbench merge`
+    /// joins its folder with the producers'.
+    Observe(observe::Args),
     /// Check that the scenario's brokers, topic and bucket are usable, and say how to fix what is not.
     Doctor(doctor::Args),
     /// Audit a run again from its results folder: read back every object from S3 and check it
@@ -171,6 +177,7 @@ pub async fn execute(cli: Cli, signals: &Signals) -> anyhow::Result<u8> {
         Command::Run(a) => run::execute(a, signals).await,
         Command::Produce(a) => produce::execute(a, signals).await,
         Command::Sink(a) => sink::execute(a, signals).await,
+        Command::Observe(a) => observe::execute(a, signals).await,
         Command::Doctor(a) => doctor::execute(a, signals).await,
         Command::Verify(a) => verify::execute(a, signals).await,
         Command::Report(a) => report::execute(a, signals).await,

@@ -57,6 +57,7 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
     let mut merged_scenario = load.clone();
     merged_scenario.sink = sinks[0].scenario.sink.clone();
     merged_scenario.s3 = sinks[0].scenario.s3.clone();
+    merged_scenario.observe = sinks[0].scenario.observe.clone();
 
     let started_at = chrono::Utc::now();
     let dir = match &opts.out {
@@ -102,17 +103,49 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
 
     // The audit over the union.
     let store = RunStore::open(&first_sink.dir, opts.s3_endpoint.as_deref()).await?;
-    let audit = audit::run(
-        &audit::Location {
-            client: &store.client,
-            bucket: &expectations.bucket,
-            prefix: &expectations.prefix,
-            topic: &expectations.topic,
-            progress: opts.progress,
-        },
-        &expectations.expected(),
-    )
-    .await;
+    // An observed sink's objects follow no naming of tickbench's: the audit reads exactly the
+    // objects the observers saw, decoded as they were.
+    let observed = observed_parts(&sinks);
+    let audit = match (&first_sink.scenario.observe, &observed) {
+        (Some(o), Some(_)) => {
+            let prefix = o.prefix.trim_matches('/').to_string() + "/";
+            let w = crate::observe::Watch {
+                client: &store.client,
+                bucket: &expectations.bucket,
+                prefix: &prefix,
+                poll: o.poll_interval,
+                poll_max: o.poll_interval_max,
+                mapping: crate::observe::decode::Mapping::of(o),
+            };
+            let mut keys: Vec<(String, i64)> = expectations
+                .landed
+                .iter()
+                .map(|l| (l.key.clone(), l.bytes as i64))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            let mut ledger = audit::Ledger::new(
+                expectations.tickers.iter().map(String::as_str),
+                expectations.schedule_ns,
+            );
+            crate::observe::reread(&w, keys, &mut ledger)
+                .await
+                .map(|found| ledger.finish(&expectations.expected(), found))
+        }
+        _ => {
+            audit::run(
+                &audit::Location {
+                    client: &store.client,
+                    bucket: &expectations.bucket,
+                    prefix: &expectations.prefix,
+                    topic: &expectations.topic,
+                    progress: opts.progress,
+                },
+                &expectations.expected(),
+            )
+            .await
+        }
+    };
     store.close().await;
     let audit = audit?;
 
@@ -127,7 +160,7 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
         resources: merged_resources(&sinks, &merged_scenario),
         interrupted: false,
         failure: None,
-        observed: None,
+        observed,
         problems,
         warnings: Vec::new(),
         end_offsets: None,
@@ -179,6 +212,30 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
         .and_then(|r| r.write())
         .context("writing the report")?;
     Ok((dir.path().to_path_buf(), summary))
+}
+
+/// How observed parts were watched, requests summed over the observers; None when the sinks
+/// are tickbench's own.
+fn observed_parts(sinks: &[SinkDir]) -> Option<crate::results::Observed> {
+    let mut parts = sinks
+        .iter()
+        .filter_map(|s| s.part.summary.observed.as_ref());
+    let mut o = parts.next()?.clone();
+    for p in parts {
+        o.list_requests += p.list_requests;
+        o.listings += p.listings;
+        o.incremental_listings += p.incremental_listings;
+        o.get_requests += p.get_requests;
+        o.durable_bound_ms = o.durable_bound_ms.max(p.durable_bound_ms);
+        o.unreadable_objects
+            .extend(p.unreadable_objects.iter().cloned());
+        o.objects_without_ticks
+            .extend(p.objects_without_ticks.iter().cloned());
+        for (k, n) in &p.objects_by_kind {
+            *o.objects_by_kind.entry(k.clone()).or_default() += n;
+        }
+    }
+    Some(o)
 }
 
 /// The sinks' memory: the largest of each figure (each sink has its own bound); CPU: the sinks'

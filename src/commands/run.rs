@@ -63,7 +63,7 @@ pub async fn run(
     opts: &RunOptions,
 ) -> anyhow::Result<RunOutcome> {
     if scenario.observe.is_some() {
-        return super::observe::run(scenario, scenario_file, opts).await;
+        return super::observe::run::run(scenario, scenario_file, opts).await;
     }
     let started_at = chrono::Utc::now();
     // This run's share of the process's CPU and peak memory (a sweep runs many in one process).

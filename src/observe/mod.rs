@@ -135,28 +135,7 @@ pub async fn observe(
             lister.learn(k);
         }
         next = started + lister.found(new.len(), seen_ns);
-        let mut bodies = futures::stream::iter(new.into_iter().map(|(key, size)| async move {
-            let got = w
-                .client
-                .get_object()
-                .bucket(w.bucket)
-                .key(&key)
-                .send()
-                .await
-                .with_context(|| format!("reading s3://{}/{key}", w.bucket));
-            let bytes = match got {
-                Ok(o) => o
-                    .body
-                    .collect()
-                    .await
-                    .map(|b| b.into_bytes())
-                    .map_err(|e| anyhow::anyhow!("reading s3://{}/{key}: {e}", w.bucket)),
-                Err(e) => Err(e),
-            };
-            (key, size, bytes)
-        }))
-        // Reads overlap: one GET at a time is bound by round trips, not bandwidth.
-        .buffer_unordered(16);
+        let mut bodies = fetch(w, new);
         while let Some((key, size, bytes)) = bodies.next().await {
             obs.get_requests += 1;
             let bytes = bytes?;
@@ -212,6 +191,71 @@ pub async fn observe(
     }
     obs.durable_bound_us = bound_ns / 1000;
     Ok(obs)
+}
+
+/// Each object's bytes, read 16 at a time (one GET at a time is bound by round trips, not
+/// bandwidth), in the order they arrive.
+fn fetch<'w>(
+    w: &'w Watch<'_>,
+    keys: Vec<(String, i64)>,
+) -> impl futures::Stream<Item = (String, i64, anyhow::Result<bytes::Bytes>)> + 'w {
+    futures::stream::iter(keys.into_iter().map(move |(key, size)| async move {
+        let got = w
+            .client
+            .get_object()
+            .bucket(w.bucket)
+            .key(&key)
+            .send()
+            .await
+            .with_context(|| format!("reading s3://{}/{key}", w.bucket));
+        let bytes = match got {
+            Ok(o) => o
+                .body
+                .collect()
+                .await
+                .map(|b| b.into_bytes())
+                .map_err(|e| anyhow::anyhow!("reading s3://{}/{key}: {e}", w.bucket)),
+            Err(e) => Err(e),
+        };
+        (key, size, bytes)
+    }))
+    .buffer_unordered(16)
+}
+
+/// The merged audit of observed parts (`tickbench merge`): reads the objects they saw again,
+/// records their ticks into `ledger`, and returns what was read (objects, bytes, records, and
+/// the objects that could not be read as problems).
+pub async fn reread(
+    w: &Watch<'_>,
+    keys: Vec<(String, i64)>,
+    ledger: &mut Ledger,
+) -> anyhow::Result<crate::audit::Audit> {
+    let mut found = crate::audit::Audit::default();
+    let mut bodies = fetch(w, keys);
+    while let Some((key, _, bytes)) = bodies.next().await {
+        // An object the observer saw that is gone now (deleted, expired): its ticks are lost
+        // unless another object holds them, which the ledger tells.
+        let bytes = match bytes {
+            Ok(b) => b,
+            Err(e) => {
+                found.problems.push(format!(
+                    "object {key}, seen by the observer, cannot be read now: {e:#}"
+                ));
+                continue;
+            }
+        };
+        found.objects += 1;
+        found.bytes += bytes.len() as u64;
+        match decode::decode(&key, &bytes, &w.mapping, |t| {
+            ledger.record(t, &key);
+        }) {
+            Ok(d) => found.records_read += d.records,
+            Err(e) => found
+                .problems
+                .push(format!("object {key}: {e:#} could not be read as ticks")),
+        }
+    }
+    Ok(found)
 }
 
 /// The requests an observed sink must have made: at least one PUT (or one multipart upload)

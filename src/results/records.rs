@@ -266,6 +266,10 @@ pub struct SinkSummary {
     /// then is in this folder all the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// Set when this part is an external sink watched from outside (`tickbench observe`): how,
+    /// and how far to trust its durable times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<super::summary::Observed>,
 }
 
 /// What a run expected, saved as `expected.json` in its results folder so `tickbench verify`

@@ -196,5 +196,6 @@ pub fn summarize(
         start_at: who.start_at,
         resources,
         failure: None,
+        observed: None,
     }
 }

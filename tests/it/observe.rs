@@ -449,3 +449,164 @@ async fn observe_maps_renamed_and_wrapped_fields() {
         "{summary}"
     );
 }
+
+/// `tickbench observe` as a process of its own, beside two `tickbench produce` workers and an
+/// external sink (`tickbench sink`, a black box here), all agreeing on `--start-at`; `tickbench
+/// merge` of the workers' folders and the observer's is one run: every tick once, its latency
+/// from the observer's histograms. The merged audit reads the observed objects again: one
+/// deleted before the merge is exactly its records lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standalone_observer_merges_with_producer_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = common::start_up(&[
+        "--dir",
+        dir.path().join("up").to_str().unwrap(),
+        "--topic",
+        "obs",
+        "--partitions",
+        "2",
+        "--bucket",
+        "observed",
+    ]);
+    let path = dir.path().join("obs.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"obs\"\nseed = 4\nduration = \"3s\"\nwarmup = \"0s\"\n[symbols]\ncount = 200\n[rate]\nticks_per_second = 2000\n[kafka]\nbrokers = \"{}\"\ntopic = \"obs\"\npartitions = 2\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nmax_age = \"1s\"\n[s3]\nendpoint = \"{}\"\nbucket = \"observed\"\n[observe]\nprefix = \"tickbench/obs\"\npoll_interval = \"100ms\"\n",
+            up.brokers, up.endpoint
+        ),
+    )
+    .unwrap();
+    let results = dir.path().join("results");
+    let (p, r) = (path.to_str().unwrap(), results.to_str().unwrap());
+    let start_at = (chrono::Utc::now() + chrono::Duration::seconds(8)).to_rfc3339();
+    let spawn = |args: &[&str], log: &str| {
+        let log = std::fs::File::create(dir.path().join(log)).unwrap();
+        tb().args(args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    };
+    let mut children = vec![
+        (
+            spawn(
+                &[
+                    "sink",
+                    p,
+                    "--results-dir",
+                    r,
+                    "--group",
+                    "obs-sink",
+                    "--until-idle",
+                    "8s",
+                    "--quiet",
+                ],
+                "sink.log",
+            ),
+            "sink.log",
+        ),
+        (
+            spawn(
+                &[
+                    "observe",
+                    p,
+                    "--results-dir",
+                    r,
+                    "--until-idle",
+                    "6s",
+                    "--start-at",
+                    &start_at,
+                    "--quiet",
+                ],
+                "observe.log",
+            ),
+            "observe.log",
+        ),
+    ];
+    for (w, log) in [("1/2", "p1.log"), ("2/2", "p2.log")] {
+        children.push((
+            spawn(
+                &[
+                    "produce",
+                    p,
+                    "--results-dir",
+                    r,
+                    "--worker",
+                    w,
+                    "--start-at",
+                    &start_at,
+                ],
+                log,
+            ),
+            log,
+        ));
+    }
+    for (c, log) in &mut children {
+        let st = common::exit_of(c).await;
+        assert!(
+            st.success(),
+            "{log}: {}",
+            common::log_of(&dir.path().join(*log))
+        );
+    }
+    let observer = common::folder(&results, "obs-observe-observer-0");
+    let o = common::json(&observer, "summary.json");
+    assert_eq!(o["stopped_by"], "idle", "{o}");
+    assert_eq!(o["counts"]["landed"], 6000, "{o}");
+    assert_eq!(o["observed"]["method"], "list-poll", "{o}");
+    let dirs = vec![
+        common::folder(&results, "obs-produce-1of2"),
+        common::folder(&results, "obs-produce-2of2"),
+        observer.clone(),
+    ];
+    let merge = |out: &str| {
+        let mut c = tb();
+        c.arg("merge")
+            .args(&dirs)
+            .args(["--out"])
+            .arg(dir.path().join(out));
+        c.output().unwrap()
+    };
+    let out = merge("merged");
+    assert!(
+        dir.path().join("merged/summary.json").is_file(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = common::json(&dir.path().join("merged"), "summary.json");
+    assert_eq!(out.status.code(), Some(0), "{m}");
+    let c = &m["counts"];
+    assert_eq!(
+        (
+            c["produced"].as_u64(),
+            c["landed"].as_u64(),
+            c["lost"].as_u64(),
+            c["duplicated"].as_u64()
+        ),
+        (Some(6000), Some(6000), Some(0), Some(0)),
+        "{m}"
+    );
+    assert_eq!(m["stages"]["pipeline_e2e"]["count"], 6000, "{m}");
+    assert!(m["observed"]["get_requests"].as_u64().unwrap() > 0, "{m}");
+
+    // One object gone before the merge: its records, exactly, are lost.
+    let first = lines(&observer, "objects.jsonl").remove(0);
+    let (key, records) = (
+        first["key"].as_str().unwrap(),
+        first["records"].as_u64().unwrap(),
+    );
+    common::use_embedded_s3_keys();
+    let client = common::s3_client_for(&up.endpoint).await;
+    client
+        .delete_object()
+        .bucket("observed")
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let out = merge("merged-again");
+    let m = common::json(&dir.path().join("merged-again"), "summary.json");
+    assert_eq!(out.status.code(), Some(1), "{m}");
+    assert_eq!(m["counts"]["lost"].as_u64(), Some(records), "{m}");
+}

@@ -18,10 +18,10 @@ use crate::io::connect;
 use crate::metrics::{now_ns, Counters, Recorders};
 use crate::model::load::Schedule;
 use crate::model::sim::Share;
-use crate::observe::{self, Until, Watch};
+use crate::observe::{self, Until};
 use crate::outcome::{self, Assembly, Bucket, ProducerPart, SinkPart};
 use crate::produce::LoadOf;
-use crate::results::{files, Host, Observed, Resources, RunDir};
+use crate::results::{files, Host, Resources, RunDir};
 use crate::sink::start::Identity;
 
 pub async fn run(
@@ -45,15 +45,8 @@ pub async fn run(
     let (client, bucket) = (&services.client, &services.bucket);
     let k = &scenario.kafka;
     let tickers = model.universe.tickers();
-    let prefix = o.prefix.trim_matches('/').to_string() + "/";
-    let w = Watch {
-        client,
-        bucket,
-        prefix: &prefix,
-        poll: o.poll_interval,
-        poll_max: o.poll_interval_max,
-        mapping: observe::decode::Mapping::of(o),
-    };
+    let prefix = super::listed_prefix(o);
+    let w = super::watch(o, client, bucket, &prefix);
     // What is there already is not this run's: earlier runs, other loads.
     let known = observe::snapshot(&w)
         .await
@@ -165,25 +158,13 @@ pub async fn run(
         },
     );
     dir.write(files::EXPECTED, &expectations)?;
-    let mut warnings = Vec::new();
     let mut found = Audit {
         objects: obs.objects.len() as u64,
         bytes: obs.objects.iter().map(|l| l.bytes).sum(),
         records_read: obs.objects.iter().map(|l| l.records).sum(),
         ..Default::default()
     };
-    for u in &obs.unreadable {
-        found
-            .problems
-            .push(format!("object {u} could not be read as ticks"));
-    }
-    if !obs.without_ticks.is_empty() {
-        warnings.push(format!(
-            "{} objects under the prefix held no ticks (another writer's files?), e.g. {}",
-            obs.without_ticks.len(),
-            obs.without_ticks[0]
-        ));
-    }
+    let warnings = super::findings(&obs, &mut found.problems);
     let audit = ledger.finish(&expectations.expected(), found);
     rec.write_logs(&dir.histograms(), scenario.warmup)
         .context("writing histograms")?;
@@ -202,24 +183,7 @@ pub async fn run(
         },
         interrupted,
         failure,
-        observed: Some(Observed {
-            method: "list-poll".into(),
-            prefix: prefix.clone(),
-            poll_interval_ms: o.poll_interval.as_secs_f64() * 1e3,
-            durable_bound_ms: obs.durable_bound_us as f64 / 1e3,
-            list_requests: obs.list_requests,
-            listings: obs.listings,
-            incremental_listings: obs.incremental_listings,
-            poll_interval_max_ms: o.poll_interval_max.as_secs_f64() * 1e3,
-            get_requests: obs.get_requests,
-            preexisting_objects: obs.preexisting,
-            unreadable_objects: obs.unreadable.clone(),
-            objects_without_ticks: obs.without_ticks.clone(),
-            objects_by_kind: obs.kinds.clone(),
-            key_layout: observe::layout::infer(obs.objects.iter().map(|l| l.key.as_str())),
-            settled: obs.settled,
-            notes: o.notes.clone(),
-        }),
+        observed: Some(super::observed(o, &prefix, &obs)),
         problems: Vec::new(),
         warnings,
         end_offsets: Some(end_offsets),

@@ -1,0 +1,69 @@
+//! Measuring a sink tickbench did not run, from the objects it writes (`[observe]`): within a
+//! `tickbench run` that produces the load ([`run`]), or as a process of its own beside
+//! `tickbench produce` workers on other hosts, its folder merged with theirs by `tickbench merge`
+//! ([`standalone`]).
+
+pub mod run;
+pub mod standalone;
+
+use aws_sdk_s3::Client;
+
+use crate::config::Observe;
+use crate::observe::{decode::Mapping, Observation, Watch};
+use crate::results::Observed;
+
+/// The watch an `[observe]` section asks for.
+fn watch<'a>(o: &Observe, client: &'a Client, bucket: &'a str, prefix: &'a str) -> Watch<'a> {
+    Watch {
+        client,
+        bucket,
+        prefix,
+        poll: o.poll_interval,
+        poll_max: o.poll_interval_max,
+        mapping: Mapping::of(o),
+    }
+}
+
+/// `prefix` with exactly one trailing slash: what is listed.
+fn listed_prefix(o: &Observe) -> String {
+    o.prefix.trim_matches('/').to_string() + "/"
+}
+
+/// How the sink was watched, for the summary.
+pub fn observed(o: &Observe, prefix: &str, obs: &Observation) -> Observed {
+    Observed {
+        method: "list-poll".into(),
+        prefix: prefix.to_string(),
+        poll_interval_ms: o.poll_interval.as_secs_f64() * 1e3,
+        poll_interval_max_ms: o.poll_interval_max.as_secs_f64() * 1e3,
+        durable_bound_ms: obs.durable_bound_us as f64 / 1e3,
+        list_requests: obs.list_requests,
+        listings: obs.listings,
+        incremental_listings: obs.incremental_listings,
+        get_requests: obs.get_requests,
+        preexisting_objects: obs.preexisting,
+        unreadable_objects: obs.unreadable.clone(),
+        objects_without_ticks: obs.without_ticks.clone(),
+        objects_by_kind: obs.kinds.clone(),
+        key_layout: crate::observe::layout::infer(obs.objects.iter().map(|l| l.key.as_str())),
+        settled: obs.settled,
+        notes: o.notes.clone(),
+    }
+}
+
+/// What the watch found wrong: unreadable objects are problems (added to `problems`), objects
+/// without ticks a warning (returned).
+fn findings(obs: &Observation, problems: &mut Vec<String>) -> Vec<String> {
+    for u in &obs.unreadable {
+        problems.push(format!("object {u} could not be read as ticks"));
+    }
+    let mut warnings = Vec::new();
+    if !obs.without_ticks.is_empty() {
+        warnings.push(format!(
+            "{} objects under the prefix held no ticks (another writer's files?), e.g. {}",
+            obs.without_ticks.len(),
+            obs.without_ticks[0]
+        ));
+    }
+    warnings
+}
