@@ -164,6 +164,7 @@ impl RunReport {
             "size p50",
             "size p99",
             "size max",
+            "under 128 MiB",
             "closed by",
         ]);
         let reasons: Vec<String> = o
@@ -179,6 +180,7 @@ impl RunReport {
             size(o.size_p50_bytes),
             size(o.size_p99_bytes),
             size(o.size_max_bytes),
+            o.small.to_string(),
             reasons.join(", "),
         ]);
         t
@@ -250,6 +252,54 @@ impl RunReport {
         )
     }
 
+    /// How an external sink was watched (`[observe]`), and the notes on its settings.
+    fn observed(&self) -> Option<(Table, &str)> {
+        let o = self.summary.observed.as_ref()?;
+        let mut t = Table::new(["observed sink", ""]);
+        let kinds: Vec<String> = o
+            .objects_by_kind
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        for (what, value) in [
+            ("method", format!("{} of {}", o.method, o.prefix)),
+            (
+                "poll interval",
+                format!(
+                    "{:.0} to {:.0} ms",
+                    o.poll_interval_ms, o.poll_interval_max_ms
+                ),
+            ),
+            (
+                "durable times late by at most",
+                format!("{:.0} ms (measured)", o.durable_bound_ms),
+            ),
+            (
+                "listings",
+                format!(
+                    "{} ({} after older time directories), {} LIST requests",
+                    o.listings, o.incremental_listings, o.list_requests
+                ),
+            ),
+            ("objects read", format!("{} GET requests", o.get_requests)),
+            ("objects by kind", kinds.join(", ")),
+            ("key layout", o.key_layout.clone()),
+            ("there before", o.preexisting_objects.to_string()),
+            (
+                "unreadable / without ticks",
+                format!(
+                    "{} / {}",
+                    o.unreadable_objects.len(),
+                    o.objects_without_ticks.len()
+                ),
+            ),
+            ("all found in time", o.settled.to_string()),
+        ] {
+            t.row([what.to_string(), value]);
+        }
+        Some((t, o.notes.as_str()))
+    }
+
     /// For a merged run, the processes it was made of, with their hosts and clocks.
     fn hosts(&self) -> Option<Table> {
         let m = self.manifest.as_ref()?;
@@ -300,6 +350,13 @@ impl RunReport {
         out.push_str(&self.objects().markdown());
         out.push_str("\n## S3 requests\n\n");
         out.push_str(&self.requests().markdown());
+        if let Some((t, notes)) = self.observed() {
+            out.push_str("\n## Observed sink\n\n");
+            if !notes.is_empty() {
+                let _ = writeln!(out, "Its settings: {notes}\n");
+            }
+            out.push_str(&t.markdown());
+        }
         let (t, step) = self.over_time();
         if !t.rows.is_empty() {
             let _ = writeln!(
@@ -467,6 +524,13 @@ impl RunReport {
         out.push_str(&self.objects().html());
         out.push_str("<h2>S3 requests</h2>");
         out.push_str(&self.requests().html());
+        if let Some((t, notes)) = self.observed() {
+            out.push_str("<h2>Observed sink</h2>");
+            if !notes.is_empty() {
+                let _ = write!(out, "<p>Its settings: {}</p>", esc(notes));
+            }
+            out.push_str(&t.html());
+        }
         if let Some(t) = self.hosts() {
             out.push_str("<h2>Hosts (merged run)</h2>");
             out.push_str(&t.html());

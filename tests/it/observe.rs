@@ -145,6 +145,12 @@ async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
     let bound_ms = observed["durable_bound_ms"].as_f64().unwrap();
     assert!((100.0..5000.0).contains(&bound_ms), "{observed}");
 
+    // The report says how the sink was watched, with the notes on its settings.
+    let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Observed sink") && md.contains("Its settings: tickbench sink, max_age 1s"),
+        "{md}"
+    );
     // The same objects, key for key and record for record, as the sink says it wrote...
     let sink_summary = common::json(&sink_dir, "summary.json");
     assert_eq!(sink_summary["counts"]["landed"], 6000, "{sink_summary}");
