@@ -184,7 +184,7 @@ fn read_back(c: &mut Criterion) {
                         found: total,
                         deadline_ns: now_ns() + 60_000_000_000,
                     }));
-                    let obs = observe(&w, HashSet::new(), &mut ledger, &rec, &counters, rx)
+                    let obs = observe(&w, HashSet::new(), &mut ledger, &rec, &counters, rx, None)
                         .await
                         .unwrap();
                     assert!(obs.settled && obs.objects.len() as u64 == OBJECTS);

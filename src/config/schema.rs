@@ -116,6 +116,11 @@ pub struct Observe {
     /// After the load ends, how long to wait for the last acknowledged ticks to appear.
     #[serde(with = "humantime_serde", default = "default_settle")]
     pub settle: Duration,
+    /// An SQS queue the bucket's S3 Event Notifications (`s3:ObjectCreated:*`) go to: durable
+    /// times are then each object's `eventTime`, S3's own, instead of a listing's. The queue
+    /// should be this run's alone: messages are deleted once read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqs_queue_url: Option<String>,
     /// Free-form notes on the external sink's own settings, kept with the results.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 pub mod decode;
+pub mod events;
 pub mod layout;
 pub mod listing;
 
@@ -60,6 +61,9 @@ pub struct Observation {
     /// Listings that started after the older time directories (StartAfter).
     pub incremental_listings: u64,
     pub get_requests: u64,
+    /// With S3 event notifications: SQS requests, and messages that held no event of ours.
+    pub sqs_requests: u64,
+    pub events_skipped: u64,
     /// The slowest listing, microseconds.
     pub list_latency_max_us: u64,
     /// The bound on each durable time's lateness, measured: the longest span from the start of
@@ -86,66 +90,36 @@ pub async fn observe(
     rec: &Recorders,
     counters: &Counters,
     until: watch::Receiver<Option<Until>>,
+    queue: Option<events::Queue>,
 ) -> anyhow::Result<Observation> {
     let mut obs = Observation {
         preexisting: known.len() as u64,
         ..Default::default()
     };
-    let mut lister = listing::Lister::new(w.prefix, w.poll, w.poll_max);
-    for k in &known {
-        lister.known(k);
-    }
-    // An object that became durable just after one listing began is first shown by the end of
-    // the next: the longest such span is the bound on every durable time's lateness. One found
-    // by a full listing in a directory incremental listings skip is bound by the span since the
-    // full listing before.
-    let mut prev_start = now_ns();
-    let mut prev_full_start = prev_start;
-    let mut bound_ns = 0u64;
-    let mut next = tokio::time::Instant::now();
+    let mut source = match queue {
+        Some(q) => Source::Events(q),
+        None => Source::Listing(Listing::new(w, &known)),
+    };
     loop {
-        tokio::time::sleep_until(next).await;
-        let start_after = lister.next_start_after();
-        let t0 = now_ns();
-        let started = tokio::time::Instant::now();
-        let (listed, pages) =
-            listing::list(w.client, w.bucket, w.prefix, start_after.as_deref()).await?;
-        let seen_ns = now_ns();
-        obs.list_requests += pages;
-        obs.listings += 1;
-        obs.incremental_listings += start_after.is_some() as u64;
-        obs.list_latency_max_us = obs.list_latency_max_us.max((seen_ns - t0) / 1000);
-        bound_ns = bound_ns.max(seen_ns - prev_start);
-        prev_start = t0;
-        let new: Vec<(String, i64)> = listed
-            .into_iter()
-            .filter(|(k, _)| known.insert(k.clone()))
-            .collect();
-        if start_after.is_none() {
-            let window = lister.window();
-            if new
-                .iter()
-                .any(|(k, _)| window.as_deref() >= Some(k.as_str()))
-            {
-                bound_ns = bound_ns.max(seen_ns - prev_full_start);
-            }
-            prev_full_start = t0;
-        }
-        for (k, _) in &new {
-            lister.learn(k);
-        }
-        next = started + lister.found(new.len(), seen_ns);
+        let new = source.next(w, &mut known, &mut obs).await?;
         let mut bodies = fetch(w, new);
-        while let Some((key, size, bytes)) = bodies.next().await {
+        while let Some((key, size, durable_ns, bytes)) = bodies.next().await {
             obs.get_requests += 1;
-            let bytes = bytes?;
+            // Gone between its listing (or event) and its read: said, not fatal.
+            let bytes = match bytes {
+                Ok(b) => b,
+                Err(e) => {
+                    obs.unreadable.push(format!("{key}: {e:#}"));
+                    continue;
+                }
+            };
             let mut first = 0u64;
             let mut each = |t: Option<crate::model::tick::Tick>| {
                 let ts = t.as_ref().map(|t| t.ts_ns);
                 if ledger.record(t, &key) == Seen::First {
                     first += 1;
                     if let Some(ts) = ts {
-                        rec.tick_latency(Stage::PipelineE2e, ts, seen_ns);
+                        rec.tick_latency(Stage::PipelineE2e, ts, durable_ns);
                     }
                 }
             };
@@ -166,7 +140,7 @@ pub async fn observe(
                         bytes: size.max(0) as u64,
                         parts: 0,
                         close_reason: CloseReason::Observed,
-                        durable_ns: seen_ns,
+                        durable_ns,
                     });
                     counters
                         .landed
@@ -174,7 +148,7 @@ pub async fn observe(
                     counters
                         .objects
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    rec.event(Stage::ObjectSize, size.max(0) as u64, seen_ns);
+                    rec.event(Stage::ObjectSize, size.max(0) as u64, durable_ns);
                 }
                 Err(e) => obs.unreadable.push(format!("{key}: {e:#}")),
             }
@@ -189,36 +163,137 @@ pub async fn observe(
             }
         }
     }
-    obs.durable_bound_us = bound_ns / 1000;
+    match source {
+        Source::Listing(l) => obs.durable_bound_us = l.bound_ns / 1000,
+        Source::Events(q) => {
+            // eventTime is to the millisecond, on S3's clock.
+            obs.durable_bound_us = 1000;
+            obs.sqs_requests = q.requests;
+            obs.events_skipped = q.skipped;
+        }
+    }
     Ok(obs)
+}
+
+/// Where new objects come from, each with the time it became durable.
+enum Source {
+    Listing(Listing),
+    Events(events::Queue),
+}
+
+/// The listing's state: where the next one starts, when, and the bound measured so far.
+struct Listing {
+    lister: listing::Lister,
+    prev_start: u64,
+    prev_full_start: u64,
+    bound_ns: u64,
+    next: tokio::time::Instant,
+}
+
+impl Listing {
+    fn new(w: &Watch<'_>, known: &HashSet<String>) -> Listing {
+        let mut lister = listing::Lister::new(w.prefix, w.poll, w.poll_max);
+        for k in known {
+            lister.known(k);
+        }
+        let now = now_ns();
+        Listing {
+            lister,
+            prev_start: now,
+            prev_full_start: now,
+            bound_ns: 0,
+            next: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Source {
+    /// The objects not seen before, as (key, size, durable time).
+    async fn next(
+        &mut self,
+        w: &Watch<'_>,
+        known: &mut HashSet<String>,
+        obs: &mut Observation,
+    ) -> anyhow::Result<Vec<(String, i64, u64)>> {
+        match self {
+            Source::Events(q) => Ok(q
+                .receive(1)
+                .await?
+                .into_iter()
+                .filter(|c| known.insert(c.key.clone()))
+                .map(|c| (c.key, c.size, c.event_ns))
+                .collect()),
+            Source::Listing(l) => {
+                tokio::time::sleep_until(l.next).await;
+                let start_after = l.lister.next_start_after();
+                let t0 = now_ns();
+                let started = tokio::time::Instant::now();
+                let (listed, pages) =
+                    listing::list(w.client, w.bucket, w.prefix, start_after.as_deref()).await?;
+                let seen_ns = now_ns();
+                obs.list_requests += pages;
+                obs.listings += 1;
+                obs.incremental_listings += start_after.is_some() as u64;
+                obs.list_latency_max_us = obs.list_latency_max_us.max((seen_ns - t0) / 1000);
+                // An object that became durable just after one listing began is first shown by
+                // the end of the next: the longest such span bounds every durable time's
+                // lateness. One found by a full listing in a directory incremental listings
+                // skip is bound by the span since the full listing before.
+                l.bound_ns = l.bound_ns.max(seen_ns - l.prev_start);
+                l.prev_start = t0;
+                let new: Vec<(String, i64)> = listed
+                    .into_iter()
+                    .filter(|(k, _)| known.insert(k.clone()))
+                    .collect();
+                if start_after.is_none() {
+                    let window = l.lister.window();
+                    if new
+                        .iter()
+                        .any(|(k, _)| window.as_deref() >= Some(k.as_str()))
+                    {
+                        l.bound_ns = l.bound_ns.max(seen_ns - l.prev_full_start);
+                    }
+                    l.prev_full_start = t0;
+                }
+                for (k, _) in &new {
+                    l.lister.learn(k);
+                }
+                l.next = started + l.lister.found(new.len(), seen_ns);
+                Ok(new.into_iter().map(|(k, n)| (k, n, seen_ns)).collect())
+            }
+        }
+    }
 }
 
 /// Each object's bytes, read 16 at a time (one GET at a time is bound by round trips, not
 /// bandwidth), in the order they arrive.
 fn fetch<'w>(
     w: &'w Watch<'_>,
-    keys: Vec<(String, i64)>,
-) -> impl futures::Stream<Item = (String, i64, anyhow::Result<bytes::Bytes>)> + 'w {
-    futures::stream::iter(keys.into_iter().map(move |(key, size)| async move {
-        let got = w
-            .client
-            .get_object()
-            .bucket(w.bucket)
-            .key(&key)
-            .send()
-            .await
-            .with_context(|| format!("reading s3://{}/{key}", w.bucket));
-        let bytes = match got {
-            Ok(o) => o
-                .body
-                .collect()
-                .await
-                .map(|b| b.into_bytes())
-                .map_err(|e| anyhow::anyhow!("reading s3://{}/{key}: {e}", w.bucket)),
-            Err(e) => Err(e),
-        };
-        (key, size, bytes)
-    }))
+    keys: Vec<(String, i64, u64)>,
+) -> impl futures::Stream<Item = (String, i64, u64, anyhow::Result<bytes::Bytes>)> + 'w {
+    futures::stream::iter(
+        keys.into_iter()
+            .map(move |(key, size, durable)| async move {
+                let got = w
+                    .client
+                    .get_object()
+                    .bucket(w.bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .with_context(|| format!("reading s3://{}/{key}", w.bucket));
+                let bytes = match got {
+                    Ok(o) => o
+                        .body
+                        .collect()
+                        .await
+                        .map(|b| b.into_bytes())
+                        .map_err(|e| anyhow::anyhow!("reading s3://{}/{key}: {e}", w.bucket)),
+                    Err(e) => Err(e),
+                };
+                (key, size, durable, bytes)
+            }),
+    )
     .buffer_unordered(16)
 }
 
@@ -231,8 +306,8 @@ pub async fn reread(
     ledger: &mut Ledger,
 ) -> anyhow::Result<crate::audit::Audit> {
     let mut found = crate::audit::Audit::default();
-    let mut bodies = fetch(w, keys);
-    while let Some((key, _, bytes)) = bodies.next().await {
+    let mut bodies = fetch(w, keys.into_iter().map(|(k, n)| (k, n, 0)).collect());
+    while let Some((key, _, _, bytes)) = bodies.next().await {
         // An object the observer saw that is gone now (deleted, expired): its ticks are lost
         // unless another object holds them, which the ledger tells.
         let bytes = match bytes {

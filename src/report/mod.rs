@@ -88,14 +88,20 @@ impl Summary {
             );
         }
         if let Some(o) = &self.observed {
+            let how = if o.method == "s3-events" {
+                format!(
+                    "S3 event notifications for {} ({} SQS requests); durable times are S3's eventTime, to the millisecond on S3's clock",
+                    o.prefix, o.sqs_requests
+                )
+            } else {
+                format!(
+                    "{} of {} every {:.0} ms; durable times late by at most {:.0} ms; {} LIST requests",
+                    o.method, o.prefix, o.poll_interval_ms, o.durable_bound_ms, o.list_requests
+                )
+            };
             let _ = writeln!(
                 s,
-                "observed sink: {} of {} every {:.0} ms; durable times late by at most {:.0} ms; {} LIST and {} GET requests; {} objects there before the run; objects {}; keys {}{}",
-                o.method,
-                o.prefix,
-                o.poll_interval_ms,
-                o.durable_bound_ms,
-                o.list_requests,
+                "observed sink: {how}; {} GET requests; {} objects there before the run; objects {}; keys {}{}",
                 o.get_requests,
                 o.preexisting_objects,
                 kinds(&o.objects_by_kind),

@@ -52,7 +52,8 @@ pub struct Summary {
 /// How an external sink was watched (`[observe]`), and how far to trust its durable times.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Observed {
-    /// How durable times were taken: `list-poll` (the first ListObjectsV2 that shows an object).
+    /// How durable times were taken: `list-poll` (the first ListObjectsV2 that shows an object)
+    /// or `s3-events` (each object's eventTime, from S3 Event Notifications through SQS).
     pub method: String,
     /// The prefix watched, in the run's bucket.
     pub prefix: String,
@@ -72,6 +73,9 @@ pub struct Observed {
     #[serde(default)]
     pub incremental_listings: u64,
     pub get_requests: u64,
+    /// ReceiveMessage and DeleteMessageBatch requests (`s3-events`).
+    #[serde(default)]
+    pub sqs_requests: u64,
     /// Objects under the prefix before the run: not this run's, not read.
     pub preexisting_objects: u64,
     /// Objects that appeared but could not be read as ticks, with why.

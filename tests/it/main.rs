@@ -16,6 +16,7 @@ mod memory;
 mod msk_iam;
 mod multipart;
 mod observe;
+mod observe_events;
 mod pipeline;
 mod query;
 mod rebalance;

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use crate::common;
 use tickbench::io::embedded::{S3_ACCESS_KEY, S3_SECRET_KEY};
 
-fn tb() -> Command {
+pub fn tb() -> Command {
     with_embedded_keys(Command::new(env!("CARGO_BIN_EXE_tickbench")))
 }
 
@@ -22,7 +22,7 @@ fn with_embedded_keys(mut c: Command) -> Command {
     c
 }
 
-fn lines(dir: &Path, name: &str) -> Vec<serde_json::Value> {
+pub fn lines(dir: &Path, name: &str) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join(name))
         .unwrap()
         .lines()

@@ -24,6 +24,26 @@ fn watch<'a>(o: &Observe, client: &'a Client, bucket: &'a str, prefix: &'a str) 
     }
 }
 
+/// The queue of the bucket's event notifications, when `[observe]` names one.
+async fn queue(
+    o: &Observe,
+    s3: &crate::config::S3,
+    bucket: &str,
+    prefix: &str,
+) -> Option<crate::observe::events::Queue> {
+    let url = o.sqs_queue_url.as_deref()?;
+    Some(
+        crate::observe::events::Queue::connect(
+            url,
+            s3.region.as_deref(),
+            s3.profile.as_deref(),
+            bucket,
+            prefix,
+        )
+        .await,
+    )
+}
+
 /// `prefix` with exactly one trailing slash: what is listed.
 fn listed_prefix(o: &Observe) -> String {
     o.prefix.trim_matches('/').to_string() + "/"
@@ -32,7 +52,12 @@ fn listed_prefix(o: &Observe) -> String {
 /// How the sink was watched, for the summary.
 pub fn observed(o: &Observe, prefix: &str, obs: &Observation) -> Observed {
     Observed {
-        method: "list-poll".into(),
+        method: if o.sqs_queue_url.is_some() {
+            "s3-events"
+        } else {
+            "list-poll"
+        }
+        .into(),
         prefix: prefix.to_string(),
         poll_interval_ms: o.poll_interval.as_secs_f64() * 1e3,
         poll_interval_max_ms: o.poll_interval_max.as_secs_f64() * 1e3,
@@ -41,6 +66,7 @@ pub fn observed(o: &Observe, prefix: &str, obs: &Observation) -> Observed {
         listings: obs.listings,
         incremental_listings: obs.incremental_listings,
         get_requests: obs.get_requests,
+        sqs_requests: obs.sqs_requests,
         preexisting_objects: obs.preexisting,
         unreadable_objects: obs.unreadable.clone(),
         objects_without_ticks: obs.without_ticks.clone(),

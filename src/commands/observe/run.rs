@@ -93,7 +93,8 @@ pub async fn run(
         }));
         anyhow::Ok((report, interrupted))
     };
-    let watching = observe::observe(&w, known, &mut ledger, &rec, &counters, until_rx);
+    let queue = super::queue(o, &scenario.s3, bucket, &prefix).await;
+    let watching = observe::observe(&w, known, &mut ledger, &rec, &counters, until_rx, queue);
     let (loaded, watched) = tokio::join!(load, watching);
     let (report, interrupted) = loaded?;
     drop(progress);

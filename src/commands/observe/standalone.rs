@@ -124,7 +124,8 @@ pub async fn observe(
         })
     };
     let progress = opts.reporter.live_sink(counters.clone(), start_ns);
-    let watched = observe::observe(&w, known, &mut ledger, &rec, &counters, until_rx).await;
+    let queue = super::queue(o, &scenario.s3, &bucket, &prefix).await;
+    let watched = observe::observe(&w, known, &mut ledger, &rec, &counters, until_rx, queue).await;
     drop(progress);
     let (obs, failure) = match watched {
         Ok(obs) => (obs, None),

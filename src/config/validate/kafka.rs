@@ -157,6 +157,14 @@ pub(super) fn check_observe(s: &Scenario) -> Result<(), Violation> {
         "true",
         "false or left out: the external sink reads kafka.topic itself",
     )?;
+    if let Some(q) = &o.sqs_queue_url {
+        check(
+            q.starts_with("https://") || q.starts_with("http://"),
+            "observe.sqs_queue_url",
+            format!("{q:?}"),
+            "the queue's URL, such as \"https://sqs.eu-west-1.amazonaws.com/123456789012/tickbench-events\"",
+        )?;
+    }
     let path_ok = |p: &str| p.split('.').all(|seg| !seg.trim().is_empty());
     check(
         o.record.is_empty() || path_ok(&o.record),
