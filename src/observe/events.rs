@@ -157,18 +157,15 @@ struct S3Object {
 /// The created objects in one message body (an S3 notification, or one wrapped by SNS as
 /// `{"Message": "..."}`); nothing for anything else.
 pub fn parse(body: &str) -> Vec<Created> {
-    let n: Notification = match serde_json::from_str(body) {
-        Ok(n) => n,
-        Err(_) => {
-            // SNS fan-out wraps the notification as a string in `Message`.
-            let Some(inner) = serde_json::from_str::<serde_json::Value>(body)
-                .ok()
-                .and_then(|v| v.get("Message")?.as_str().map(String::from))
-            else {
-                return Vec::new();
-            };
-            return parse(&inner);
-        }
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    // SNS fan-out wraps the notification as a string in `Message`.
+    if let Some(inner) = v.get("Message").and_then(|m| m.as_str()) {
+        return parse(inner);
+    }
+    let Ok(n) = serde_json::from_value::<Notification>(v) else {
+        return Vec::new();
     };
     n.records
         .into_iter()
