@@ -22,6 +22,45 @@ fn with_embedded_keys(mut c: Command) -> Command {
     c
 }
 
+/// `tickbench up` under `dir/up`: the mock cluster with topic `obs` (2 partitions) and an S3
+/// server with `bucket`.
+pub fn up_with_obs(dir: &Path, bucket: &str) -> common::Up {
+    common::start_up(&[
+        "--dir",
+        dir.join("up").to_str().unwrap(),
+        "--topic",
+        "obs",
+        "--partitions",
+        "2",
+        "--bucket",
+        bucket,
+    ])
+}
+
+/// `tickbench sink` as the external sink: a process of its own, in `group`, output to `log`.
+pub fn spawn_tickbench_sink(
+    scenario: &Path,
+    group: &str,
+    results: &Path,
+    until_idle: &str,
+    log: &Path,
+) -> std::process::Child {
+    let log = std::fs::File::create(log).unwrap();
+    tb().args([
+        "sink",
+        scenario.to_str().unwrap(),
+        "--quiet",
+        "--until-idle",
+        until_idle,
+    ])
+    .args(["--group", group, "--results-dir"])
+    .arg(results)
+    .stdout(log.try_clone().unwrap())
+    .stderr(log)
+    .spawn()
+    .unwrap()
+}
+
 pub fn lines(dir: &Path, name: &str) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join(name))
         .unwrap()
@@ -33,17 +72,7 @@ pub fn lines(dir: &Path, name: &str) -> Vec<serde_json::Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("up");
-    let up = common::start_up(&[
-        "--dir",
-        data.to_str().unwrap(),
-        "--topic",
-        "obs",
-        "--partitions",
-        "2",
-        "--bucket",
-        "observed",
-    ]);
+    let up = up_with_obs(dir.path(), "observed");
     let path = dir.path().join("obs.toml");
     std::fs::write(
         &path,
@@ -74,21 +103,13 @@ async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
     });
     // The sink under test: another process, in a group of its own, from the topic's start.
     let sinks = dir.path().join("sinks");
-    let log = std::fs::File::create(dir.path().join("sink.log")).unwrap();
-    let mut sink = tb()
-        .args([
-            "sink",
-            path.to_str().unwrap(),
-            "--quiet",
-            "--until-idle",
-            "15s",
-        ])
-        .args(["--group", "obs-sink", "--results-dir"])
-        .arg(&sinks)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut sink = spawn_tickbench_sink(
+        &path,
+        "obs-sink",
+        &sinks,
+        "15s",
+        &dir.path().join("sink.log"),
+    );
     let runs = dir.path().join("runs");
     let mut run = tb();
     run.args(["run", path.to_str().unwrap(), "--quiet", "--results-dir"])
@@ -201,16 +222,7 @@ async fn observe_a_python_sink(
     settle: &str,
     observe_extra: &str,
 ) -> (Option<i32>, std::path::PathBuf, String) {
-    let up = common::start_up(&[
-        "--dir",
-        dir.join("up").to_str().unwrap(),
-        "--topic",
-        "obs",
-        "--partitions",
-        "2",
-        "--bucket",
-        "naive",
-    ]);
+    let up = up_with_obs(dir, "naive");
     let path = dir.join("naive.toml");
     std::fs::write(
         &path,
@@ -464,16 +476,7 @@ async fn observe_maps_renamed_and_wrapped_fields() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standalone_observer_merges_with_producer_workers() {
     let dir = tempfile::tempdir().unwrap();
-    let up = common::start_up(&[
-        "--dir",
-        dir.path().join("up").to_str().unwrap(),
-        "--topic",
-        "obs",
-        "--partitions",
-        "2",
-        "--bucket",
-        "observed",
-    ]);
+    let up = up_with_obs(dir.path(), "observed");
     let path = dir.path().join("obs.toml");
     std::fs::write(
         &path,

@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 
 use crate::common;
-use crate::observe::{lines, tb};
+use crate::observe::{lines, spawn_tickbench_sink, tb, up_with_obs};
 
 /// moto's server on a free port; killed on drop.
 struct Moto {
@@ -101,16 +101,7 @@ async fn durable_times_from_s3_event_notifications_through_sqs() {
         .await
         .unwrap();
 
-    let up = common::start_up(&[
-        "--dir",
-        dir.path().join("up").to_str().unwrap(),
-        "--topic",
-        "obs",
-        "--partitions",
-        "2",
-        "--bucket",
-        "unused",
-    ]);
+    let up = up_with_obs(dir.path(), "unused");
     let path = dir.path().join("events.toml");
     std::fs::write(
         &path,
@@ -120,22 +111,14 @@ async fn durable_times_from_s3_event_notifications_through_sqs() {
         ),
     )
     .unwrap();
-    let log = std::fs::File::create(dir.path().join("sink.log")).unwrap();
     let sinks = dir.path().join("sinks");
-    let mut sink = tb()
-        .args([
-            "sink",
-            path.to_str().unwrap(),
-            "--quiet",
-            "--until-idle",
-            "10s",
-        ])
-        .args(["--group", "events-sink", "--results-dir"])
-        .arg(&sinks)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut sink = spawn_tickbench_sink(
+        &path,
+        "events-sink",
+        &sinks,
+        "10s",
+        &dir.path().join("sink.log"),
+    );
     let runs = dir.path().join("runs");
     let mut run = tb();
     run.args(["run", path.to_str().unwrap(), "--quiet", "--results-dir"])
