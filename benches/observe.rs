@@ -1,5 +1,6 @@
 //! Observe mode's read-back: how many objects and ticks a second it takes in from another sink's
-//! prefix. `decode`: one object's records into ticks, per kind of object (CPU only). `read_back`:
+//! prefix. `decode`: one object's records into ticks, per kind of object (CPU only), beside the
+//! audit's own decoder on the same JSON lines as the reference. `read_back`:
 //! the whole watch against the embedded S3 server over HTTP (LIST, 16 concurrent GETs, decoding,
 //! the ledger) of 200 objects of 1,000 ticks; criterion's elements are ticks, so objects a
 //! second are a thousandth of the figure.
@@ -113,6 +114,23 @@ fn decoding(c: &mut Criterion) {
         let mut n = 0;
         decode("k", &bytes, &map, |t| n += t.is_some() as u64).unwrap();
         assert_eq!(n, PER_OBJECT, "{kind}");
+        if kind == "json-lines" {
+            // The reference: the audit's own decoder, which knows the format from the name.
+            g.bench_with_input(
+                BenchmarkId::from_parameter("audit-decoder/json-lines"),
+                &bytes,
+                |b, bytes| {
+                    b.iter(|| {
+                        let mut n = 0u64;
+                        tickbench::model::format::decode_object("k.jsonl", bytes, |t| {
+                            n += t.is_some() as u64
+                        })
+                        .unwrap();
+                        n
+                    })
+                },
+            );
+        }
         g.bench_with_input(BenchmarkId::from_parameter(kind), &bytes, |b, bytes| {
             b.iter(|| {
                 let mut n = 0u64;

@@ -619,3 +619,67 @@ async fn a_standalone_observer_merges_with_producer_workers() {
     assert_eq!(out.status.code(), Some(1), "{m}");
     assert_eq!(m["counts"]["lost"].as_u64(), Some(records), "{m}");
 }
+
+/// A sweep of the producer side against one external sink: each run watches only what appeared
+/// during it (the earlier runs' objects are there before it), and the comparison has a row a
+/// run with that run's ticks, every one found once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_of_the_load_against_an_observed_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = up_with_obs(dir.path(), "observed");
+    let path = dir.path().join("obs.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"obs\"\nseed = 6\nduration = \"2s\"\nwarmup = \"0s\"\n[symbols]\ncount = 100\n[rate]\nticks_per_second = 500\n[kafka]\nbrokers = \"{}\"\ntopic = \"obs\"\npartitions = 2\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nmax_age = \"500ms\"\n[s3]\nendpoint = \"{}\"\nbucket = \"observed\"\n[observe]\nprefix = \"tickbench/obs\"\npoll_interval = \"100ms\"\nsettle = \"30s\"\n[sweep]\n\"rate.ticks_per_second\" = [500, 1000]\n",
+            up.brokers, up.endpoint
+        ),
+    )
+    .unwrap();
+    let sinks = dir.path().join("sinks");
+    let mut sink = spawn_tickbench_sink(
+        &path,
+        "obs-sink",
+        &sinks,
+        "15s",
+        &dir.path().join("sink.log"),
+    );
+    let runs = dir.path().join("runs");
+    let mut run = tb();
+    run.args(["run", path.to_str().unwrap(), "--quiet", "--results-dir"])
+        .arg(&runs);
+    let out = tokio::task::spawn_blocking(move || run.output().unwrap())
+        .await
+        .unwrap();
+    let st = common::exit_of(&mut sink).await;
+    assert!(
+        st.success(),
+        "{}",
+        common::log_of(&dir.path().join("sink.log"))
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sweep = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("comparison.json").is_file())
+        .expect("a sweep folder");
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(sweep.join("comparison.json")).unwrap())
+            .unwrap();
+    let landed: Vec<(bool, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["passed"].as_bool().unwrap(),
+                r["landed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(landed, vec![(true, 1000), (true, 2000)], "{rows:?}");
+}
