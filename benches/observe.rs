@@ -191,6 +191,7 @@ fn read_back(c: &mut Criterion) {
                         poll: Duration::from_millis(10),
                         poll_max: Duration::from_millis(10),
                         mapping: Mapping::default(),
+                        pattern: None,
                     };
                     let mut ledger = Ledger::new(
                         tickers.iter().map(String::as_str),

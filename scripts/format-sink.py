@@ -124,6 +124,8 @@ def main():
     p.add_argument("--gzip", action="store_true")
     p.add_argument("--rename", default="", help="field=name,... : write tick fields under other names")
     p.add_argument("--wrap", default="", help="nest each record under this key")
+    p.add_argument("--marker", action="store_true",
+                   help="after each object, an empty <key>.done marker beside it (as Secor and Hadoop jobs write)")
     p.add_argument("--batch", type=int, default=200, help="records per object at most")
     p.add_argument("--flush", type=float, default=0.5, help="seconds a batch stays open at most")
     p.add_argument("--idle-exit", type=float, default=10.0,
@@ -158,6 +160,8 @@ def main():
             body, key = gzip.compress(body), key + ".gz"
         s3.put_object(Bucket=a.bucket, Key=key, Body=body)
         objects += 1
+        if a.marker:
+            s3.put_object(Bucket=a.bucket, Key=key + ".done", Body=b"")
         # Durable first, then the offsets: nothing is lost on a crash.
         ends = {}
         for m in msgs:

@@ -116,6 +116,7 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
                 poll: o.poll_interval,
                 poll_max: o.poll_interval_max,
                 mapping: crate::observe::decode::Mapping::of(o),
+                pattern: None,
             };
             let mut keys: Vec<(String, i64)> = expectations
                 .landed

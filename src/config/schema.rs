@@ -116,6 +116,11 @@ pub struct Observe {
     /// After the load ends, how long to wait for the last acknowledged ticks to appear.
     #[serde(with = "humantime_serde", default = "default_settle")]
     pub settle: Duration,
+    /// A regular expression a key must match to be the sink's (searched in the key after the
+    /// prefix): `"\\.json\\.gz$"` for a sink that also writes manifests or markers beside its
+    /// objects. Keys that do not match are counted and never read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_pattern: Option<String>,
     /// An SQS queue the bucket's S3 Event Notifications (`s3:ObjectCreated:*`) go to: durable
     /// times are then each object's `eventTime`, S3's own, instead of a listing's. The queue
     /// should be this run's alone: messages are deleted once read.

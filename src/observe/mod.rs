@@ -33,6 +33,8 @@ pub struct Watch<'a> {
     pub poll: Duration,
     pub poll_max: Duration,
     pub mapping: decode::Mapping,
+    /// Only keys matching this (after the prefix) are the sink's.
+    pub pattern: Option<regex::Regex>,
 }
 
 /// When to stop: once `found` distinct ticks of the run were seen, or at `deadline_ns`.
@@ -64,6 +66,8 @@ pub struct Observation {
     /// With S3 event notifications: SQS requests, and messages that held no event of ours.
     pub sqs_requests: u64,
     pub events_skipped: u64,
+    /// Keys under the prefix that `observe.key_pattern` left out, never read.
+    pub keys_left_out: u64,
     /// The slowest listing, microseconds.
     pub list_latency_max_us: u64,
     /// The bound on each durable time's lateness, measured: the longest span from the start of
@@ -101,7 +105,12 @@ pub async fn observe(
         None => Source::Listing(Listing::new(w, &known)),
     };
     loop {
-        let new = source.next(w, &mut known, &mut obs).await?;
+        let mut new = source.next(w, &mut known, &mut obs).await?;
+        if let Some(p) = &w.pattern {
+            let before = new.len();
+            new.retain(|(k, _, _)| p.is_match(k.strip_prefix(w.prefix).unwrap_or(k)));
+            obs.keys_left_out += (before - new.len()) as u64;
+        }
         let mut bodies = fetch(w, new);
         while let Some((key, size, durable_ns, bytes)) = bodies.next().await {
             obs.get_requests += 1;

@@ -73,6 +73,9 @@ pub struct Observed {
     #[serde(default)]
     pub incremental_listings: u64,
     pub get_requests: u64,
+    /// Keys under the prefix that did not match `observe.key_pattern`: not read.
+    #[serde(default)]
+    pub keys_left_out: u64,
     /// ReceiveMessage and DeleteMessageBatch requests (`s3-events`).
     #[serde(default)]
     pub sqs_requests: u64,

@@ -409,8 +409,9 @@ async fn observe_decodes_what_other_sinks_write() {
     }
 }
 
-/// A sink that renames the tick's fields and wraps it: `observe.record` and `observe.fields`
-/// map it back; without them the same objects hold no ticks, which the run says (and fails).
+/// A sink that renames the tick's fields and wraps it, and writes a marker beside each object:
+/// `observe.record` and `observe.fields` map it back and `observe.key_pattern` leaves the
+/// markers out; without them the same objects hold no ticks, which the run says (and fails).
 #[ignore = "needs confluent-kafka, boto3 and fastavro in the tools venv: scripts/install-deps.sh --tests"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observe_maps_renamed_and_wrapped_fields() {
@@ -425,14 +426,19 @@ async fn observe_maps_renamed_and_wrapped_fields() {
             "symbol=sym,ts_ns=event_ns",
             "--wrap",
             "data",
+            "--marker",
         ],
         "30s",
-        "record = \"data.payload\"\n[observe.fields]\nsymbol = \"sym\"\nts_ns = \"event_ns\"\n",
+        "record = \"data.payload\"\nkey_pattern = '\\.json$'\n[observe.fields]\nsymbol = \"sym\"\nts_ns = \"event_ns\"\n",
     )
     .await;
     let summary = common::json(&run, "summary.json");
     assert_eq!(code, Some(0), "{summary}");
     assert_eq!(summary["counts"]["landed"], 400, "{summary}");
+    // The markers beside each object are left out by observe.key_pattern, never read.
+    let o = &summary["observed"];
+    assert_eq!(o["keys_left_out"], summary["objects"]["count"], "{o}");
+    assert!(o.get("objects_without_ticks").is_none(), "{o}");
 
     let dir = tempfile::tempdir().unwrap();
     let (code, run, _) = observe_a_python_sink(

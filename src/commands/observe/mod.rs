@@ -21,6 +21,11 @@ fn watch<'a>(o: &Observe, client: &'a Client, bucket: &'a str, prefix: &'a str) 
         poll: o.poll_interval,
         poll_max: o.poll_interval_max,
         mapping: Mapping::of(o),
+        // Validated with the scenario.
+        pattern: o
+            .key_pattern
+            .as_deref()
+            .and_then(|p| regex::Regex::new(p).ok()),
     }
 }
 
@@ -66,6 +71,7 @@ pub fn observed(o: &Observe, prefix: &str, obs: &Observation) -> Observed {
         listings: obs.listings,
         incremental_listings: obs.incremental_listings,
         get_requests: obs.get_requests,
+        keys_left_out: obs.keys_left_out,
         sqs_requests: obs.sqs_requests,
         preexisting_objects: obs.preexisting,
         unreadable_objects: obs.unreadable.clone(),

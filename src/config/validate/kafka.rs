@@ -157,6 +157,18 @@ pub(super) fn check_observe(s: &Scenario) -> Result<(), Violation> {
         "true",
         "false or left out: the external sink reads kafka.topic itself",
     )?;
+    if let Some(p) = &o.key_pattern {
+        let err = regex::Regex::new(p).err();
+        check(
+            err.is_none(),
+            "observe.key_pattern",
+            format!("{p:?}"),
+            &format!(
+                "a regular expression (Rust regex syntax){}",
+                err.map(|e| format!(": {e}")).unwrap_or_default()
+            ),
+        )?;
+    }
     if let Some(q) = &o.sqs_queue_url {
         check(
             q.starts_with("https://") || q.starts_with("http://"),
