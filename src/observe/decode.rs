@@ -75,6 +75,8 @@ pub struct Mapping {
     record: Vec<String>,
     /// The name of each tick field, in `TickField::ALL` order.
     names: [String; 7],
+    /// Records are ticks as tickbench writes them (no path, no renames): the fast path applies.
+    plain: bool,
 }
 
 impl Default for Mapping {
@@ -82,26 +84,34 @@ impl Default for Mapping {
         Mapping {
             record: Vec::new(),
             names: TickField::ALL.map(|f| f.name().to_string()),
+            plain: true,
         }
     }
 }
 
 impl Mapping {
     pub fn of(o: &Observe) -> Self {
+        let record: Vec<String> = o
+            .record
+            .split('.')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        let names = TickField::ALL.map(|f| o.fields.get(&f).map_or(f.name(), |s| s).to_string());
+        let plain = record.is_empty()
+            && TickField::ALL
+                .iter()
+                .zip(&names)
+                .all(|(f, n)| f.name() == n);
         Mapping {
-            record: o
-                .record
-                .split('.')
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-            names: TickField::ALL.map(|f| o.fields.get(&f).map_or(f.name(), |s| s).to_string()),
+            record,
+            names,
+            plain,
         }
     }
 
-    /// Records are ticks as tickbench writes them: the fast path applies.
     fn is_plain(&self) -> bool {
-        *self == Mapping::default()
+        self.plain
     }
 
     fn name(&self, f: TickField) -> &str {
