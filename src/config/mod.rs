@@ -3,6 +3,7 @@
 
 mod encoding;
 mod env;
+mod observe;
 mod schema;
 pub mod segment;
 mod targets;
@@ -11,6 +12,7 @@ mod validate;
 
 use env::expand_env;
 pub use env::substitute_env;
+pub use observe::*;
 pub use schema::*;
 pub use targets::*;
 pub(crate) use validate::check_symbol;
