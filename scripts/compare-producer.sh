@@ -1,70 +1,85 @@
 #!/usr/bin/env bash
-# tickbench's producer against librdkafka's own rdkafka_performance: same broker, same message
-# size, same acks (all) and linger (5 ms), producer only, on one partition and on twelve. Prints
-# the rates of each round and the ratios of their medians.
+# tickbench's producer against librdkafka's own rdkafka_performance (built from the same vendored
+# librdkafka and linked against the same librdkafka.a): same broker, same message size, acks=all,
+# linger.ms=5, a local queue of a million messages, producer only. Prints each round's rates and
+# the ratios of the medians of interleaved rounds.
 #
-# usage: scripts/compare-producer.sh [BROKERS]     (default: $TICKBENCH_KAFKA_BROKERS, as set by
-#        `scripts/services.sh start; source .services/env`)
+# usage: scripts/compare-producer.sh [BROKERS]
 #
-# rdkafka_performance is built from the C source that ships in the rdkafka-sys crate's vendored
-# librdkafka, linked against the very librdkafka.a that tickbench's release build made.
+# Without BROKERS, each layout gets `tickbench up`'s librdkafka mock cluster in a process of its
+# own: a broker that is not the bottleneck, so the figures are the clients' own cost. With
+# BROKERS (a real cluster), the topics are created by tickbench.
+#
+# Layouts, each against a schedule far above what either client can send (10 M ticks due in a
+# second), so both run flat out:
+#   1 partition   both write every message to partition 0: the same batches, only the cost per
+#                 message differs.
+#   12, keyed     tickbench keys by symbol (2,000 symbols); rdkafka_performance, patched to key
+#                 message i by one of 2,000 keys in turn (PERF_KEYS), hashes the same way.
+#   12, 2 threads tickbench with rate.producer_threads = 2, against the same keyed reference.
+# Environment: ROUNDS (5), COUNT (messages per rdkafka_performance run, 5000000), THREADS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/reference.sh
 
-BROKERS=${1:-${TICKBENCH_KAFKA_BROKERS:?give BROKERS or set TICKBENCH_KAFKA_BROKERS}}
-COUNT=${COUNT:-2000000}
+ROUNDS=${ROUNDS:-5}
+COUNT=${COUNT:-5000000}
+THREADS=${THREADS:-2}
+build_reference
+work=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"' EXIT
 
-cargo build --release --quiet
-TB=target/release/tickbench
-SRC=$(cargo metadata --format-version 1 2>/dev/null \
-  | python3 -c 'import json,sys; d=json.load(sys.stdin); print([p for p in d["packages"] if p["name"]=="rdkafka-sys"][0]["manifest_path"].rsplit("/",1)[0])')/librdkafka
-OUT=$(ls -td target/release/build/rdkafka-sys-*/out | head -1)
-ZSTD=$(ls -t target/release/build/zstd-sys-*/out/libzstd.a | head -1)
-PERF=target/rdkafka_performance
-if [ ! -x "$PERF" ] || [ "$SRC/examples/rdkafka_performance.c" -nt "$PERF" ]; then
-  gcc -O2 -I"$SRC/src" -I"$OUT/src" -o "$PERF" "$SRC/examples/rdkafka_performance.c" \
-    "$OUT/src/librdkafka-static.a" "$ZSTD" -lssl -lcrypto -lz -lpthread -lm -ldl -lrt
+if [ -n "${1:-}" ]; then
+  B1=$1 B12=$1 T1=cmp-p1-$$ T12=cmp-p12-$$
+else
+  start_up "$work/up1" p1 1 && B1=$BROKERS && pids+=("$UP_PID")
+  start_up "$work/up12" p12 12 && B12=$BROKERS && pids+=("$UP_PID")
+  T1=p1 T12=p12
 fi
 
-ROUNDS=${ROUNDS:-3}
-results=$(mktemp -d)
-trap 'rm -rf "$results"' EXIT
-# Two layouts. "1 partition": both clients write every message to partition 0 of a one-partition
-# topic, so they build the same batches and only the per-message cost differs. "12 partitions":
-# tickbench keys by symbol (librdkafka hashes each key to one of 12 partitions, as a keyed
-# production load does), while rdkafka_performance sends unkeyed messages, which librdkafka's
-# sticky partitioner packs into one partition at a time: fewer, larger batches.
-sed 's/partitions = 12/partitions = 1/' scenarios/producer-ceiling.toml >"$results/p1.toml"
-for f in producer-ceiling p1; do
-  src=scenarios/producer-ceiling.toml
-  [ "$f" = p1 ] && src="$results/p1.toml"
-  sed 's/ticks_per_second = 2000000/ticks_per_second = 1/' "$src" >"$results/$f-create.toml"
-done
+scenario() { # PARTITIONS THREADS
+  sed -e "s/^partitions = 12/partitions = $1/" -e 's/^ticks_per_second = .*/ticks_per_second = 10000000/' \
+    -e "s/^\[rate\]/[rate]\nproducer_threads = $2/" scenarios/producer-ceiling.toml
+  printf '\n[kafka.producer]\n"linger.ms" = "5"\n"acks" = "all"\n"queue.buffering.max.messages" = "1000000"\n'
+}
+scenario 1 1 >"$work/p1.toml"
+scenario 12 1 >"$work/p12.toml"
+scenario 12 "$THREADS" >"$work/p12t.toml"
 
-tb_rate() { python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["achieved_per_s"]))' "$(ls "$1"/*/produce.json)"; }
-rk_rate() { "$PERF" -P -t "$1" -b "$BROKERS" -s "$size" -c "$COUNT" -a -1 $2 \
-  -X linger.ms=5 -X queue.buffering.max.messages=1000000 2>&1 | grep -oE "[0-9]+ msgs/s" | tail -1 | cut -d' ' -f1; }
+tb() { # SCENARIO BROKERS TOPIC -> msgs/s
+  local d="$work/tb-$RANDOM"
+  "$TB" produce "$1" --brokers "$2" --topic "$3" --results-dir "$d" >/dev/null
+  python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["achieved_per_s"]))' "$(ls "$d"/*/produce.json)"
+}
+rk() { # BROKERS TOPIC EXTRA... -> msgs/s
+  local b=$1 t=$2
+  shift 2
+  "$PERF" -P -t "$t" -b "$b" -s "$SIZE" -c "$COUNT" -a -1 "$@" -X linger.ms=5 \
+    -X queue.buffering.max.messages=1000000 2>&1 | grep -oE "[0-9]+ msgs/s" | tail -1 | cut -d' ' -f1
+}
 
-# Interleaved rounds, fresh topics each time (tickbench creates them all), medians: a broker's
-# throughput drifts as it fills, and one pair of runs is noise.
+# The tick's mean JSON size, from a short run; rdkafka_performance sends messages of that size.
+d="$work/size"
+sed 's/^ticks_per_second = .*/ticks_per_second = 20000/' "$work/p1.toml" >"$work/size.toml"
+"$TB" produce "$work/size.toml" --brokers "$B1" --topic "$T1" --results-dir "$d" >/dev/null
+SIZE=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["payload_bytes_mean"]))' "$(ls "$d"/*/produce.json)")
+
 declare -A runs
 for round in $(seq 1 "$ROUNDS"); do
-  id="$(date +%s)-$round"
-  "$TB" produce "$results/p1-create.toml" --brokers "$BROKERS" --topic "cmp-rk1-$id" --results-dir "$results/x" >/dev/null
-  "$TB" produce "$results/producer-ceiling-create.toml" --brokers "$BROKERS" --topic "cmp-rk12-$id" --results-dir "$results/x" >/dev/null
-  "$TB" produce "$results/p1.toml" --brokers "$BROKERS" --topic "cmp-tb1-$id" --results-dir "$results/tb1-$round" >/dev/null
-  size=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["payload_bytes_mean"]))' "$(ls "$results/tb1-$round"/*/produce.json)")
-  tb1=$(tb_rate "$results/tb1-$round")
-  rk1=$(rk_rate "cmp-rk1-$id" "-p 0")
-  "$TB" produce scenarios/producer-ceiling.toml --brokers "$BROKERS" --topic "cmp-tb12-$id" --results-dir "$results/tb12-$round" >/dev/null
-  tb12=$(tb_rate "$results/tb12-$round")
-  rk12=$(rk_rate "cmp-rk12-$id" "")
-  echo "round $round ($size-byte messages, acks=all, linger.ms=5): 1 partition: tickbench $tb1, rdkafka_performance $rk1 msgs/s; 12 partitions: tickbench $tb12 (keyed), rdkafka_performance $rk12 (unkeyed, sticky) msgs/s"
-  runs[tb1]+="$tb1 "; runs[rk1]+="$rk1 "; runs[tb12]+="$tb12 "; runs[rk12]+="$rk12 "
+  tb1=$(tb "$work/p1.toml" "$B1" "$T1")
+  rk1=$(rk "$B1" "$T1" -p 0)
+  tb12=$(tb "$work/p12.toml" "$B12" "$T12")
+  rk12=$(PERF_KEYS=2000 rk "$B12" "$T12")
+  tb12t=$(tb "$work/p12t.toml" "$B12" "$T12")
+  echo "round $round ($SIZE-byte messages): 1 partition: tickbench $tb1, rdkafka_performance $rk1; 12 keyed: tickbench $tb12 ($THREADS threads: $tb12t), rdkafka_performance $rk12 msgs/s"
+  runs[tb1]+="$tb1 " runs[rk1]+="$rk1 " runs[tb12]+="$tb12 " runs[rk12]+="$rk12 " runs[tb12t]+="$tb12t "
 done
-python3 - "${runs[tb1]}" "${runs[rk1]}" "${runs[tb12]}" "${runs[rk12]}" <<'PY'
+python3 - "$THREADS" "${runs[tb1]}" "${runs[rk1]}" "${runs[tb12]}" "${runs[rk12]}" "${runs[tb12t]}" <<'PY'
 import statistics, sys
-m = [statistics.median(int(x) for x in a.split()) for a in sys.argv[1:]]
-print(f"median, 1 partition:   tickbench {m[0]:.0f} / rdkafka_performance {m[1]:.0f} msgs/s = {m[0] / m[1]:.2f}")
-print(f"median, 12 partitions: tickbench {m[2]:.0f} / rdkafka_performance {m[3]:.0f} msgs/s = {m[2] / m[3]:.2f}")
+threads = sys.argv[1]
+m = [statistics.median(int(x) for x in a.split()) for a in sys.argv[2:]]
+print(f"median, 1 partition:      tickbench {m[0]:.0f} / rdkafka_performance {m[1]:.0f} msgs/s = {m[0] / m[1]:.2f}")
+print(f"median, 12 keyed:         tickbench {m[2]:.0f} / rdkafka_performance {m[3]:.0f} msgs/s = {m[2] / m[3]:.2f}")
+print(f"median, 12 keyed, {threads} thr.: tickbench {m[4]:.0f} / rdkafka_performance (1 thread) {m[3]:.0f} msgs/s = {m[4] / m[3]:.2f}")
 PY

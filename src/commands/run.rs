@@ -108,9 +108,11 @@ pub async fn run(
             brokers,
             group_id: &group_id,
             client: client.clone(),
+            endpoint: services.endpoints(scenario).s3_endpoint,
             bucket,
             start_offsets: start_offsets.clone(),
             journal: None,
+            conditional_writes: services.conditional_writes,
         },
         rec.clone(),
         counters.clone(),
@@ -288,7 +290,7 @@ pub(crate) fn launch_load(
         model,
         schedule,
         Share::ALL,
-        scenario.rate.producer_threads,
+        produce::Sending::of(&scenario.rate),
         rec,
         counters,
         stop,
@@ -309,6 +311,8 @@ pub(crate) struct Services {
     s3: Option<EmbeddedS3>,
     pub(crate) client: aws_sdk_s3::Client,
     pub(crate) bucket: String,
+    /// The sink writes with `If-None-Match: *` ([`connect::conditional_writes`]).
+    pub(crate) conditional_writes: bool,
 }
 
 impl Services {
@@ -329,12 +333,15 @@ impl Services {
             &where_,
         )
         .await?;
+        let conditional_writes =
+            connect::conditional_writes(&client, &scenario.s3, &bucket).await?;
         Ok(Services {
             brokers,
             kafka,
             s3,
             client,
             bucket,
+            conditional_writes,
         })
     }
 

@@ -5,8 +5,8 @@
 //!
 //! A sink killed without that chance (SIGKILL, a lost machine) leaves its open multipart uploads
 //! behind; they are noted in a journal under the results root, and the next start of the same
-//! instance aborts them before it consumes anything. Its records are read again from the
-//! committed offsets and land under the same keys.
+//! instance aborts them once [`ORPHAN_GRACE`] has passed (consuming meanwhile). Its records are
+//! read again from the committed offsets and land under the same keys.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -97,10 +97,17 @@ pub async fn sink(
     let bucket = scenario.s3.bucket_name().to_string();
     let where_ = scenario.s3.target().describe();
     connect::prepare_bucket(&client, &bucket, scenario.s3.create_bucket, &where_).await?;
-    let aborted = journal
-        .abort(&client, &orphans)
-        .await
-        .context("aborting the uploads an earlier sink left open")?;
+    let conditional_writes = connect::conditional_writes(&client, &scenario.s3, &bucket).await?;
+    let cleanup = tokio::spawn({
+        let (journal, client) = (journal.clone(), client.clone());
+        async move {
+            if orphans.is_empty() {
+                return Ok(0);
+            }
+            tokio::time::sleep(ORPHAN_GRACE).await;
+            journal.abort(&client, &orphans).await
+        }
+    });
     let partitions = connect::prepare_topic(brokers, k).await?;
     if let Some(at) = opts.start_at {
         start_group_at(brokers, k, &group_id, &partitions, at, &opts.reporter).await?;
@@ -123,9 +130,11 @@ pub async fn sink(
             brokers,
             group_id: &group_id,
             client: client.clone(),
+            endpoint: scenario.s3.endpoint.clone(),
             bucket: &bucket,
             start_offsets: BTreeMap::new(),
             journal: Some(journal.clone()),
+            conditional_writes,
         },
         rec.clone(),
         counters.clone(),
@@ -135,6 +144,17 @@ pub async fn sink(
     let (report, stopped_by, first_record_ns, failure) =
         land_until_stopped(&mut sink, &counters, opts, start_ns, load_start_ns).await?;
     drop(progress);
+    let aborted = match cleanup.await.context("the orphan clean-up panicked")? {
+        Ok(n) => n,
+        Err(e) => {
+            // They stay in the journal for the next start.
+            opts.reporter.note(&format!(
+                "warning: {:#}",
+                e.context("aborting the uploads an earlier sink left open")
+            ));
+            0
+        }
+    };
 
     rec.write_logs(&dir.histograms(), Duration::ZERO)
         .context("writing histograms")?;
@@ -303,6 +323,12 @@ async fn start_group_at(
     }
     Ok(())
 }
+
+/// How long a restarted sink waits before aborting the uploads a killed one left open. S3 may
+/// still complete a part the killed sink had sent in full, and a part that lands after the abort
+/// is kept (AWS's AbortMultipartUpload docs: aborting may have to be repeated; s3s-fs keeps the
+/// part's file with no upload to list it under). A few seconds let such requests finish first.
+const ORPHAN_GRACE: Duration = Duration::from_secs(5);
 
 /// How long a sink waits for partitions before its idle time counts anyway.
 const NO_ASSIGNMENT_NS: u64 = 30_000_000_000;

@@ -275,6 +275,12 @@ pub struct Rate {
     /// Producer threads, each with its own Kafka producer and a disjoint share of the symbols.
     #[serde(default = "default_producer_threads")]
     pub producer_threads: u32,
+    /// Pad every record's value to this size with spaces after the tick's JSON (JSON allows
+    /// whitespace after a value, so the sink, the audit and any JSON reader still read the
+    /// tick), to line runs up with published figures at a fixed message size (OpenMessaging
+    /// Benchmark's standard workloads send 1 KiB). Records already longer stay as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_size: Option<ByteSize>,
 }
 
 /// One piece of a rate profile. Rates are ticks per second.

@@ -149,6 +149,25 @@ pub struct S3 {
     /// jitter) before the sink's own retries (`sink.upload_retry_for`) take over.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// Whether the sink writes objects only where none exists (`If-None-Match: *` on PutObject
+    /// and CompleteMultipartUpload), which fences a paused sink that lost its partitions out of
+    /// its successor's keys. `auto` asks the bucket at start (AWS S3 and most S3-compatible
+    /// servers support it); `off` relies on the consumer group's generation alone.
+    #[serde(default)]
+    pub conditional_writes: ConditionalWrites,
+}
+
+/// Whether the sink's writes carry `If-None-Match: *` (see [`S3::conditional_writes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConditionalWrites {
+    /// Probe the bucket at start: on where it refuses a second write of a key.
+    #[default]
+    Auto,
+    /// Always; a server that ignores the condition is not detected.
+    On,
+    /// Never: the generation check alone fences a zombie sink.
+    Off,
 }
 
 impl Default for Kafka {
@@ -182,6 +201,7 @@ impl Default for S3 {
             create_bucket: false,
             profile: None,
             max_attempts: default_max_attempts(),
+            conditional_writes: ConditionalWrites::Auto,
         }
     }
 }

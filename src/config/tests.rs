@@ -406,3 +406,22 @@ fn observe_needs_named_services_and_a_prefix() {
         "{e}"
     );
 }
+
+#[test]
+fn record_size_is_bounded_by_what_the_sink_takes_as_a_tick() {
+    let s = parse(
+        Path::new("x.toml"),
+        &GOOD.replace(
+            "ticks_per_second = 100",
+            "ticks_per_second = 100\nrecord_size = \"1 KiB\"",
+        ),
+    )
+    .unwrap();
+    assert_eq!(s.rate.record_size, Some(ByteSize::kib(1)));
+    let e = err(&GOOD.replace(
+        "ticks_per_second = 100",
+        "ticks_per_second = 100\nrecord_size = \"1 MiB\"",
+    ));
+    assert!(e.contains("x.toml:11: `rate.record_size`"), "{e}");
+    assert!(e.contains("1 byte to 64 KiB"), "{e}");
+}

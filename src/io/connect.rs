@@ -387,6 +387,61 @@ pub fn bucket_configuration(
     )
 }
 
+/// Whether the sink's writes go with `If-None-Match: *` (`s3.conditional_writes`). `auto` asks the
+/// bucket: a probe object written twice under the prefix, the second time with the condition,
+/// must be refused with 412; then it is deleted. A server that ignores the header (an older
+/// S3-compatible one) answers 200 and the sink falls back to the group's generation alone.
+pub async fn conditional_writes(
+    client: &Client,
+    s3: &crate::config::S3,
+    bucket: &str,
+) -> anyhow::Result<bool> {
+    use crate::config::ConditionalWrites;
+    match s3.conditional_writes {
+        ConditionalWrites::On => return Ok(true),
+        ConditionalWrites::Off => return Ok(false),
+        ConditionalWrites::Auto => {}
+    }
+    let key = format!(
+        "{}/_tickbench/probe-{}-{}",
+        s3.prefix.trim_end_matches('/'),
+        std::process::id(),
+        crate::metrics::now_ns()
+    );
+    let put = |condition: Option<&str>| {
+        client
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .set_if_none_match(condition.map(str::to_string))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"probe"))
+            .send()
+    };
+    // A probe that cannot be written (the bucket failing right now, a policy that denies the
+    // probe's key) decides nothing: write conditionally, which a server that does not know the
+    // header ignores. What fails then is the sink's to report.
+    let probed = async {
+        put(None).await?;
+        let second = put(Some("*")).await;
+        let _ = client.delete_object().bucket(bucket).key(&key).send().await;
+        match second {
+            Ok(_) => Ok(false),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(true),
+            Err(e) => Err(e),
+        }
+    };
+    Ok(match probed.await {
+        Ok(supported) => supported,
+        Err(e) => {
+            tracing::warn!(
+                "the conditional-write probe s3://{bucket}/{key} failed ({}); writing with If-None-Match anyway",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            );
+            true
+        }
+    })
+}
+
 /// Checks the bucket answers (creating it when asked) within the connect timeout.
 pub async fn prepare_bucket(
     client: &Client,

@@ -1,14 +1,16 @@
 //! The producer driver: walks the open-loop schedule, sends each tick at its intended time (never
 //! earlier; later only shows up as schedule lag), and records delivery reports.
 
+mod send;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientConfig, ClientContext};
 
@@ -58,6 +60,10 @@ pub struct DeliveryContext {
     delivered: Mutex<Delivered>,
     /// The most messages librdkafka's statistics showed as sent more than once (see `stats`).
     resent: AtomicU64,
+    /// The time a `poll(0)` began, which stamps every delivery report it serves (0: read the
+    /// clock per report). A poll serves reports that had already arrived, so this is within
+    /// the poll's own few µs of each one, and it saves a clock read per message.
+    poll_ns: AtomicU64,
 }
 
 /// A message's intended and actual send times, packed into its 64-bit delivery opaque.
@@ -131,7 +137,10 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, stamp: usize) {
-        let t_ack = now_ns();
+        let t_ack = match self.poll_ns.load(Ordering::Relaxed) {
+            0 => now_ns(),
+            t => t,
+        };
         match result {
             Ok(msg) => {
                 let (t_sched, t_send) = Stamp(stamp as u64).unpack(self.base_ns, msg.payload());
@@ -258,6 +267,14 @@ impl ProduceReport {
     }
 }
 
+impl DeliveryContext {
+    /// Notes a tick that was not delivered.
+    fn fail(&self, symbol: String, seq: u64, error: String) {
+        let f = Failed { symbol, seq, error };
+        self.failed.lock().expect("failed list").push(f);
+    }
+}
+
 /// A delivery context whose packed send times count from `base_ns` (the schedule's start).
 pub fn new_context(rec: Arc<Recorders>, counters: Arc<Counters>, base_ns: u64) -> DeliveryContext {
     DeliveryContext {
@@ -274,7 +291,17 @@ pub fn new_context(rec: Arc<Recorders>, counters: Arc<Counters>, base_ns: u64) -
             acked_pending: 0,
         }),
         resent: AtomicU64::new(0),
+        poll_ns: AtomicU64::new(0),
     }
+}
+
+/// Serves the delivery reports that are ready, stamped with one clock reading taken at `now`.
+#[inline]
+fn serve(producer: &BaseProducer<DeliveryContext>, now: u64) {
+    let ctx = producer.context();
+    ctx.poll_ns.store(now.max(1), Ordering::Relaxed);
+    producer.poll(Duration::ZERO);
+    ctx.poll_ns.store(0, Ordering::Relaxed);
 }
 
 impl ProduceReport {
@@ -314,11 +341,13 @@ impl ProduceReport {
 /// thread too, as librdkafka's own rdkafka_performance does: after every send, and continuously
 /// while it waits for the next tick's time, so a report is timed within a send of its arrival
 /// without a second busy thread on the machine.
+#[allow(clippy::too_many_arguments)]
 pub fn drive(
     producer: BaseProducer<DeliveryContext>,
     topic: &str,
     schedule: &Schedule,
     mut gen: Generator,
+    record_size: usize,
     rec: Arc<Recorders>,
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
@@ -330,8 +359,25 @@ pub fn drive(
     // The shared `produced` counter is advanced at each poll, not per message.
     let mut published = 0u64;
     let base_ns = producer.context().base_ns;
+    let mut prev_sched = 0u64;
     let mut ticks = schedule.iter();
+    let topic = match send::Topic::new(&producer, topic) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            // As if every send had failed: the run reports it, and the ticks count as not sent.
+            producer.context().fail(
+                String::new(),
+                u64::MAX,
+                format!("opening topic {topic}: {e}"),
+            );
+            None
+        }
+    };
     for (i, t_sched) in ticks.by_ref() {
+        let Some(topic) = &topic else {
+            report.not_sent += gen.owns_tick(i) as u64;
+            continue;
+        };
         if stop.load(Ordering::Relaxed) {
             report.not_sent += gen.owns_tick(i) as u64;
             break;
@@ -342,35 +388,32 @@ pub fn drive(
         };
         buf.clear();
         tick.encode_json(&mut buf);
+        if buf.len() < record_size {
+            // JSON allows whitespace after a value: every reader still finds the tick.
+            buf.resize(record_size, b' ');
+        }
         let (key, seq) = (tick.symbol, tick.seq);
-        let t_send = wait_until(&producer, t_sched);
-        let stamp = Stamp::pack(base_ns, t_sched, t_send).0 as usize;
-        let mut record = BaseRecord::with_opaque_to(topic, stamp)
-            .key(key)
-            .payload(buf.as_slice());
+        // Spinning out the last µs before a tick only pays where ticks are far apart: closer
+        // together the thread would spin all the time, taking a core from the broker and the
+        // sink on a small machine. It then sleeps through and sends what came due meanwhile.
+        let spin = t_sched.saturating_sub(prev_sched) >= SPIN_GAP_NS;
+        prev_sched = t_sched;
+        let t_send = wait_until(&producer, t_sched, spin);
+        let mut stamp = Stamp::pack(base_ns, t_sched, t_send).0 as usize;
         loop {
-            match producer.send(record) {
+            match topic.send(key, &buf, stamp) {
                 Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), mut back)) => {
+                Err(RDKafkaErrorCode::QueueFull) => {
                     // The local queue is full: wait for deliveries, then try again. The wait
                     // shows up as schedule lag of this and the following ticks.
                     report.queue_full_waits += 1;
                     producer.poll(Duration::from_millis(1));
-                    back.delivery_opaque = Stamp::pack(base_ns, t_sched, now_ns()).0 as usize;
-                    record = back;
+                    stamp = Stamp::pack(base_ns, t_sched, now_ns()).0 as usize;
                 }
-                Err((e, _)) => {
+                Err(e) => {
                     counters.delivery_failed.fetch_add(1, Ordering::Relaxed);
-                    producer
-                        .context()
-                        .failed
-                        .lock()
-                        .expect("failed list")
-                        .push(Failed {
-                            symbol: String::from_utf8_lossy(key).into_owned(),
-                            seq,
-                            error: e.to_string(),
-                        });
+                    let symbol = String::from_utf8_lossy(key).into_owned();
+                    producer.context().fail(symbol, seq, e.to_string());
                     break;
                 }
             }
@@ -379,7 +422,7 @@ pub fn drive(
         // enough that polling (several clock reads each) stays off the hot path at a million a
         // second. Each report event carries a whole produce response's messages.
         if t_send.saturating_sub(last_poll) >= 50_000 {
-            producer.poll(Duration::ZERO);
+            serve(&producer, t_send);
             last_poll = t_send;
             counters
                 .produced
@@ -394,20 +437,33 @@ pub fn drive(
         .produced
         .fetch_add(report.produced - published, Ordering::Relaxed);
     report.not_sent += ticks.filter(|(i, _)| gen.owns_tick(*i)).count() as u64;
+    drop(topic);
+    finish(producer, report, gen, lag, &rec, &counters)
+}
+
+/// Flushes and gathers what the delivery reports added up to.
+fn finish(
+    producer: BaseProducer<DeliveryContext>,
+    mut report: ProduceReport,
+    gen: Generator,
+    mut lag: LocalStage,
+    rec: &Recorders,
+    counters: &Counters,
+) -> ProduceReport {
     // Delivery reports arrive during flush; message.timeout.ms bounds how long it can take.
     let _ = producer.flush(Duration::from_secs(60));
     report.unflushed = producer.in_flight_count();
     report.cpu_s = crate::resources::thread_cpu_s();
-    lag.flush(&rec);
+    lag.flush(rec);
     report.per_symbol = vec![0; gen.model().universe.len()];
     for (s, n) in gen.produced() {
         report.per_symbol[s] = n;
     }
     report.failed = std::mem::take(&mut producer.context().failed.lock().expect("failed list"));
     let mut d = producer.context().delivered.lock().expect("delivery stats");
-    d.produce.flush(&rec);
-    d.produce_raw.flush(&rec);
-    d.publish(&counters);
+    d.produce.flush(rec);
+    d.produce_raw.flush(rec);
+    d.publish(counters);
     report.acked_offsets = d
         .offsets
         .iter()
@@ -428,6 +484,23 @@ pub fn drive(
     report
 }
 
+/// How the producer threads send: how many, and the size records are padded to.
+#[derive(Debug, Clone, Copy)]
+pub struct Sending {
+    pub threads: u32,
+    /// Records shorter than this are padded with trailing spaces (`rate.record_size`).
+    pub record_size: usize,
+}
+
+impl Sending {
+    pub fn of(rate: &crate::config::Rate) -> Sending {
+        Sending {
+            threads: rate.producer_threads,
+            record_size: rate.record_size.map_or(0, |b| b.as_u64() as usize),
+        }
+    }
+}
+
 /// Starts one producer thread per part of `share` (all symbols, or a worker's), each with its own
 /// Kafka client and generator; the returned task ends with their merged report once all have
 /// flushed.
@@ -438,13 +511,13 @@ pub fn launch(
     model: &Arc<Model>,
     schedule: &Schedule,
     share: Share,
-    threads: u32,
+    sending: Sending,
     rec: &Arc<Recorders>,
     counters: &Arc<Counters>,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<ProduceReport>>> {
     let mut handles = Vec::new();
-    for (worker, share) in share.split(threads).enumerate() {
+    for (worker, share) in share.split(sending.threads).enumerate() {
         let producer: BaseProducer<DeliveryContext> = cfg
             .create_with_context(new_context(
                 rec.clone(),
@@ -464,7 +537,7 @@ pub fn launch(
         handles.push(
             std::thread::Builder::new()
                 .name(format!("producer-{worker}"))
-                .spawn(move || drive(producer, &topic, &sched, gen, r, c, st))
+                .spawn(move || drive(producer, &topic, &sched, gen, sending.record_size, r, c, st))
                 .context("starting a producer thread")?,
         );
     }
@@ -484,15 +557,20 @@ pub fn launch(
 /// reports between sleeps: delivery reports are timed to within about this much at low rates.
 const WAIT_SLICE_NS: u64 = 250_000;
 
+/// Ticks at least this far apart are waited for to the µs (the last ~60 µs spun out); closer
+/// together, a spinning wait would keep the thread busy all the time.
+const SPIN_GAP_NS: u64 = 200_000;
+
 /// Serves delivery reports until `t_ns` (system clock) and returns the time it was reached.
 ///
 /// It sleeps in slices rather than blocking in librdkafka's queue: rdkafka's `poll(timeout)`
 /// waits in whole milliseconds and then spins out the sub-millisecond rest of its deadline each
 /// time a report arrives early, which kept a core 40 % busy at a few hundred ticks a second.
-/// Between slices it serves what is ready; it sleeps for all but the last ~60 µs (a sleep
-/// overshoots by about that much) and spins only for those. The rest shows up as schedule lag,
-/// which is measured and reported.
-fn wait_until(producer: &BaseProducer<DeliveryContext>, t_ns: u64) -> u64 {
+/// Between slices it serves what is ready. With `spin`, it sleeps for all but the last ~60 µs (a
+/// sleep overshoots by about that much) and spins only for those; without, it sleeps those too,
+/// and the overshoot shows up as schedule lag, which is measured and reported (the ticks that
+/// came due meanwhile then go at once).
+fn wait_until(producer: &BaseProducer<DeliveryContext>, t_ns: u64, spin: bool) -> u64 {
     let mut served = false;
     loop {
         let now = now_ns();
@@ -501,13 +579,15 @@ fn wait_until(producer: &BaseProducer<DeliveryContext>, t_ns: u64) -> u64 {
         }
         let ahead = t_ns - now;
         if !served || ahead > WAIT_SLICE_NS {
-            producer.poll(Duration::ZERO);
+            serve(producer, now);
             served = true;
         }
         if ahead > 80_000 {
             std::thread::sleep(Duration::from_nanos((ahead - 60_000).min(WAIT_SLICE_NS)));
-        } else {
+        } else if spin {
             std::hint::spin_loop();
+        } else {
+            std::thread::sleep(Duration::from_nanos(ahead));
         }
     }
 }

@@ -274,6 +274,10 @@ pub struct Requests {
     /// are not counted here).
     #[serde(default)]
     pub retried: u64,
+    /// Conditional writes (`s3.conditional_writes`) refused because another sink had written
+    /// the key first; the sink read that object back and went on from where it ends.
+    #[serde(default)]
+    pub precondition_failed: u64,
 }
 
 impl Requests {
@@ -285,6 +289,7 @@ impl Requests {
         self.complete_multipart_upload += o.complete_multipart_upload;
         self.abort_multipart_upload += o.abort_multipart_upload;
         self.retried += o.retried;
+        self.precondition_failed += o.precondition_failed;
     }
 
     /// Requests S3 bills at the PUT rate (PUT, COPY, POST, LIST): every request the sink makes.

@@ -194,52 +194,66 @@ impl Batcher {
         };
         let time = TimeBucket::of_ns(self.layout.granularity, ts);
         let group: Option<&str> = self.layout.by_symbol.then_some(tick.symbol.as_str());
-        let mut staged = false;
+        // The common case, one lookup: the record joins its open batch.
         if let Some(b) = self.open.get_mut(&partition).and_then(|g| g.get_mut(group)) {
             let reason = if b.time != time {
                 Some(CloseReason::TimePartition)
             } else {
                 let add = b.writer.stage(tick, json);
-                staged = true;
-                (b.writer.size() + add > t.max_bytes).then_some(CloseReason::Bytes)
+                if b.writer.size() + add > t.max_bytes {
+                    Some(CloseReason::Bytes)
+                } else {
+                    if let Some(reason) = Self::append(b, &t, offset, tick, now_ns, out) {
+                        self.close(partition, group, reason, now_ns, out);
+                    }
+                    return;
+                }
             };
             if let Some(reason) = reason {
                 self.close(partition, group, reason, now_ns, out);
-                staged = false;
             }
         }
         let enc = self.encoding;
         let groups = self.open.entry(partition).or_default();
-        if groups.get_mut(group).is_none() {
-            let id = BatchId {
-                partition,
-                first_offset: offset,
-            };
-            out.push(Action::Opened(id));
-            let open = Open {
-                id,
-                time,
-                symbol: group.map(str::to_string),
-                last_offset: offset,
-                records: 0,
-                writer: crate::model::format::writer(&enc),
-                taken: 0,
-                parts: 0,
-                sched_ns: Vec::new(),
-                opened_ns: now_ns,
-                last_ns: now_ns,
-            };
-            match group {
-                None => groups.whole = Some(open),
-                Some(s) => {
-                    groups.by_symbol.insert(s.to_string(), open);
-                }
-            }
+        let id = BatchId {
+            partition,
+            first_offset: offset,
+        };
+        out.push(Action::Opened(id));
+        let open = Open {
+            id,
+            time,
+            symbol: group.map(str::to_string),
+            last_offset: offset,
+            records: 0,
+            writer: crate::model::format::writer(&enc),
+            taken: 0,
+            parts: 0,
+            sched_ns: Vec::new(),
+            opened_ns: now_ns,
+            last_ns: now_ns,
+        };
+        let b = match group {
+            None => groups.whole.insert(open),
+            Some(s) => groups.by_symbol.entry(s.to_string()).or_insert(open),
+        };
+        b.writer.stage(tick, json);
+        if let Some(reason) = Self::append(b, &t, offset, tick, now_ns, out) {
+            self.close(partition, group, reason, now_ns, out);
         }
-        let b = groups.get_mut(group).expect("inserted above");
-        if !staged {
-            b.writer.stage(tick, json);
-        }
+    }
+
+    /// Commits the record just staged in `b`, hands out the parts it filled; returns why the
+    /// batch must close now, if it must.
+    #[inline]
+    fn append(
+        b: &mut Open,
+        t: &Triggers,
+        offset: i64,
+        tick: &Tick,
+        now_ns: u64,
+        out: &mut Vec<Action>,
+    ) -> Option<CloseReason> {
         b.writer.commit();
         b.records += 1;
         b.last_offset = offset;
@@ -258,9 +272,11 @@ impl Batcher {
             }
         }
         if b.records >= t.max_records {
-            self.close(partition, group, CloseReason::Records, now_ns, out);
+            Some(CloseReason::Records)
         } else if b.writer.size() >= t.max_bytes {
-            self.close(partition, group, CloseReason::Bytes, now_ns, out);
+            Some(CloseReason::Bytes)
+        } else {
+            None
         }
     }
 

@@ -25,6 +25,8 @@ pub enum Membership {
 #[derive(Default)]
 pub struct SinkContext {
     events: Mutex<Vec<Membership>>,
+    /// Whether `events` holds any: checked per record, so it is an atomic, not the lock.
+    pending: AtomicBool,
     /// The sink has stopped: revocations (of leaving the group) take effect at once.
     closing: AtomicBool,
 }
@@ -37,11 +39,22 @@ impl SinkContext {
 
     /// The assignment changes since the last call.
     pub fn take(&self) -> Vec<Membership> {
-        std::mem::take(&mut *self.events.lock().expect("membership events"))
+        if !self.pending.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let mut events = self.events.lock().expect("membership events");
+        self.pending.store(false, Ordering::Release);
+        std::mem::take(&mut *events)
+    }
+
+    /// Whether an assignment change is waiting to be taken.
+    pub fn has_events(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
     }
 
     fn push(&self, m: Membership) {
         self.events.lock().expect("membership events").push(m);
+        self.pending.store(true, Ordering::Release);
     }
 }
 

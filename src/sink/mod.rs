@@ -9,6 +9,7 @@ pub mod dead_letter;
 mod error;
 pub mod journal;
 
+mod record;
 mod reset;
 pub mod start;
 pub mod upload;
@@ -19,14 +20,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::Consumer;
-use rdkafka::message::Message;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::metrics::{now_ns, Counters, Recorders, Stage};
+use futures::{FutureExt as _, StreamExt as _};
+
+use crate::metrics::{now_ns, Counters, LocalStage, Recorders, Stage};
 use crate::model::format::Encoding;
 use crate::model::layout::object_key;
-use crate::model::tick::decode_payload;
+use crate::model::tick::TickDecoder;
 pub use crate::results::CommitRecord;
 use batcher::{Action, BatchId, Batcher, TimeLayout, Triggers};
 use commit::CommitTracker;
@@ -34,6 +36,7 @@ use committer::{committer, CommitMsg};
 pub use context::{SinkConsumer, SinkContext};
 use dead_letter::DeadLetters;
 pub use error::{SinkError, SinkFailure};
+use record::{Next, Record};
 use reset::{Replay, Reset};
 use upload::{Chunk, Done, Failed, Landed, Uploader};
 
@@ -127,6 +130,11 @@ pub struct SinkReport {
     /// Revoked partitions given up with durable records not committed (the group refused the
     /// commit while it rebalanced); their next owner reads those records again.
     pub released_uncommitted: u64,
+    /// Partitions dropped because this sink found it had lost them while writing (see
+    /// `SinkCounts::fenced`).
+    pub fenced: u64,
+    /// Whether tick objects went with `If-None-Match: *`.
+    pub conditional_writes: bool,
     /// Every offset commit the broker accepted, in order (`commits.jsonl`): with the objects'
     /// durable times it shows that no commit passed what was durable.
     pub commits: Vec<CommitRecord>,
@@ -157,6 +165,9 @@ struct State {
     resetting: BTreeMap<i32, Reset>,
     /// Per partition, last offsets of batches that failed (a rewind closes its batch there).
     failed_last: BTreeMap<i32, Vec<i64>>,
+    /// Per partition, objects another sink wrote first at this sink's keys: their first offset
+    /// and records, skipped when the partition is read again.
+    claimed: BTreeMap<i32, Vec<(i64, u64)>>,
     /// Partitions being read again after a rewind.
     replay: HashMap<i32, Replay>,
     /// Revoked partitions to give up once all of them are committed.
@@ -170,7 +181,17 @@ struct State {
     next_offset: BTreeMap<i32, i64>,
     report: SinkReport,
     actions: Vec<Action>,
+    /// kafka_e2e, recorded without the shared lock per record; handed over every FLUSH_EVERY
+    /// ticks of the loop's timer and at the end.
+    kafka_e2e: LocalStage,
 }
+
+/// Records taken from librdkafka's queue in one go (see the receive arm of the loop).
+const BURST: usize = 1024;
+/// Within a burst, the receive time is read again every this many records (~64 µs).
+const CLOCK_EVERY: usize = 64;
+/// The loop's 20 ms timer hands kafka_e2e to the shared recorders every this many ticks.
+const FLUSH_EVERY: u32 = 10;
 
 /// Runs the sink until the drain target is landed and committed.
 pub async fn run(
@@ -184,6 +205,7 @@ pub async fn run(
     let consumer = Arc::new(consumer);
     // However the sink ends, the consumer then leaves its group without waiting for it.
     let _closing = context::CloseOnDrop(consumer.clone());
+    let conditional_writes = uploader.conditional_writes();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let (commit_tx, commit_rx) = mpsc::unbounded_channel();
     let committer = tokio::spawn(committer(
@@ -197,6 +219,7 @@ pub async fn run(
         in_flight_by: HashMap::new(),
         resetting: BTreeMap::new(),
         failed_last: BTreeMap::new(),
+        claimed: BTreeMap::new(),
         replay: HashMap::new(),
         to_give_up: Vec::new(),
         read_again: false,
@@ -213,19 +236,27 @@ pub async fn run(
         done_tx,
         commit_tx,
         next_offset: BTreeMap::new(),
-        report: SinkReport::default(),
+        report: SinkReport {
+            conditional_writes,
+            ..Default::default()
+        },
         actions: Vec::new(),
+        kafka_e2e: LocalStage::new(Stage::KafkaE2e),
     };
     let SinkControl { ready, mut drain } = control;
     let mut ready = Some(ready);
     let mut target: Option<BTreeMap<i32, i64>> = None;
     let mut deadline_ns = u64::MAX;
     let mut drained = false;
-    let mut scratch = Vec::with_capacity(512);
+    let mut dec = TickDecoder::default();
+    let mut flushes = 0u32;
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // The loop's error ends the sink, but what it landed is still reported (and committed).
     let failed = async {
+    // One stream for the whole run: each `recv` makes (and registers a waker slot for) a stream
+    // of its own, a measurable cost per record at a million a second.
+    let mut stream = consumer.stream();
     loop {
         tokio::select! {
             biased;
@@ -255,6 +286,10 @@ pub async fn run(
                     st.put_dead(b).await;
                 }
                 st.sample_memory();
+                flushes += 1;
+                if flushes.is_multiple_of(FLUSH_EVERY) {
+                    st.kafka_e2e.flush(&st.rec);
+                }
                 if let (Some(t), false) = (&target, drained) {
                     if st.reached(t) {
                         st.batcher.drain(now, &mut st.actions);
@@ -272,10 +307,41 @@ pub async fn run(
                     }
                 }
             }
-            msg = consumer.recv(), if !drained => match msg {
+            Some(msg) = stream.next(), if !drained => match msg {
                 Ok(m) => {
-                    let t_recv = now_ns();
-                    st.on_record(m.partition(), m.offset(), m.payload().unwrap_or_default(), t_recv, &mut scratch).await;
+                    let consumed = st.report.consumed;
+                    let mut t_recv = now_ns();
+                    let rec = Record::of(&m, t_recv);
+                    match st.take_record(rec, &mut dec) {
+                        Next::Done => {}
+                        next => st.finish_record(next, rec, &mut dec).await,
+                    }
+                    drop(m);
+                    // What librdkafka already holds is taken in the same burst, not one trip
+                    // through select! per record. The clock is read every CLOCK_EVERY records
+                    // (they were all waiting already); a group change ends the burst, to be
+                    // acted on before the next record.
+                    for n in 1..BURST {
+                        if consumer.context().has_events() {
+                            break;
+                        }
+                        let Some(Some(msg)) = stream.next().now_or_never() else {
+                            break;
+                        };
+                        let Ok(m) = msg else {
+                            st.report.consumer_errors += 1;
+                            break;
+                        };
+                        if n.is_multiple_of(CLOCK_EVERY) {
+                            t_recv = now_ns();
+                        }
+                        let rec = Record::of(&m, t_recv);
+                        match st.take_record(rec, &mut dec) {
+                            Next::Done => {}
+                            next => st.finish_record(next, rec, &mut dec).await,
+                        }
+                    }
+                    st.counters.consumed.fetch_add(st.report.consumed - consumed, Ordering::Relaxed);
                 }
                 Err(_) => st.report.consumer_errors += 1,
             },
@@ -296,6 +362,7 @@ pub async fn run(
     }
     .await
     .err();
+    st.kafka_e2e.flush(&st.rec);
     st.final_commits();
     st.report.positions = st.positions_released.clone();
     st.report.positions.extend(st.next_offset.clone());
@@ -351,84 +418,6 @@ impl State {
     fn started(&mut self, p: i32) {
         self.in_flight += 1;
         *self.in_flight_by.entry(p).or_default() += 1;
-    }
-
-    async fn on_record(
-        &mut self,
-        partition: i32,
-        offset: i64,
-        payload: &[u8],
-        t_recv: u64,
-        scratch: &mut Vec<u8>,
-    ) {
-        if offset
-            < self
-                .settings
-                .start_offsets
-                .get(&partition)
-                .copied()
-                .unwrap_or(0)
-        {
-            self.report.skipped_preexisting += 1;
-            return;
-        }
-        if self.resetting.contains_key(&partition) {
-            // Its batches were dropped; these records are read again (or by the next owner).
-            return;
-        }
-        let mut replaying = false;
-        if let Some(r) = self.replay.get_mut(&partition) {
-            if r.over(offset) {
-                self.replay.remove(&partition);
-            } else {
-                replaying = true;
-                if r.cut_before(offset) {
-                    self.batcher
-                        .close_partition(partition, t_recv, &mut self.actions);
-                    self.dispatch().await;
-                }
-            }
-        }
-        if let Some(expected) = self.next_offset.get(&partition) {
-            if offset > *expected {
-                self.report.offset_gaps += (offset - expected) as u64;
-            }
-        }
-        self.next_offset.insert(partition, offset + 1);
-        self.report.consumed += 1;
-        self.counters.consumed.fetch_add(1, Ordering::Relaxed);
-        let decoded = if payload.len() > dead_letter::MAX_RECORD_BYTES {
-            Err(format!(
-                "oversized: {} bytes (a tick is about 100; the limit is {})",
-                payload.len(),
-                dead_letter::MAX_RECORD_BYTES
-            ))
-        } else {
-            decode_payload(payload, scratch).map_err(|e| e.to_string())
-        };
-        if replaying
-            && self
-                .replay
-                .get(&partition)
-                .is_some_and(|r| r.durable(offset, decoded.is_ok()))
-        {
-            self.report.replay_skipped += 1;
-            return;
-        }
-        let tick = match decoded {
-            Ok(t) => t,
-            Err(error) => {
-                self.set_aside(partition, offset, &error, payload, t_recv)
-                    .await;
-                return;
-            }
-        };
-        self.rec.tick_latency(Stage::KafkaE2e, tick.ts_ns, t_recv);
-        self.batcher
-            .push(partition, offset, &tick, payload, t_recv, &mut self.actions);
-        if !self.actions.is_empty() {
-            self.dispatch().await;
-        }
     }
 
     /// Writes a record that is not a tick to the dead-letter prefix; its partition is not

@@ -27,6 +27,9 @@ pub(super) struct Replay {
     ticks: Vec<(i64, i64)>,
     /// Offset ranges of dead-letter objects already durable: their records are skipped.
     dead: Vec<(i64, i64)>,
+    /// Objects another sink wrote first at this sink's keys: from their first offset, that many
+    /// ticks are skipped (which offset they end at is not in the object; counting finds it).
+    claimed: Vec<(i64, u64)>,
     /// Offsets before which the open batch closes: where a batch that failed had closed, where a
     /// durable object begins. The second reading then writes the same keys.
     cuts: BTreeSet<i64>,
@@ -41,7 +44,21 @@ fn within(ranges: &[(i64, i64)], offset: i64) -> bool {
 impl Replay {
     /// Whether the record at `offset` is already durable (a tick in a tick object, or a record set
     /// aside in a dead-letter object).
-    pub(super) fn durable(&self, offset: i64, is_tick: bool) -> bool {
+    pub(super) fn durable(&mut self, offset: i64, is_tick: bool) -> bool {
+        if is_tick {
+            if let Some(c) = self
+                .claimed
+                .iter_mut()
+                .find(|(from, left)| *from <= offset && *left > 0)
+            {
+                c.1 -= 1;
+                if c.1 == 0 {
+                    // The other sink's object ends here: the next batch begins after it.
+                    self.cuts.insert(offset + 1);
+                }
+                return true;
+            }
+        }
         within(if is_tick { &self.ticks } else { &self.dead }, offset)
     }
 
@@ -56,7 +73,7 @@ impl Replay {
     }
 
     pub(super) fn over(&self, offset: i64) -> bool {
-        offset > self.end
+        offset > self.end && self.claimed.iter().all(|(_, left)| *left == 0)
     }
 }
 
@@ -70,6 +87,27 @@ impl State {
             Some(Reset::Revoke) => return Ok(()),
             Some(Reset::Rewind) => {}
             None if !f.error.transient => return Err(f.error.into()),
+            // Another sink wrote this batch's key first. A sink whose assignment the group took
+            // away (paused past its session timeout) lets the partition go; an owner reads the
+            // partition again, skipping what that object holds.
+            None if f.error.exists.is_some() && self.consumer.assignment_lost() => {
+                tracing::warn!(
+                    "{}: written by another sink, and this sink's assignment was lost; dropping partition {p}",
+                    f.error.key
+                );
+                self.report.fenced += 1;
+                self.begin_reset(p, Reset::Revoke);
+                self.to_give_up.push(p);
+                return Ok(());
+            }
+            None if f.error.exists.is_some() => {
+                tracing::warn!(
+                    "{} was written first by another sink ({} records); reading partition {p} again from offset {}",
+                    f.error.key,
+                    f.error.exists.unwrap_or(0),
+                    f.id.first_offset
+                );
+            }
             None => {
                 tracing::warn!(
                     "{}; rewinding partition {p} to offset {}",
@@ -78,8 +116,17 @@ impl State {
                 );
             }
         }
-        if let Some(last) = f.last_offset {
-            self.failed_last.entry(p).or_default().push(last);
+        match f.error.exists {
+            Some(n) => self
+                .claimed
+                .entry(p)
+                .or_default()
+                .push((f.id.first_offset, n)),
+            None => {
+                if let Some(last) = f.last_offset {
+                    self.failed_last.entry(p).or_default().push(last);
+                }
+            }
         }
         self.begin_reset(p, Reset::Rewind);
         Ok(())
@@ -187,6 +234,12 @@ impl State {
                 replay.cuts.insert(last + 1);
             }
         }
+        for (first, records) in self.claimed.remove(&p).unwrap_or_default() {
+            if first >= from {
+                replay.cuts.insert(first);
+                replay.claimed.push((first, records));
+            }
+        }
         self.tracker.forget(p, false);
         self.consumer
             .seek(
@@ -226,6 +279,7 @@ impl State {
         self.tracker.forget(p, true);
         self.replay.remove(&p);
         self.failed_last.remove(&p);
+        self.claimed.remove(&p);
         self.in_flight_by.remove(&p);
         Ok(())
     }
@@ -242,6 +296,7 @@ mod tests {
             dead: vec![(150, 150)],
             cuts: [50, 100].into_iter().collect(),
             end: 260,
+            ..Default::default()
         };
         assert!(!r.cut_before(10));
         assert!(r.cut_before(50), "the failed batch closed at 49");
@@ -256,5 +311,29 @@ mod tests {
         assert!(!r.durable(200, true));
         assert!(!r.over(260));
         assert!(r.over(261));
+    }
+
+    #[test]
+    fn a_claimed_object_skips_its_ticks_then_cuts_where_it_ends() {
+        // Another sink's object at offset 10 holds 3 ticks; offset 11 is a record set aside.
+        let mut r = Replay {
+            claimed: vec![(10, 3)],
+            cuts: [10].into_iter().collect(),
+            end: 11,
+            ..Default::default()
+        };
+        assert!(!r.durable(9, true), "before the object");
+        assert!(r.cut_before(10));
+        assert!(r.durable(10, true));
+        assert!(!r.durable(11, false), "not a tick: not in a tick object");
+        assert!(r.durable(12, true));
+        assert!(
+            !r.over(12),
+            "the claim is not used up, whatever the end says"
+        );
+        assert!(r.durable(13, true));
+        assert!(r.cut_before(14), "the next batch begins after the object");
+        assert!(!r.durable(14, true));
+        assert!(r.over(14));
     }
 }

@@ -32,12 +32,16 @@ pub struct Target<'a> {
     pub brokers: &'a str,
     pub group_id: &'a str,
     pub client: Client,
+    /// The endpoint `client` was built for; None: AWS itself.
+    pub endpoint: Option<String>,
     pub bucket: &'a str,
     /// Per partition, the first offset of this load: older records are skipped (empty: whatever
     /// the group has not committed).
     pub start_offsets: BTreeMap<i32, i64>,
     /// The upload journal of a sink process that may be killed and restarted.
     pub journal: Option<Arc<Journal>>,
+    /// Tick objects are written with `If-None-Match: *` ([`connect::conditional_writes`]).
+    pub conditional_writes: bool,
 }
 
 /// Joins the group and starts consuming at once, so the group forms while the caller goes on.
@@ -60,12 +64,14 @@ pub fn start(
         .context("subscribing the sink")?;
     let mut uploader = Uploader::new(
         t.client,
+        t.endpoint.as_deref(),
         t.bucket,
         scenario.sink.upload_concurrency as usize,
         scenario.sink.encoding().content_type(),
         scenario.sink.upload_retry_for,
         rec.clone(),
-    );
+    )
+    .with_conditional_writes(t.conditional_writes);
     if let Some(j) = t.journal {
         uploader = uploader.with_journal(j);
     }
@@ -173,6 +179,8 @@ pub fn summarize(
             assigned: report.assigned,
             revoked: report.revoked,
             released_uncommitted: report.released_uncommitted,
+            fenced: report.fenced,
+            conditional_writes: report.conditional_writes,
             orphaned_uploads_aborted: who.orphaned_uploads_aborted,
         },
         objects: Objects::of(

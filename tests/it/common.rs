@@ -41,6 +41,16 @@ pub fn services() -> (String, String) {
     }
 }
 
+/// The second separate S3 server, moto's (`scripts/services.sh start` starts it too). It takes
+/// any keys, so the AWS chain's (the s3s-fs pair) serve for both.
+pub fn moto() -> String {
+    std::env::var("TICKBENCH_MOTO_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "TICKBENCH_MOTO_ENDPOINT is not set: scripts/services.sh start; source .services/env"
+        )
+    })
+}
+
 /// The Python that has the test tools (HdrHistogram_py): `scripts/install-deps.sh --tests` makes
 /// a venv at `.tools/venv` (or TICKBENCH_TOOLS_DIR); TICKBENCH_PYTHON overrides.
 pub fn python() -> std::path::PathBuf {
@@ -379,4 +389,26 @@ pub fn succeeds(cmd: &mut std::process::Command) -> std::process::Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// Multipart uploads started and not ended in a sink's journal: upload id → key.
+pub fn open_uploads(journal: &Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(journal).unwrap_or_default();
+    let mut open = BTreeMap::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let id = v["upload_id"].as_str().unwrap_or_default().to_string();
+        match v["event"].as_str() {
+            Some("started") => {
+                open.insert(id, v["key"].as_str().unwrap().to_string());
+            }
+            Some("ended") => {
+                open.remove(&id);
+            }
+            _ => {}
+        }
+    }
+    open
 }

@@ -1,5 +1,6 @@
 //! The pipeline against services that run as processes of their own and were written by someone
-//! else: a Kafka-protocol broker (tansu) and an S3-compatible server (s3s-fs), started by
+//! else: a Kafka-protocol broker (tansu) and an S3-compatible server (s3s-fs; the landing and
+//! doctor tests also against a second, moto's server), started by
 //! `scripts/services.sh start`. `#[ignore]`d: a plain `cargo test`
 //! names them as skipped; `cargo test -- --include-ignored` (as `.ci/run` does) runs them and fails
 //! if TICKBENCH_KAFKA_BROKERS / TICKBENCH_S3_ENDPOINT (set by the script's `.services/env`) are
@@ -16,6 +17,19 @@ use tickbench::metrics::Stage;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn separate_broker_and_s3_processes_land_every_acknowledged_tick() {
     let (brokers, endpoint) = common::services();
+    land_every_acknowledged_tick(&brokers, &endpoint).await;
+}
+
+/// The same against the second S3 implementation, moto's server: multipart, listing, reading
+/// back and the audit do not depend on one server's quirks.
+#[ignore = "needs the separate services: scripts/services.sh start; source .services/env"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_lands_every_acknowledged_tick_in_moto() {
+    let (brokers, _) = common::services();
+    land_every_acknowledged_tick(&brokers, &common::moto()).await;
+}
+
+async fn land_every_acknowledged_tick(brokers: &str, endpoint: &str) {
     let topic = common::unique("ext");
     let bucket = common::unique("tb-ext");
     let tmp = tempfile::tempdir().unwrap();
@@ -78,7 +92,7 @@ create_bucket = true
     let run_topic = &sum.kafka.topic;
     assert_eq!(run_topic, &topic);
     // Read back over the S3 API from the separate server, with the AWS chain's credentials.
-    let client = common::s3_client_for(&endpoint).await;
+    let client = common::s3_client_for(endpoint).await;
     let objects = common::read_back(&client, &bucket, &format!("ext/{run_topic}/")).await;
     assert_eq!(common::assert_each_tick_once(&objects), 120_000);
     let part = 5 * 1024 * 1024;
@@ -89,7 +103,7 @@ create_bucket = true
     }
 
     // The broker's view of the group's offsets equals what landed.
-    let committed = common::committed_offsets(&brokers, &format!("{topic}-sink"), run_topic, 2);
+    let committed = common::committed_offsets(brokers, &format!("{topic}-sink"), run_topic, 2);
     assert_eq!(committed, common::records_per_partition(&objects));
 
     // The same kind of results folder as on the embedded default (minus the local s3/ copy).
@@ -106,18 +120,29 @@ create_bucket = true
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.dir.join("manifest.json")).unwrap())
             .unwrap();
-    assert_eq!(manifest["kafka_brokers"], brokers.as_str());
+    assert_eq!(manifest["kafka_brokers"], brokers);
     assert_eq!(manifest["kafka_embedded"], false);
-    assert_eq!(manifest["s3_endpoint"], endpoint.as_str());
+    assert_eq!(manifest["s3_endpoint"], endpoint);
 }
 
 #[ignore = "needs the separate services: scripts/services.sh start; source .services/env"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_passes_against_the_separate_services() {
     let (brokers, endpoint) = common::services();
+    doctor_passes(&brokers, &endpoint).await;
+}
+
+#[ignore = "needs the separate services: scripts/services.sh start; source .services/env"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_passes_against_moto() {
+    let (brokers, _) = common::services();
+    doctor_passes(&brokers, &common::moto()).await;
+}
+
+async fn doctor_passes(brokers: &str, endpoint: &str) {
     let bucket = common::unique("tb-doc");
-    let client = common::s3_client_for(&endpoint).await;
-    tickbench::io::connect::prepare_bucket(&client, &bucket, true, &endpoint)
+    let client = common::s3_client_for(endpoint).await;
+    tickbench::io::connect::prepare_bucket(&client, &bucket, true, endpoint)
         .await
         .unwrap();
     let text = format!(

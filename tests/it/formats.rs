@@ -181,3 +181,50 @@ async fn every_format_lands_the_same_records() {
         assert!(l.records > 1000, "{}: {} records", l.key, l.records);
     }
 }
+
+/// `rate.record_size` pads each record to a fixed size (OpenMessaging Benchmark's 1 KiB): the
+/// sink and the audit still read the tick inside, JSON-lines objects hold the records as they
+/// came (every line 1 KiB), Parquet the tick's fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn padded_records_land_whole_and_read_as_ticks() {
+    common::use_embedded_s3_keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+    let client = tickbench::io::connect::s3_client(&Default::default(), Some(&s3.endpoint())).await;
+    for (i, format) in ["jsonl", "parquet"].into_iter().enumerate() {
+        let topic = format!("pad{i}");
+        let kafka = EmbeddedKafka::start(1, &topic, 2).unwrap();
+        let mut s = scenario_for(
+            &kafka,
+            &s3,
+            &topic,
+            "2s",
+            3000,
+            &format!("format = \"{format}\""),
+        );
+        s.rate.record_size = Some(bytesize::ByteSize::kib(1));
+        let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
+        let sum = &out.summary;
+        assert!(sum.passed, "{format}: {:?}", sum.problems);
+        assert_eq!(
+            (sum.counts.landed, sum.counts.malformed),
+            (6000, 0),
+            "{format}"
+        );
+        let objects = common::read_back(&client, "formats", &format!("f/{topic}/")).await;
+        assert_eq!(common::assert_each_tick_once(&objects), 6000, "{format}");
+        let bytes: usize = objects.iter().map(|o| o.bytes).sum();
+        if format == "jsonl" {
+            assert_eq!(
+                bytes,
+                6000 * 1025,
+                "every line is the 1 KiB record and its newline"
+            );
+        } else {
+            assert!(
+                bytes < 6000 * 200,
+                "Parquet holds the fields, not the padding: {bytes}"
+            );
+        }
+    }
+}

@@ -482,6 +482,15 @@ fn check_rate(r: &Rate, max_mode: bool) -> Result<(), Violation> {
         r.producer_threads,
         "a whole number from 1 to 64",
     )?;
+    if let Some(b) = r.record_size {
+        // The sink sets aside records over 64 KiB as not ticks (dead_letter::MAX_RECORD_BYTES).
+        check(
+            (1..=64 * 1024).contains(&b.as_u64()),
+            "rate.record_size",
+            fmt_size(b),
+            "a size from 1 byte to 64 KiB (ticks shorter than it are padded to it; \"1 KiB\" is OpenMessaging Benchmark's standard)",
+        )?;
+    }
     Ok(())
 }
 

@@ -102,6 +102,9 @@ impl ObjectWriter for TextWriter {
     }
 
     fn size(&self) -> u64 {
+        if let Sink::Plain(v) = &self.sink {
+            return self.taken + v.len() as u64;
+        }
         let held = self.in_bytes - self.at_emit.0;
         self.out_total() + (held as f64 * self.ratio()).ceil() as u64
     }

@@ -1,7 +1,10 @@
 //! The tick: one market event for one symbol, and its JSON-lines encoding. Shared by the simulator
 //! (which makes ticks) and the sink (which decodes them); the sink never depends on the simulator.
 
+mod decode;
 mod writer;
+
+pub use decode::TickDecoder;
 
 use serde::{Deserialize, Serialize};
 use writer::Writer;

@@ -15,6 +15,8 @@ use tokio::task::JoinSet;
 
 use super::batcher::{BatchId, ClosedBatch};
 use super::journal::Journal;
+
+mod conditional;
 use crate::metrics::{now_ns, us_between, Recorders, Stage};
 pub use crate::results::Landed;
 
@@ -29,6 +31,10 @@ pub struct UploadError {
     /// Worth trying again later (5xx, throttling, timeouts, connection errors); false for
     /// answers that will not change (access denied, no such bucket, a request S3 rejects).
     pub transient: bool,
+    /// The write was conditional and the key already held an object (412 PreconditionFailed):
+    /// the records that object holds, read back. Another sink (a zombie, or its successor)
+    /// wrote this batch's key first.
+    pub exists: Option<u64>,
 }
 
 /// A batch whose upload gave up: the sink rewinds its partition and reads it again.
@@ -68,6 +74,8 @@ pub struct RequestCounts {
     pub abort_multipart: AtomicU64,
     /// Requests sent again after the SDK's own retries gave up (see `sink.upload_retry_for`).
     pub retried: AtomicU64,
+    /// Conditional writes refused because the key already held an object.
+    pub precondition_failed: AtomicU64,
 }
 
 impl RequestCounts {
@@ -81,6 +89,7 @@ impl RequestCounts {
             complete_multipart_upload: self.complete_multipart.load(Relaxed),
             abort_multipart_upload: self.abort_multipart.load(Relaxed),
             retried: self.retried.load(Relaxed),
+            precondition_failed: self.precondition_failed.load(Relaxed),
         }
     }
 }
@@ -108,11 +117,34 @@ pub struct Uploader {
     /// Where multipart uploads are noted while open, so a restarted sink can abort what a killed
     /// one left behind.
     journal: Option<Arc<Journal>>,
+    /// Send part and object bodies as UNSIGNED-PAYLOAD (see [`unsigned_payload`]).
+    unsigned: bool,
+    /// Tick objects are written with `If-None-Match: *` (see `s3.conditional_writes`).
+    conditional: bool,
+}
+
+/// Whether bodies go unsigned: over TLS (AWS itself, any https endpoint), as the AWS SDKs do for
+/// uploads, and to a server on this host's loopback. SigV4 then signs the headers only, not a
+/// SHA-256 of every byte; the SDK's CRC32 checksum of the body still goes with it and S3
+/// verifies it. Over plain HTTP to another host the payload stays signed: nothing else would
+/// protect it on the way.
+pub fn unsigned_payload(endpoint_url: Option<&str>) -> bool {
+    let Some(u) = endpoint_url.and_then(|e| url::Url::parse(e).ok()) else {
+        return endpoint_url.is_none();
+    };
+    u.scheme() == "https"
+        || match u.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(a)) => a.is_loopback(),
+            Some(url::Host::Ipv6(a)) => a.is_loopback(),
+            None => false,
+        }
 }
 
 impl Uploader {
     pub fn new(
         client: Client,
+        endpoint: Option<&str>,
         bucket: &str,
         in_flight: usize,
         content_type: &'static str,
@@ -120,6 +152,7 @@ impl Uploader {
         rec: Arc<Recorders>,
     ) -> Uploader {
         Uploader {
+            unsigned: unsigned_payload(endpoint),
             client,
             bucket: bucket.into(),
             content_type,
@@ -129,6 +162,7 @@ impl Uploader {
             queued: Arc::new(AtomicU64::new(0)),
             retry_for,
             journal: None,
+            conditional: false,
         }
     }
 
@@ -194,22 +228,35 @@ impl Uploader {
             key: key.to_string(),
             transient: is_transient(&e),
             message: DisplayErrorContext(e).to_string(),
+            exists: None,
         }
     }
 
     /// Uploads a batch no larger than the multipart threshold as one PutObject, once a request
     /// slot is free (the caller waits for it, so closed batches never pile up in memory).
     pub async fn put(&self, key: String, batch: ClosedBatch, done: Done) {
-        self.put_as(key, batch, self.content_type, done).await
+        self.put_object(key, batch, self.content_type, self.conditional, done)
+            .await
     }
 
-    /// [`put`](Self::put) with a Content-Type of its own (dead letters are JSON lines whatever
-    /// the format of the ticks).
+    /// [`put`](Self::put) with a Content-Type of its own, unconditionally (dead letters are JSON
+    /// lines whatever the format of the ticks; a second copy of one replaces the first).
     pub async fn put_as(
+        &self,
+        key: String,
+        batch: ClosedBatch,
+        content_type: &'static str,
+        done: Done,
+    ) {
+        self.put_object(key, batch, content_type, false, done).await
+    }
+
+    async fn put_object(
         &self,
         key: String,
         mut batch: ClosedBatch,
         content_type: &'static str,
+        conditional: bool,
         done: Done,
     ) {
         let n = batch.tail.len() as u64;
@@ -233,7 +280,10 @@ impl Uploader {
                         .bucket(&*up.bucket)
                         .key(&key)
                         .content_type(content_type)
+                        .set_if_none_match(conditional.then(|| "*".to_string()))
                         .body(ByteStream::from(body.clone()))
+                        .customize()
+                        .unsigned_if(up.unsigned)
                         .send()
                 })
                 .await;
@@ -245,11 +295,10 @@ impl Uploader {
                     up.rec.event(Stage::PartUpload, us_between(t0, t1), t1);
                     Ok(up.landed(key, &batch, 0, t1))
                 }
-                Err(e) => Err(Failed {
-                    id: batch.id,
-                    last_offset: Some(batch.last_offset),
-                    error: up.err("PutObject", &key, e),
-                }),
+                Err(e) => {
+                    let error = up.write_err("PutObject", &key, e).await;
+                    up.settle(key, error, &batch, 0)
+                }
             });
         });
     }
@@ -260,13 +309,17 @@ impl Uploader {
         let (tx, rx) = mpsc::channel(1);
         let up = self.clone();
         tokio::spawn(async move {
-            let mut last_offset = None;
-            let res = up.multipart(&key, rx, &mut last_offset).await;
-            let _ = done.send(res.map_err(|error| Failed {
-                id,
-                last_offset,
-                error,
-            }));
+            let mut closed = None;
+            let res = up.multipart(&key, rx, &mut closed).await;
+            let _ = done.send(match (res, closed) {
+                (Ok(landed), _) => Ok(landed),
+                (Err(error), Some((batch, parts))) => up.settle(key, error, &batch, parts),
+                (Err(error), None) => Err(Failed {
+                    id,
+                    last_offset: None,
+                    error,
+                }),
+            });
         });
         tx
     }
@@ -275,7 +328,7 @@ impl Uploader {
         &self,
         key: &str,
         mut rx: mpsc::Receiver<Chunk>,
-        last_offset: &mut Option<i64>,
+        closed: &mut Option<(ClosedBatch, u32)>,
     ) -> Result<Landed, UploadError> {
         let created = self
             .retrying(|| {
@@ -294,7 +347,7 @@ impl Uploader {
             j.started(&self.bucket, key, &upload_id);
         }
         match self
-            .parts_and_complete(key, &upload_id, &mut rx, last_offset)
+            .parts_and_complete(key, &upload_id, &mut rx, closed)
             .await
         {
             Ok(landed) => {
@@ -328,17 +381,14 @@ impl Uploader {
         key: &str,
         upload_id: &str,
         rx: &mut mpsc::Receiver<Chunk>,
-        last_offset: &mut Option<i64>,
+        closed: &mut Option<(ClosedBatch, u32)>,
     ) -> Result<Landed, UploadError> {
         let mut parts: JoinSet<Result<CompletedPart, UploadError>> = JoinSet::new();
         let mut number = 0;
         let batch = loop {
             let (bytes, last) = match rx.recv().await {
                 Some(Chunk::Part(bytes)) => (bytes, None),
-                Some(Chunk::Last(mut batch)) => {
-                    *last_offset = Some(batch.last_offset);
-                    (std::mem::take(&mut batch.tail), Some(batch))
-                }
+                Some(Chunk::Last(mut batch)) => (std::mem::take(&mut batch.tail), Some(batch)),
                 None => {
                     return Err(UploadError {
                         op: "UploadPart",
@@ -346,6 +396,7 @@ impl Uploader {
                         key: key.into(),
                         message: "the batch was discarded before it closed".into(),
                         transient: true,
+                        exists: None,
                     })
                 }
             };
@@ -373,6 +424,8 @@ impl Uploader {
                                 .upload_id(&upload_id)
                                 .part_number(number)
                                 .body(ByteStream::from(body.clone()))
+                                .customize()
+                                .unsigned_if(up.unsigned)
                                 .send()
                         })
                         .await;
@@ -391,6 +444,8 @@ impl Uploader {
                 break batch;
             }
         };
+        // From here a failure still knows the batch (for where the rewind cuts).
+        *closed = Some((batch, number as u32));
         let mut done = Vec::with_capacity(number as usize);
         while let Some(res) = parts.join_next().await {
             done.push(res.map_err(|e| UploadError {
@@ -399,6 +454,7 @@ impl Uploader {
                 key: key.into(),
                 message: e.to_string(),
                 transient: false,
+                exists: None,
             })??);
         }
         done.sort_by_key(|p| p.part_number());
@@ -406,23 +462,32 @@ impl Uploader {
         let completed = CompletedMultipartUpload::builder()
             .set_parts(Some(done))
             .build();
-        self.retrying(|| {
-            self.client
-                .complete_multipart_upload()
-                .bucket(&*self.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .multipart_upload(completed.clone())
-                .send()
-        })
-        .await
-        .map_err(|e| self.err("CompleteMultipartUpload", key, e))?;
-        self.counts
-            .complete_multipart
-            .fetch_add(1, Ordering::Relaxed);
-        let t1 = now_ns();
+        let res = self
+            .retrying(|| {
+                self.client
+                    .complete_multipart_upload()
+                    .bucket(&*self.bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .set_if_none_match(self.conditional.then(|| "*".to_string()))
+                    .multipart_upload(completed.clone())
+                    .send()
+            })
+            .await;
+        let res = match res {
+            Ok(_) => {
+                self.counts
+                    .complete_multipart
+                    .fetch_add(1, Ordering::Relaxed);
+                Ok(now_ns())
+            }
+            Err(e) => Err(self.write_err("CompleteMultipartUpload", key, e).await),
+        };
+        // On an error the caller decides what a refused write means, with the batch.
+        let t1 = res?;
         self.rec.event(Stage::Complete, us_between(t0, t1), t1);
-        Ok(self.landed(key.to_string(), &batch, number as u32, t1))
+        let (batch, parts) = closed.take().expect("set above");
+        Ok(self.landed(key.to_string(), &batch, parts, t1))
     }
 
     /// Records the per-record and per-object figures of a durable batch.
@@ -459,5 +524,47 @@ pub fn id_of(l: &Landed) -> BatchId {
     BatchId {
         partition: l.partition,
         first_offset: l.first_offset,
+    }
+}
+
+/// `disable_payload_signing` where [`unsigned_payload`] says so (PutObject and UploadPart have it).
+trait UnsignedIf {
+    fn unsigned_if(self, unsigned: bool) -> Self;
+}
+
+macro_rules! unsigned_if {
+    ($($out:ty),*) => {$(
+        impl<E, B> UnsignedIf for aws_sdk_s3::client::customize::CustomizableOperation<$out, E, B> {
+            fn unsigned_if(self, unsigned: bool) -> Self {
+                if unsigned {
+                    self.disable_payload_signing()
+                } else {
+                    self
+                }
+            }
+        }
+    )*};
+}
+unsigned_if!(
+    aws_sdk_s3::operation::put_object::PutObjectOutput,
+    aws_sdk_s3::operation::upload_part::UploadPartOutput
+);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn payloads_go_unsigned_only_over_tls_or_on_this_host() {
+        use super::unsigned_payload as u;
+        assert!(u(None), "AWS itself: https");
+        assert!(u(Some("https://s3.example.com:9000")));
+        assert!(u(Some("http://127.0.0.1:4566")));
+        assert!(u(Some("http://localhost:9000")));
+        assert!(u(Some("http://[::1]:9000")));
+        assert!(
+            !u(Some("http://10.0.0.7:9000")),
+            "plain HTTP across a network"
+        );
+        assert!(!u(Some("http://minio.internal:9000")));
+        assert!(!u(Some("not a url")));
     }
 }
