@@ -4,8 +4,9 @@
 //! every tick is in S3 exactly once and the group's offsets are at the topic's end.
 //!
 //! Kafka is the separate tansu broker (`scripts/services.sh start`): the mock cluster keeps only
-//! 5 MiB a partition, less than one multipart object. S3 is the s3s server in this process, so the
-//! test can look into its folder for upload parts left behind.
+//! 5 MiB a partition, less than one multipart object. S3 is the s3s server in this process, then
+//! moto's separate server: each is asked (ListParts) for the parts of every upload a killed sink
+//! left open.
 
 use crate::common;
 
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use aws_sdk_s3::Client;
 use tickbench::commands::run::RunOptions;
 use tickbench::config;
 use tickbench::io::embedded::EmbeddedS3;
@@ -22,10 +24,56 @@ const TICKS: u64 = 240_000;
 #[ignore = "needs the separate services: scripts/services.sh start; source .services/env"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_sink_resumes_from_committed_offsets_and_leaves_no_open_uploads() {
-    let (brokers, _) = common::services();
     common::use_embedded_s3_keys();
     let tmp = tempfile::tempdir().unwrap();
     let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+    kill_twice(tmp.path(), &s3.endpoint(), "kill").await;
+    s3.stop().await;
+}
+
+/// The same against moto's server, a second S3 implementation of multipart uploads and their
+/// abort.
+#[ignore = "needs the separate services: scripts/services.sh start; source .services/env"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_against_moto() {
+    let tmp = tempfile::tempdir().unwrap();
+    kill_twice(tmp.path(), &common::moto(), &common::unique("kill")).await;
+}
+
+/// Parts the server still holds of an upload: none once it was aborted or completed (s3s-fs lists
+/// none for an upload it does not know, moto answers NoSuchUpload).
+async fn parts_left(client: &Client, bucket: &str, key: &str, upload_id: &str) -> usize {
+    match client
+        .list_parts()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            for p in out.parts() {
+                eprintln!(
+                    "left of {key} ({upload_id}): part {:?}, {:?} bytes, last modified {:?}",
+                    p.part_number(),
+                    p.size(),
+                    p.last_modified()
+                );
+            }
+            out.parts().len()
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.meta().code() == Some("NoSuchUpload")) =>
+        {
+            0
+        }
+        Err(e) => panic!("ListParts {key} {upload_id}: {e:?}"),
+    }
+}
+
+async fn kill_twice(dir: &std::path::Path, endpoint: &str, bucket: &str) {
+    let (brokers, _) = common::services();
     let topic = common::unique("kill");
     let group = format!("{topic}-sink");
     let text = format!(
@@ -52,26 +100,25 @@ max_age = "10m"
 part_size = "5 MiB"
 upload = "streaming"
 [s3]
-endpoint = "{}"
-bucket = "kill"
+endpoint = "{endpoint}"
+bucket = "{bucket}"
 create_bucket = true
-"#,
-        s3.endpoint()
+"#
     );
-    let path = tmp.path().join("kill.toml");
+    let path = dir.join("kill.toml");
     std::fs::write(&path, &text).unwrap();
     let s = config::parse(&path, &text).unwrap();
-    let results = tmp.path().join("results");
+    let results = dir.join("results");
     let journal = results
         .join(".sink-state")
         .join(&group)
         .join("sink-0.jsonl");
-    let log = |n: u32| tmp.path().join(format!("sink{n}.log"));
+    let log = |n: u32| dir.join(format!("sink{n}.log"));
 
     // Sink 1, then the load (20,000 ticks/s for 12 s over two partitions).
     let mut sink = common::start_sink(&path, &results, &log(1), &[]);
     let produce_opts = RunOptions {
-        results_root: tmp.path().join("produce"),
+        results_root: dir.join("produce"),
         ..Default::default()
     };
     let producer = tokio::spawn(async move {
@@ -116,8 +163,8 @@ create_bucket = true
     assert!(status.success(), "sink 3: {}", common::log_of(&log(3)));
 
     // Every tick once, read back over the S3 API; offsets tile each partition from 0.
-    let client = common::s3_client_for(&s3.endpoint()).await;
-    let objects = common::read_back(&client, "kill", &format!("tickbench/{topic}/")).await;
+    let client = common::s3_client_for(endpoint).await;
+    let objects = common::read_back(&client, bucket, &format!("tickbench/{topic}/")).await;
     assert_eq!(common::assert_each_tick_once(&objects), TICKS);
     let mut next: BTreeMap<i32, i64> = BTreeMap::new();
     let mut by_offset: Vec<_> = objects.iter().collect();
@@ -131,18 +178,18 @@ create_bucket = true
 
     // The killed uploads' keys were written again, and nothing of them is left in the server.
     let keys: Vec<&str> = objects.iter().map(|o| o.key.as_str()).collect();
-    let root = s3.root().to_path_buf();
-    let leftovers: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().to_string();
-            orphans.keys().any(|id| name.contains(id.as_str()))
-        })
-        .collect();
-    assert!(leftovers.is_empty(), "left in the S3 server: {leftovers:?}");
-    for key in orphans.values() {
+    for (id, key) in &orphans {
         assert!(keys.contains(&key.as_str()), "{key} was not written again");
+        let left = parts_left(&client, bucket, key, id).await;
+        assert_eq!(
+            left,
+            0,
+            "parts of {key} ({id}) left in the S3 server; now {:?}\n--- sink 2\n{}\n--- sink 3\n{}\n--- journal\n{}",
+            std::time::SystemTime::now(),
+            common::log_of(&log(2)),
+            common::log_of(&log(3)),
+            common::log_of(&journal)
+        );
     }
     assert!(
         common::open_uploads(&journal).is_empty(),
@@ -174,5 +221,4 @@ create_bucket = true
         "{}",
         common::log_of(&log(3))
     );
-    s3.stop().await;
 }

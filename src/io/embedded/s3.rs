@@ -1,16 +1,14 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use anyhow::Context;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+use super::faults::{serve, FaultState, S3Faults};
 
 /// The embedded server's key pair: not a secret, it guards nothing but a loopback port.
 pub const ACCESS_KEY: &str = "tickbench";
@@ -48,87 +46,6 @@ impl s3s::access::S3Access for Policies {
         }
         Ok(())
     }
-}
-
-/// Faults the server injects in front of the real S3 implementation, to test the sink's retries.
-/// Write requests (PUT, POST: PutObject, UploadPart, Create/CompleteMultipartUpload) are counted.
-#[derive(Debug, Default, Clone)]
-pub struct S3Faults {
-    /// Every n-th write request is answered with this status instead: 500 (InternalError) or
-    /// 503 (SlowDown), with S3's XML error body.
-    pub error_every: Option<(u64, u16)>,
-    /// Every n-th write request has its connection dropped without an answer (a reset).
-    pub reset_every: Option<u64>,
-    /// Until then, every connection is closed as soon as it is accepted: the server is down.
-    pub down_until: Option<Instant>,
-}
-
-#[derive(Default)]
-struct FaultState {
-    plan: Mutex<S3Faults>,
-    writes: AtomicU64,
-    injected: AtomicU64,
-}
-
-enum Decision {
-    Pass,
-    Status(u16),
-    Reset,
-}
-
-impl FaultState {
-    fn decide(&self, method: &http::Method) -> Decision {
-        // Down: requests on connections opened before the outage are dropped too.
-        if self.down() {
-            return Decision::Reset;
-        }
-        if !matches!(*method, http::Method::PUT | http::Method::POST) {
-            return Decision::Pass;
-        }
-        let n = self.writes.fetch_add(1, Ordering::Relaxed) + 1;
-        let plan = self.plan.lock().expect("fault plan").clone();
-        let d = match (plan.error_every, plan.reset_every) {
-            (Some((every, status)), _) if n.is_multiple_of(every) => Decision::Status(status),
-            (_, Some(every)) if n.is_multiple_of(every) => Decision::Reset,
-            _ => Decision::Pass,
-        };
-        if !matches!(d, Decision::Pass) {
-            self.injected.fetch_add(1, Ordering::Relaxed);
-        }
-        d
-    }
-
-    fn down(&self) -> bool {
-        let down = self
-            .plan
-            .lock()
-            .expect("fault plan")
-            .down_until
-            .is_some_and(|t| Instant::now() < t);
-        if down {
-            self.injected.fetch_add(1, Ordering::Relaxed);
-        }
-        down
-    }
-}
-
-fn error_response(status: u16) -> http::Response<s3s::Body> {
-    let (code, message) = if status == 503 {
-        ("SlowDown", "Please reduce your request rate.")
-    } else {
-        (
-            "InternalError",
-            "We encountered an internal error. Please try again.",
-        )
-    };
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>tickbench-fault</RequestId></Error>"
-    );
-    http::Response::builder()
-        .status(status)
-        .header("content-type", "application/xml")
-        .body(s3s::Body::from(body))
-        .expect("a valid response")
 }
 
 /// An S3-compatible server (s3s with its file-system backend) on 127.0.0.1. Objects are plain files
@@ -205,46 +122,13 @@ impl EmbeddedS3 {
             .await
             .with_context(|| format!("binding the embedded S3 server to 127.0.0.1:{port}"))?;
         let addr = listener.local_addr()?;
-        let (stop_tx, mut stop_rx) = oneshot::channel();
+        let (stop_tx, stop_rx) = oneshot::channel();
         let faults = Arc::new(FaultState::default());
-        let state = faults.clone();
-        let task = tokio::spawn(async move {
-            let http = ConnBuilder::new(TokioExecutor::new());
-            loop {
-                let socket = tokio::select! {
-                    res = listener.accept() => match res {
-                        Ok((socket, _)) => socket,
-                        Err(_) => continue,
-                    },
-                    _ = &mut stop_rx => break,
-                };
-                if state.down() {
-                    drop(socket);
-                    continue;
-                }
-                let (svc, st) = (service.clone(), state.clone());
-                let faulty =
-                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let (svc, st) = (svc.clone(), st.clone());
-                        async move {
-                            match st.decide(req.method()) {
-                                Decision::Pass => hyper::service::Service::call(&svc, req).await,
-                                Decision::Status(code) => Ok(error_response(code)),
-                                // An error makes hyper drop the connection without an answer.
-                                Decision::Reset => {
-                                    Err(s3s::HttpError::new("injected reset".into()))
-                                }
-                            }
-                        }
-                    });
-                let conn = http
-                    .serve_connection(TokioIo::new(socket), faulty)
-                    .into_owned();
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-        });
+        let s3 = move |req: http::Request<hyper::body::Incoming>| {
+            let svc = service.clone();
+            async move { hyper::service::Service::call(&svc, req).await }
+        };
+        let task = tokio::spawn(serve(listener, stop_rx, faults.clone(), s3));
         Ok(EmbeddedS3 {
             addr,
             root: root.to_owned(),
@@ -265,12 +149,12 @@ impl EmbeddedS3 {
 
     /// Injects these faults from now on (tests).
     pub fn set_faults(&self, f: S3Faults) {
-        *self.faults.plan.lock().expect("fault plan") = f;
+        self.faults.set(f);
     }
 
     /// Faults injected so far: error answers, resets and refused connections.
     pub fn faults_injected(&self) -> u64 {
-        self.faults.injected.load(Ordering::Relaxed)
+        self.faults.injected()
     }
 
     /// Stops accepting connections and waits for the accept loop to end.

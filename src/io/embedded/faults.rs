@@ -1,0 +1,234 @@
+//! S3 faults injected in front of a real S3 implementation, to test the sink's retries: the
+//! embedded server's own layer, and [`S3FaultProxy`], the same layer in front of any S3 server
+//! over HTTP (the separate moto and s3s-fs processes), so that the fault tests are not tied to one
+//! server's behaviour.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Faults injected in front of the real S3 implementation. Write requests (PUT, POST: PutObject,
+/// UploadPart, Create/CompleteMultipartUpload) are counted.
+#[derive(Debug, Default, Clone)]
+pub struct S3Faults {
+    /// Every n-th write request is answered with this status instead: 500 (InternalError) or
+    /// 503 (SlowDown), with S3's XML error body.
+    pub error_every: Option<(u64, u16)>,
+    /// Every n-th write request has its connection dropped without an answer (a reset).
+    pub reset_every: Option<u64>,
+    /// Until then, every connection is closed as soon as it is accepted: the server is down.
+    pub down_until: Option<Instant>,
+}
+
+#[derive(Default)]
+pub(crate) struct FaultState {
+    plan: Mutex<S3Faults>,
+    writes: AtomicU64,
+    injected: AtomicU64,
+}
+
+enum Decision {
+    Pass,
+    Status(u16),
+    Reset,
+}
+
+impl FaultState {
+    fn decide(&self, method: &http::Method) -> Decision {
+        // Down: requests on connections opened before the outage are dropped too.
+        if self.down() {
+            return Decision::Reset;
+        }
+        if !matches!(*method, http::Method::PUT | http::Method::POST) {
+            return Decision::Pass;
+        }
+        let n = self.writes.fetch_add(1, Ordering::Relaxed) + 1;
+        let plan = self.plan.lock().expect("fault plan").clone();
+        let d = match (plan.error_every, plan.reset_every) {
+            (Some((every, status)), _) if n.is_multiple_of(every) => Decision::Status(status),
+            (_, Some(every)) if n.is_multiple_of(every) => Decision::Reset,
+            _ => Decision::Pass,
+        };
+        if !matches!(d, Decision::Pass) {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+        }
+        d
+    }
+
+    fn down(&self) -> bool {
+        let down = self
+            .plan
+            .lock()
+            .expect("fault plan")
+            .down_until
+            .is_some_and(|t| Instant::now() < t);
+        if down {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+        }
+        down
+    }
+
+    pub(crate) fn set(&self, f: S3Faults) {
+        *self.plan.lock().expect("fault plan") = f;
+    }
+
+    pub(crate) fn injected(&self) -> u64 {
+        self.injected.load(Ordering::Relaxed)
+    }
+}
+
+fn error_response(status: u16) -> http::Response<s3s::Body> {
+    let (code, message) = if status == 503 {
+        ("SlowDown", "Please reduce your request rate.")
+    } else {
+        (
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        )
+    };
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>tickbench-fault</RequestId></Error>"
+    );
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/xml")
+        .body(s3s::Body::from(body))
+        .expect("a valid response")
+}
+
+/// Accepts connections on `listener` until `stop` fires, each request through the fault layer
+/// first: a request it passes is answered by `inner`.
+pub(crate) async fn serve<F, Fut>(
+    listener: TcpListener,
+    mut stop: oneshot::Receiver<()>,
+    state: Arc<FaultState>,
+    inner: F,
+) where
+    F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<http::Response<s3s::Body>, s3s::HttpError>> + Send + 'static,
+{
+    let http = ConnBuilder::new(TokioExecutor::new());
+    loop {
+        let socket = tokio::select! {
+            res = listener.accept() => match res {
+                Ok((socket, _)) => socket,
+                Err(_) => continue,
+            },
+            _ = &mut stop => break,
+        };
+        if state.down() {
+            drop(socket);
+            continue;
+        }
+        let (inner, st) = (inner.clone(), state.clone());
+        let faulty = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+            let (inner, st) = (inner.clone(), st.clone());
+            async move {
+                match st.decide(req.method()) {
+                    Decision::Pass => inner(req).await,
+                    Decision::Status(code) => Ok(error_response(code)),
+                    // An error makes hyper drop the connection without an answer.
+                    Decision::Reset => Err(s3s::HttpError::new("injected reset".into())),
+                }
+            }
+        });
+        let conn = http
+            .serve_connection(TokioIo::new(socket), faulty)
+            .into_owned();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+}
+
+/// The fault layer on 127.0.0.1 in front of another S3 server (`http://host:port`): requests it
+/// passes are forwarded as they came, Host header and SigV4 signature untouched, so the server
+/// behind checks them as if the client had called it.
+pub struct S3FaultProxy {
+    addr: SocketAddr,
+    faults: Arc<FaultState>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl S3FaultProxy {
+    /// Starts forwarding to `upstream` from a free loopback port. Needs a tokio runtime.
+    pub async fn start(upstream: &str) -> anyhow::Result<S3FaultProxy> {
+        let up: http::Uri = upstream
+            .parse()
+            .with_context(|| format!("the upstream S3 endpoint {upstream:?}"))?;
+        anyhow::ensure!(
+            up.scheme_str() == Some("http") && up.authority().is_some(),
+            "the fault proxy forwards plain http://host:port, not {upstream:?}"
+        );
+        let authority = up.authority().expect("checked").clone();
+        let client: hyper_util::client::legacy::Client<HttpConnector, Incoming> =
+            hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                .build(HttpConnector::new());
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("binding the S3 fault proxy")?;
+        let addr = listener.local_addr()?;
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let faults = Arc::new(FaultState::default());
+        let forward = move |mut req: http::Request<Incoming>| {
+            let (client, authority) = (client.clone(), authority.clone());
+            async move {
+                let path = req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| "/".into());
+                *req.uri_mut() = http::Uri::builder()
+                    .scheme("http")
+                    .authority(authority)
+                    .path_and_query(path)
+                    .build()
+                    .map_err(|e| s3s::HttpError::new(Box::new(e)))?;
+                let res = client
+                    .request(req)
+                    .await
+                    .map_err(|e| s3s::HttpError::new(Box::new(e)))?;
+                Ok(res.map(s3s::Body::from))
+            }
+        };
+        tokio::spawn(serve(listener, stop_rx, faults.clone(), forward));
+        Ok(S3FaultProxy {
+            addr,
+            faults,
+            stop: Some(stop_tx),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Injects these faults from now on.
+    pub fn set_faults(&self, f: S3Faults) {
+        self.faults.set(f);
+    }
+
+    /// Faults injected so far: error answers, resets and refused connections.
+    pub fn faults_injected(&self) -> u64 {
+        self.faults.injected()
+    }
+}
+
+impl Drop for S3FaultProxy {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
