@@ -1,6 +1,6 @@
 //! Broker faults through librdkafka's own mock-cluster fault injection, during real runs: request
 //! errors, a broker down and back, added round-trip time, non-retriable errors, the idempotent
-//! producer. Each asserts what the run proves about itself: nothing acknowledged is lost or
+//! producer, leaders moving between brokers, the sink's Fetch requests failing. Each asserts what the run proves about itself: nothing acknowledged is lost or
 //! repeated in the final objects, and what failed is counted.
 
 use crate::common;
@@ -19,8 +19,19 @@ use tickbench::results::Summary;
 /// Runs 4 s at 1,000 ticks/s against a mock cluster the test owns, injecting `faults` (each
 /// after its delay) once the load is under way: a second of it on the topic.
 async fn run_with(topic: &str, extra: &str, faults: Vec<(Duration, Fault)>) -> Summary {
+    run_on(1, topic, extra, faults).await.0
+}
+
+/// As `run_with`, on a mock cluster of `brokers` brokers; also gives each partition's leader at
+/// the end, as the cluster's metadata says.
+async fn run_on(
+    brokers: i32,
+    topic: &str,
+    extra: &str,
+    faults: Vec<(Duration, Fault)>,
+) -> (Summary, Vec<i32>) {
     let tmp = tempfile::tempdir().unwrap();
-    let kafka = EmbeddedKafka::start(1, topic, 2).unwrap();
+    let kafka = EmbeddedKafka::start(brokers, topic, 2).unwrap();
     let text = format!(
         r#"
 name = "{topic}"
@@ -75,7 +86,26 @@ max_age = "1s"
     };
     let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
     injector.await.unwrap();
-    out.summary
+    let leaders = tokio::task::spawn_blocking({
+        let (kafka, topic) = (kafka.clone(), topic.to_string());
+        move || {
+            let probe: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", kafka.bootstrap_servers())
+                .create()
+                .unwrap();
+            let md = probe
+                .fetch_metadata(Some(&topic), Duration::from_secs(5))
+                .unwrap();
+            md.topics()[0]
+                .partitions()
+                .iter()
+                .map(|p| p.leader())
+                .collect()
+        }
+    })
+    .await
+    .unwrap();
+    (out.summary, leaders)
 }
 
 /// The next Produce requests fail with `errors`, as soon as the load is under way.
@@ -208,4 +238,99 @@ async fn added_round_trip_time_shows_in_the_produce_latency() {
         "{:?}",
         sum.stages[&Stage::Produce]
     );
+}
+
+/// Both partitions' leaders move while the load goes (three brokers): the producer and the sink
+/// follow them, the producer resends what the old leader refused, and every tick lands once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leaders_moving_mid_run_lose_nothing() {
+    let leader = |partition, broker| Fault::Leader {
+        topic: "leaders".into(),
+        partition,
+        broker,
+    };
+    let (sum, leaders) = run_on(
+        3,
+        "leaders",
+        "",
+        vec![
+            (Duration::ZERO, leader(0, 2)),
+            (Duration::from_millis(700), leader(1, 3)),
+            (Duration::from_millis(700), leader(0, 3)),
+        ],
+    )
+    .await;
+    assert_exactly_once(&sum);
+    assert_eq!(sum.counts.landed, 4000);
+    assert_eq!(leaders, vec![3, 3], "the leaders moved");
+}
+
+/// The sink's Fetch requests fail (the leader not known, a timeout, a storage error) while the
+/// load goes: the consumer backs off and fetches again from where it was, and every tick lands
+/// once. Each error holds the partition back for `fetch.error.backoff.ms` (1 s here), which the
+/// ticks consumed after it show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fetch_errors_delay_the_sink_but_lose_nothing() {
+    use RDKafkaRespErr::*;
+    let sum = run_with(
+        "fetch",
+        "\"fetch.error.backoff.ms\" = \"1000\"",
+        vec![(
+            Duration::ZERO,
+            Fault::RequestErrors {
+                api: RDKafkaApiKey::Fetch,
+                errors: vec![
+                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                    RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR,
+                ],
+            },
+        )],
+    )
+    .await;
+    assert_exactly_once(&sum);
+    assert_eq!(sum.counts.landed, 4000);
+    assert!(
+        sum.stages[&Stage::KafkaE2e].max_us >= 1_000_000,
+        "{:?}",
+        sum.stages[&Stage::KafkaE2e]
+    );
+}
+
+/// Records larger than the producer may send (`message.max.bytes`, as a cluster's limit is
+/// matched on the client): each is refused, counted as a failed delivery with librdkafka's reason,
+/// and not expected in S3; the run completes and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_over_the_message_size_are_failed_deliveries_not_a_crash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = r#"
+name = "oversized"
+seed = 5
+duration = "2s"
+warmup = "0s"
+[symbols]
+count = 10
+[rate]
+ticks_per_second = 500
+record_size = "2 KiB"
+[kafka]
+partitions = 1
+[kafka.producer]
+"message.max.bytes" = "1500"
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+[sink]
+max_age = "500ms"
+"#;
+    let s = config::parse(Path::new("oversized.toml"), text).unwrap();
+    let out = common::run_in(tmp.path(), &s).await.expect("run finished");
+    let c = &out.summary.counts;
+    assert_eq!((c.produced, c.delivery_failed), (1000, 1000), "{c:?}");
+    assert_eq!((c.acked, c.landed, c.lost, c.duplicated), (0, 0, 0, 0));
+    assert!(out.summary.completed, "{:?}", out.summary.failure);
+    let expected = common::json(&common::folder(tmp.path(), "oversized"), "expected.json");
+    let failed = expected["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1000);
+    let reason = failed[0]["error"].as_str().unwrap();
+    assert!(reason.to_lowercase().contains("too large"), "{reason}");
 }

@@ -18,6 +18,13 @@ pub enum Fault {
     BrokerUp(i32),
     /// Every response of the broker is delayed this much.
     RoundTrip(i32, Duration),
+    /// The partition's leadership moves to this broker: clients still sending to or fetching
+    /// from the old leader are told NOT_LEADER_OR_FOLLOWER and look the leader up again.
+    Leader {
+        topic: String,
+        partition: i32,
+        broker: i32,
+    },
 }
 
 enum Command {
@@ -59,6 +66,11 @@ impl EmbeddedKafka {
                                 Fault::BrokerDown(b) => mc.broker_down(b),
                                 Fault::BrokerUp(b) => mc.broker_up(b),
                                 Fault::RoundTrip(b, d) => mc.broker_round_trip_time(b, d),
+                                Fault::Leader {
+                                    topic,
+                                    partition,
+                                    broker,
+                                } => mc.partition_leader(&topic, partition, Some(broker)),
                             };
                             let _ = reply.send(res.map_err(|e| e.to_string()));
                         }
