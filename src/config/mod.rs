@@ -96,6 +96,10 @@ pub fn read_symbol_file(file: &Path) -> Result<Vec<FixedSymbol>, ScenarioError> 
         ));
     }
     let mut rows = Vec::new();
+    // Each ticker's first line, so that a repeat names both (a file of 100,000 rows is searched
+    // by line number, not by eye).
+    let mut first_line: std::collections::HashMap<String, Option<usize>> =
+        std::collections::HashMap::new();
     for rec in reader.records() {
         let rec = rec.map_err(|e| {
             let line = e.position().map(|p| p.line() as usize);
@@ -115,6 +119,14 @@ pub fn read_symbol_file(file: &Path) -> Result<Vec<FixedSymbol>, ScenarioError> 
             beta: if rec.len() > 4 { num(4, "beta")? } else { 0.0 },
         };
         check_symbol(&sym).map_err(|(field, value, allowed)| bad(line, field, value, allowed))?;
+        if let Some(first) = first_line.insert(sym.ticker.clone(), line) {
+            return Err(bad(
+                line,
+                "ticker",
+                format!("{:?} (also on line {})", sym.ticker, first.unwrap_or(0)),
+                "each ticker once",
+            ));
+        }
         rows.push(sym);
     }
     Ok(rows)

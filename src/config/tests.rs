@@ -132,7 +132,13 @@ fn shipped_scenarios_are_valid() {
             for (i, _) in text.match_indices("${env:") {
                 let var = &text[i + 6..];
                 let var = &var[..var.find('}').unwrap()];
-                std::env::set_var(var, "placeholder");
+                // An endpoint must look like one (scenarios/soak.toml's S3 endpoint).
+                let value = if var.ends_with("ENDPOINT") {
+                    "http://127.0.0.1:9000"
+                } else {
+                    "placeholder"
+                };
+                std::env::set_var(var, value);
             }
             load(&path).unwrap_or_else(|e| panic!("{e}"));
             n += 1;
@@ -204,6 +210,31 @@ fn market_settings_out_of_range_are_rejected() {
     ));
     assert!(
         e.contains("symbols.fixed") && e.contains("ticker") && e.contains("A-Z 0-9"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_symbol_file_of_100000_rows_loads_and_a_repeated_ticker_is_named_with_both_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("ticker,start_price,drift,volatility\n");
+    for i in 0..100_000 {
+        csv.push_str(&format!("S{i:05},{}.5,0.01,0.2\n", 10 + i % 90));
+    }
+    std::fs::write(dir.path().join("syms.csv"), &csv).unwrap();
+    let scen = dir.path().join("s.toml");
+    let text = GOOD.replace("count = 10", "count = 0\nfile = \"syms.csv\"");
+    std::fs::write(&scen, &text).unwrap();
+    let s = load(&scen).unwrap();
+    assert_eq!(s.symbols.file_rows.len(), 100_000);
+    assert_eq!(s.symbols.file_rows[99_999].ticker, "S99999");
+
+    // Row 17's ticker again on the last row (line 100,001 of the file).
+    let again = csv.replace("S99999,", "S00015,");
+    std::fs::write(dir.path().join("syms.csv"), again).unwrap();
+    let e = load(&scen).unwrap_err().to_string();
+    assert!(
+        e.contains("syms.csv:100001: `ticker` = \"S00015\" (also on line 17): each ticker once"),
         "{e}"
     );
 }

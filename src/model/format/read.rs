@@ -58,6 +58,14 @@ pub fn decode_object(
             .into(),
         _ => bytes.into(),
     };
+    // Every record tickbench writes ends with a newline: an object whose last byte is another
+    // was cut, and its last record (a CSV row cut inside its last number still parses) must not
+    // be read as a whole one.
+    if plain.last().is_some_and(|b| *b != b'\n') {
+        bail!(
+            "{key}: ends inside a record (no newline after the last one): the object was cut short"
+        );
+    }
     let mut n = 0u64;
     let mut lines = plain.split(|b| *b == b'\n').filter(|l| !l.is_empty());
     if enc.format == Format::Csv {
