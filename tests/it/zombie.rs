@@ -107,20 +107,46 @@ create_bucket = true
             .unwrap()
     });
 
-    // Paused with a multipart upload open (its first part sent), for twice the session timeout;
-    // meanwhile the successor joins, is given the partition and lands from the committed offset.
+    // Paused with a multipart upload open (its first part sent); meanwhile the successor joins,
+    // is given the partition and lands from the committed offset.
     common::wait_until("sink a to start a multipart upload", || {
         !common::open_uploads(&journal("a")).is_empty()
     })
     .await;
     signal(&a, "STOP");
+    let paused = std::time::Instant::now();
+    let open_keys: Vec<String> = common::open_uploads(&journal("a")).into_values().collect();
     let mut b = common::start_sink(
         &path,
         &results,
         &log("b"),
         &[&["--instance", "b"][..], &idle].concat(),
     );
-    tokio::time::sleep(Duration::from_secs(12)).await;
+    // Resumed once the successor has landed an object under a key the zombie has open (however
+    // long the group takes to move the partition on a loaded machine), and not before twice the
+    // session timeout: the zombie then wakes to an object already there.
+    let client = common::s3_client_for(&s3).await;
+    loop {
+        let mut landed = false;
+        for key in &open_keys {
+            landed |= client
+                .head_object()
+                .bucket("zombie")
+                .key(key)
+                .send()
+                .await
+                .is_ok();
+        }
+        if landed && paused.elapsed() >= Duration::from_secs(12) {
+            break;
+        }
+        assert!(
+            paused.elapsed() < common::HANG_GUARD,
+            "the successor never landed {open_keys:?}:\n{}",
+            common::log_of(&log("b"))
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     signal(&a, "CONT");
 
     let (_, produced) = tokio::time::timeout(common::HANG_GUARD, producer)
@@ -155,7 +181,6 @@ create_bucket = true
     );
 
     // Every tick once, read back over the S3 API; the offsets tile the partition from 0.
-    let client = common::s3_client_for(&s3).await;
     let objects = common::read_back(&client, "zombie", &format!("tickbench/{topic}/")).await;
     assert_eq!(common::assert_each_tick_once(&objects), TICKS);
     let mut next: BTreeMap<i32, i64> = BTreeMap::new();
