@@ -56,6 +56,8 @@ case "$on" in
   *) echo "soak: --on is up or services, not $on" >&2; exit 2 ;;
 esac
 
+# The scenario's own names for the addresses (the tests' TICKBENCH_* names stay theirs).
+export SOAK_KAFKA_BROKERS=$TICKBENCH_KAFKA_BROKERS SOAK_S3_ENDPOINT=$TICKBENCH_S3_ENDPOINT
 sed -e "s/^duration = .*/duration = \"${minutes}m\"/" \
   -e "s/^ticks_per_second = .*/ticks_per_second = $rate/" \
   -e "s/^topic = \"soak\"/$topic_line/" scenarios/soak.toml >"$out/soak.toml"
