@@ -29,16 +29,7 @@ fn records() -> Vec<(Tick, Vec<u8>)> {
         .collect()
 }
 
-const ENCODINGS: [(Format, Compression); 8] = [
-    (Format::Jsonl, Compression::None),
-    (Format::Jsonl, Compression::Gzip),
-    (Format::Jsonl, Compression::Zstd),
-    (Format::Csv, Compression::None),
-    (Format::Csv, Compression::Gzip),
-    (Format::Csv, Compression::Zstd),
-    (Format::Parquet, Compression::Snappy),
-    (Format::Parquet, Compression::Zstd),
-];
+const ENCODINGS: [(Format, Compression); 8] = tickbench::model::format::WRITTEN;
 
 fn encoders(c: &mut Criterion) {
     let recs = records();

@@ -11,16 +11,7 @@ use tickbench::config;
 use tickbench::model::format::{decode_object, writer, Compression, Encoding, Format};
 use tickbench::model::tick::{decode_payload, Tick};
 
-const FORMATS: [(Format, Compression); 8] = [
-    (Format::Jsonl, Compression::None),
-    (Format::Jsonl, Compression::Gzip),
-    (Format::Jsonl, Compression::Zstd),
-    (Format::Csv, Compression::None),
-    (Format::Csv, Compression::Gzip),
-    (Format::Csv, Compression::Zstd),
-    (Format::Parquet, Compression::Snappy),
-    (Format::Parquet, Compression::Zstd),
-];
+const FORMATS: [(Format, Compression); 8] = tickbench::model::format::WRITTEN;
 
 /// One whole object of `n` ticks in this format, as the sink writes it, and its key.
 fn object(f: Format, c: Compression, n: u64) -> (String, Vec<u8>, Vec<Tick>) {

@@ -11,6 +11,19 @@ pub use read::{decode_object, decode_parquet_columns, encoding_of_key};
 pub use crate::config::{Compression, Encoding, Format};
 use crate::model::tick::Tick;
 
+/// Every format and codec pair the sink writes (Parquet uncompressed aside): what the round-trip
+/// tests, the fuzz targets and the benches go through.
+pub const WRITTEN: [(Format, Compression); 8] = [
+    (Format::Jsonl, Compression::None),
+    (Format::Jsonl, Compression::Gzip),
+    (Format::Jsonl, Compression::Zstd),
+    (Format::Csv, Compression::None),
+    (Format::Csv, Compression::Gzip),
+    (Format::Csv, Compression::Zstd),
+    (Format::Parquet, Compression::Snappy),
+    (Format::Parquet, Compression::Zstd),
+];
+
 /// A writer for one object in this encoding. (Content-Encoding is left unset: the objects are
 /// files of their type, a `.gz` is a gzip file to Athena and to `aws s3 cp`, not transfer-encoded
 /// text that HTTP clients would inflate.)

@@ -14,16 +14,7 @@ fn ticks(n: u64) -> Vec<Tick> {
         .collect()
 }
 
-const ALL: [(Format, Compression); 8] = [
-    (Format::Jsonl, Compression::None),
-    (Format::Jsonl, Compression::Gzip),
-    (Format::Jsonl, Compression::Zstd),
-    (Format::Csv, Compression::None),
-    (Format::Csv, Compression::Gzip),
-    (Format::Csv, Compression::Zstd),
-    (Format::Parquet, Compression::Snappy),
-    (Format::Parquet, Compression::Zstd),
-];
+const ALL: [(Format, Compression); 8] = super::WRITTEN;
 
 /// Writes `ticks`, taking parts of `part` bytes as they are ready, and returns the object.
 fn write(enc: &Encoding, ticks: &[Tick], part: usize) -> (Vec<u8>, u64, usize) {

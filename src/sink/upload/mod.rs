@@ -142,6 +142,15 @@ pub fn unsigned_payload(endpoint_url: Option<&str>) -> bool {
 }
 
 impl Uploader {
+    /// One of the `in_flight` request slots, held while a PutObject or an UploadPart is sent.
+    async fn permit(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closes")
+    }
+
     pub fn new(
         client: Client,
         endpoint: Option<&str>,
@@ -261,12 +270,7 @@ impl Uploader {
     ) {
         let n = batch.tail.len() as u64;
         self.queued.fetch_add(n, Ordering::Relaxed);
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("semaphore never closes");
+        let permit = self.permit().await;
         let up = self.clone();
         tokio::spawn(async move {
             let _permit = permit;
@@ -403,12 +407,7 @@ impl Uploader {
             let n = bytes.len() as u64;
             if !bytes.is_empty() {
                 number += 1;
-                let permit = self
-                    .permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("semaphore never closes");
+                let permit = self.permit().await;
                 let up = self.clone();
                 let (key, upload_id) = (key.to_string(), upload_id.to_string());
                 parts.spawn(async move {
