@@ -56,7 +56,11 @@ impl Cli {
             _ => "trace",
         };
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("tickbench={level}")));
+            // librdkafka's own log (its errors and warnings; with a `debug` property, its debug
+            // lines) under the target `librdkafka`.
+            .unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(format!("tickbench={level},librdkafka={level}"))
+            });
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)

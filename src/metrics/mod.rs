@@ -1,6 +1,6 @@
 //! Stage recorders: one HdrHistogram per stage for the measured window, one for the warm-up, and a
-//! per-second interval histogram that is compressed as soon as its second is over, so memory stays
-//! small however long the run.
+//! per-second interval histogram that is compressed and spooled to a temporary file as soon as its
+//! second is over, so memory stays flat however long the run.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -14,7 +14,9 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 mod count;
+mod spool;
 pub use count::Count;
+use spool::Spool;
 
 /// Significant figures kept by every histogram (DESIGN.md: 3).
 const SIGFIG: u8 = 3;
@@ -175,7 +177,7 @@ struct State {
     /// Second (since run start) the open interval covers.
     interval_sec: u64,
     /// Closed intervals: (second since run start, V2-deflate encoded histogram).
-    closed: Vec<(u64, Vec<u8>)>,
+    closed: Spool,
 }
 
 /// Records into an auto-resizing histogram. (`saturating_record` would clamp to the current
@@ -190,6 +192,9 @@ fn record_into(h: &mut Histogram<u64>, value: u64, n: u64) {
 fn new_hist() -> Histogram<u64> {
     Histogram::new(SIGFIG).expect("3 significant figures is valid")
 }
+
+/// Writes one interval (start since the run's start, length, histogram) into a log.
+type Put<'a> = dyn FnMut(Duration, Duration, &Histogram<u64>) -> std::io::Result<()> + 'a;
 
 /// Records one stage. Cheap enough for every tick: one uncontended lock and one array increment.
 pub struct StageRecorder {
@@ -233,7 +238,7 @@ impl StageRecorder {
                 warmup: new_hist(),
                 interval: new_hist(),
                 interval_sec: 0,
-                closed: Vec::new(),
+                closed: Spool::default(),
             }),
         }
     }
@@ -255,7 +260,7 @@ impl StageRecorder {
             return;
         }
         if sec > st.interval_sec {
-            Self::close_interval(&mut st);
+            Self::close_interval(self.stage, &mut st);
             st.interval_sec = sec;
         }
         record_into(&mut st.measured, value, n);
@@ -273,14 +278,14 @@ impl StageRecorder {
             return;
         }
         if sec > st.interval_sec {
-            Self::close_interval(&mut st);
+            Self::close_interval(self.stage, &mut st);
             st.interval_sec = sec;
         }
         let _ = st.measured.add(h);
         let _ = st.interval.add(h);
     }
 
-    fn close_interval(st: &mut State) {
+    fn close_interval(stage: Stage, st: &mut State) {
         if st.interval.is_empty() {
             return;
         }
@@ -289,7 +294,13 @@ impl StageRecorder {
             .serialize(&st.interval, &mut buf)
             .expect("serializing to memory cannot fail");
         let sec = st.interval_sec;
-        st.closed.push((sec, buf));
+        if let Err(e) = st.closed.push(sec, &buf) {
+            // The summary's histograms hold it still; only the log's one-second view loses it.
+            tracing::warn!(
+                "second {sec} of stage {} left out of its interval log: {e}",
+                stage.name()
+            );
+        }
         st.interval.reset();
     }
 
@@ -312,19 +323,17 @@ impl StageRecorder {
     /// in the stage's unit) readable by HdrHistogram's own tools.
     pub fn write_interval_log(&self, path: &Path, run_start_ns: u64) -> std::io::Result<()> {
         let mut st = self.state.lock().expect("recorder lock");
-        Self::close_interval(&mut st);
+        Self::close_interval(self.stage, &mut st);
         let mut de = Deserializer::new();
-        let intervals = st
-            .closed
-            .iter()
-            .map(|(sec, bytes)| {
+        // One interval in memory at a time, read back from the spool.
+        self.write_log(path, run_start_ns, "measured window only", |put| {
+            st.closed.for_each(|sec, bytes| {
                 let h: Histogram<u64> = de
                     .deserialize(&mut Cursor::new(bytes))
                     .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
-                Ok((Duration::from_secs(*sec), Duration::from_secs(1), h))
+                put(Duration::from_secs(sec), Duration::from_secs(1), &h)
             })
-            .collect::<std::io::Result<Vec<_>>>()?;
-        self.write_log(path, run_start_ns, "measured window only", intervals)
+        })
     }
 
     /// Writes the warm-up histogram as a one-interval log.
@@ -335,22 +344,23 @@ impl StageRecorder {
         warmup: Duration,
     ) -> std::io::Result<()> {
         let h = self.warmup();
-        let intervals = if h.is_empty() {
-            vec![]
-        } else {
-            vec![(Duration::ZERO, warmup, h)]
-        };
-        self.write_log(path, run_start_ns, "warm-up only", intervals)
+        self.write_log(path, run_start_ns, "warm-up only", |put| {
+            if h.is_empty() {
+                Ok(())
+            } else {
+                put(Duration::ZERO, warmup, &h)
+            }
+        })
     }
 
     /// One interval log: StartTime and BaseTime at the run's start, then (start, length, histogram)
-    /// per interval, V2-deflate encoded as HdrHistogram's Java tools write them.
+    /// per interval as `fill` puts them, V2-deflate encoded as HdrHistogram's Java tools write them.
     fn write_log(
         &self,
         path: &Path,
         run_start_ns: u64,
         what: &str,
-        intervals: Vec<(Duration, Duration, Histogram<u64>)>,
+        fill: impl FnOnce(&mut Put<'_>) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         let start = UNIX_EPOCH + Duration::from_nanos(run_start_ns);
         let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
@@ -366,10 +376,10 @@ impl StageRecorder {
             .begin_log_with(&mut file, &mut ser)
             .map_err(std::io::Error::other)?;
         let tag = Tag::new(self.stage.name());
-        for (at, len, h) in &intervals {
-            log.write_histogram(h, *at, *len, tag)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-        }
+        fill(&mut |at, len, h| {
+            log.write_histogram(h, at, len, tag)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        })?;
         drop(log);
         std::io::Write::flush(&mut file)
     }

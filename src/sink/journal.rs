@@ -156,15 +156,12 @@ impl Journal {
     pub async fn abort(&self, client: &Client, orphans: &[Orphan]) -> anyhow::Result<u64> {
         let mut aborted = 0;
         for o in orphans {
-            let res = client
-                .abort_multipart_upload()
-                .bucket(&o.bucket)
-                .key(&o.key)
-                .upload_id(&o.upload_id)
-                .send()
-                .await;
+            let res = abort_one(client, o).await;
             match res {
-                Ok(_) => aborted += 1,
+                Ok(_) => {
+                    aborted += 1;
+                    again_while_parts_are_listed(client, o).await;
+                }
                 Err(e) if is_no_such_upload(&e) => {}
                 Err(aws_sdk_s3::error::SdkError::ServiceError(e)) => tracing::warn!(
                     "S3 refused to abort the multipart upload {} of s3://{}/{} that an earlier sink left open ({}): abort it by hand (aws s3api abort-multipart-upload) or let a lifecycle rule (AbortIncompleteMultipartUpload) do it",
@@ -187,6 +184,56 @@ impl Journal {
         }
         Ok(aborted)
     }
+}
+
+async fn abort_one(
+    client: &Client,
+    o: &Orphan,
+) -> Result<
+    aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput,
+    aws_sdk_s3::error::SdkError<
+        aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadError,
+        aws_sdk_s3::config::http::HttpResponse,
+    >,
+> {
+    client
+        .abort_multipart_upload()
+        .bucket(&o.bucket)
+        .key(&o.key)
+        .upload_id(&o.upload_id)
+        .send()
+        .await
+}
+
+/// A part whose upload was under way when the abort came may land after it; AWS's advice is to
+/// abort again until ListParts shows none. A few tries, a second apart; an answer that is not a
+/// list of parts (NoSuchUpload once the upload is gone) ends them.
+async fn again_while_parts_are_listed(client: &Client, o: &Orphan) {
+    for again in 0..=3 {
+        let listed = client
+            .list_parts()
+            .bucket(&o.bucket)
+            .key(&o.key)
+            .upload_id(&o.upload_id)
+            .send()
+            .await;
+        if !listed.is_ok_and(|l| !l.parts().is_empty()) {
+            return;
+        }
+        if again == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        if let Err(e) = abort_one(client, o).await {
+            tracing::debug!("aborting {} again: {e}", o.upload_id);
+        }
+    }
+    tracing::warn!(
+        "parts of the multipart upload {} of s3://{}/{} are still listed after four aborts: abort it by hand (aws s3api abort-multipart-upload) or let a lifecycle rule (AbortIncompleteMultipartUpload) do it",
+        o.upload_id,
+        o.bucket,
+        o.key
+    );
 }
 
 fn is_no_such_upload<E: aws_sdk_s3::error::ProvideErrorMetadata>(

@@ -317,3 +317,117 @@ fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A client that hangs up after sending CompleteMultipartUpload (a killed sink does) does not cut
+/// the server's work short: the object lands whole and no part of the upload is left. The
+/// request is signed and sent by hand so that the connection can be closed before the answer.
+/// (The embedded server had run each request on its connection, which hyper drops when the client
+/// goes; s3s-fs deletes an upload's record before it moves the parts, so a sink killed during its
+/// completion left parts no request could reach or abort: seen in CI on 2026-12-02.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completion_whose_client_hangs_up_still_lands_the_object() {
+    use aws_credential_types::Credentials;
+    use aws_sigv4::http_request::SigningSettings;
+    use aws_sigv4::http_request::{sign, PayloadChecksumKind, SignableBody, SignableRequest};
+    use tickbench::io::embedded::{S3_ACCESS_KEY, S3_SECRET_KEY};
+    use tokio::io::AsyncWriteExt;
+
+    common::use_embedded_s3_keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+    let client = common::s3_client_for(&s3.endpoint()).await;
+    client.create_bucket().bucket("hang").send().await.unwrap();
+    let id = client
+        .create_multipart_upload()
+        .bucket("hang")
+        .key("k")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    // Four parts of 5 MiB: copying 20 MiB takes the server longer than noticing the hang-up.
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for n in 1..=4 {
+        let out = client
+            .upload_part()
+            .bucket("hang")
+            .key("k")
+            .upload_id(&id)
+            .part_number(n)
+            .body(vec![b'a' + n as u8; 5 << 20].into())
+            .send()
+            .await
+            .unwrap();
+        xml += &format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>{}</ETag></Part>",
+            out.e_tag().unwrap()
+        );
+    }
+    xml += "</CompleteMultipartUpload>";
+
+    let host = s3.endpoint().trim_start_matches("http://").to_string();
+    let url = format!("http://{host}/hang/k?uploadId={id}");
+    let identity = Credentials::new(S3_ACCESS_KEY, S3_SECRET_KEY, None, None, "test").into();
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let request = SignableRequest::new(
+        "POST",
+        &url,
+        [("host", host.as_str())].into_iter(),
+        SignableBody::Bytes(xml.as_bytes()),
+    )
+    .unwrap();
+    let (instructions, _) = sign(request, &params).unwrap().into_parts();
+    let mut head = format!(
+        "POST /hang/k?uploadId={id} HTTP/1.1\r\nhost: {host}\r\ncontent-length: {}\r\n",
+        xml.len()
+    );
+    for (name, value) in instructions.headers() {
+        head += &format!("{name}: {value}\r\n");
+    }
+    head += "\r\n";
+    let mut socket = tokio::net::TcpStream::connect(&host).await.unwrap();
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(xml.as_bytes()).await.unwrap();
+    socket.shutdown().await.unwrap();
+    drop(socket);
+
+    let object = tmp.path().join("s3").join("hang").join("k");
+    common::wait_until("the object to land", || {
+        std::fs::metadata(&object).is_ok_and(|m| m.len() == 20 << 20)
+    })
+    .await;
+    let got = client
+        .get_object()
+        .bucket("hang")
+        .key("k")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(got.len(), 20 << 20);
+    assert!((1..=4u8).all(|n| got[(n as usize - 1) * (5 << 20)] == b'a' + n));
+    // Nothing of the upload is left: s3s-fs keeps each part as a file beside the buckets.
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path().join("s3"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(&id))
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new());
+}

@@ -132,13 +132,18 @@ pub(crate) async fn serve<F, Fut>(
         }
         let (inner, st) = (inner.clone(), state.clone());
         let faulty = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-            let (inner, st) = (inner.clone(), st.clone());
+            let decision = st.decide(req.method());
+            // As in S3, a request that has arrived runs to its end though its client hangs up:
+            // hyper drops a connection's futures when the client goes, and s3s-fs's
+            // CompleteMultipartUpload cut off half way (its upload record deleted, the parts not
+            // yet moved) left parts that no request could reach or abort.
+            let passed = matches!(decision, Decision::Pass).then(|| tokio::spawn(inner(req)));
             async move {
-                match st.decide(req.method()) {
-                    Decision::Pass => inner(req).await,
-                    Decision::Status(code) => Ok(error_response(code)),
+                match (decision, passed) {
+                    (_, Some(task)) => task.await.map_err(|e| s3s::HttpError::new(Box::new(e)))?,
+                    (Decision::Status(code), _) => Ok(error_response(code)),
                     // An error makes hyper drop the connection without an answer.
-                    Decision::Reset => Err(s3s::HttpError::new("injected reset".into())),
+                    _ => Err(s3s::HttpError::new("injected reset".into())),
                 }
             }
         });

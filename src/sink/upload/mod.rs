@@ -350,8 +350,9 @@ impl Uploader {
         if let Some(j) = &self.journal {
             j.started(&self.bucket, key, &upload_id);
         }
+        let mut parts = JoinSet::new();
         match self
-            .parts_and_complete(key, &upload_id, &mut rx, closed)
+            .parts_and_complete(key, &upload_id, &mut rx, closed, &mut parts)
             .await
         {
             Ok(landed) => {
@@ -361,7 +362,10 @@ impl Uploader {
                 Ok(landed)
             }
             Err(e) => {
-                // Leave no orphaned upload behind: its parts would be billed forever.
+                // Leave no orphaned upload behind: its parts would be billed forever. Parts still
+                // on their way end first: one landing after the abort would stay (S3's advice is
+                // to abort again; s3s-fs cannot).
+                while parts.join_next().await.is_some() {}
                 let aborted = self
                     .client
                     .abort_multipart_upload()
@@ -386,8 +390,8 @@ impl Uploader {
         upload_id: &str,
         rx: &mut mpsc::Receiver<Chunk>,
         closed: &mut Option<(ClosedBatch, u32)>,
+        parts: &mut JoinSet<Result<CompletedPart, UploadError>>,
     ) -> Result<Landed, UploadError> {
-        let mut parts: JoinSet<Result<CompletedPart, UploadError>> = JoinSet::new();
         let mut number = 0;
         let batch = loop {
             let (bytes, last) = match rx.recv().await {
