@@ -5,24 +5,27 @@
 # (progress.jsonl a line a second, samples.csv a row each 10 s), so a run of hours leaves its
 # time series even if it is stopped.
 #
-# usage: scripts/soak.sh [--minutes 30] [--rate 5000] [--on up|services] [--out DIR]
+# usage: scripts/soak.sh [--minutes 30] [--rate 5000] [--on up|services] [--kafka-debug CONTEXTS] [--out DIR]
 #   --on up (the default): Kafka and S3 are `tickbench up`, a process of its own (librdkafka's mock
 #   cluster and the s3s server). --on services: tansu and s3s-fs from scripts/services.sh (started
-#   if they are not running); tansu 0.6.0 drops the sink's consumer group after a few minutes at
-#   5,000 ticks/s (docs/reliability.md, "A long run"). Builds the release binary unless
+#   if they are not running); tansu's in-memory store stops serving fetches after a few minutes
+#   at 2,000 ticks/s (docs/reliability.md, "A long run"). Builds the release binary unless
 #   TICKBENCH_BIN names one, runs scenarios/soak.toml (duration and rate replaced), and prints the
 #   first, last and largest figures. The run's own results folder is under DIR/results.
+#   --kafka-debug cgrp (any of librdkafka's `debug` contexts): the consumer's librdkafka debug log
+#   goes to DIR/progress.jsonl beside the progress lines, to see why a group member leaves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-minutes=30 rate=5000 on=up out=""
+minutes=30 rate=5000 on=up out="" kafka_debug=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --on) on=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    *) echo "soak: unknown argument $1 (--minutes N, --rate N, --on up|services, --out DIR)" >&2; exit 2 ;;
+    --kafka-debug) kafka_debug=$2; shift 2 ;;
+    *) echo "soak: unknown argument $1 (--minutes N, --rate N, --on up|services, --kafka-debug CONTEXTS, --out DIR)" >&2; exit 2 ;;
   esac
 done
 out=${out:-results/soak-$(date -u +%Y%m%dT%H%M%SZ)}
@@ -61,6 +64,10 @@ export SOAK_KAFKA_BROKERS=$TICKBENCH_KAFKA_BROKERS SOAK_S3_ENDPOINT=$TICKBENCH_S
 sed -e "s/^duration = .*/duration = \"${minutes}m\"/" \
   -e "s/^ticks_per_second = .*/ticks_per_second = $rate/" \
   -e "s/^topic = \"soak\"/$topic_line/" scenarios/soak.toml >"$out/soak.toml"
+if [ -n "$kafka_debug" ]; then
+  sed -i "s/^\[kafka.consumer\]/[kafka.consumer]\n\"debug\" = \"$kafka_debug\"/" "$out/soak.toml"
+  export RUST_LOG=${RUST_LOG:-tickbench=info,librdkafka=debug}
+fi
 
 "$bin" run "$out/soak.toml" --results-dir "$out/results" --progress json \
   2>"$out/progress.jsonl" >"$out/run.log" &

@@ -303,12 +303,30 @@ pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 /// Waits for a child process to exit, failing the test after the hang guard.
 pub async fn exit_of(child: &mut std::process::Child) -> std::process::ExitStatus {
+    exit_or(child, String::new).await
+}
+
+/// [`exit_of`], the child's log in the failure when it hangs (the child is killed first).
+pub async fn exit_of_logged(
+    child: &mut std::process::Child,
+    log: &Path,
+) -> std::process::ExitStatus {
+    exit_or(child, || format!(":\n{}", log_of(log))).await
+}
+
+async fn exit_or(
+    child: &mut std::process::Child,
+    why: impl Fn() -> String,
+) -> std::process::ExitStatus {
     let start = std::time::Instant::now();
     loop {
         if let Some(st) = child.try_wait().unwrap() {
             return st;
         }
-        assert!(start.elapsed() < HANG_GUARD, "a child process hangs");
+        if start.elapsed() >= HANG_GUARD {
+            let _ = child.kill();
+            panic!("a child process hangs{}", why());
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

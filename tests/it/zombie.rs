@@ -154,8 +154,8 @@ create_bucket = true
         .expect("the load ended")
         .unwrap();
     assert_eq!((produced.produced, produced.acked), (TICKS, TICKS));
-    let status_a = common::exit_of(&mut a).await;
-    let status_b = common::exit_of(&mut b).await;
+    let status_a = common::exit_of_logged(&mut a, &log("a")).await;
+    let status_b = common::exit_of_logged(&mut b, &log("b")).await;
     assert!(status_b.success(), "sink b: {}", common::log_of(&log("b")));
     assert!(status_a.success(), "sink a: {}", common::log_of(&log("a")));
 
