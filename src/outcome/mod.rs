@@ -16,7 +16,7 @@ use crate::config::Scenario;
 use crate::metrics::{Percentiles, Recorders, Stage};
 use crate::results::{
     latency_stages, Cost, Counts, Expectations, Host, KafkaSummary, Landed, Objects, Produced,
-    Requests, Resources, SinkSummary, StageSummary, Summary, Throughput, Window,
+    Requests, Resources, SinkSummary, StageSummary, StopReason, Summary, Throughput, Window,
 };
 
 /// What one producer (a worker, or a run's own producer threads) contributed.
@@ -173,7 +173,7 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
     }
     let all = produced(a.producers);
     if a.observed.is_none() {
-        problems.extend(unlanded(&all, &exp.committed));
+        problems.extend(unlanded(&all, &exp.committed, a.sinks));
     }
     problems.extend(a.audit.problems.iter().cloned());
     warnings.extend(a.audit.warnings());
@@ -266,16 +266,51 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
 }
 
 /// Partitions whose acknowledged records run past what the sinks committed: the sinks stopped
-/// before they had landed everything.
-fn unlanded(all: &Produced, committed: &BTreeMap<i32, i64>) -> Vec<String> {
+/// before they had landed everything. The hint says why, from how the sinks stopped.
+fn unlanded(all: &Produced, committed: &BTreeMap<i32, i64>, sinks: &[SinkPart]) -> Vec<String> {
+    let stops: Vec<StopReason> = sinks.iter().map(|s| s.summary.stopped_by).collect();
+    let why = unlanded_because(&stops);
     all.acked_offsets
         .iter()
         .map(|(p, (_, last))| (*p, last + 1))
         .filter_map(|(p, end)| {
             let c = committed.get(&p).copied().unwrap_or(0);
             (c < end).then(|| format!(
-                "partition {p}: the producers' records run to offset {end} but the sinks committed only up to {c}: the sinks stopped before they had landed everything (give --until-idle more time, or start them before the producers end)"
+                "partition {p}: the producers' records run to offset {end} but the sinks committed only up to {c}: {why}"
             ))
         })
         .collect()
+}
+
+/// Why sinks that stopped so committed less than was produced.
+fn unlanded_because(stops: &[StopReason]) -> &'static str {
+    let stopped = |r: StopReason| stops.contains(&r);
+    if stopped(StopReason::Failed) {
+        "a sink failed before it had landed everything (its failure is above)"
+    } else if stopped(StopReason::Signal) {
+        "a sink was stopped (Ctrl-C or SIGTERM) before it had landed everything"
+    } else if stopped(StopReason::Idle) {
+        "the sinks stopped before they had landed everything (give --until-idle more time, or start them before the producers end)"
+    } else {
+        "the sinks read up to the end but the group refused their last commits (the consumer group was rebalancing or the coordinator was unavailable; commits.jsonl shows what was accepted)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unlanded_hint_fits_how_the_sinks_stopped() {
+        use StopReason::*;
+        assert!(unlanded_because(&[Idle, Drain]).contains("--until-idle"));
+        assert!(unlanded_because(&[Idle, Failed]).contains("failed"));
+        assert!(unlanded_because(&[Signal]).contains("Ctrl-C"));
+        // A run's own sink drains to the end: no --until-idle to give more time to.
+        let run = unlanded_because(&[Drain]);
+        assert!(
+            !run.contains("--until-idle") && run.contains("refused"),
+            "{run}"
+        );
+    }
 }

@@ -226,8 +226,9 @@ pub struct SinkCounts {
     pub released_uncommitted: u64,
     /// Multipart uploads a killed earlier sink of this instance left open, aborted at start.
     pub orphaned_uploads_aborted: u64,
-    /// Partitions this sink found it had lost while writing them (a conditional write refused
-    /// and the group's assignment lost: it had been paused past its session timeout, a zombie);
+    /// Partitions this sink found it had lost while writing them (a conditional write or the
+    /// generation check refused, and the group's assignment lost: it had been paused past its
+    /// session timeout, a zombie);
     /// it dropped their batches and committed nothing more of them.
     #[serde(default)]
     pub fenced: u64,

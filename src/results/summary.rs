@@ -278,6 +278,11 @@ pub struct Requests {
     /// the key first; the sink read that object back and went on from where it ends.
     #[serde(default)]
     pub precondition_failed: u64,
+    /// Tick objects not written because the group refused the commit that checks this sink
+    /// still owns their partition (the fence where writes are not conditional); the sink read
+    /// the partition again, or gave it up.
+    #[serde(default)]
+    pub fence_refused: u64,
 }
 
 impl Requests {
@@ -290,6 +295,7 @@ impl Requests {
         self.abort_multipart_upload += o.abort_multipart_upload;
         self.retried += o.retried;
         self.precondition_failed += o.precondition_failed;
+        self.fence_refused += o.fence_refused;
     }
 
     /// Requests S3 bills at the PUT rate (PUT, COPY, POST, LIST): every request the sink makes.

@@ -24,6 +24,11 @@ pub(super) enum CommitMsg {
     /// The partition went to another member: drop its pending commit (committing it later could
     /// move the new owner's offset back).
     Forget(i32),
+    /// The generation check before a write (see `sink::fence`): commit the partition at least to
+    /// `floor` (its oldest offset not yet durable) now, and say whether the group took it. Any
+    /// refusal is the answer: waiting for the group to settle could wait for this very sink,
+    /// which cannot give the partition up while the write is pending.
+    Fence(i32, i64, oneshot::Sender<Result<(), String>>),
 }
 
 /// How often refused commits are sent again while the group rebalances.
@@ -82,7 +87,7 @@ pub(super) async fn committer(
                 Err(_) => None,
             }
         };
-        let mut barriers = Vec::new();
+        let (mut barriers, mut fences) = (Vec::new(), Vec::new());
         while let Some(msg) = next {
             match msg {
                 CommitMsg::Offset(p, o, t) => {
@@ -93,6 +98,11 @@ pub(super) async fn committer(
                 CommitMsg::Forget(p) => {
                     pending.remove(&p);
                     durable_at.retain(|(q, _)| *q != p);
+                }
+                CommitMsg::Fence(p, floor, tx) => {
+                    let o = pending.entry(p).or_insert(floor);
+                    *o = (*o).max(floor);
+                    fences.push(tx);
                 }
             }
             next = rx.try_recv().ok();
@@ -119,9 +129,15 @@ pub(super) async fn committer(
                 committed.append(&mut pending);
                 (failures, refusals) = (0, 0);
                 answer(barriers, true);
+                for f in fences {
+                    let _ = f.send(Ok(()));
+                }
             }
             Err(e) => {
                 answer(barriers, false);
+                for f in fences {
+                    let _ = f.send(Err(e.to_string()));
+                }
                 if group_busy(&e) {
                     refusals += 1;
                     if closed && refusals > CLOSING_RETRIES {

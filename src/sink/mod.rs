@@ -7,6 +7,7 @@ mod committer;
 pub mod context;
 pub mod dead_letter;
 mod error;
+mod fence;
 pub mod journal;
 
 mod record;
@@ -156,7 +157,8 @@ struct State {
     counters: Arc<Counters>,
     batcher: Batcher,
     dead: DeadLetters,
-    tracker: CommitTracker,
+    /// Shared with the fence, which reads a partition's commit floor from an upload's task.
+    tracker: Arc<std::sync::Mutex<CommitTracker>>,
     streams: HashMap<BatchId, mpsc::Sender<Chunk>>,
     in_flight: usize,
     /// Uploads not yet reported, per partition: a reset waits for them.
@@ -208,6 +210,13 @@ pub async fn run(
     let conditional_writes = uploader.conditional_writes();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let (commit_tx, commit_rx) = mpsc::unbounded_channel();
+    let tracker = Arc::new(std::sync::Mutex::new(CommitTracker::default()));
+    // Where writes are not conditional, the group's generation fences a zombie instead.
+    let uploader = if conditional_writes {
+        uploader
+    } else {
+        uploader.with_fence(fence::fence(tracker.clone(), commit_tx.downgrade()))
+    };
     let committer = tokio::spawn(committer(
         consumer.clone(),
         settings.topic.clone(),
@@ -229,7 +238,7 @@ pub async fn run(
         uploader,
         rec,
         counters,
-        tracker: CommitTracker::default(),
+        tracker,
         dead: DeadLetters::default(),
         streams: HashMap::new(),
         in_flight: 0,
@@ -395,6 +404,10 @@ pub async fn run(
 }
 
 impl State {
+    fn tracker(&self) -> std::sync::MutexGuard<'_, CommitTracker> {
+        self.tracker.lock().expect("commit tracker")
+    }
+
     /// An upload is done, durable or given up.
     fn on_done(&mut self, res: Result<Landed, Failed>) -> Result<(), SinkError> {
         self.in_flight -= 1;
@@ -434,7 +447,7 @@ impl State {
         *self.report.set_aside.entry(partition).or_default() += 1;
         let (opened, closed) = self.dead.push(partition, offset, error, payload, now);
         if let Some(id) = opened {
-            self.tracker.opened(id.partition, id.first_offset);
+            self.tracker().opened(id.partition, id.first_offset);
         }
         if let Some(b) = closed {
             self.put_dead(b).await;
@@ -454,7 +467,7 @@ impl State {
     async fn dispatch(&mut self) {
         for action in std::mem::take(&mut self.actions) {
             match action {
-                Action::Opened(id) => self.tracker.opened(id.partition, id.first_offset),
+                Action::Opened(id) => self.tracker().opened(id.partition, id.first_offset),
                 Action::Part {
                     id,
                     time,
@@ -543,9 +556,10 @@ impl State {
     }
 
     fn on_landed(&mut self, l: Landed) {
-        self.tracker.durable(l.partition, l.first_offset);
+        self.tracker().durable(l.partition, l.first_offset);
         let position = self.next_offset.get(&l.partition).copied().unwrap_or(0);
-        if let Some(next) = self.tracker.advance(l.partition, position) {
+        let next = self.tracker().advance(l.partition, position);
+        if let Some(next) = next {
             let _ = self
                 .commit_tx
                 .send(CommitMsg::Offset(l.partition, next, l.durable_ns));
@@ -567,17 +581,22 @@ impl State {
         let now = now_ns();
         let positions: Vec<(i32, i64)> = self.next_offset.iter().map(|(p, o)| (*p, *o)).collect();
         for (p, position) in positions {
-            if let Some(next) = self.tracker.advance(p, position) {
+            let next = self.tracker().advance(p, position);
+            if let Some(next) = next {
                 let _ = self.commit_tx.send(CommitMsg::Offset(p, next, now));
             }
         }
     }
 
-    /// True when every partition's position has reached its drain target.
+    /// True when every partition's position has reached its drain target, and every partition
+    /// read again after a rewind is back where it was (an empty target, "land what is held",
+    /// would otherwise stop the sink before it read again what the rewind dropped).
     fn reached(&self, target: &BTreeMap<i32, i64>) -> bool {
-        target.iter().all(|(p, hw)| {
-            let start = self.settings.start_offsets.get(p).copied().unwrap_or(0);
-            *hw <= start || self.next_offset.get(p).is_some_and(|n| n >= hw)
-        })
+        let position = |p: &i32| self.next_offset.get(p).copied().unwrap_or(0);
+        self.replay.iter().all(|(p, r)| r.caught_up(position(p)))
+            && target.iter().all(|(p, hw)| {
+                let start = self.settings.start_offsets.get(p).copied().unwrap_or(0);
+                *hw <= start || self.next_offset.get(p).is_some_and(|n| n >= hw)
+            })
     }
 }

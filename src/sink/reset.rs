@@ -10,7 +10,7 @@ use rdkafka::consumer::Consumer;
 use rdkafka::Offset;
 
 use super::context::{give_up, Membership};
-use super::upload::Failed;
+use super::upload::{Failed, Refusal};
 use super::{SinkError, State};
 
 /// Why a partition is being reset.
@@ -72,6 +72,11 @@ impl Replay {
         cut
     }
 
+    /// Whether the reading has come back to where the sink was when it rewound.
+    pub(super) fn caught_up(&self, next_offset: i64) -> bool {
+        next_offset >= self.end
+    }
+
     pub(super) fn over(&self, offset: i64) -> bool {
         offset > self.end && self.claimed.iter().all(|(_, left)| *left == 0)
     }
@@ -87,24 +92,30 @@ impl State {
             Some(Reset::Revoke) => return Ok(()),
             Some(Reset::Rewind) => {}
             None if !f.error.transient => return Err(f.error.into()),
-            // Another sink wrote this batch's key first. A sink whose assignment the group took
-            // away (paused past its session timeout) lets the partition go; an owner reads the
-            // partition again, skipping what that object holds.
-            None if f.error.exists.is_some() && self.consumer.assignment_lost() => {
+            // Another sink wrote this batch's key first, or the group refused this sink's commit
+            // before the write. A sink whose assignment the group took away (paused past its
+            // session timeout) lets the partition go; an owner reads the partition again,
+            // skipping what an object written first holds.
+            None if f.error.refused.is_some() && self.consumer.assignment_lost() => {
                 tracing::warn!(
-                    "{}: written by another sink, and this sink's assignment was lost; dropping partition {p}",
-                    f.error.key
+                    "{}: {}, and this sink's assignment was lost; dropping partition {p}",
+                    f.error.key,
+                    match f.error.refused {
+                        Some(Refusal::Fenced) =>
+                            "not written (the group refused this sink's commit)",
+                        _ => "written by another sink",
+                    }
                 );
                 self.report.fenced += 1;
                 self.begin_reset(p, Reset::Revoke);
                 self.to_give_up.push(p);
                 return Ok(());
             }
-            None if f.error.exists.is_some() => {
+            None if f.error.exists().is_some() => {
                 tracing::warn!(
                     "{} was written first by another sink ({} records); reading partition {p} again from offset {}",
                     f.error.key,
-                    f.error.exists.unwrap_or(0),
+                    f.error.exists().unwrap_or(0),
                     f.id.first_offset
                 );
             }
@@ -116,7 +127,7 @@ impl State {
                 );
             }
         }
-        match f.error.exists {
+        match f.error.exists() {
             Some(n) => self
                 .claimed
                 .entry(p)
@@ -210,7 +221,7 @@ impl State {
     fn rewind(&mut self, p: i32) -> Result<(), SinkError> {
         let start = self.settings.start_offsets.get(&p).copied().unwrap_or(0);
         let position = self.next_offset.get(&p).copied().unwrap_or(start);
-        let from = self.tracker.first_pending(p).unwrap_or(position);
+        let from = self.tracker().first_pending(p).unwrap_or(position);
         let mut replay = Replay {
             end: position,
             ..Default::default()
@@ -240,7 +251,7 @@ impl State {
                 replay.claimed.push((first, records));
             }
         }
-        self.tracker.forget(p, false);
+        self.tracker().forget(p, false);
         self.consumer
             .seek(
                 &self.settings.topic,
@@ -259,7 +270,8 @@ impl State {
     /// Commits what is durable of a revoked partition, then forgets it.
     async fn release(&mut self, p: i32) -> Result<(), SinkError> {
         if let Some(position) = self.next_offset.remove(&p) {
-            if let Some(next) = self.tracker.advance(p, position) {
+            let next = self.tracker().advance(p, position);
+            if let Some(next) = next {
                 let _ = self
                     .commit_tx
                     .send(super::CommitMsg::Offset(p, next, super::now_ns()));
@@ -276,7 +288,7 @@ impl State {
             let _ = self.commit_tx.send(super::CommitMsg::Forget(p));
             self.report.released_uncommitted += 1;
         }
-        self.tracker.forget(p, true);
+        self.tracker().forget(p, true);
         self.replay.remove(&p);
         self.failed_last.remove(&p);
         self.claimed.remove(&p);

@@ -43,6 +43,43 @@ fn signal(child: &std::process::Child, sig: &str) {
 #[ignore = "needs the separate services: scripts/services.sh start; source .services/env"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_paused_sink_that_lost_its_partition_cannot_overwrite_its_successors_object() {
+    let [a, b] = zombie("auto").await;
+    let n = |s: &serde_json::Value, what: &str| s["requests"][what].as_u64().unwrap();
+    assert!(
+        n(&a, "precondition_failed") + n(&b, "precondition_failed") >= 1
+            || n(&a, "abort_multipart_upload") >= 1,
+        "neither refused nor aborted:\na: {a}\nb: {b}"
+    );
+    for s in [&a, &b] {
+        assert_eq!(s["counts"]["conditional_writes"], true, "{s}");
+    }
+}
+
+/// Where writes are not conditional, the group's generation fences the zombie: its commit just
+/// before the write is refused, and it aborts the upload instead of completing it.
+#[ignore = "needs the separate services: scripts/services.sh start; source .services/env"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_conditional_writes_the_groups_generation_fences_the_paused_sink() {
+    let [a, b] = zombie("off").await;
+    let n = |s: &serde_json::Value, what: &str| s["requests"][what].as_u64().unwrap();
+    assert!(
+        n(&a, "fence_refused") >= 1 || n(&a, "abort_multipart_upload") >= 1,
+        "the zombie was neither refused nor aborted:\na: {a}\nb: {b}"
+    );
+    for s in [&a, &b] {
+        assert_eq!(s["counts"]["conditional_writes"], false, "{s}");
+        assert_eq!(n(s, "precondition_failed"), 0, "{s}");
+    }
+    eprintln!(
+        "zombie fenced by: fence_refused {}, aborts {}",
+        n(&a, "fence_refused"),
+        n(&a, "abort_multipart_upload")
+    );
+}
+
+/// Runs the zombie with `s3.conditional_writes` as given; checks every tick landed once and no
+/// upload was left open; returns the two sinks' summaries.
+async fn zombie(conditional_writes: &str) -> [serde_json::Value; 2] {
     let (brokers, s3) = common::services();
     let tmp = tempfile::tempdir().unwrap();
     let topic = common::unique("zombie");
@@ -76,6 +113,7 @@ upload = "streaming"
 endpoint = "{s3}"
 bucket = "zombie"
 create_bucket = true
+conditional_writes = "{conditional_writes}"
 "#
     );
     let path = tmp.path().join("zombie.toml");
@@ -192,28 +230,171 @@ create_bucket = true
         *n += o.ticks.len() as i64;
     }
 
-    // The fence acted, one way or the other: one of the two writes of the contested key was
-    // refused (unfenced, the later one replaces the earlier), or the paused sink heard that its
-    // assignment was lost before its batch closed and aborted its upload. Which comes first when
-    // it wakes is a race between its heartbeat and its batch timer; both end with every tick once.
+    // The callers check that the fence acted, one way or the other: the zombie's write of the
+    // contested key was refused (unfenced, the later one replaces the earlier), or the paused
+    // sink heard that its assignment was lost before its batch closed and aborted its upload.
+    // Which comes first when it wakes is a race between its heartbeat and its batch timer; both
+    // end with every tick once.
     let summary = |i: &str| {
         common::json(
             &common::folder(&results, &format!("-sink-{i}")),
             "summary.json",
         )
     };
-    let (summary_a, summary_b) = (summary("a"), summary("b"));
-    let n = |s: &serde_json::Value, what: &str| s["requests"][what].as_u64().unwrap();
-    assert!(
-        n(&summary_a, "precondition_failed") + n(&summary_b, "precondition_failed") >= 1
-            || n(&summary_a, "abort_multipart_upload") >= 1,
-        "neither refused nor aborted:\na: {summary_a}\nb: {summary_b}"
-    );
-    for s in [&summary_a, &summary_b] {
-        assert_eq!(s["counts"]["conditional_writes"], true, "{s}");
-    }
     assert!(
         common::open_uploads(&journal("a")).is_empty()
             && common::open_uploads(&journal("b")).is_empty()
     );
+    [summary("a"), summary("b")]
+}
+
+/// The refused owner, made certain: copies of a partition's objects already sit at the keys a
+/// sink will write, as a zombie that completed first would leave them, with fewer records than
+/// the sink's batches (a zombie's batch closes on age when it wakes) or as many (a killed sink's,
+/// written again by its restart). Each conditional write is refused; the sink reads the copy
+/// back, skips the ticks it holds, cuts its next batch where the copy ends, and writes only what
+/// no copy holds. On `tickbench up` (the s3s server honours `If-None-Match`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_refused_by_copies_already_at_its_keys_writes_only_what_they_lack() {
+    common::use_embedded_s3_keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let (topic, bucket) = ("claims", "claims");
+    let up_dir = tmp.path().join("up");
+    let up = common::start_up(&[
+        "--dir",
+        up_dir.to_str().unwrap(),
+        "--topic",
+        topic,
+        "--partitions",
+        "1",
+        "--bucket",
+        bucket,
+    ]);
+    let scenario = |max_records: u64| {
+        format!(
+            r#"
+name = "claims"
+seed = 5
+duration = "3s"
+warmup = "0s"
+[symbols]
+count = 200
+[rate]
+ticks_per_second = 10000
+[kafka]
+brokers = "{}"
+topic = "{topic}"
+partitions = 1
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+[sink]
+max_records = {max_records}
+max_age = "5m"
+[s3]
+endpoint = "{}"
+bucket = "{bucket}"
+"#,
+            up.brokers, up.endpoint
+        )
+    };
+    let path = |max_records: u64| {
+        let p = tmp.path().join(format!("claims-{max_records}.toml"));
+        std::fs::write(&p, scenario(max_records)).unwrap();
+        p
+    };
+    let results = tmp.path().join("results");
+    // Each sink a group of its own, reading the partition from its start.
+    let sink = |max_records: u64, name: &'static str| {
+        let log = tmp.path().join(format!("{name}.log"));
+        let results = results.clone();
+        let mut child = common::start_sink(
+            &path(max_records),
+            &results,
+            &log,
+            &[
+                "--instance",
+                name,
+                "--group",
+                &format!("claims-{name}"),
+                "--until-idle",
+                "3s",
+                "--quiet",
+            ],
+        );
+        async move {
+            let status = common::exit_of_logged(&mut child, &log).await;
+            assert!(status.success(), "sink {name}: {}", common::log_of(&log));
+            common::json(
+                &common::folder(&results, &format!("-sink-{name}")),
+                "summary.json",
+            )
+        }
+    };
+    let s = config::parse(&path(10_000), &scenario(10_000)).unwrap();
+    let opts = RunOptions {
+        results_root: tmp.path().join("produce"),
+        ..Default::default()
+    };
+    let (_, produced) = tickbench::commands::produce::produce(&s, &opts, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(produced.acked, 30_000);
+
+    let client = common::s3_client_for(&up.endpoint).await;
+    let prefix = format!("tickbench/{topic}/");
+    let offsets = |objects: &[common::Object]| {
+        let mut o: Vec<(i64, usize)> = objects
+            .iter()
+            .map(|o| (o.first_offset, o.ticks.len()))
+            .collect();
+        o.sort();
+        o
+    };
+    // The copies: objects of 10,000 ticks at offsets 0, 10,000 and 20,000; the last one taken
+    // away again, so the next sink has something of its own to write.
+    let first = sink(10_000, "first").await;
+    assert_eq!(first["counts"]["landed"], 30_000, "{first}");
+    let objects = common::read_back(&client, bucket, &prefix).await;
+    assert_eq!(
+        offsets(&objects),
+        [(0, 10_000), (10_000, 10_000), (20_000, 10_000)]
+    );
+    let last = &objects
+        .iter()
+        .find(|o| o.first_offset == 20_000)
+        .unwrap()
+        .key;
+    client
+        .delete_object()
+        .bucket(bucket)
+        .key(last)
+        .send()
+        .await
+        .unwrap();
+
+    // Batches of 25,000: its first two writes meet shorter copies; it writes the third itself.
+    let longer = sink(25_000, "longer").await;
+    let refused = |s: &serde_json::Value| s["requests"]["precondition_failed"].as_u64().unwrap();
+    assert_eq!(refused(&longer), 2, "{longer}");
+    let objects = common::read_back(&client, bucket, &prefix).await;
+    assert_eq!(
+        offsets(&objects),
+        [(0, 10_000), (10_000, 10_000), (20_000, 10_000)],
+        "{longer}"
+    );
+    assert_eq!(common::assert_each_tick_once(&objects), 30_000);
+
+    // Batches of 10,000 again: every write meets the same batch, already landed.
+    let same = sink(10_000, "same").await;
+    assert_eq!(refused(&same), 3, "{same}");
+    assert_eq!(same["counts"]["landed"], 30_000, "{same}");
+    let again = common::read_back(&client, bucket, &prefix).await;
+    assert_eq!(offsets(&again), offsets(&objects));
+    let etags = |o: &[common::Object]| {
+        let mut e: Vec<String> = o.iter().map(|o| o.e_tag.clone()).collect();
+        e.sort();
+        e
+    };
+    assert_eq!(etags(&again), etags(&objects), "an object was replaced");
+    assert_eq!(common::assert_each_tick_once(&again), 30_000);
 }

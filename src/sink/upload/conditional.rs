@@ -1,14 +1,35 @@
-//! Conditional writes (`If-None-Match: *` on PutObject and CompleteMultipartUpload): of two sinks
-//! writing one batch's key (a zombie and its successor, a restarted sink and the killed one), the
-//! second is refused, reads back what the first wrote, and the sink goes on from where it ends.
+//! Fencing a zombie's writes. Conditional writes (`If-None-Match: *` on PutObject and
+//! CompleteMultipartUpload): of two sinks writing one batch's key (a zombie and its successor, a
+//! restarted sink and the killed one), the second is refused, reads back what the first wrote,
+//! and the sink goes on from where it ends. Where the server ignores the condition, a [`Fence`]
+//! asks the group before each write instead.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use super::{ClosedBatch, Failed, Landed, UploadError, Uploader};
+use super::{ClosedBatch, Failed, Landed, Refusal, UploadError, Uploader};
 use crate::metrics::now_ns;
+
+/// Asked before a tick object of a partition is written: `Err` (why) when the group says this
+/// sink may no longer own the partition. The sink's is a synchronous offset commit, which Kafka
+/// refuses from a member of an older generation (see `sink::fence`).
+pub type Fence = Arc<dyn Fn(i32) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+impl UploadError {
+    /// The records of the object another sink wrote first at this key, if that is why the write
+    /// was refused.
+    pub fn exists(&self) -> Option<u64> {
+        match self.refused {
+            Some(Refusal::Exists(n)) => Some(n),
+            _ => None,
+        }
+    }
+}
 
 /// Whether a write was refused because its condition failed: the key holds an object already.
 fn is_precondition_failed<E>(e: &SdkError<E, HttpResponse>) -> bool {
@@ -26,6 +47,37 @@ impl Uploader {
         self.conditional
     }
 
+    /// Asks `fence` before each tick object is written.
+    pub fn with_fence(mut self, fence: Fence) -> Uploader {
+        self.fence = Some(fence);
+        self
+    }
+
+    /// The fence's answer for a write of `key`, a tick object of `partition`.
+    pub(super) async fn fenced(
+        &self,
+        op: &'static str,
+        key: &str,
+        partition: i32,
+    ) -> Result<(), UploadError> {
+        let Some(fence) = &self.fence else {
+            return Ok(());
+        };
+        fence(partition).await.map_err(|why| {
+            self.counts.fence_refused.fetch_add(1, Ordering::Relaxed);
+            UploadError {
+                op,
+                bucket: self.bucket.to_string(),
+                key: key.to_string(),
+                message: format!(
+                    "not written: the group refused this sink's commit of partition {partition} just before ({why}), so another member may own it"
+                ),
+                transient: true,
+                refused: Some(Refusal::Fenced),
+            }
+        })
+    }
+
     /// The records of the object at `key`, read back: what a refused conditional write found.
     async fn records_in(&self, key: &str) -> Result<u64, UploadError> {
         let failed = |message: String, transient: bool| UploadError {
@@ -34,7 +86,7 @@ impl Uploader {
             key: key.to_string(),
             message,
             transient,
-            exists: None,
+            refused: None,
         };
         let obj = self
             .retrying(|| {
@@ -80,7 +132,7 @@ impl Uploader {
             .fetch_add(1, Ordering::Relaxed);
         match self.records_in(key).await {
             Ok(n) => UploadError {
-                exists: Some(n),
+                refused: Some(Refusal::Exists(n)),
                 transient: true,
                 ..self.err(op, key, e)
             },
@@ -100,7 +152,7 @@ impl Uploader {
         batch: &ClosedBatch,
         parts: u32,
     ) -> Result<Landed, Failed> {
-        if error.exists == Some(batch.records) {
+        if error.refused == Some(Refusal::Exists(batch.records)) {
             return Ok(self.landed(key, batch, parts, now_ns()));
         }
         Err(Failed {

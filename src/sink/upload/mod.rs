@@ -19,6 +19,7 @@ use super::journal::Journal;
 mod conditional;
 use crate::metrics::{now_ns, us_between, Recorders, Stage};
 pub use crate::results::Landed;
+pub use conditional::Fence;
 
 /// A request to S3 failed after the SDK's retries.
 #[derive(Debug, thiserror::Error)]
@@ -31,10 +32,20 @@ pub struct UploadError {
     /// Worth trying again later (5xx, throttling, timeouts, connection errors); false for
     /// answers that will not change (access denied, no such bucket, a request S3 rejects).
     pub transient: bool,
+    /// The write was refused because another sink may own, or did write, this batch's key.
+    pub refused: Option<Refusal>,
+}
+
+/// Why a tick object's write was refused (see `conditional.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
     /// The write was conditional and the key already held an object (412 PreconditionFailed):
     /// the records that object holds, read back. Another sink (a zombie, or its successor)
     /// wrote this batch's key first.
-    pub exists: Option<u64>,
+    Exists(u64),
+    /// Not written: the group refused this sink's commit just before (see [`Fence`]), so it may
+    /// no longer own the partition.
+    Fenced,
 }
 
 /// A batch whose upload gave up: the sink rewinds its partition and reads it again.
@@ -76,6 +87,8 @@ pub struct RequestCounts {
     pub retried: AtomicU64,
     /// Conditional writes refused because the key already held an object.
     pub precondition_failed: AtomicU64,
+    /// Tick objects not written because the group's generation check refused them.
+    pub fence_refused: AtomicU64,
 }
 
 impl RequestCounts {
@@ -90,6 +103,7 @@ impl RequestCounts {
             abort_multipart_upload: self.abort_multipart.load(Relaxed),
             retried: self.retried.load(Relaxed),
             precondition_failed: self.precondition_failed.load(Relaxed),
+            fence_refused: self.fence_refused.load(Relaxed),
         }
     }
 }
@@ -121,6 +135,8 @@ pub struct Uploader {
     unsigned: bool,
     /// Tick objects are written with `If-None-Match: *` (see `s3.conditional_writes`).
     conditional: bool,
+    /// Asked before each tick object is written, where writes are not conditional.
+    fence: Option<Fence>,
 }
 
 /// Whether bodies go unsigned: over TLS (AWS itself, any https endpoint), as the AWS SDKs do for
@@ -172,6 +188,7 @@ impl Uploader {
             retry_for,
             journal: None,
             conditional: false,
+            fence: None,
         }
     }
 
@@ -237,19 +254,20 @@ impl Uploader {
             key: key.to_string(),
             transient: is_transient(&e),
             message: DisplayErrorContext(e).to_string(),
-            exists: None,
+            refused: None,
         }
     }
 
     /// Uploads a batch no larger than the multipart threshold as one PutObject, once a request
     /// slot is free (the caller waits for it, so closed batches never pile up in memory).
     pub async fn put(&self, key: String, batch: ClosedBatch, done: Done) {
-        self.put_object(key, batch, self.content_type, self.conditional, done)
+        self.put_object(key, batch, self.content_type, true, done)
             .await
     }
 
-    /// [`put`](Self::put) with a Content-Type of its own, unconditionally (dead letters are JSON
-    /// lines whatever the format of the ticks; a second copy of one replaces the first).
+    /// [`put`](Self::put) with a Content-Type of its own, unconditionally and unfenced (dead
+    /// letters are JSON lines whatever the format of the ticks; a second copy of one replaces the
+    /// first).
     pub async fn put_as(
         &self,
         key: String,
@@ -265,7 +283,7 @@ impl Uploader {
         key: String,
         mut batch: ClosedBatch,
         content_type: &'static str,
-        conditional: bool,
+        ticks: bool,
         done: Done,
     ) {
         let n = batch.tail.len() as u64;
@@ -277,6 +295,14 @@ impl Uploader {
             let t0 = now_ns();
             // Bytes: a retry sends the same buffer again without copying it.
             let body = bytes::Bytes::from(std::mem::take(&mut batch.tail));
+            let conditional = ticks && up.conditional;
+            if ticks {
+                if let Err(error) = up.fenced("PutObject", &key, batch.id.partition).await {
+                    up.queued.fetch_sub(n, Ordering::Relaxed);
+                    let _ = done.send(up.settle(key, error, &batch, 0));
+                    return;
+                }
+            }
             let res = up
                 .retrying(|| {
                     up.client
@@ -404,7 +430,7 @@ impl Uploader {
                         key: key.into(),
                         message: "the batch was discarded before it closed".into(),
                         transient: true,
-                        exists: None,
+                        refused: None,
                     })
                 }
             };
@@ -448,6 +474,7 @@ impl Uploader {
             }
         };
         // From here a failure still knows the batch (for where the rewind cuts).
+        let partition = batch.id.partition;
         *closed = Some((batch, number as u32));
         let mut done = Vec::with_capacity(number as usize);
         while let Some(res) = parts.join_next().await {
@@ -457,10 +484,12 @@ impl Uploader {
                 key: key.into(),
                 message: e.to_string(),
                 transient: false,
-                exists: None,
+                refused: None,
             })??);
         }
         done.sort_by_key(|p| p.part_number());
+        self.fenced("CompleteMultipartUpload", key, partition)
+            .await?;
         let t0 = now_ns();
         let completed = CompletedMultipartUpload::builder()
             .set_parts(Some(done))
