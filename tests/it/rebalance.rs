@@ -33,17 +33,29 @@ fn read_landed(dir: &Path) -> Vec<Landed> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_member_joining_and_leaving_mid_batch_never_commits_past_what_is_durable() {
-    rebalance_mid_batch("").await;
+    rebalance_mid_batch("", "").await;
+}
+
+/// The same where writes are not conditional: each tick object waits for the generation check (a
+/// commit of its partition's oldest offset not yet durable), refused while the group rebalances.
+/// Those commits are in commits.jsonl, so the check below holds them to what was durable too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_with_the_generation_check_instead_of_conditional_writes() {
+    rebalance_mid_batch("", "conditional_writes = \"off\"").await;
 }
 
 /// The same with the cooperative protocol: only the partitions that change owner are revoked, and
 /// the sink gives up exactly those (incremental_unassign) after committing what is durable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_under_cooperative_sticky_assignment() {
-    rebalance_mid_batch("\"partition.assignment.strategy\" = \"cooperative-sticky\"").await;
+    rebalance_mid_batch(
+        "\"partition.assignment.strategy\" = \"cooperative-sticky\"",
+        "",
+    )
+    .await;
 }
 
-async fn rebalance_mid_batch(consumer_extra: &str) {
+async fn rebalance_mid_batch(consumer_extra: &str, s3_extra: &str) {
     common::use_embedded_s3_keys();
     let tmp = tempfile::tempdir().unwrap();
     let topic = "rebalance";
@@ -77,6 +89,7 @@ max_age = "3s"
 endpoint = "{}"
 bucket = "rebalance"
 create_bucket = true
+{s3_extra}
 "#,
         kafka.bootstrap_servers(),
         s3.endpoint()
@@ -139,6 +152,13 @@ create_bucket = true
     assert!(sum_b["counts"]["landed"].as_u64().unwrap() > 0, "{sum_b}");
     assert_eq!(sum_b["stopped_by"], "signal");
     assert_eq!(sum_a["stopped_by"], "idle");
+    for s in [&sum_a, &sum_b] {
+        assert_eq!(
+            s["counts"]["conditional_writes"],
+            s3_extra.is_empty(),
+            "{s}"
+        );
+    }
 
     // Every tick once in S3, each partition's offsets tiled from 0 by the objects there.
     let client = common::s3_client_for(&s3.endpoint()).await;
