@@ -152,7 +152,8 @@ pub struct S3 {
     /// Whether the sink writes objects only where none exists (`If-None-Match: *` on PutObject
     /// and CompleteMultipartUpload), which fences a paused sink that lost its partitions out of
     /// its successor's keys. `auto` asks the bucket at start (AWS S3 and most S3-compatible
-    /// servers support it); `off` relies on the consumer group's generation alone.
+    /// servers support it); `off` relies on the consumer group's generation alone (a commit
+    /// before each write, see `sink::fence`).
     #[serde(default)]
     pub conditional_writes: ConditionalWrites,
 }
