@@ -212,11 +212,7 @@ pub async fn run(
     let (commit_tx, commit_rx) = mpsc::unbounded_channel();
     let tracker = Arc::new(std::sync::Mutex::new(CommitTracker::default()));
     // Where writes are not conditional, the group's generation fences a zombie instead.
-    let uploader = if conditional_writes {
-        uploader
-    } else {
-        uploader.with_fence(fence::fence(tracker.clone(), commit_tx.downgrade()))
-    };
+    let uploader = uploader.with_fence(fence::fence(tracker.clone(), commit_tx.downgrade()));
     let committer = tokio::spawn(committer(
         consumer.clone(),
         settings.topic.clone(),

@@ -47,9 +47,12 @@ impl Uploader {
         self.conditional
     }
 
-    /// Asks `fence` before each tick object is written.
+    /// Asks `fence` before each tick object is written, unless writes are conditional (the
+    /// condition fences them, with no window between the check and the write).
     pub fn with_fence(mut self, fence: Fence) -> Uploader {
-        self.fence = Some(fence);
+        if !self.conditional {
+            self.fence = Some(fence);
+        }
         self
     }
 
