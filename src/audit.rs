@@ -60,6 +60,9 @@ pub struct Location<'a> {
     pub topic: &'a str,
     /// Show a bar of the objects read back (on a terminal only).
     pub progress: bool,
+    /// Table mode: the run's data files are those the table's current snapshot lists, not
+    /// whatever is under the prefix (a refused commit leaves its file behind, in no snapshot).
+    pub table: Option<&'a crate::io::iceberg::Lake>,
 }
 
 /// The audit's findings.
@@ -136,7 +139,12 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
         audit.bytes += *size as u64;
         if !by_key.contains_key(key.as_str()) {
             audit.problems.push(format!(
-                "object {key} is in the bucket but the sink never reported it durable"
+                "object {key} is in the {} but the sink never reported it durable",
+                if loc.table.is_some() {
+                    "table"
+                } else {
+                    "bucket"
+                }
             ));
         }
     }
@@ -145,8 +153,13 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
     for l in exp.landed {
         if !listed_keys.contains(l.key.as_str()) {
             audit.problems.push(format!(
-                "object {} was reported durable but is not in the bucket",
-                l.key
+                "object {} was reported durable but is not in the {}",
+                l.key,
+                if loc.table.is_some() {
+                    "table"
+                } else {
+                    "bucket"
+                }
             ));
         }
     }
@@ -342,7 +355,16 @@ fn check_offsets(exp: &Expected<'_>, problems: &mut Vec<String>) {
 }
 
 async fn list(loc: &Location<'_>) -> anyhow::Result<Vec<(String, i64)>> {
-    list_under(loc, &topic_prefix(loc.prefix, loc.topic)).await
+    match loc.table {
+        Some(lake) => Ok(lake
+            .files()
+            .await
+            .with_context(|| format!("reading Iceberg table {}", lake.name()))?
+            .into_iter()
+            .map(|(key, bytes, _)| (key, bytes as i64))
+            .collect()),
+        None => list_under(loc, &topic_prefix(loc.prefix, loc.topic)).await,
+    }
 }
 
 async fn list_under(loc: &Location<'_>, prefix: &str) -> anyhow::Result<Vec<(String, i64)>> {

@@ -130,7 +130,7 @@ impl Table {
             match self.format {
                 Format::Jsonl => "json",
                 Format::Csv => "csv",
-                Format::Parquet => "parquet",
+                Format::Parquet | Format::Iceberg => "parquet",
             }
             .to_string(),
         );
@@ -156,7 +156,7 @@ impl Table {
                     .into_iter()
                     .collect(),
             ),
-            Format::Parquet => (
+            Format::Parquet | Format::Iceberg => (
                 "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
                 [("serialization.format", "1")].into_iter().collect(),
             ),
@@ -165,7 +165,7 @@ impl Table {
 
     fn io_formats(&self) -> (&'static str, &'static str) {
         match self.format {
-            Format::Parquet => (
+            Format::Parquet | Format::Iceberg => (
                 "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
                 "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
             ),
@@ -179,7 +179,7 @@ impl Table {
     /// Athena's `CREATE EXTERNAL TABLE`.
     pub fn ddl(&self) -> String {
         let mut out = String::new();
-        if self.format != Format::Parquet && self.compression == Compression::Snappy {
+        if !self.format.is_parquet() && self.compression == Compression::Snappy {
             out.push_str("-- Note: Athena reads Snappy text only in Hadoop's framing; prefer gzip or zstd for text objects.\n");
         }
         let _ = writeln!(

@@ -259,7 +259,7 @@ pub async fn query(loc: &Location, sql: &str) -> anyhow::Result<Vec<RecordBatch>
                 .with_has_header(true)
                 .with_file_compression_type(compression),
         ),
-        Format::Parquet => Arc::new(ParquetFormat::default()),
+        Format::Parquet | Format::Iceberg => Arc::new(ParquetFormat::default()),
     };
     let options = ListingOptions::new(format)
         .with_file_extension(format!(".{}", enc.extension()))

@@ -102,6 +102,8 @@ pub async fn run(
 
     // The sink starts consuming at once so the group forms; the load's clock starts once it has.
     let rec = Arc::new(Recorders::unanchored());
+    let table = sink::start::table_target(scenario, client, bucket, dir.path()).await?;
+    let lake = table.as_ref().map(|t| t.lake.clone());
     let mut sink = sink::start::start(
         scenario,
         sink::start::Target {
@@ -113,6 +115,7 @@ pub async fn run(
             start_offsets: start_offsets.clone(),
             journal: None,
             conditional_writes: services.conditional_writes,
+            table,
         },
         rec.clone(),
         counters.clone(),
@@ -215,6 +218,7 @@ pub async fn run(
         failure,
         warnings,
         end_offsets,
+        lake: lake.as_deref(),
     })
     .await?;
     finish_folder(
@@ -425,6 +429,7 @@ struct Concluding<'a> {
     failure: Option<String>,
     warnings: Vec<String>,
     end_offsets: BTreeMap<i32, i64>,
+    lake: Option<&'a crate::io::iceberg::Lake>,
 }
 
 /// The audit over the run's parts, the folder's records, and the summary assembled from them.
@@ -445,6 +450,7 @@ async fn conclude(c: Concluding<'_>) -> anyhow::Result<Summary> {
             prefix: &c.scenario.s3.prefix,
             topic: &c.scenario.kafka.topic,
             progress: c.opts.reporter.shows_bars(),
+            table: c.lake,
         },
         &expectations.expected(),
     )

@@ -123,6 +123,10 @@ pub async fn sink(
         None => Recorders::new(start_ns, start_ns),
     });
     let counters = Arc::new(Counters::default());
+    // Sinks sharing a results folder share its default catalog, as they share a group.
+    std::fs::create_dir_all(&opts.results_root)?;
+    let table =
+        crate::sink::start::table_target(scenario, &client, &bucket, &opts.results_root).await?;
     // Whatever the group has not committed is this sink's to land.
     let mut sink = crate::sink::start::start(
         scenario,
@@ -135,6 +139,7 @@ pub async fn sink(
             start_offsets: BTreeMap::new(),
             journal: Some(journal.clone()),
             conditional_writes,
+            table,
         },
         rec.clone(),
         counters.clone(),

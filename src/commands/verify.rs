@@ -45,6 +45,14 @@ pub async fn verify(dir: &Path, endpoint: Option<&str>) -> anyhow::Result<Verifi
     let exp: Expectations = RunDir::open(dir).read(files::EXPECTED)?;
     let store = RunStore::open(dir, endpoint).await?;
     let client = &store.client;
+    // A run into an Iceberg table is judged by the table's current snapshot.
+    let lake = match RunDir::open(dir).scenario() {
+        Ok(s) if s.sink.format == crate::config::Format::Iceberg => {
+            let spec = crate::io::iceberg::TableSpec::of(&s, &exp.bucket, dir);
+            Some(crate::io::iceberg::Lake::open(&spec, client.clone()).await?)
+        }
+        _ => None,
+    };
     let audit = audit::run(
         &audit::Location {
             client,
@@ -52,6 +60,7 @@ pub async fn verify(dir: &Path, endpoint: Option<&str>) -> anyhow::Result<Verifi
             prefix: &exp.prefix,
             topic: &exp.topic,
             progress: true,
+            table: lake.as_ref(),
         },
         &exp.expected(),
     )

@@ -13,6 +13,8 @@ pub enum Format {
     Csv,
     /// Apache Parquet with typed columns.
     Parquet,
+    /// Parquet data files committed to an Apache Iceberg table (`[sink.iceberg]`).
+    Iceberg,
 }
 
 /// Compression of the object (for Parquet: of its column chunks).
@@ -26,21 +28,27 @@ pub enum Compression {
 }
 
 impl Format {
-    pub const NAMES: &'static str = "jsonl, csv, parquet";
+    pub const NAMES: &'static str = "jsonl, csv, parquet, iceberg";
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Jsonl => "jsonl",
             Format::Csv => "csv",
             Format::Parquet => "parquet",
+            Format::Iceberg => "iceberg",
         }
+    }
+
+    /// Whether objects are Parquet files (plain, or an Iceberg table's data files).
+    pub fn is_parquet(self) -> bool {
+        matches!(self, Format::Parquet | Format::Iceberg)
     }
 
     /// Compression when the scenario names none: none for text, snappy for Parquet (as Spark
     /// and Glue write it).
     pub fn default_compression(self) -> Compression {
         match self {
-            Format::Parquet => Compression::Snappy,
+            Format::Parquet | Format::Iceberg => Compression::Snappy,
             _ => Compression::None,
         }
     }
@@ -48,7 +56,9 @@ impl Format {
     /// The compressions this format accepts, for error messages.
     pub fn allowed_compressions(self) -> &'static [Compression] {
         match self {
-            Format::Parquet => &[Compression::None, Compression::Snappy, Compression::Zstd],
+            Format::Parquet | Format::Iceberg => {
+                &[Compression::None, Compression::Snappy, Compression::Zstd]
+            }
             _ => &[Compression::None, Compression::Gzip, Compression::Zstd],
         }
     }
@@ -91,8 +101,8 @@ impl Encoding {
     /// gzip does, which is what Athena looks at to decompress.
     pub fn extension(&self) -> String {
         match (self.format, self.compression) {
-            (Format::Parquet, Compression::None) => "parquet".into(),
-            (Format::Parquet, c) => format!("{}.parquet", c.name()),
+            (Format::Parquet | Format::Iceberg, Compression::None) => "parquet".into(),
+            (Format::Parquet | Format::Iceberg, c) => format!("{}.parquet", c.name()),
             (f, Compression::None) => f.name().into(),
             (f, Compression::Gzip) => format!("{}.gz", f.name()),
             (f, Compression::Zstd) => format!("{}.zst", f.name()),
@@ -103,7 +113,7 @@ impl Encoding {
     /// Content-Type of the object.
     pub fn content_type(&self) -> &'static str {
         match (self.format, self.compression) {
-            (Format::Parquet, _) => "application/vnd.apache.parquet",
+            (Format::Parquet | Format::Iceberg, _) => "application/vnd.apache.parquet",
             (_, Compression::Gzip) => "application/gzip",
             (_, Compression::Zstd) => "application/zstd",
             (Format::Jsonl, _) => "application/x-ndjson",

@@ -3,6 +3,7 @@
 
 mod encoding;
 mod env;
+mod iceberg;
 mod observe;
 mod schema;
 pub mod segment;
@@ -12,6 +13,7 @@ mod validate;
 
 use env::expand_env;
 pub use env::substitute_env;
+pub use iceberg::*;
 pub use observe::*;
 pub use schema::*;
 pub use targets::*;

@@ -383,9 +383,13 @@ pub struct Sink {
         skip_serializing_if = "Option::is_none"
     )]
     pub idle_timeout: Option<Duration>,
-    /// Object format: "jsonl" (default), "csv" (with a header row) or "parquet".
+    /// Object format: "jsonl" (default), "csv" (with a header row), "parquet", or "iceberg"
+    /// (Parquet data files committed to an Iceberg table; see `[sink.iceberg]`).
     #[serde(default)]
     pub format: Format,
+    /// With `format = "iceberg"`: the table, its catalog and the commit interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iceberg: Option<super::Iceberg>,
     /// Compression: "none" (default), "gzip" or "zstd" for jsonl and csv; "snappy" (default),
     /// "zstd" or "none" for parquet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -526,6 +530,7 @@ impl Default for Sink {
             upload_retry_for: default_upload_retry_for(),
             rotate_every: None,
             idle_timeout: None,
+            iceberg: None,
             format: Format::default(),
             compression: None,
             row_group_records: default_row_group_records(),

@@ -3,4 +3,5 @@
 
 pub mod connect;
 pub mod embedded;
+pub mod iceberg;
 pub mod msk_iam;

@@ -73,6 +73,10 @@ pub enum Stage {
     Commit,
     /// Size of each landed object, in bytes.
     ObjectSize,
+    /// t_visible - t_sched: the table snapshot holding the record is committed (Iceberg).
+    Visible,
+    /// One table commit (a snapshot appended through the catalog), conflicts redone included.
+    TableCommit,
 }
 
 impl std::fmt::Display for Stage {
@@ -124,7 +128,7 @@ impl Stage {
         Stage::ALL.into_iter().find(|s| s.name() == name)
     }
 
-    pub const ALL: [Stage; 10] = [
+    pub const ALL: [Stage; 12] = [
         Stage::ScheduleLag,
         Stage::Produce,
         Stage::ProduceRaw,
@@ -135,6 +139,8 @@ impl Stage {
         Stage::Complete,
         Stage::Commit,
         Stage::ObjectSize,
+        Stage::Visible,
+        Stage::TableCommit,
     ];
 
     /// Measured by the sink (a sink process records these; the producer the other three).
@@ -158,6 +164,8 @@ impl Stage {
             Stage::Complete => "complete",
             Stage::Commit => "commit",
             Stage::ObjectSize => "object_size",
+            Stage::Visible => "visible",
+            Stage::TableCommit => "table_commit",
         }
     }
 

@@ -150,6 +150,8 @@ pub async fn observe(
                         parts: 0,
                         close_reason: CloseReason::Observed,
                         durable_ns,
+                        visible_ns: None,
+                        sched_ns: Vec::new(),
                     });
                     counters
                         .landed

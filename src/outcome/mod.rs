@@ -180,7 +180,11 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
     let mut counts = Counts::default();
     let mut requests = Requests::default();
     let mut close_reasons: BTreeMap<String, u64> = BTreeMap::new();
+    let mut table: Option<crate::results::TableSummary> = None;
     for s in a.sinks {
+        if let Some(t) = &s.summary.table {
+            table.get_or_insert_with(Default::default).merge(t);
+        }
         counts.add_sink(&s.summary.counts);
         requests.merge(&s.summary.requests);
         for (r, n) in &s.summary.objects.close_reasons {
@@ -229,6 +233,7 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
         interrupted: a.interrupted,
         completed: a.failure.is_none(),
         failure: a.failure.clone(),
+        table,
         counts,
         throughput: Throughput {
             produced_per_s: produced as f64 / a.load.total_duration().as_secs_f64(),

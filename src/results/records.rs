@@ -22,6 +22,12 @@ pub struct Landed {
     pub close_reason: CloseReason,
     /// t_durable, ns since the Unix epoch.
     pub durable_ns: u64,
+    /// t_visible: when the table snapshot listing this data file was committed (Iceberg only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visible_ns: Option<u64>,
+    /// Intended send times of its ticks, held from durable to visible (table mode only).
+    #[serde(skip)]
+    pub sched_ns: Vec<u64>,
 }
 
 /// Why a batch closed; counted in the summary.
@@ -279,6 +285,9 @@ pub struct SinkSummary {
     /// and how far to trust its durable times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed: Option<super::summary::Observed>,
+    /// With `sink.format = "iceberg"`: this sink's commits to the table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<super::summary::TableSummary>,
 }
 
 /// What a run expected, saved as `expected.json` in its results folder so `tickbench verify`

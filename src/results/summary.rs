@@ -47,6 +47,35 @@ pub struct Summary {
     /// When the sink was someone else's (`[observe]`): how it was watched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed: Option<Observed>,
+    /// With `sink.format = "iceberg"`: the table, and how the sinks committed to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<TableSummary>,
+}
+
+/// How the sinks committed to an Iceberg table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+pub struct TableSummary {
+    /// `namespace.table` in its catalog.
+    pub table: String,
+    /// Snapshots committed (each appends data files and records the Kafka offsets it covers).
+    pub snapshots: u64,
+    /// Commits the catalog refused because another writer committed first, redone on the newer
+    /// table.
+    pub conflicts: u64,
+    /// Kafka partitions left out of a commit because another sink had committed them since this
+    /// one last did (a zombie's, or its successor's): read again from the table's offsets.
+    pub refused: u64,
+}
+
+impl TableSummary {
+    pub fn merge(&mut self, o: &TableSummary) {
+        if self.table.is_empty() {
+            self.table = o.table.clone();
+        }
+        self.snapshots += o.snapshots;
+        self.conflicts += o.conflicts;
+        self.refused += o.refused;
+    }
 }
 
 /// How an external sink was watched (`[observe]`), and how far to trust its durable times.

@@ -50,6 +50,14 @@ impl CommitTracker {
             .and_then(|p| p.first().copied())
     }
 
+    /// The first offsets of the partition's batches not yet durable, oldest first.
+    pub fn pending_offsets(&self, partition: i32) -> impl Iterator<Item = i64> + '_ {
+        self.pending
+            .get(&partition)
+            .into_iter()
+            .flat_map(|p| p.iter().copied())
+    }
+
     /// Drops the partition's pending batches (they will be read again, or by another member).
     /// With `revoked`, its commit point goes too: a new assignment starts from the group's
     /// committed offset, wherever that is by then.

@@ -13,6 +13,8 @@ pub enum SinkError {
     Upload(#[from] UploadError),
     #[error("offset commit failed: {0}")]
     Commit(String),
+    #[error("Iceberg table commit failed: {0}")]
+    Table(String),
     #[error("it stopped before the load ended")]
     Stopped,
     #[error("the sink did not land everything within sink.drain_timeout ({timeout:?}): positions {positions:?}, targets {targets:?}")]

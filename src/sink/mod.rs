@@ -11,8 +11,10 @@ mod fence;
 pub mod journal;
 
 mod record;
+mod report;
 mod reset;
 pub mod start;
+mod table;
 pub mod upload;
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,7 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::Consumer;
-use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use futures::{FutureExt as _, StreamExt as _};
@@ -38,7 +39,9 @@ pub use context::{SinkConsumer, SinkContext};
 use dead_letter::DeadLetters;
 pub use error::{SinkError, SinkFailure};
 use record::{Next, Record};
+pub use report::{memory_bound, SinkReport};
 use reset::{Replay, Reset};
+use table::TableSink;
 use upload::{Chunk, Done, Failed, Landed, Uploader};
 
 /// What the sink needs besides its clients.
@@ -52,6 +55,17 @@ pub struct SinkSettings {
     /// Per partition, the first offset of this run; older records are skipped and counted.
     pub start_offsets: BTreeMap<i32, i64>,
     pub drain_timeout: Duration,
+    /// Table mode: the Iceberg table the data files are committed to.
+    pub table: Option<TableTarget>,
+}
+
+/// The table a sink in table mode commits to, and how often.
+#[derive(Debug, Clone)]
+pub struct TableTarget {
+    pub lake: Arc<crate::io::iceberg::Lake>,
+    pub every: crate::config::CommitEvery,
+    /// How long failing commits are tried again before the sink stops.
+    pub retry_for: Duration,
 }
 
 impl SinkSettings {
@@ -69,76 +83,9 @@ impl SinkSettings {
             encoding: s.sink.encoding(),
             start_offsets,
             drain_timeout: s.sink.drain_timeout,
+            table: None,
         }
     }
-}
-
-/// The most bytes the sink's buffers can hold with `open` batches open: each open batch holds
-/// less than the multipart threshold (streaming) or a whole object (buffered), each multipart
-/// stream queues up to two parts behind the request slots, the dispatcher holds one more, and
-/// `upload_concurrency` requests are in flight. Encoder state (a zstd context is about 1 MiB, a
-/// gzip one about 256 KiB, a Parquet row group's Arrow builders) comes on top, per open batch.
-pub fn memory_bound(sink: &crate::config::Sink, open: u64) -> u64 {
-    let part = sink.part_size.as_u64();
-    let per_batch = match sink.upload {
-        crate::config::UploadMode::Streaming => sink.multipart_threshold() + part,
-        crate::config::UploadMode::Buffered => sink.max_bytes.as_u64() + part,
-    };
-    open * (per_batch + 2 * part) + (sink.upload_concurrency as u64 + 1) * part.max(per_batch)
-}
-
-/// Counts the sink keeps; the audit checks them against S3.
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct SinkReport {
-    /// Records received from Kafka in this run (decoded or not).
-    pub consumed: u64,
-    /// Records that were not ticks; counted, their offsets still covered by the commit.
-    pub malformed: u64,
-    /// Records older than the run's start offsets, skipped.
-    pub skipped_preexisting: u64,
-    /// Offsets the consumer never saw (a jump in a partition's offsets: broker retention dropped
-    /// them before they were read, or transaction markers).
-    pub offset_gaps: u64,
-    /// Errors the consumer reported while polling.
-    pub consumer_errors: u64,
-    /// Objects in the order they became durable.
-    pub landed: Vec<Landed>,
-    /// Offsets this sink committed, per partition (the next offset to read).
-    pub committed: BTreeMap<i32, i64>,
-    /// Batches closed per trigger.
-    pub close_reasons: BTreeMap<String, u64>,
-    /// Most bytes the sink held at once: open batches plus parts queued or in flight (sampled
-    /// every 20 ms and at every part).
-    pub peak_buffered_bytes: u64,
-    /// Most batches open at once.
-    pub peak_open_batches: u64,
-    /// Per partition, records read but not landed because they are not ticks.
-    pub set_aside: BTreeMap<i32, u64>,
-    /// Per partition, the next offset the sink would have read when it stopped.
-    pub positions: BTreeMap<i32, i64>,
-    /// Dead-letter objects (records set aside), in the order they became durable.
-    pub dead_letters: Vec<Landed>,
-    /// Uploads that gave up (after `sink.upload_retry_for`), each rewinding its partition to its
-    /// oldest batch not yet durable.
-    pub rewinds: u64,
-    /// Records read again after rewinds (included in `consumed`).
-    pub reread: u64,
-    /// Records read again that were already durable in an object, so not written twice.
-    pub replay_skipped: u64,
-    /// Partitions the group assigned to this sink, and took back, over the run.
-    pub assigned: u64,
-    pub revoked: u64,
-    /// Revoked partitions given up with durable records not committed (the group refused the
-    /// commit while it rebalanced); their next owner reads those records again.
-    pub released_uncommitted: u64,
-    /// Partitions dropped because this sink found it had lost them while writing (see
-    /// `SinkCounts::fenced`).
-    pub fenced: u64,
-    /// Whether tick objects went with `If-None-Match: *`.
-    pub conditional_writes: bool,
-    /// Every offset commit the broker accepted, in order (`commits.jsonl`): with the objects'
-    /// durable times it shows that no commit passed what was durable.
-    pub commits: Vec<CommitRecord>,
 }
 
 /// Signals the run sends the sink.
@@ -186,6 +133,8 @@ struct State {
     /// kafka_e2e, recorded without the shared lock per record; handed over every FLUSH_EVERY
     /// ticks of the loop's timer and at the end.
     kafka_e2e: LocalStage,
+    /// Table mode: data files wait for a snapshot (see `table.rs`).
+    table: Option<TableSink>,
 }
 
 /// Records taken from librdkafka's queue in one go (see the receive arm of the loop).
@@ -213,6 +162,18 @@ pub async fn run(
     let tracker = Arc::new(std::sync::Mutex::new(CommitTracker::default()));
     // Where writes are not conditional, the group's generation fences a zombie instead.
     let uploader = uploader.with_fence(fence::fence(tracker.clone(), commit_tx.downgrade()));
+    let (table, mut table_rx) = match &settings.table {
+        Some(t) => match TableSink::start(t.lake.clone(), t.every, t.retry_for).await {
+            Ok((sink, rx)) => (Some(sink), Some(rx)),
+            Err(error) => {
+                return Err(SinkFailure {
+                    error,
+                    report: Box::default(),
+                })
+            }
+        },
+        None => (None, None),
+    };
     let committer = tokio::spawn(committer(
         consumer.clone(),
         settings.topic.clone(),
@@ -247,6 +208,7 @@ pub async fn run(
         },
         actions: Vec::new(),
         kafka_e2e: LocalStage::new(Stage::KafkaE2e),
+        table,
     };
     let SinkControl { ready, mut drain } = control;
     let mut ready = Some(ready);
@@ -269,6 +231,10 @@ pub async fn run(
                 st.on_done(res)?;
                 st.finish_resets().await?;
             }
+            Some(d) = table::next(&mut table_rx) => {
+                st.on_table_done(d)?;
+                st.finish_resets().await?;
+            }
             changed = drain.changed(), if target.is_none() => {
                 if changed.is_ok() {
                     target = drain.borrow().clone();
@@ -287,6 +253,7 @@ pub async fn run(
                 st.finish_resets().await?;
                 st.batcher.expire(now, &mut st.actions);
                 st.dispatch().await;
+                st.commit_table(now, drained);
                 for b in st.dead.expire(now, st.settings.triggers.max_age.as_nanos() as u64) {
                     st.put_dead(b).await;
                 }
@@ -359,7 +326,11 @@ pub async fn run(
         if std::mem::take(&mut st.read_again) {
             drained = false;
         }
-        if drained && st.in_flight == 0 && st.resetting.is_empty() {
+        if drained
+            && st.in_flight == 0
+            && st.resetting.is_empty()
+            && st.table.as_ref().is_none_or(|t| t.idle())
+        {
             break;
         }
     }
@@ -371,6 +342,9 @@ pub async fn run(
     st.final_commits();
     st.report.positions = st.positions_released.clone();
     st.report.positions.extend(st.next_offset.clone());
+    if let Some(t) = &st.table {
+        st.report.table = Some(t.counts());
+    }
     let State {
         mut report,
         commit_tx,
@@ -527,11 +501,15 @@ impl State {
     }
 
     fn key(
-        &self,
+        &mut self,
         id: BatchId,
         time: crate::model::layout::TimeBucket,
         symbol: Option<&str>,
     ) -> String {
+        if let Some(t) = &mut self.table {
+            let ext = self.settings.encoding.extension();
+            return t.key(id, time, symbol, &self.settings.topic, &ext);
+        }
         object_key(
             &self.settings.prefix,
             &self.settings.topic,
@@ -552,6 +530,11 @@ impl State {
     }
 
     fn on_landed(&mut self, l: Landed) {
+        let dead =
+            crate::model::layout::dead_letter_prefix(&self.settings.prefix, &self.settings.topic);
+        if self.table.is_some() && !l.key.starts_with(&dead) {
+            return self.on_data_file(l);
+        }
         self.tracker().durable(l.partition, l.first_offset);
         let position = self.next_offset.get(&l.partition).copied().unwrap_or(0);
         let next = self.tracker().advance(l.partition, position);
@@ -560,8 +543,6 @@ impl State {
                 .commit_tx
                 .send(CommitMsg::Offset(l.partition, next, l.durable_ns));
         }
-        let dead =
-            crate::model::layout::dead_letter_prefix(&self.settings.prefix, &self.settings.topic);
         if l.key.starts_with(&dead) {
             self.report.dead_letters.push(l);
         } else {

@@ -123,6 +123,18 @@ impl State {
             self.report.skipped_preexisting += 1;
             return false;
         }
+        // Table mode: what the table already covers (a snapshot another sink, or this sink's
+        // earlier life, committed) is passed over, though the sink's position moves past it.
+        if self
+            .table
+            .as_ref()
+            .and_then(|t| t.floor(partition))
+            .is_some_and(|floor| offset < floor)
+        {
+            self.note_position(partition, offset);
+            self.report.replay_skipped += 1;
+            return false;
+        }
         // A resetting partition's batches were dropped; its records are read again (or by the
         // next owner).
         !self.resetting.contains_key(&partition)

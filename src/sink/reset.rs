@@ -184,6 +184,9 @@ impl State {
             // Dropping the stream aborts its multipart upload.
             self.streams.remove(&id);
         }
+        if let Some(t) = &mut self.table {
+            t.discard(p);
+        }
         if let Some((_, records)) = self.dead.discard(p) {
             // They will be set aside again when read again (or by the next owner).
             self.report.malformed -= records;

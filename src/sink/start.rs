@@ -42,6 +42,34 @@ pub struct Target<'a> {
     pub journal: Option<Arc<Journal>>,
     /// Tick objects are written with `If-None-Match: *` ([`connect::conditional_writes`]).
     pub conditional_writes: bool,
+    /// Table mode (`sink.format = "iceberg"`): the table, opened by [`table_target`].
+    pub table: Option<super::TableTarget>,
+}
+
+/// Opens (creating it on first use) the table a scenario in table mode lands into; None for the
+/// other formats. The SQL catalog's database defaults to `catalog.db` in `catalog_dir`.
+pub async fn table_target(
+    scenario: &Scenario,
+    client: &Client,
+    bucket: &str,
+    catalog_dir: &std::path::Path,
+) -> anyhow::Result<Option<super::TableTarget>> {
+    if scenario.sink.format != crate::config::Format::Iceberg {
+        return Ok(None);
+    }
+    let spec = crate::io::iceberg::TableSpec::of(scenario, bucket, catalog_dir);
+    let lake = crate::io::iceberg::Lake::open(&spec, client.clone()).await?;
+    anyhow::ensure!(
+        lake.bucket == bucket,
+        "Iceberg table {} lives in bucket {} but the sink writes to s3.bucket = {bucket:?}: give sink.iceberg.warehouse a location in that bucket",
+        lake.name(),
+        lake.bucket
+    );
+    Ok(Some(super::TableTarget {
+        lake: std::sync::Arc::new(lake),
+        every: spec.commit_every,
+        retry_for: scenario.sink.upload_retry_for,
+    }))
 }
 
 /// Joins the group and starts consuming at once, so the group forms while the caller goes on.
@@ -72,16 +100,21 @@ pub fn start(
         rec.clone(),
     )
     .with_conditional_writes(t.conditional_writes);
+    if t.table.is_some() {
+        uploader = uploader.for_table();
+    }
     if let Some(j) = t.journal {
         uploader = uploader.with_journal(j);
     }
     let requests = uploader.counts.clone();
     let (ready_tx, ready) = oneshot::channel();
     let (drain, drain_rx) = watch::channel(None);
+    let mut settings = SinkSettings::of(scenario, t.start_offsets);
+    settings.table = t.table;
     let task = tokio::spawn(super::run(
         consumer,
         uploader,
-        SinkSettings::of(scenario, t.start_offsets),
+        settings,
         rec,
         counters,
         SinkControl {
@@ -205,5 +238,6 @@ pub fn summarize(
         resources,
         failure: None,
         observed: None,
+        table: report.table.clone(),
     }
 }

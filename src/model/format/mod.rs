@@ -29,7 +29,7 @@ pub const WRITTEN: [(Format, Compression); 8] = [
 /// text that HTTP clients would inflate.)
 pub fn writer(enc: &Encoding) -> Box<dyn ObjectWriter> {
     match enc.format {
-        Format::Parquet => Box::new(parquet::ParquetWriter::new(enc)),
+        Format::Parquet | Format::Iceberg => Box::new(parquet::ParquetWriter::new(enc)),
         f => Box::new(text::TextWriter::new(f, enc.compression)),
     }
 }

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder};
+use arrow_array::builder::{
+    Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
@@ -30,6 +32,34 @@ pub fn schema() -> SchemaRef {
     ]))
 }
 
+/// The columns of an Iceberg table's data files: the tick's, each with the field id the table's
+/// schema gives it (readers match columns by id, not name), and `ts`, the event time as a UTC
+/// timestamp (microseconds) that the table's day or hour partitions are a transform of.
+pub fn iceberg_schema() -> SchemaRef {
+    let with_id = |f: &Field, id: usize| {
+        f.clone().with_metadata(
+            [(
+                parquet::arrow::PARQUET_FIELD_ID_META_KEY.to_string(),
+                id.to_string(),
+            )]
+            .into(),
+        )
+    };
+    let mut fields: Vec<Field> = schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| with_id(f, i + 1))
+        .collect();
+    let ts = Field::new(
+        "ts",
+        DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some("UTC".into())),
+        false,
+    );
+    fields.push(with_id(&ts, fields.len() + 1));
+    Arc::new(Schema::new(fields))
+}
+
 struct Columns {
     symbol: StringBuilder,
     seq: Int64Builder,
@@ -38,10 +68,12 @@ struct Columns {
     bid: Float64Builder,
     ask: Float64Builder,
     size: Int64Builder,
+    /// Iceberg data files only.
+    ts: Option<TimestampMicrosecondBuilder>,
 }
 
 impl Columns {
-    fn new() -> Columns {
+    fn new(iceberg: bool) -> Columns {
         Columns {
             symbol: StringBuilder::with_capacity(ARROW_BATCH, ARROW_BATCH * 8),
             seq: Int64Builder::with_capacity(ARROW_BATCH),
@@ -50,6 +82,9 @@ impl Columns {
             bid: Float64Builder::with_capacity(ARROW_BATCH),
             ask: Float64Builder::with_capacity(ARROW_BATCH),
             size: Int64Builder::with_capacity(ARROW_BATCH),
+            ts: iceberg.then(|| {
+                TimestampMicrosecondBuilder::with_capacity(ARROW_BATCH).with_timezone("UTC")
+            }),
         }
     }
 
@@ -61,6 +96,9 @@ impl Columns {
         self.bid.append_value(t.bid);
         self.ask.append_value(t.ask);
         self.size.append_value(t.size as i64);
+        if let Some(ts) = &mut self.ts {
+            ts.append_value((t.ts_ns / 1000) as i64);
+        }
     }
 
     fn len(&self) -> usize {
@@ -68,7 +106,7 @@ impl Columns {
     }
 
     fn finish(&mut self, schema: &SchemaRef) -> RecordBatch {
-        let cols: Vec<ArrayRef> = vec![
+        let mut cols: Vec<ArrayRef> = vec![
             Arc::new(self.symbol.finish()),
             Arc::new(self.seq.finish()),
             Arc::new(self.ts_ns.finish()),
@@ -77,6 +115,9 @@ impl Columns {
             Arc::new(self.ask.finish()),
             Arc::new(self.size.finish()),
         ];
+        if let Some(ts) = &mut self.ts {
+            cols.push(Arc::new(ts.finish()));
+        }
         RecordBatch::try_new(schema.clone(), cols).expect("columns match the schema")
     }
 }
@@ -109,12 +150,13 @@ impl ParquetWriter {
             .set_max_row_group_bytes(Some(enc.row_group_bytes.max(1 << 20)))
             .set_created_by(format!("tickbench {}", env!("CARGO_PKG_VERSION")))
             .build();
-        let schema = schema();
+        let iceberg = enc.format == super::Format::Iceberg;
+        let schema = if iceberg { iceberg_schema() } else { schema() };
         ParquetWriter {
             writer: ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))
                 .expect("the tick schema is valid Parquet"),
             schema,
-            cols: Columns::new(),
+            cols: Columns::new(iceberg),
             staged: None,
             taken: 0,
             per_record: FIRST_PER_RECORD,

@@ -116,7 +116,9 @@ pub fn parse_object_name(key: &str) -> Option<(String, i32, i64)> {
     let name = key.rsplit('/').next()?;
     let mut it = name.rsplitn(3, '+');
     let offset_ext = it.next()?;
-    let offset = offset_ext.split_once('.')?.0.parse().ok()?;
+    // An Iceberg data file names its writer after the offset: `<offset>-<writer>-<n>.<ext>`.
+    let offset_part = offset_ext.split_once('.')?.0;
+    let offset = offset_part.split('-').next()?.parse().ok()?;
     let partition = it.next()?.parse().ok()?;
     let topic = it.next()?.to_string();
     Some((topic, partition, offset))

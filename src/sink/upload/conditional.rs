@@ -50,7 +50,7 @@ impl Uploader {
     /// Asks `fence` before each tick object is written, unless writes are conditional (the
     /// condition fences them, with no window between the check and the write).
     pub fn with_fence(mut self, fence: Fence) -> Uploader {
-        if !self.conditional {
+        if !self.conditional && !self.table_mode {
             self.fence = Some(fence);
         }
         self

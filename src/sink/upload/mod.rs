@@ -137,6 +137,8 @@ pub struct Uploader {
     conditional: bool,
     /// Asked before each tick object is written, where writes are not conditional.
     fence: Option<Fence>,
+    /// Writes an Iceberg table's data files (see [`Uploader::for_table`]).
+    table_mode: bool,
 }
 
 /// Whether bodies go unsigned: over TLS (AWS itself, any https endpoint), as the AWS SDKs do for
@@ -189,7 +191,17 @@ impl Uploader {
             journal: None,
             conditional: false,
             fence: None,
+            table_mode: false,
         }
+    }
+
+    /// Data files of an Iceberg table: their ticks' intended send times go with each landed file
+    /// (for the visible stage), and no generation fence is asked (the table's own offsets fence
+    /// a zombie's commit; see `sink/table.rs`).
+    pub fn for_table(mut self) -> Uploader {
+        self.table_mode = true;
+        self.fence = None;
+        self
     }
 
     /// Notes every multipart upload in `journal` from CreateMultipartUpload until it is completed
@@ -547,6 +559,13 @@ impl Uploader {
             parts,
             close_reason: b.reason,
             durable_ns,
+            visible_ns: None,
+            // Table mode: the ticks' visible latency is measured once a snapshot lists them.
+            sched_ns: if self.table_mode {
+                b.sched_ns.clone()
+            } else {
+                Vec::new()
+            },
         }
     }
 }
