@@ -11,6 +11,7 @@ mod external;
 mod faults;
 mod formats;
 mod fuzz;
+mod iceberg;
 mod maxrate;
 mod memory;
 mod msk_iam;
