@@ -203,3 +203,145 @@ async fn pyiceberg_reads_the_current_snapshot_to_the_same_ticks() {
     assert_eq!(covered.values().sum::<i64>() as u64, TICKS, "{meta}");
     s3.stop().await;
 }
+
+/// A sink SIGKILLed once the table holds a snapshot, while the load goes on: what it committed to
+/// the table may be ahead of what it committed to the group (the window between the two
+/// commits). The next sink starts in a group with nothing committed at all, the widest such gap,
+/// reads every partition from offset 0, and must pass over what the table already covers: in
+/// the end the table holds every tick once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_sink_resumes_from_the_tables_offsets_not_the_groups() {
+    common::use_embedded_s3_keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+    let kafka = EmbeddedKafka::start(1, "icekill", 2).unwrap();
+    let brokers = kafka.bootstrap_servers();
+    let scenario_for = |group: &str| {
+        let text = format!(
+            r#"
+name = "icekill"
+seed = 9
+duration = "6s"
+warmup = "0s"
+[symbols]
+count = 300
+[rate]
+ticks_per_second = 4000
+[kafka]
+brokers = "{brokers}"
+topic = "icekill"
+topic_per_run = false
+group_id = "{group}"
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+[sink]
+format = "iceberg"
+max_records = 1000
+max_age = "1s"
+[s3]
+endpoint = "{endpoint}"
+bucket = "lake"
+create_bucket = true
+"#,
+            endpoint = s3.endpoint()
+        );
+        let path = tmp.path().join(format!("{group}.toml"));
+        std::fs::write(&path, &text).unwrap();
+        (path.clone(), config::parse(&path, &text).unwrap())
+    };
+    let (first, s) = scenario_for("first");
+    let results = tmp.path().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    let log = |n: u32| tmp.path().join(format!("sink{n}.log"));
+
+    let mut sink = common::start_sink(&first, &results, &log(1), &[]);
+    let produce_opts = tickbench::commands::run::RunOptions {
+        results_root: tmp.path().join("produce"),
+        ..Default::default()
+    };
+    let producer = tokio::spawn({
+        let s = s.clone();
+        async move {
+            tickbench::commands::produce::produce(&s, &produce_opts, &Default::default())
+                .await
+                .unwrap()
+        }
+    });
+
+    // The same table the sinks use, for the test to look at.
+    let client = common::s3_client_for(&s3.endpoint()).await;
+    let spec = tickbench::io::iceberg::TableSpec::of(&s, "lake", &results);
+    let lake = tickbench::io::iceberg::Lake::open(&spec, client.clone())
+        .await
+        .unwrap();
+    let start = std::time::Instant::now();
+    let in_table = loop {
+        let floors = lake.floors().await.unwrap();
+        if floors.values().sum::<i64>() >= 2000 {
+            break floors;
+        }
+        assert!(
+            start.elapsed() < common::HANG_GUARD,
+            "no snapshot from sink 1"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    sink.kill().unwrap();
+    sink.wait().unwrap();
+    let (_, produced) = producer.await.unwrap();
+    assert_eq!(produced.acked, 24_000);
+    let covered_at_kill = lake.floors().await.unwrap();
+    let held: i64 = covered_at_kill.values().sum();
+    assert!(
+        held >= in_table.values().sum::<i64>() && held < 24_000,
+        "{covered_at_kill:?}"
+    );
+
+    // A sink of a fresh group: nothing committed, so it reads from 0 and skips the table's part.
+    let (second, _) = scenario_for("second");
+    let mut sink = common::start_sink(&second, &results, &log(2), &["--until-idle", "3s"]);
+    let status = common::exit_of(&mut sink).await;
+    assert!(status.success(), "sink 2: {}", common::log_of(&log(2)));
+
+    let floors = lake.floors().await.unwrap();
+    assert_eq!(floors.values().sum::<i64>(), 24_000, "{floors:?}");
+    let listed: BTreeSet<String> = lake
+        .files()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
+    let data = common::read_back(
+        &client,
+        "lake",
+        "tickbench/warehouse/tickbench/icekill/data/",
+    )
+    .await;
+    let in_snapshot: Vec<common::Object> = data
+        .into_iter()
+        .filter(|o| listed.contains(&o.key))
+        .collect();
+    assert_eq!(
+        in_snapshot.len(),
+        listed.len(),
+        "every listed file is in S3"
+    );
+    assert_eq!(common::assert_each_tick_once(&in_snapshot), 24_000);
+
+    // Sink 2 read both partitions whole, and landed only what the table lacked.
+    let finished: Vec<std::path::PathBuf> = std::fs::read_dir(&results)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("summary.json").exists())
+        .collect();
+    assert_eq!(finished.len(), 1, "only sink 2 finished: {finished:?}");
+    let summary = common::json(&finished[0], "summary.json");
+    assert_eq!(summary["counts"]["consumed"], 24_000, "{summary}");
+    assert_eq!(
+        summary["counts"]["landed"].as_i64().unwrap(),
+        24_000 - held,
+        "{summary}"
+    );
+    s3.stop().await;
+}
