@@ -14,7 +14,7 @@ use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3, S3_ACCESS_KEY, S3_SECRE
 
 const TICKS: u64 = 12_000;
 
-fn scenario(topic: &str, brokers: &str, endpoint: &str, commit_every: &str) -> config::Scenario {
+fn scenario(topic: &str, brokers: String, endpoint: &str, commit_every: &str) -> config::Scenario {
     let text = format!(
         r#"
 name = "{topic}"
@@ -56,7 +56,7 @@ async fn a_run_lands_each_tick_once_in_the_tables_current_snapshot() {
     let tmp = tempfile::tempdir().unwrap();
     let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
     let kafka = EmbeddedKafka::start(1, "ice", 3).unwrap();
-    let s = scenario("ice", &kafka.bootstrap_servers(), &s3.endpoint(), "2");
+    let s = scenario("ice", kafka.bootstrap_servers(), &s3.endpoint(), "2");
     let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
     let sum = &out.summary;
     assert!(sum.passed, "{:?}", sum.problems);
@@ -122,12 +122,7 @@ async fn pyiceberg_reads_the_current_snapshot_to_the_same_ticks() {
     let tmp = tempfile::tempdir().unwrap();
     let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
     let kafka = EmbeddedKafka::start(1, "icepy", 3).unwrap();
-    let s = scenario(
-        "icepy",
-        &kafka.bootstrap_servers(),
-        &s3.endpoint(),
-        "\"1s\"",
-    );
+    let s = scenario("icepy", kafka.bootstrap_servers(), &s3.endpoint(), "\"1s\"");
     let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
     assert!(out.summary.passed, "{:?}", out.summary.problems);
 
