@@ -14,7 +14,7 @@ use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3, S3_ACCESS_KEY, S3_SECRE
 
 const TICKS: u64 = 12_000;
 
-fn scenario(topic: &str, brokers: String, endpoint: &str, commit_every: &str) -> config::Scenario {
+fn scenario(topic: &str, brokers: &str, endpoint: &str, commit_every: &str) -> config::Scenario {
     let text = format!(
         r#"
 name = "{topic}"
