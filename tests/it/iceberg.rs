@@ -340,3 +340,133 @@ create_bucket = true
     );
     s3.stop().await;
 }
+
+/// The table's offsets fence a second writer of a partition, against the real SQL catalog and
+/// S3: a commit that expects the offsets another sink has moved on is refused for that partition
+/// (and lands for the others), and commits racing on other partitions all land, the losers of
+/// each catalog compare-and-set checking again on the newer table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_writer_of_a_partition_is_refused_and_racing_writers_all_land() {
+    use tickbench::io::iceberg::{Lake, TableSpec};
+    use tickbench::model::{layout::TimeBucket, table};
+    common::use_embedded_s3_keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+    let client = common::s3_client_for(&s3.endpoint()).await;
+    client.create_bucket().bucket("lake").send().await.unwrap();
+    let s = scenario("fence", "127.0.0.1:9", &s3.endpoint(), "1");
+    let spec = TableSpec::of(&s, "lake", tmp.path());
+    let (a, b) = (
+        Lake::open(&spec, client.clone()).await.unwrap(),
+        Lake::open(&spec, client.clone()).await.unwrap(),
+    );
+    let hour = TimeBucket::hour_of(1_764_594_000_000_000_000);
+    let file = move |lake: &Lake, p: i32, n: u32| {
+        let path = format!("s3://lake/{}/data/f{p}-{n}.parquet", lake.key);
+        (
+            p,
+            table::data_file(
+                path,
+                10,
+                1000,
+                table::partition_of(hour, None),
+                lake.spec_id,
+            ),
+        )
+    };
+    let none = |ps: &[i32]| ps.iter().map(|p| (*p, None)).collect::<BTreeMap<_, _>>();
+
+    let c = a
+        .commit(
+            vec![file(&a, 0, 1)],
+            &BTreeMap::from([(0, 100)]),
+            &none(&[0]),
+            "a",
+        )
+        .await
+        .unwrap();
+    assert!(c.snapshot.is_some() && c.refused.is_empty(), "{c:?}");
+    // b last saw partition 0 uncommitted: a committed it since, so b's copy is refused.
+    let c = b
+        .commit(
+            vec![file(&b, 0, 2)],
+            &BTreeMap::from([(0, 80)]),
+            &none(&[0]),
+            "b",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.snapshot, c.refused.clone()),
+        (None, BTreeMap::from([(0, Some(100))]))
+    );
+    // With partition 1 beside it, partition 1 lands and partition 0 is left out.
+    let c = b
+        .commit(
+            vec![file(&b, 0, 3), file(&b, 1, 4)],
+            &BTreeMap::from([(0, 150), (1, 50)]),
+            &none(&[0, 1]),
+            "b",
+        )
+        .await
+        .unwrap();
+    assert!(c.snapshot.is_some(), "{c:?}");
+    assert_eq!(c.refused, BTreeMap::from([(0, Some(100))]));
+    assert_eq!(
+        a.floors().await.unwrap(),
+        BTreeMap::from([(0, 100), (1, 50)])
+    );
+
+    // Eight writers at once, each its own partition and its own catalog connection.
+    let mut racers = Vec::new();
+    for p in 10..18 {
+        let lake = Lake::open(&spec, client.clone()).await.unwrap();
+        racers.push(tokio::spawn(async move {
+            let f = file(&lake, p, 0);
+            lake.commit(vec![f], &BTreeMap::from([(p, 7)]), &none(&[p]), "racer")
+                .await
+                .unwrap()
+        }));
+    }
+    let mut conflicts = 0;
+    for r in racers {
+        let c = r.await.unwrap();
+        assert!(c.snapshot.is_some() && c.refused.is_empty(), "{c:?}");
+        conflicts += c.conflicts;
+    }
+    let floors = a.floors().await.unwrap();
+    assert_eq!(floors.len(), 10, "{floors:?}");
+    assert!((10..18).all(|p| floors[&p] == 7), "{floors:?}");
+    let files: BTreeSet<String> = a.files().await.unwrap().into_iter().map(|f| f.0).collect();
+    assert_eq!(files.len(), 10, "{files:?}");
+    assert_eq!(a.snapshots().await.unwrap().len(), 10);
+    eprintln!("{conflicts} catalog conflicts redone among 8 racing writers");
+
+    // Four writers of one partition at once, each expecting it uncommitted: exactly one lands.
+    let mut racers = Vec::new();
+    for n in 0..4 {
+        let lake = Lake::open(&spec, client.clone()).await.unwrap();
+        racers.push(tokio::spawn(async move {
+            let f = file(&lake, 20, n);
+            lake.commit(
+                vec![f],
+                &BTreeMap::from([(20, 5 + n as i64)]),
+                &none(&[20]),
+                "racer",
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut landed = Vec::new();
+    for r in racers {
+        let c = r.await.unwrap();
+        match c.snapshot {
+            Some(_) => landed.push(c),
+            None => assert_eq!(c.refused.len(), 1, "{c:?}"),
+        }
+    }
+    assert_eq!(landed.len(), 1, "{landed:?}");
+    assert_eq!(a.files().await.unwrap().len(), 11);
+    s3.stop().await;
+}
