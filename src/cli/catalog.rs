@@ -59,6 +59,9 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
             "{what} {v:?}: Athena names are letters, digits and _"
         );
     }
+    if s.sink.format == config::Format::Iceberg {
+        return iceberg(&s, run_dir.as_deref(), &database, &table, glue).await;
+    }
     let t = crate::commands::catalog::Table::of(
         &s,
         &crate::commands::catalog::Options {
@@ -80,6 +83,57 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     }
     if glue {
         println!("{json}");
+    } else {
+        print!("{}", t.ddl());
+    }
+    Ok(exit::PASSED)
+}
+
+/// The Iceberg forms: Athena's DDL for a table of the same shape, and (from a run's folder, whose
+/// table is opened for its current metadata file) Glue's registration of the table itself.
+async fn iceberg(
+    s: &config::Scenario,
+    run_dir: Option<&std::path::Path>,
+    database: &str,
+    table: &str,
+    glue: bool,
+) -> anyhow::Result<u8> {
+    use crate::commands::iceberg_catalog::IcebergTable;
+    use crate::io::iceberg::{Lake, TableSpec};
+    let bucket = s.s3.bucket_name().to_string();
+    let t = match run_dir {
+        Some(d) => {
+            let store = crate::commands::store::RunStore::open(d, None).await?;
+            let lake = Lake::open(&TableSpec::of(s, &bucket, d), store.client.clone()).await;
+            let locations = match lake {
+                Ok(l) => l.locations().await,
+                Err(e) => Err(e),
+            };
+            store.close().await;
+            let (location, metadata) = locations?;
+            IcebergTable::of(s, location, metadata, database, table)
+        }
+        None => {
+            let spec = TableSpec::of(s, &bucket, std::path::Path::new("."));
+            let location = format!("{}/{}/{}", spec.warehouse, spec.namespace, spec.table);
+            IcebergTable::of(s, location, None, database, table)
+        }
+    };
+    if let Some(d) = run_dir {
+        let dir = d.join("catalog");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("athena.sql"), t.ddl())?;
+        std::fs::write(
+            dir.join("glue-table-input.json"),
+            serde_json::to_string_pretty(&t.table_input()?)?,
+        )?;
+        eprintln!(
+            "wrote {0}/athena.sql and {0}/glue-table-input.json",
+            dir.display()
+        );
+    }
+    if glue {
+        println!("{}", serde_json::to_string_pretty(&t.table_input()?)?);
     } else {
         print!("{}", t.ddl());
     }

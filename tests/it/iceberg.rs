@@ -470,3 +470,40 @@ async fn a_second_writer_of_a_partition_is_refused_and_racing_writers_all_land()
     assert_eq!(a.files().await.unwrap().len(), 11);
     s3.stop().await;
 }
+
+/// `tickbench catalog` of an Iceberg run's folder (the embedded default: its own S3 folder and
+/// catalog.db): Glue's registration names the table's current metadata file, which is in the
+/// folder's S3 data, and the DDL is Athena's Iceberg form with the table's partitioning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tickbench_catalog_registers_the_runs_table_by_its_current_metadata_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "name = \"icecat\"\nseed = 2\nduration = \"2s\"\nwarmup = \"0s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 1000\n[kafka]\ntopic = \"icecat\"\npartitions = 2\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nformat = \"iceberg\"\nmax_age = \"1s\"\n";
+    let s = config::parse(Path::new("icecat.toml"), text).unwrap();
+    let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
+    assert!(out.summary.passed, "{:?}", out.summary.problems);
+    let catalog = |extra: &[&str]| {
+        common::succeeds(
+            Command::new(env!("CARGO_BIN_EXE_tickbench"))
+                .arg("catalog")
+                .arg(&out.dir)
+                .args(extra),
+        )
+    };
+    let input: serde_json::Value = serde_json::from_slice(&catalog(&["--glue"]).stdout).unwrap();
+    assert_eq!(input["Parameters"]["table_type"], "ICEBERG");
+    let meta = input["Parameters"]["metadata_location"].as_str().unwrap();
+    let key = meta.strip_prefix("s3://tickbench/").expect(meta);
+    assert!(key.ends_with(".metadata.json"), "{meta}");
+    let on_disk = out.dir.join("s3").join("tickbench").join(key);
+    assert!(
+        on_disk.is_file(),
+        "{} is not in the folder",
+        on_disk.display()
+    );
+    let ddl = String::from_utf8(catalog(&[]).stdout).unwrap();
+    assert!(ddl.contains("PARTITIONED BY (hour(ts))"), "{ddl}");
+    assert!(
+        ddl.contains("LOCATION 's3://tickbench/tickbench/warehouse/tickbench/icecat'"),
+        "{ddl}"
+    );
+}

@@ -41,6 +41,16 @@ pub struct Row {
     pub sink_peak_buffered_bytes: u64,
     pub peak_rss_bytes: Option<u64>,
     pub cpu_rest_s_per_million_ticks: Option<f64>,
+    /// Into an Iceberg table: when ticks became visible (t_visible - t_sched), snapshots
+    /// committed, and one commit's latency.
+    #[serde(default)]
+    pub visible_p50_us: Option<u64>,
+    #[serde(default)]
+    pub visible_p99_us: Option<u64>,
+    #[serde(default)]
+    pub snapshots: Option<u64>,
+    #[serde(default)]
+    pub table_commit_p50_us: Option<u64>,
 }
 
 impl Row {
@@ -70,6 +80,10 @@ impl Row {
             sink_peak_buffered_bytes: 0,
             peak_rss_bytes: None,
             cpu_rest_s_per_million_ticks: None,
+            visible_p50_us: None,
+            visible_p99_us: None,
+            snapshots: None,
+            table_commit_p50_us: None,
         };
         let s = match summary {
             Ok(s) => s,
@@ -83,7 +97,17 @@ impl Row {
             .get(&crate::metrics::Stage::PipelineE2e)
             .cloned()
             .unwrap_or_default();
+        let table = s.table.as_ref();
+        let stage = |st| table.and(s.stages.get(&st)).cloned().unwrap_or_default();
+        let (visible, commit) = (
+            stage(crate::metrics::Stage::Visible),
+            stage(crate::metrics::Stage::TableCommit),
+        );
         Row {
+            visible_p50_us: table.map(|_| visible.p50_us),
+            visible_p99_us: table.map(|_| visible.p99_us),
+            snapshots: table.map(|t| t.snapshots),
+            table_commit_p50_us: table.map(|_| commit.p50_us),
             passed: s.passed && !s.interrupted && s.thresholds_passed(),
             failed_thresholds: s
                 .thresholds
@@ -123,13 +147,13 @@ use crate::units::bytes;
 /// The comparison as a Markdown table.
 pub fn markdown(rows: &[Row]) -> String {
     let mut s = String::new();
-    s.push_str("| run | audit | landed/s | e2e p50 | e2e p99 | e2e p99.9 | e2e max | objects | mean object | p99 object | PUT | UploadPart | $/M ticks (S3 requests) | sink buffers peak | CPU s/M ticks (all but producer) |\n");
-    s.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    s.push_str("| run | audit | landed/s | e2e p50 | e2e p99 | e2e p99.9 | e2e max | objects | mean object | p99 object | PUT | UploadPart | $/M ticks (S3 requests) | sink buffers peak | CPU s/M ticks (all but producer) | visible p50 | visible p99 | snapshots | table commit p50 |\n");
+    s.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for r in rows {
         if let Some(e) = &r.error {
             let _ = writeln!(
                 s,
-                "| {} | could not run: {} |||||||||||||",
+                "| {} | could not run: {} |||||||||||||||||",
                 r.label,
                 e.replace('|', "/").replace('\n', " ")
             );
@@ -144,7 +168,7 @@ pub fn markdown(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.4} | {} | {} |",
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.4} | {} | {} | {} | {} | {} | {} |",
             r.label,
             audit,
             r.landed_per_s,
@@ -162,6 +186,12 @@ pub fn markdown(rows: &[Row]) -> String {
             r.cpu_rest_s_per_million_ticks
                 .map(|c| format!("{c:.2}"))
                 .unwrap_or_else(|| "-".into()),
+            r.visible_p50_us.map(ms).unwrap_or_else(|| "-".into()),
+            r.visible_p99_us.map(ms).unwrap_or_else(|| "-".into()),
+            r.snapshots
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
+            r.table_commit_p50_us.map(ms).unwrap_or_else(|| "-".into()),
         );
     }
     s
@@ -194,6 +224,10 @@ pub fn write(dir: &Path, rows: &[Row]) -> anyhow::Result<()> {
         "sink_peak_buffered_bytes",
         "peak_rss_bytes",
         "cpu_rest_s_per_million_ticks",
+        "visible_p50_us",
+        "visible_p99_us",
+        "snapshots",
+        "table_commit_p50_us",
     ])?;
     let opt = |v: Option<String>| v.unwrap_or_default();
     for r in rows {
@@ -219,6 +253,10 @@ pub fn write(dir: &Path, rows: &[Row]) -> anyhow::Result<()> {
             r.sink_peak_buffered_bytes.to_string(),
             opt(r.peak_rss_bytes.map(|b| b.to_string())),
             opt(r.cpu_rest_s_per_million_ticks.map(|c| format!("{c:.3}"))),
+            opt(r.visible_p50_us.map(|v| v.to_string())),
+            opt(r.visible_p99_us.map(|v| v.to_string())),
+            opt(r.snapshots.map(|v| v.to_string())),
+            opt(r.table_commit_p50_us.map(|v| v.to_string())),
         ])?;
     }
     w.flush()?;

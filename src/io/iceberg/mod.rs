@@ -271,6 +271,15 @@ impl Lake {
             .collect()
     }
 
+    /// The table's location and its current metadata file.
+    pub async fn locations(&self) -> anyhow::Result<(String, Option<String>)> {
+        let t = self.catalog.load_table(&self.ident).await?;
+        Ok((
+            t.metadata().location().to_string(),
+            t.metadata_location().map(str::to_string),
+        ))
+    }
+
     /// The table's snapshots, oldest first: (id, committed ms since the epoch, operation).
     pub async fn snapshots(&self) -> anyhow::Result<Vec<(i64, i64, String)>> {
         let t = self.catalog.load_table(&self.ident).await?;
