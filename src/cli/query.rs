@@ -66,7 +66,9 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         s3_endpoint.as_deref(),
         settings.as_ref(),
     )?;
-    let batches = crate::commands::query::query(&loc, &sql)
+    let files =
+        crate::commands::query::table_files(&location, &loc, s3_endpoint.as_deref()).await?;
+    let batches = crate::commands::query::query_in(&loc, files.as_deref(), &sql)
         .await
         .with_context(|| format!("querying {location}"))?;
     print!("{}", crate::commands::query::render(&batches, output)?);

@@ -184,13 +184,63 @@ async fn detect(
     bail!("no objects tickbench writes under {prefix}")
 }
 
+/// The data files an Iceberg run's table lists in its current snapshot, as URLs in `loc`'s
+/// store (a refused or killed sink's file, in no snapshot, is not read); None for a run of the
+/// other formats, or a location that is not a run's folder.
+pub async fn table_files(
+    source: &str,
+    loc: &Location,
+    endpoint: Option<&str>,
+) -> anyhow::Result<Option<Vec<String>>> {
+    let dir = Path::new(source);
+    let run = RunDir::open(dir);
+    if !dir.is_dir() || !run.has(files::MANIFEST) {
+        return Ok(None);
+    }
+    let s = run.scenario()?;
+    if s.sink.format != Format::Iceberg {
+        return Ok(None);
+    }
+    let bucket = run.manifest()?.s3_bucket;
+    let store = super::store::RunStore::open(dir, endpoint).await?;
+    let spec = crate::io::iceberg::TableSpec::of(&s, &bucket, dir);
+    let listed = match crate::io::iceberg::Lake::open(&spec, store.client.clone()).await {
+        Ok(lake) => lake.files().await,
+        Err(e) => Err(e),
+    };
+    store.close().await;
+    let keys = listed?.into_iter().map(|(key, _, _)| key);
+    Ok(Some(match loc {
+        Location::Folder(_) => {
+            let root = std::fs::canonicalize(run.embedded_s3().join(&bucket))?;
+            keys.map(|k| format!("file://{}/{k}", root.display()))
+                .collect()
+        }
+        Location::S3 { bucket, .. } => keys.map(|k| format!("s3://{bucket}/{k}")).collect(),
+    }))
+}
+
 /// Runs `sql` over the objects at `loc` (the table is `ticks`).
 pub async fn query(loc: &Location, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
+    query_in(loc, None, sql).await
+}
+
+/// [`query`] over every object under `loc`, or only `files` (an Iceberg table's current
+/// snapshot, from [`table_files`]).
+pub async fn query_in(
+    loc: &Location,
+    files: Option<&[String]>,
+    sql: &str,
+) -> anyhow::Result<Vec<RecordBatch>> {
     let ctx = SessionContext::new();
     let (store, url, prefix): (Arc<dyn ObjectStore>, String, object_store::path::Path) = match loc {
         Location::Folder(dir) => {
-            let abs = std::fs::canonicalize(dir)
-                .with_context(|| format!("{}: no such folder", dir.display()))?;
+            // A table's files are named whole; the topic's folder need not exist.
+            let abs = match files {
+                Some(_) => PathBuf::from("/"),
+                None => std::fs::canonicalize(dir)
+                    .with_context(|| format!("{}: no such folder", dir.display()))?,
+            };
             let store = Arc::new(object_store::local::LocalFileSystem::new());
             let prefix = object_store::path::Path::from_filesystem_path(&abs)?;
             (store, format!("file://{}/", abs.display()), prefix)
@@ -246,6 +296,25 @@ pub async fn query(loc: &Location, sql: &str) -> anyhow::Result<Vec<RecordBatch>
             )
         }
     };
+    if let Some(files) = files {
+        anyhow::ensure!(
+            !files.is_empty(),
+            "the table's current snapshot lists no data files"
+        );
+        let urls = files
+            .iter()
+            .map(ListingTableUrl::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(crate::model::format::parquet::iceberg_schema());
+        ctx.register_table("ticks", Arc::new(ListingTable::try_new(config)?))?;
+        let df = ctx.sql(sql).await.context("the SQL")?;
+        drop(store);
+        return Ok(df.collect().await?);
+    }
     let (enc, cols) = detect(store.as_ref(), &prefix).await?;
     let compression = match enc.compression {
         Compression::Gzip => FileCompressionType::GZIP,

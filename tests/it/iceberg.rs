@@ -502,6 +502,39 @@ async fn tickbench_catalog_registers_the_runs_table_by_its_current_metadata_file
     );
     let ddl = String::from_utf8(catalog(&[]).stdout).unwrap();
     assert!(ddl.contains("PARTITIONED BY (hour(ts))"), "{ddl}");
+
+    // `tickbench query` reads the snapshot's files, not whatever lies in the table's folder: a
+    // copy of a data file beside the others (as a refused sink leaves one) is not counted.
+    let data = out
+        .dir
+        .join("s3/tickbench/tickbench/warehouse/tickbench/icecat/data");
+    let hour = std::fs::read_dir(&data)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let file = std::fs::read_dir(&hour)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(
+        &file,
+        hour.join("icecat+0+00000000000000000000-orphan-1.snappy.parquet"),
+    )
+    .unwrap();
+    let q = common::succeeds(
+        Command::new(env!("CARGO_BIN_EXE_tickbench"))
+            .arg("query")
+            .arg(&out.dir)
+            .arg("SELECT count(*) AS n, count(DISTINCT symbol || '#' || CAST(seq AS VARCHAR)) AS once, min(ts_ns / 1000 = CAST(CAST(ts AS BIGINT) AS BIGINT)) AS ts_ok FROM ticks")
+            .args(["--output", "json"]),
+    );
+    let row: serde_json::Value = serde_json::from_slice(&q.stdout).unwrap();
+    assert_eq!(row["n"], out.summary.counts.landed, "{row}");
+    assert_eq!(row["once"], out.summary.counts.landed, "{row}");
     assert!(
         ddl.contains("LOCATION 's3://tickbench/tickbench/warehouse/tickbench/icecat'"),
         "{ddl}"
