@@ -65,6 +65,7 @@ def main():
             {
                 "snapshots": len(table.snapshots()),
                 "current": snap.snapshot_id if snap else None,
+                "operation": snap.summary.operation.value if snap and snap.summary else None,
                 "files": len(by_file),
                 "file_records": sum(by_file.values()),
                 "offsets": offsets,

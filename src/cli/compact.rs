@@ -19,6 +19,13 @@ pub struct Args {
     /// Prefix of the compacted objects (default `<s3.prefix>-compacted`).
     #[arg(long)]
     pub target_prefix: Option<String>,
+    /// Iceberg: rewrite a table partition only when it holds at least this many data files.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub min_files: usize,
+    /// Iceberg: keep the snapshots before the compaction (and the files they hold); by default
+    /// they are expired and the files only they held are removed.
+    #[arg(long)]
+    pub keep_snapshots: bool,
     #[command(flatten)]
     pub targets: Targets,
 }
@@ -28,6 +35,8 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         source,
         partition,
         target_prefix,
+        min_files,
+        keep_snapshots,
         targets,
     } = args;
     let (s, store) = if source.is_dir() {
@@ -51,6 +60,38 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
             },
         )
     };
+    if s.sink.format == config::Format::Iceberg {
+        anyhow::ensure!(
+            partition.is_empty() && target_prefix.is_none(),
+            "{}: an Iceberg table is compacted in place, by table partition: --partition and --target-prefix are for plain objects",
+            source.display()
+        );
+        let bucket = if source.is_dir() {
+            RunDir::open(&source).manifest()?.s3_bucket
+        } else {
+            s.s3.bucket_name().to_string()
+        };
+        // The SQL catalog's default database: the run's folder, or beside the scenario file.
+        let catalog_dir = if source.is_dir() {
+            source.clone()
+        } else {
+            source.parent().map(PathBuf::from).unwrap_or_default()
+        };
+        let spec = crate::io::iceberg::TableSpec::of(&s, &bucket, &catalog_dir);
+        let opts = crate::commands::compact::table::Options {
+            min_files,
+            expire: !keep_snapshots,
+        };
+        let res = async {
+            let lake = crate::io::iceberg::Lake::open(&spec, store.client.clone()).await?;
+            crate::commands::compact::table::compact(&lake, &store.client, &opts).await
+        }
+        .await;
+        store.close().await;
+        let done = res.with_context(|| format!("compacting the table of {}", source.display()))?;
+        print_table(&done);
+        return Ok(exit::PASSED);
+    }
     let target =
         target_prefix.unwrap_or_else(|| format!("{}-compacted", s.s3.prefix.trim_end_matches('/')));
     anyhow::ensure!(
@@ -88,4 +129,39 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         println!("nothing to compact");
     }
     Ok(exit::PASSED)
+}
+
+fn print_table(c: &crate::commands::compact::table::TableCompacted) {
+    for p in &c.partitions {
+        println!(
+            "{}: {} files, {} ticks, {:.1} KiB -> 1 file, {:.1} KiB",
+            p.partition,
+            p.files,
+            p.records,
+            p.bytes_before as f64 / 1024.0,
+            p.bytes_after as f64 / 1024.0
+        );
+    }
+    match c.snapshot {
+        Some(id) => println!(
+            "{}: {} data files -> {} ({} ticks) in replace snapshot {id}{}",
+            c.table,
+            c.files_before,
+            c.files_after,
+            c.records,
+            if c.conflicts > 0 {
+                format!(", committed again after {} sink commits", c.conflicts)
+            } else {
+                String::new()
+            }
+        ),
+        None => println!(
+            "{}: nothing to rewrite ({} data files, none sharing a partition with enough others)",
+            c.table, c.files_before
+        ),
+    }
+    println!(
+        "{} snapshots expired, {} files no snapshot holds removed",
+        c.snapshots_expired, c.files_removed
+    );
 }

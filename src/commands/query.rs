@@ -310,7 +310,13 @@ pub async fn query_in(
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
             .with_schema(crate::model::format::parquet::iceberg_schema());
-        ctx.register_table("ticks", Arc::new(ListingTable::try_new(config)?))?;
+        ctx.register_table("table_files", Arc::new(ListingTable::try_new(config)?))?;
+        // The presets group by the plain layout's dt and hour folders; a table's are its ts.
+        ctx.sql(
+            "CREATE VIEW ticks AS SELECT *, to_char(ts, '%Y-%m-%d') AS dt, \
+             to_char(ts, '%H') AS hour FROM table_files",
+        )
+        .await?;
         let df = ctx.sql(sql).await.context("the SQL")?;
         drop(store);
         return Ok(df.collect().await?);

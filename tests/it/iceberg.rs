@@ -135,44 +135,8 @@ async fn pyiceberg_reads_the_current_snapshot_to_the_same_ticks() {
         .collect();
     assert_eq!(ours.len() as u64, TICKS);
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/read-iceberg.py");
-    let catalog = format!("sqlite:///{}", out.dir.join("catalog.db").display());
-    let py = common::succeeds(
-        Command::new(common::python())
-            .arg(script)
-            .args([
-                catalog.as_str(),
-                "s3://lake/tickbench/warehouse",
-                &s3.endpoint(),
-                "tickbench.icepy",
-            ])
-            .env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY),
-    );
-    let text = String::from_utf8(py.stdout).unwrap();
-    let mut lines: Vec<&str> = text.lines().collect();
-    let meta: serde_json::Value = serde_json::from_str(lines.pop().unwrap()).unwrap();
-    let mut theirs = BTreeSet::new();
-    for line in &lines {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let ts_ns = v[2].as_u64().unwrap();
-        assert_eq!(
-            v[7].as_u64().unwrap(),
-            ts_ns / 1000,
-            "ts is the tick's time: {line}"
-        );
-        theirs.insert((
-            v[0].as_str().unwrap().to_string(),
-            v[1].as_u64().unwrap(),
-            ts_ns,
-        ));
-    }
-    assert_eq!(
-        lines.len() as u64,
-        TICKS,
-        "PyIceberg read {} rows",
-        lines.len()
-    );
+    let (rows, theirs, meta) = pyiceberg_read(&out.dir, &s3.endpoint(), "tickbench.icepy");
+    assert_eq!(rows, TICKS, "PyIceberg read {rows} rows");
     assert!(
         theirs == ours,
         "PyIceberg reads other ticks than the data files hold"
@@ -196,7 +160,82 @@ async fn pyiceberg_reads_the_current_snapshot_to_the_same_ticks() {
     }
     assert_eq!(covered.len(), 3, "{meta}");
     assert_eq!(covered.values().sum::<i64>() as u64, TICKS, "{meta}");
+
+    // Compacted: PyIceberg reads the same ticks from one file per partition, in the one snapshot
+    // left, which still records every partition's offsets.
+    let hours: BTreeSet<String> = data
+        .iter()
+        .map(|o| o.key.rsplit_once('/').unwrap().0.to_string())
+        .collect();
+    assert!(data.len() > hours.len(), "{} files", data.len());
+    common::succeeds(
+        Command::new(env!("CARGO_BIN_EXE_tickbench"))
+            .arg("compact")
+            .arg(&out.dir),
+    );
+    let (rows, after, meta) = pyiceberg_read(&out.dir, &s3.endpoint(), "tickbench.icepy");
+    assert_eq!(rows, TICKS, "PyIceberg read {rows} rows after compaction");
+    assert!(
+        after == ours,
+        "PyIceberg reads other ticks after compaction"
+    );
+    assert_eq!(
+        meta["files"].as_u64().unwrap(),
+        hours.len() as u64,
+        "{meta}"
+    );
+    assert_eq!(meta["snapshots"].as_u64().unwrap(), 1, "{meta}");
+    assert_eq!(meta["operation"], "replace", "{meta}");
+    let left = &meta["offsets"]["tickbench.offsets.icepy"][0];
+    let total: i64 = left
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|o| o.as_i64().unwrap())
+        .sum();
+    assert_eq!(total as u64, TICKS, "{meta}");
     s3.stop().await;
+}
+
+/// PyIceberg's read of a run's table: rows, their (symbol, seq, ts_ns), and the script's summary.
+fn pyiceberg_read(
+    dir: &Path,
+    endpoint: &str,
+    table: &str,
+) -> (u64, BTreeSet<(String, u64, u64)>, serde_json::Value) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/read-iceberg.py");
+    let catalog = format!("sqlite:///{}", dir.join("catalog.db").display());
+    let py = common::succeeds(
+        Command::new(common::python())
+            .arg(script)
+            .args([
+                catalog.as_str(),
+                "s3://lake/tickbench/warehouse",
+                endpoint,
+                table,
+            ])
+            .env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY),
+    );
+    let text = String::from_utf8(py.stdout).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let meta: serde_json::Value = serde_json::from_str(lines.pop().unwrap()).unwrap();
+    let mut theirs = BTreeSet::new();
+    for line in &lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let ts_ns = v[2].as_u64().unwrap();
+        assert_eq!(
+            v[7].as_u64().unwrap(),
+            ts_ns / 1000,
+            "ts is the tick's time: {line}"
+        );
+        theirs.insert((
+            v[0].as_str().unwrap().to_string(),
+            v[1].as_u64().unwrap(),
+            ts_ns,
+        ));
+    }
+    (lines.len() as u64, theirs, meta)
 }
 
 /// A sink SIGKILLed once the table holds a snapshot, while the load goes on: what it committed to
@@ -539,4 +578,120 @@ async fn tickbench_catalog_registers_the_runs_table_by_its_current_metadata_file
         ddl.contains("LOCATION 's3://tickbench/tickbench/warehouse/tickbench/icecat'"),
         "{ddl}"
     );
+}
+
+/// `tickbench compact` on a run's table: every partition's small files become one in a replace
+/// snapshot, the snapshots before it are expired and the files only they held removed, and
+/// `tickbench query`'s presets give the same answers before and after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn compaction_leaves_the_same_ticks_in_fewer_files_and_the_same_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "name = \"icecmp\"\nseed = 4\nduration = \"3s\"\nwarmup = \"0s\"\n[symbols]\ncount = 60\n[rate]\nticks_per_second = 2000\n[kafka]\ntopic = \"icecmp\"\npartitions = 3\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nformat = \"iceberg\"\nmax_records = 400\nmax_age = \"1s\"\n";
+    let s = config::parse(Path::new("icecmp.toml"), text).unwrap();
+    let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
+    assert!(out.summary.passed, "{:?}", out.summary.problems);
+    let landed = out.summary.counts.landed;
+    let snapshots = out.summary.table.as_ref().unwrap().snapshots;
+    assert!(snapshots >= 3, "{snapshots} snapshots");
+    let data = out
+        .dir
+        .join("s3/tickbench/tickbench/warehouse/tickbench/icecmp/data");
+    let on_disk = || {
+        let mut n = 0;
+        for hour in std::fs::read_dir(&data).unwrap() {
+            n += std::fs::read_dir(hour.unwrap().path()).unwrap().count();
+        }
+        n
+    };
+    let hours = std::fs::read_dir(&data).unwrap().count();
+    let files_before = on_disk();
+    assert!(
+        files_before >= 2 * hours,
+        "{files_before} files in {hours} partitions"
+    );
+
+    let presets = ["vwap", "ohlc", "top-movers", "volume-by-hour"];
+    let answers = || {
+        let mut all = Vec::new();
+        for p in presets {
+            let q = common::succeeds(
+                Command::new(env!("CARGO_BIN_EXE_tickbench"))
+                    .arg("query")
+                    .arg(&out.dir)
+                    .args(["--preset", p, "--output", "json"]),
+            );
+            all.push(String::from_utf8(q.stdout).unwrap());
+        }
+        let q = common::succeeds(
+            Command::new(env!("CARGO_BIN_EXE_tickbench"))
+                .arg("query")
+                .arg(&out.dir)
+                .arg("SELECT count(*) AS n, count(DISTINCT symbol || '#' || CAST(seq AS VARCHAR)) AS once FROM ticks")
+                .args(["--output", "json"]),
+        );
+        all.push(String::from_utf8(q.stdout).unwrap());
+        all
+    };
+    let before = answers();
+    assert!(
+        before.last().unwrap().contains(&format!("\"n\":{landed}")),
+        "{before:?}"
+    );
+
+    let c = common::succeeds(
+        Command::new(env!("CARGO_BIN_EXE_tickbench"))
+            .arg("compact")
+            .arg(&out.dir),
+    );
+    let said = String::from_utf8(c.stdout).unwrap();
+    assert!(
+        said.contains(&format!(
+            "{files_before} data files -> {hours} ({landed} ticks)"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("{snapshots} snapshots expired")),
+        "{said}"
+    );
+    // The replaced files are gone from S3, the new ones are there, one per partition.
+    assert_eq!(on_disk(), hours);
+    let after = answers();
+    for (b, a) in before.iter().zip(&after) {
+        same_rows(b, a);
+    }
+
+    // A second compaction finds nothing to rewrite and nothing to expire.
+    let again = common::succeeds(
+        Command::new(env!("CARGO_BIN_EXE_tickbench"))
+            .arg("compact")
+            .arg(&out.dir),
+    );
+    let said = String::from_utf8(again.stdout).unwrap();
+    assert!(said.contains("nothing to rewrite"), "{said}");
+    assert!(said.contains("0 snapshots expired"), "{said}");
+    assert_eq!(on_disk(), hours);
+}
+
+/// The same rows (JSON lines), numbers equal to 12 significant digits: sums over other files
+/// add in another order.
+fn same_rows(before: &str, after: &str) {
+    let (b, a): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+    assert_eq!(b.len(), a.len(), "{before}\n---\n{after}");
+    for (x, y) in b.iter().zip(&a) {
+        let x: serde_json::Value = serde_json::from_str(x).unwrap();
+        let y: serde_json::Value = serde_json::from_str(y).unwrap();
+        let (x, y) = (x.as_object().unwrap(), y.as_object().unwrap());
+        assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>());
+        for (k, v) in x {
+            let w = &y[k];
+            match (v.as_f64(), w.as_f64()) {
+                (Some(p), Some(q)) if v.is_f64() || w.is_f64() => assert!(
+                    (p - q).abs() <= 1e-12 * p.abs().max(q.abs()).max(1.0),
+                    "{k}: {p} then {q}"
+                ),
+                _ => assert_eq!(v, w, "{k}"),
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! the sink, committed to with the Kafka offsets each snapshot covers, and read back by the audit.
 
 mod pinned;
+pub mod rewrite;
 pub mod storage;
 
 use std::collections::{BTreeMap, HashMap};
@@ -73,10 +74,15 @@ impl TableSpec {
     }
 }
 
+/// The name tickbench's catalogs go by (the SQL catalog's `catalog_name` column).
+pub const CATALOG_NAME: &str = "tickbench";
+
 /// An open table.
 #[derive(Debug)]
 pub struct Lake {
     catalog: Arc<dyn Catalog>,
+    kind: CatalogKind,
+    uri: String,
     ident: TableIdent,
     topic: String,
     /// The bucket of the table's location, and the key of its folder in it.
@@ -105,7 +111,7 @@ impl Lake {
                 SqlCatalogBuilder::default()
                     .with_storage_factory(Arc::new(storage::S3StorageFactory { client }))
                     .load(
-                        "tickbench",
+                        CATALOG_NAME,
                         HashMap::from([
                             ("uri".to_string(), spec.uri.clone()),
                             ("warehouse".to_string(), spec.warehouse.clone()),
@@ -162,6 +168,8 @@ impl Lake {
             key: key.trim_end_matches('/').to_string(),
             spec_id: t.metadata().default_partition_spec_id(),
             catalog,
+            kind: spec.catalog,
+            uri: spec.uri.clone(),
             ident,
             topic: spec.topic.clone(),
         })

@@ -17,6 +17,8 @@ use crate::model::format::{decode_object, Compression, Encoding, Format};
 use crate::model::layout::{parse_object_name, topic_prefix};
 use crate::model::tick::Tick;
 
+pub mod table;
+
 /// Where the landed objects are, and where compacted ones go.
 pub struct Source<'a> {
     pub client: &'a Client,
@@ -88,7 +90,11 @@ async fn list(client: &Client, bucket: &str, prefix: &str) -> anyhow::Result<Vec
     Ok(keys)
 }
 
-async fn get(client: &Client, bucket: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+pub(crate) async fn get(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> anyhow::Result<Option<Vec<u8>>> {
     match client.get_object().bucket(bucket).key(key).send().await {
         Ok(o) => Ok(Some(
             o.body
@@ -105,7 +111,7 @@ async fn get(client: &Client, bucket: &str, key: &str) -> anyhow::Result<Option<
     }
 }
 
-fn decode(key: &str, bytes: &[u8], out: &mut Vec<Tick>) -> anyhow::Result<()> {
+pub(crate) fn decode(key: &str, bytes: &[u8], out: &mut Vec<Tick>) -> anyhow::Result<()> {
     let mut bad = 0;
     decode_object(key, bytes, |t| match t {
         Some(t) => out.push(t),
@@ -128,8 +134,9 @@ fn sort_and_dedup(ticks: &mut Vec<Tick>) -> u64 {
     (before - ticks.len()) as u64
 }
 
-fn encode(ticks: &[Tick]) -> anyhow::Result<Vec<u8>> {
-    let enc = Encoding::new(Format::Parquet, Compression::Zstd);
+/// Parquet, zstd: `Format::Parquet`, or `Format::Iceberg` (the table's columns, with field ids).
+pub(crate) fn encode(ticks: &[Tick], format: Format) -> anyhow::Result<Vec<u8>> {
+    let enc = Encoding::new(format, Compression::Zstd);
     let mut w = crate::model::format::writer(&enc);
     let mut json = Vec::with_capacity(160);
     for t in ticks {
@@ -198,7 +205,7 @@ async fn compact_one(
     // The target already holds every tick: leave it (same bytes), only remove the sources.
     let written = ticks.len() != target_ticks.len();
     let bytes = if written {
-        let body = encode(&ticks)?;
+        let body = encode(&ticks, Format::Parquet)?;
         client
             .put_object()
             .bucket(bucket)
@@ -308,6 +315,9 @@ mod tests {
         let order: Vec<(&str, u64)> = v.iter().map(|t| (t.symbol.as_str(), t.seq)).collect();
         assert_eq!(order, [("A", 0), ("A", 1), ("B", 0)]);
         // The same ticks make the same bytes.
-        assert_eq!(encode(&v).unwrap(), encode(&v).unwrap());
+        assert_eq!(
+            encode(&v, Format::Parquet).unwrap(),
+            encode(&v, Format::Parquet).unwrap()
+        );
     }
 }
