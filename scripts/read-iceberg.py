@@ -5,30 +5,43 @@ and prints one JSON array per row: [symbol, seq, ts_ns, price, bid, ask, size, t
 then a last line {"snapshots": N, "files": N, "offsets": {...}, "partition_fields": [...]}.
 
 usage: read-iceberg.py CATALOG_URL WAREHOUSE ENDPOINT NAMESPACE.TABLE
-  CATALOG_URL: SQLAlchemy's URL of the SQL catalog, sqlite:////abs/path/catalog.db
+  CATALOG_URL: SQLAlchemy's URL of the SQL catalog, sqlite:////abs/path/catalog.db, or
+  glue+http://host:port for PyIceberg's Glue catalog at that endpoint (moto's, in the tests)
+  ENDPOINT: the S3 endpoint the table's files are on
   (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, as the AWS chain would find them)
 """
 import json
 import os
 import sys
 
+from pyiceberg.catalog.glue import GlueCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 
 
 def main():
     uri, warehouse, endpoint, name = sys.argv[1:5]
-    catalog = SqlCatalog(
-        "tickbench",
-        uri=uri,
-        warehouse=warehouse,
-        **{
-            "s3.endpoint": endpoint,
-            "s3.access-key-id": os.environ["AWS_ACCESS_KEY_ID"],
-            "s3.secret-access-key": os.environ["AWS_SECRET_ACCESS_KEY"],
-            "s3.region": os.environ.get("AWS_REGION", "us-east-1"),
-            "s3.path-style-access": "true",
-        },
-    )
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    s3 = {
+        "s3.endpoint": endpoint,
+        "s3.access-key-id": os.environ["AWS_ACCESS_KEY_ID"],
+        "s3.secret-access-key": os.environ["AWS_SECRET_ACCESS_KEY"],
+        "s3.region": region,
+        "s3.path-style-access": "true",
+    }
+    if uri.startswith("glue+"):
+        catalog = GlueCatalog(
+            "tickbench",
+            warehouse=warehouse,
+            **{
+                "glue.endpoint": uri[len("glue+"):],
+                "glue.region": region,
+                "glue.access-key-id": os.environ["AWS_ACCESS_KEY_ID"],
+                "glue.secret-access-key": os.environ["AWS_SECRET_ACCESS_KEY"],
+            },
+            **s3,
+        )
+    else:
+        catalog = SqlCatalog("tickbench", uri=uri, warehouse=warehouse, **s3)
     table = catalog.load_table(name)
     scan = table.scan()
     out = sys.stdout

@@ -15,7 +15,9 @@ pub struct Iceberg {
     #[serde(default)]
     pub catalog: CatalogKind,
     /// sql: a database URL such as "sqlite:/data/catalog.db" (default: `catalog.db` in the run's
-    /// folder, or in `--results-dir` for `tickbench sink`); rest: the catalog's base URL.
+    /// folder, or in `--results-dir` for `tickbench sink`); glue: Glue's endpoint URL, only for a
+    /// VPC endpoint or a local Glue (default: AWS's own, for the chain's region); rest: the
+    /// catalog's base URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// Where new tables go: "s3://bucket/prefix" (default: `s3://<s3.bucket>/<s3.prefix>/warehouse`).

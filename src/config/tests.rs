@@ -456,3 +456,24 @@ fn record_size_is_bounded_by_what_the_sink_takes_as_a_tick() {
     assert!(e.contains("x.toml:11: `rate.record_size`"), "{e}");
     assert!(e.contains("1 byte to 64 KiB"), "{e}");
 }
+
+#[test]
+fn iceberg_catalogs_name_the_field_and_what_is_allowed() {
+    let table = |extra: &str| {
+        format!("{GOOD}\n[sink]\nformat = \"iceberg\"\n[sink.iceberg]\n{extra}\n")
+    };
+    let glue = parse(
+        Path::new("x.toml"),
+        &table("catalog = \"glue\"\nuri = \"http://127.0.0.1:5000\""),
+    )
+    .unwrap();
+    assert_eq!(glue.sink.iceberg.unwrap().catalog, CatalogKind::Glue);
+    let e = err(&table("catalog = \"rest\""));
+    assert!(e.contains("sink.iceberg.catalog"), "{e}");
+    assert!(e.contains("\"sql\" or \"glue\""), "{e}");
+    let e = err(&table("catalog = \"glue\"\nuri = \"sqlite:/tmp/c.db\""));
+    assert!(e.contains("sink.iceberg.uri"), "{e}");
+    assert!(e.contains("Glue's endpoint URL"), "{e}");
+    let e = err(&table("uri = \"https://glue.us-east-1.amazonaws.com\""));
+    assert!(e.contains("SQLite database URL"), "{e}");
+}

@@ -366,18 +366,26 @@ fn check_iceberg(sink: &crate::config::Sink) -> Result<(), Violation> {
     )?;
     let i = sink.iceberg.clone().unwrap_or_default();
     check(
-        i.catalog == CatalogKind::Sql,
+        i.catalog != CatalogKind::Rest,
         "sink.iceberg.catalog",
         format!("{:?}", i.catalog.name()),
-        "\"sql\" (the REST and Glue catalogs are not built yet)",
+        "\"sql\" or \"glue\" (the REST catalog is not built yet)",
     )?;
     if let Some(uri) = &i.uri {
-        check(
-            uri.starts_with("sqlite:"),
-            "sink.iceberg.uri",
-            format!("{uri:?}"),
-            "for the sql catalog: a SQLite database URL such as \"sqlite:/data/catalog.db\"",
-        )?;
+        match i.catalog {
+            CatalogKind::Sql => check(
+                uri.starts_with("sqlite:"),
+                "sink.iceberg.uri",
+                format!("{uri:?}"),
+                "for the sql catalog: a SQLite database URL such as \"sqlite:/data/catalog.db\"",
+            )?,
+            _ => check(
+                uri.starts_with("http://") || uri.starts_with("https://"),
+                "sink.iceberg.uri",
+                format!("{uri:?}"),
+                "for the glue catalog: Glue's endpoint URL (a VPC endpoint, or a local Glue such as moto's); leave it out for AWS's own",
+            )?,
+        }
     }
     if let Some(w) = &i.warehouse {
         check(

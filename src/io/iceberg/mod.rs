@@ -1,6 +1,7 @@
 //! An Iceberg table in a catalog, over tickbench's S3 client: opened (created on first use) by
 //! the sink, committed to with the Kafka offsets each snapshot covers, and read back by the audit.
 
+pub mod glue;
 mod pinned;
 pub mod rewrite;
 pub mod storage;
@@ -121,8 +122,11 @@ impl Lake {
                     .await
                     .with_context(|| format!("opening the Iceberg SQL catalog at {}", spec.uri))?,
             ),
+            CatalogKind::Glue => {
+                Arc::new(glue::GlueCatalog::new(&spec.uri, &spec.warehouse, client).await)
+            }
             other => anyhow::bail!(
-                "sink.iceberg.catalog = {:?} is not built yet; allowed: \"sql\"",
+                "sink.iceberg.catalog = {:?} is not built yet; allowed: \"sql\", \"glue\"",
                 other.name()
             ),
         };

@@ -5,8 +5,10 @@
 //! `TableCommit` can only be built by its own transactions. So the snapshot is made here with the
 //! crate's public parts (manifest and manifest-list writers, the metadata builder) and committed
 //! the way its SQL catalog commits: the new metadata file is written, then the catalog's pointer is
-//! moved from the metadata this was built on to the new one in one conditional UPDATE, which
-//! refuses if a sink committed meanwhile (then the snapshot is built again on the newer table).
+//! moved from the metadata this was built on to the new one in one conditional step (the SQL
+//! catalog's UPDATE ... WHERE metadata_location = the old one; Glue's UpdateTable at the VersionId
+//! read), which refuses if a sink committed meanwhile (then the snapshot is built again on the
+//! newer table).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
@@ -248,8 +250,12 @@ impl Lake {
         let at = at.to_string();
         match self.kind {
             CatalogKind::Sql => sql_swap(&self.uri, &self.ident, &current, &at).await,
+            CatalogKind::Glue => {
+                let glue = super::glue::client(&self.uri).await;
+                Ok(super::glue::swap(&glue, &self.ident, &current, &at, None, None).await?)
+            }
             other => bail!(
-                "compacting a table in the {:?} catalog is not built yet; allowed: \"sql\"",
+                "compacting a table in the {:?} catalog is not built yet; allowed: \"sql\", \"glue\"",
                 other.name()
             ),
         }
