@@ -33,6 +33,23 @@ struct SinkDir {
     scenario: Scenario,
 }
 
+/// The SQL catalog a sink into an Iceberg table used by default (`catalog.db` in the results
+/// folder its own folder is in), as a URI; None when its scenario names a catalog itself.
+fn shared_catalog(sink: &SinkDir) -> Option<String> {
+    let i = sink.scenario.sink.iceberg.clone().unwrap_or_default();
+    if sink.scenario.sink.format != config::Format::Iceberg
+        || i.catalog != config::CatalogKind::Sql
+        || i.uri.is_some()
+    {
+        return None;
+    }
+    let root = std::fs::canonicalize(&sink.dir).ok()?;
+    Some(format!(
+        "sqlite:{}?mode=rw",
+        root.parent()?.join("catalog.db").display()
+    ))
+}
+
 /// How a merge is done.
 #[derive(Debug, Clone, Default)]
 pub struct MergeOptions {
@@ -58,6 +75,14 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
     merged_scenario.sink = sinks[0].scenario.sink.clone();
     merged_scenario.s3 = sinks[0].scenario.s3.clone();
     merged_scenario.observe = sinks[0].scenario.observe.clone();
+    // Sinks into an Iceberg table on the default SQL catalog shared `catalog.db` in their results
+    // folder: the merged folder names it, so that its audit, `verify`, `query` and `compact`
+    // read the same table.
+    if let Some(uri) = shared_catalog(&sinks[0]) {
+        let mut i = merged_scenario.sink.iceberg.clone().unwrap_or_default();
+        i.uri = Some(uri);
+        merged_scenario.sink.iceberg = Some(i);
+    }
 
     let started_at = chrono::Utc::now();
     let dir = match &opts.out {
@@ -134,6 +159,18 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
                 .map(|found| ledger.finish(&expectations.expected(), found))
         }
         _ => {
+            // Sinks into an Iceberg table: judged by the table's current snapshot.
+            let lake = match merged_scenario.sink.format {
+                config::Format::Iceberg => {
+                    let spec = crate::io::iceberg::TableSpec::of(
+                        &merged_scenario,
+                        &expectations.bucket,
+                        dir.path(),
+                    );
+                    Some(crate::io::iceberg::Lake::open(&spec, store.client.clone()).await?)
+                }
+                _ => None,
+            };
             audit::run(
                 &audit::Location {
                     client: &store.client,
@@ -141,9 +178,7 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
                     prefix: &expectations.prefix,
                     topic: &expectations.topic,
                     progress: opts.progress,
-                    // Merging sinks that landed into an Iceberg table is not built yet: their
-                    // folders are audited as plain objects (see issue 21's note).
-                    table: None,
+                    table: lake.as_ref(),
                 },
                 &expectations.expected(),
             )

@@ -459,9 +459,8 @@ fn record_size_is_bounded_by_what_the_sink_takes_as_a_tick() {
 
 #[test]
 fn iceberg_catalogs_name_the_field_and_what_is_allowed() {
-    let table = |extra: &str| {
-        format!("{GOOD}\n[sink]\nformat = \"iceberg\"\n[sink.iceberg]\n{extra}\n")
-    };
+    let table =
+        |extra: &str| format!("{GOOD}\n[sink]\nformat = \"iceberg\"\n[sink.iceberg]\n{extra}\n");
     let glue = parse(
         Path::new("x.toml"),
         &table("catalog = \"glue\"\nuri = \"http://127.0.0.1:5000\""),

@@ -44,6 +44,18 @@ fn single_worker_stream(s: &config::Scenario, start_ns: u64) -> Vec<Tick> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_and_two_sinks_merge_into_one_run_with_every_tick_once() {
+    scale_out(false).await;
+}
+
+/// The same with the sinks committing to one Iceberg table (the SQL catalog they share in their
+/// results folder): the merged run's audit, and `verify` of its folder, read the table's current
+/// snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_into_one_iceberg_table() {
+    scale_out(true).await;
+}
+
+async fn scale_out(iceberg: bool) {
     common::use_embedded_s3_keys();
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().join("results");
@@ -80,12 +92,14 @@ partitions = 4
 "fetch.wait.max.ms" = "50"
 [sink]
 max_age = "1s"
+{format}
 [s3]
 endpoint = "{endpoint}"
 bucket = "{bucket}"
 prefix = "scale"
 create_bucket = true
-"#
+"#,
+        format = if iceberg { "format = \"iceberg\"" } else { "" }
     );
     let path = tmp.path().join("scale.toml");
     std::fs::write(&path, &text).unwrap();
@@ -264,7 +278,12 @@ create_bucket = true
 
     // What landed, read back over the S3 API, is the single generator's stream, tick for tick.
     let client = common::s3_client_for(&endpoint).await;
-    let objects = common::read_back(&client, bucket, "scale/").await;
+    let landed_under = if iceberg {
+        "scale/warehouse/tickbench/scale/data/"
+    } else {
+        "scale/"
+    };
+    let objects = common::read_back(&client, bucket, landed_under).await;
     assert_eq!(common::assert_each_tick_once(&objects), c.produced);
     let mut landed: Vec<Tick> = objects.into_iter().flat_map(|o| o.ticks).collect();
     let key = |t: &Tick| (t.symbol.clone(), t.seq);
@@ -325,6 +344,7 @@ create_bucket = true
         .await
         .unwrap();
     assert!(v.audit.passed(), "{:#?}", v.audit.problems);
+    assert_eq!(v.audit.records_read, c.produced);
     let by_role: BTreeMap<String, usize> = parts.iter().fold(BTreeMap::new(), |mut m, p| {
         *m.entry(p["role"].as_str().unwrap().to_string())
             .or_default() += 1;
