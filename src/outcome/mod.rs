@@ -223,7 +223,7 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
     let mut sizes = a.rec.get(Stage::ObjectSize).measured();
     sizes.add(a.rec.get(Stage::ObjectSize).warmup()).ok();
     let price = a.load.cost.put_per_1000_usd;
-    let usd = requests.put_class() as f64 * price / 1000.0;
+    let usd = crate::results::billed_puts(&requests, table.as_ref()) as f64 * price / 1000.0;
     let end_offsets = a.end_offsets.unwrap_or(all.end_offsets);
     let mut summary = Summary {
         tickbench_version: env!("CARGO_PKG_VERSION").into(),

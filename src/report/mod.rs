@@ -53,7 +53,7 @@ impl Summary {
         let _ = writeln!(
             s,
             "S3 requests: {} (${:.4} per million ticks); sink buffers peak {:.1} MiB of a {:.1} MiB bound{}",
-            self.requests.put_class(),
+            self.put_requests(),
             self.cost.s3_requests_per_million_ticks_usd,
             r.sink_peak_buffered_bytes as f64 / 1048576.0,
             r.sink_memory_bound_bytes as f64 / 1048576.0,

@@ -52,6 +52,19 @@ pub struct Summary {
     pub table: Option<TableSummary>,
 }
 
+/// PUT-class requests the run is billed for: the sink's (`requests`) and, into a table, the
+/// table's own files'. What `cost` prices; the one place that adds them.
+pub fn billed_puts(requests: &Requests, table: Option<&TableSummary>) -> u64 {
+    requests.put_class() + table.map_or(0, |t| t.metadata_puts)
+}
+
+impl Summary {
+    /// [`billed_puts`] of this run.
+    pub fn put_requests(&self) -> u64 {
+        billed_puts(&self.requests, self.table.as_ref())
+    }
+}
+
 /// How the sinks committed to an Iceberg table.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct TableSummary {
@@ -65,6 +78,15 @@ pub struct TableSummary {
     /// Kafka partitions left out of a commit because another sink had committed them since this
     /// one last did (a zombie's, or its successor's): read again from the table's offsets.
     pub refused: u64,
+    /// PutObject requests for the table's own files (each snapshot writes a manifest, a manifest
+    /// list and a metadata file), beside the data files' in `requests`; priced with them in
+    /// `cost`.
+    #[serde(default)]
+    pub metadata_puts: u64,
+    /// GetObject and HeadObject requests for the table's files (loading the table before each
+    /// commit, reading its manifests).
+    #[serde(default)]
+    pub metadata_gets: u64,
 }
 
 impl TableSummary {
@@ -75,6 +97,8 @@ impl TableSummary {
         self.snapshots += o.snapshots;
         self.conflicts += o.conflicts;
         self.refused += o.refused;
+        self.metadata_puts += o.metadata_puts;
+        self.metadata_gets += o.metadata_gets;
     }
 }
 

@@ -374,11 +374,14 @@ impl State {
 
 impl TableSink {
     pub(super) fn counts(&self) -> crate::results::TableSummary {
+        let (metadata_puts, metadata_gets) = self.lake.io.counts();
         crate::results::TableSummary {
             table: self.lake.name(),
             snapshots: self.commits,
             conflicts: self.conflicts,
             refused: self.refused,
+            metadata_puts,
+            metadata_gets,
         }
     }
 }

@@ -100,6 +100,29 @@ async fn a_run_lands_each_tick_once_in_the_tables_current_snapshot() {
     let data = common::read_back(&client, "lake", "tickbench/warehouse/tickbench/ice/data/").await;
     assert_eq!(common::assert_each_tick_once(&data), TICKS);
     assert_eq!(data.len() as u64, files);
+    // The table's own files are counted as requests, one PutObject each (a metadata file at
+    // creation, then a manifest, a manifest list and a metadata file per snapshot), and priced
+    // with the data files'.
+    let metadata = client
+        .list_objects_v2()
+        .bucket("lake")
+        .prefix("tickbench/warehouse/tickbench/ice/metadata/")
+        .send()
+        .await
+        .unwrap()
+        .key_count()
+        .unwrap() as u64;
+    assert_eq!(metadata, 1 + 3 * table.snapshots);
+    assert_eq!(table.metadata_puts, metadata);
+    assert!(table.metadata_gets >= table.snapshots, "{table:?}");
+    let puts = sum.requests.put_class() + table.metadata_puts;
+    assert_eq!(sum.put_requests(), puts);
+    let usd = puts as f64 * sum.cost.put_per_1000_usd / 1000.0;
+    assert!(
+        (sum.cost.s3_requests_usd - usd).abs() < 1e-12,
+        "{:?}",
+        sum.cost
+    );
     s3.stop().await;
 
     // The folder's catalog.db is enough to judge the table again, on a server over the same files.

@@ -128,7 +128,7 @@ impl Row {
             object_p99_bytes: s.objects.size_p99_bytes,
             put_object_requests: s.requests.put_object,
             upload_part_requests: s.requests.upload_part,
-            put_class_requests: s.requests.put_class(),
+            put_class_requests: s.put_requests(),
             s3_requests_per_million_ticks_usd: s.cost.s3_requests_per_million_ticks_usd,
             sink_peak_buffered_bytes: s.resources.sink_peak_buffered_bytes,
             peak_rss_bytes: s.resources.peak_rss_bytes,

@@ -141,11 +141,14 @@ fn table_input(
 }
 
 impl GlueCatalog {
-    pub async fn new(endpoint: &str, warehouse: &str, client: aws_sdk_s3::Client) -> GlueCatalog {
+    pub async fn new(
+        endpoint: &str,
+        warehouse: &str,
+        storage: Arc<super::storage::S3StorageFactory>,
+    ) -> GlueCatalog {
         GlueCatalog {
             glue: self::client(endpoint).await,
-            file_io: FileIOBuilder::new(Arc::new(super::storage::S3StorageFactory { client }))
-                .build(),
+            file_io: FileIOBuilder::new(storage).build(),
             warehouse: warehouse.trim_end_matches('/').to_string(),
         }
     }

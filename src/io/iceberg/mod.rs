@@ -90,6 +90,8 @@ pub struct Lake {
     pub bucket: String,
     pub key: String,
     pub spec_id: i32,
+    /// The requests the table's own files have cost so far, through this handle.
+    pub io: Arc<storage::TableIo>,
 }
 
 /// What one commit did.
@@ -107,10 +109,15 @@ pub struct Committed {
 impl Lake {
     /// Opens the table, creating its namespace and the table itself if they do not exist.
     pub async fn open(spec: &TableSpec, client: Client) -> anyhow::Result<Lake> {
+        let io = Arc::new(storage::TableIo::default());
+        let factory = Arc::new(storage::S3StorageFactory {
+            client,
+            io: io.clone(),
+        });
         let catalog: Arc<dyn Catalog> = match spec.catalog {
             CatalogKind::Sql => Arc::new(
                 SqlCatalogBuilder::default()
-                    .with_storage_factory(Arc::new(storage::S3StorageFactory { client }))
+                    .with_storage_factory(factory)
                     .load(
                         CATALOG_NAME,
                         HashMap::from([
@@ -123,7 +130,7 @@ impl Lake {
                     .with_context(|| format!("opening the Iceberg SQL catalog at {}", spec.uri))?,
             ),
             CatalogKind::Glue => {
-                Arc::new(glue::GlueCatalog::new(&spec.uri, &spec.warehouse, client).await)
+                Arc::new(glue::GlueCatalog::new(&spec.uri, &spec.warehouse, factory).await)
             }
             other => anyhow::bail!(
                 "sink.iceberg.catalog = {:?} is not built yet; allowed: \"sql\", \"glue\"",
@@ -174,6 +181,7 @@ impl Lake {
             catalog,
             kind: spec.catalog,
             uri: spec.uri.clone(),
+            io,
             ident,
             topic: spec.topic.clone(),
         })

@@ -45,10 +45,35 @@ fn s3_err(op: &str, path: &str, e: impl std::error::Error + Send + Sync + 'stati
     )
 }
 
+/// The requests the table's own files cost (metadata JSON, manifest lists, manifests; reads of
+/// data files by the audit or compaction too): what a table adds to the data files' requests.
+#[derive(Debug, Default)]
+pub struct TableIo {
+    /// PutObject (PUT class).
+    pub puts: std::sync::atomic::AtomicU64,
+    /// GetObject and HeadObject (GET class).
+    pub gets: std::sync::atomic::AtomicU64,
+}
+
+impl TableIo {
+    fn put(&self) {
+        self.puts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn get(&self) {
+        self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    /// (puts, gets) so far.
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.puts.load(Relaxed), self.gets.load(Relaxed))
+    }
+}
+
 /// Iceberg storage on an S3 client. Not serializable: it is never sent to another process.
 #[derive(Clone)]
 pub struct S3Storage {
     client: Client,
+    io: Arc<TableIo>,
 }
 
 impl std::fmt::Debug for S3Storage {
@@ -58,8 +83,8 @@ impl std::fmt::Debug for S3Storage {
 }
 
 impl S3Storage {
-    pub fn new(client: Client) -> S3Storage {
-        S3Storage { client }
+    pub fn new(client: Client, io: Arc<TableIo>) -> S3Storage {
+        S3Storage { client, io }
     }
 }
 
@@ -93,6 +118,7 @@ not_serialized!(S3StorageFactory);
 impl Storage for S3Storage {
     async fn exists(&self, path: &str) -> Result<bool> {
         let (bucket, key) = split(path)?;
+        self.io.get();
         match self
             .client
             .head_object()
@@ -109,6 +135,7 @@ impl Storage for S3Storage {
 
     async fn metadata(&self, path: &str) -> Result<FileMetadata> {
         let (bucket, key) = split(path)?;
+        self.io.get();
         let head = self
             .client
             .head_object()
@@ -123,6 +150,7 @@ impl Storage for S3Storage {
     }
 
     async fn read(&self, path: &str) -> Result<Bytes> {
+        self.io.get();
         get(&self.client, path, None).await
     }
 
@@ -130,11 +158,13 @@ impl Storage for S3Storage {
         Ok(Box::new(Reader {
             client: self.client.clone(),
             path: path.to_string(),
+            io: self.io.clone(),
         }))
     }
 
     async fn write(&self, path: &str, bs: Bytes) -> Result<()> {
         let (bucket, key) = split(path)?;
+        self.io.put();
         self.client
             .put_object()
             .bucket(bucket)
@@ -228,11 +258,13 @@ async fn get(client: &Client, path: &str, range: Option<Range<u64>>) -> Result<B
 struct Reader {
     client: Client,
     path: String,
+    io: Arc<TableIo>,
 }
 
 #[async_trait::async_trait]
 impl FileRead for Reader {
     async fn read(&self, range: Range<u64>) -> Result<Bytes> {
+        self.io.get();
         get(&self.client, &self.path, Some(range)).await
     }
 }
@@ -269,6 +301,7 @@ impl FileWrite for Writer {
 #[derive(Clone)]
 pub struct S3StorageFactory {
     pub client: Client,
+    pub io: Arc<TableIo>,
 }
 
 impl std::fmt::Debug for S3StorageFactory {
@@ -280,6 +313,9 @@ impl std::fmt::Debug for S3StorageFactory {
 #[typetag::serde]
 impl StorageFactory for S3StorageFactory {
     fn build(&self, _config: &StorageConfig) -> Result<Arc<dyn Storage>> {
-        Ok(Arc::new(S3Storage::new(self.client.clone())))
+        Ok(Arc::new(S3Storage::new(
+            self.client.clone(),
+            self.io.clone(),
+        )))
     }
 }
