@@ -14,7 +14,8 @@
 # million and a half records keeps the fixed costs (start-up, joining the group, the sink's idle
 # wait at the end) to a few percent of what is counted.
 # Environment: ROUNDS (5), TICKS (records to fill the topic with, 1500000), FORMATS ("jsonl
-# parquet-zstd"; also "jsonl-zstd", "csv").
+# parquet-zstd"; also "jsonl-zstd", "csv", and "iceberg": zstd Parquet data files committed to an
+# Iceberg table, a snapshot per closed batch, on the SQL catalog in the round's results folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/reference.sh
@@ -55,6 +56,7 @@ scenario jsonl none >"$work/jsonl.toml"
 scenario parquet zstd >"$work/parquet-zstd.toml"
 scenario jsonl zstd >"$work/jsonl-zstd.toml"
 scenario csv none >"$work/csv.toml"
+scenario iceberg zstd >"$work/iceberg.toml"
 
 "$TB" produce "$work/jsonl.toml" --brokers "$BROKERS" --topic cmp --results-dir "$work/fill" >/dev/null
 N=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["acked"])' "$(ls "$work"/fill/*/produce.json)")
@@ -92,3 +94,8 @@ for f in $FORMATS; do
   printf 'median: tickbench sink %-13s %.3f µs of CPU per landed record = %.2f× the bare consumer (%s)\n' \
     "$f" "$m" "$(python3 -c "print($m / $rk)")" "${runs[$f-mem]}"
 done
+case " $FORMATS " in *" iceberg "*" parquet-zstd "* | *" parquet-zstd "*" iceberg "*)
+  printf 'median: into an Iceberg table %.2f× the CPU per landed record of plain Parquet objects\n' \
+    "$(python3 -c "print($(median ${runs[iceberg]}) / $(median ${runs[parquet-zstd]}))")"
+  ;;
+esac

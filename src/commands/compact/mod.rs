@@ -123,11 +123,71 @@ pub(crate) fn decode(key: &str, bytes: &[u8], out: &mut Vec<Tick>) -> anyhow::Re
     Ok(())
 }
 
-/// Sorted by symbol, then time; one tick per (symbol, seq). Returns how many were dropped.
-fn sort_and_dedup(ticks: &mut Vec<Tick>) -> u64 {
+/// Writes `body`, zstd Parquet of `format`, at `key`.
+pub(crate) async fn put(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    format: Format,
+) -> anyhow::Result<()> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(Encoding::new(format, Compression::Zstd).content_type())
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "writing s3://{bucket}/{key}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        })?;
+    Ok(())
+}
+
+/// What S3 holds at `key` now, just written: its size and its ticks.
+pub(crate) async fn read_back(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> anyhow::Result<(u64, Vec<Tick>)> {
+    let back = get(client, bucket, key)
+        .await?
+        .with_context(|| format!("s3://{bucket}/{key} is missing after writing it"))?;
+    let mut ticks = Vec::new();
+    decode(key, &back, &mut ticks)?;
+    Ok((back.len() as u64, ticks))
+}
+
+pub(crate) async fn delete(client: &Client, bucket: &str, key: &str) -> anyhow::Result<()> {
+    client
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "removing s3://{bucket}/{key}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        })?;
+    Ok(())
+}
+
+/// Sorted by symbol, then time, then seq: the order of compacted files.
+pub(crate) fn sort_ticks(ticks: &mut [Tick]) {
     ticks.sort_by(|a, b| {
         (a.symbol.as_str(), a.ts_ns, a.seq).cmp(&(b.symbol.as_str(), b.ts_ns, b.seq))
     });
+}
+
+/// Sorted by symbol, then time; one tick per (symbol, seq). Returns how many were dropped.
+fn sort_and_dedup(ticks: &mut Vec<Tick>) -> u64 {
+    sort_ticks(ticks);
     let before = ticks.len();
     let mut seen = std::collections::HashSet::with_capacity(before);
     ticks.retain(|t| seen.insert((t.symbol.clone(), t.seq)));
@@ -206,30 +266,14 @@ async fn compact_one(
     let written = ticks.len() != target_ticks.len();
     let bytes = if written {
         let body = encode(&ticks, Format::Parquet)?;
-        client
-            .put_object()
-            .bucket(bucket)
-            .key(target_key)
-            .content_type(Encoding::new(Format::Parquet, Compression::Zstd).content_type())
-            .body(ByteStream::from(body.clone()))
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "writing s3://{bucket}/{target_key}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                )
-            })?;
-        body.len() as u64
+        let len = body.len();
+        put(client, bucket, target_key, body, Format::Parquet).await?;
+        len as u64
     } else {
         existing.as_ref().map(|b| b.len() as u64).unwrap_or(0)
     };
     // Read back what S3 holds now: the sources go only if every tick is there.
-    let back = get(client, bucket, target_key)
-        .await?
-        .with_context(|| format!("s3://{bucket}/{target_key} is missing after writing it"))?;
-    let mut check = Vec::new();
-    decode(target_key, &back, &mut check)?;
+    let (_, check) = read_back(client, bucket, target_key).await?;
     let same = check.len() == ticks.len()
         && check
             .iter()
@@ -244,18 +288,7 @@ async fn compact_one(
     }
     let mut removed = 0;
     for k in keys {
-        client
-            .delete_object()
-            .bucket(bucket)
-            .key(k)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "removing s3://{bucket}/{k}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                )
-            })?;
+        delete(client, bucket, k).await?;
         removed += 1;
     }
     Ok(Compacted {

@@ -11,13 +11,12 @@
 use std::collections::HashSet;
 
 use anyhow::{bail, Context};
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
-use super::{decode, encode, get};
+use super::{decode, delete, encode, get, put, read_back, sort_ticks};
 use crate::io::iceberg::rewrite::{self, Live};
 use crate::io::iceberg::{storage, Lake};
-use crate::model::format::{Compression, Encoding, Format};
+use crate::model::format::Format;
 use crate::model::table;
 
 /// How to compact.
@@ -105,18 +104,7 @@ pub async fn compact(
             out.snapshots_expired = expired.len();
             for path in lake.unreferenced(&expired).await? {
                 let (bucket, key) = storage::split(&path)?;
-                client
-                    .delete_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        anyhow::anyhow!(
-                            "removing {path}: {}",
-                            aws_sdk_s3::error::DisplayErrorContext(e)
-                        )
-                    })?;
+                delete(client, bucket, key).await?;
                 out.files_removed += 1;
             }
         }
@@ -149,9 +137,7 @@ async fn rewrite_partition(
             ticks.len()
         );
     }
-    ticks.sort_by(|a, b| {
-        (a.symbol.as_str(), a.ts_ns, a.seq).cmp(&(b.symbol.as_str(), b.ts_ns, b.seq))
-    });
+    sort_ticks(&mut ticks);
     let body = encode(&ticks, Format::Iceberg)?;
     let first = files[0].file.file_path();
     let dir = &first[..first.rfind('/').unwrap_or(0)];
@@ -160,25 +146,8 @@ async fn rewrite_partition(
         rand::random::<u128>()
     );
     let (bucket, key) = storage::split(&path)?;
-    client
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_type(Encoding::new(Format::Iceberg, Compression::Zstd).content_type())
-        .body(ByteStream::from(body.clone()))
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "writing {path}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(e)
-            )
-        })?;
-    let back = get(client, bucket, key)
-        .await?
-        .with_context(|| format!("{path} is missing after writing it"))?;
-    let mut check = Vec::new();
-    decode(key, &back, &mut check)?;
+    put(client, bucket, key, body, Format::Iceberg).await?;
+    let (bytes_after, check) = read_back(client, bucket, key).await?;
     if check.len() != ticks.len() {
         bail!(
             "{path} holds {} rows, not the {} of the files it replaces; nothing is committed",
@@ -190,7 +159,7 @@ async fn rewrite_partition(
     let file = table::data_file(
         path.clone(),
         ticks.len() as u64,
-        back.len() as u64,
+        bytes_after,
         partition,
         lake.spec_id,
     );
@@ -199,7 +168,7 @@ async fn rewrite_partition(
         files: files.len(),
         records: ticks.len() as u64,
         bytes_before,
-        bytes_after: back.len() as u64,
+        bytes_after,
         path,
     };
     Ok((file, line))
