@@ -788,3 +788,118 @@ fn same_rows(before: &str, after: &str) {
         }
     }
 }
+
+/// `tickbench compact` while a sink goes on committing a snapshot per batch: a sink's commit that
+/// comes first makes compaction build its replace snapshot again on the newer table (counted;
+/// with a snapshot every few hundred ms and the manifests to read again, it always happens here).
+/// Nothing is lost or doubled: the table ends with every tick once, and every Kafka partition's
+/// offsets at its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn compaction_racing_a_sink_rebuilds_on_the_newer_table_and_loses_nothing() {
+    common::use_embedded_s3_keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+    let kafka = EmbeddedKafka::start(1, "icerace", 3).unwrap();
+    let mut s = scenario("icerace", kafka.bootstrap_servers(), &s3.endpoint(), "1");
+    s.duration = std::time::Duration::from_secs(8);
+    s.rate.ticks_per_second = Some(1500.0);
+    s.sink.max_age = std::time::Duration::from_millis(200);
+    let s = config::revalidate(s, Path::new("icerace.toml")).unwrap();
+    let produced_total = 8 * 1500;
+    let results = tmp.path().join("results");
+    let opts = tickbench::commands::compact::table::Options {
+        min_files: 2,
+        expire: false,
+    };
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    let run = async {
+        let out = common::run_in(&results, &s).await;
+        finished.store(true, std::sync::atomic::Ordering::SeqCst);
+        out
+    };
+    let compacting = async {
+        // The run's folder holds the table's catalog once the sink has opened it.
+        let dir = loop {
+            let found = std::fs::read_dir(&results).ok().and_then(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .find(|p| p.join("catalog.db").is_file())
+            });
+            if let Some(d) = found {
+                break d;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        let client = common::s3_client_for(&s3.endpoint()).await;
+        let spec = tickbench::io::iceberg::TableSpec::of(&s, "lake", &dir);
+        let lake = tickbench::io::iceberg::Lake::open(&spec, client.clone())
+            .await
+            .unwrap();
+        let (mut compactions, mut conflicts) = (0, 0);
+        while !finished.load(std::sync::atomic::Ordering::SeqCst) {
+            let c = tickbench::commands::compact::table::compact(&lake, &client, &opts)
+                .await
+                .expect("compaction beside a running sink");
+            if c.snapshot.is_some() {
+                compactions += 1;
+                conflicts += c.conflicts;
+            } else {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        (lake, client, compactions, conflicts)
+    };
+    let (out, (lake, client, compactions, conflicts)) = tokio::join!(run, compacting);
+    let out = out.expect("the run finished");
+    assert!(compactions >= 1, "{compactions} compactions");
+    assert!(
+        conflicts > 0,
+        "no sink commit ever came first in {compactions} compactions"
+    );
+    let sum = &out.summary;
+    assert_eq!(sum.counts.acked, produced_total);
+    // What the run's own audit can no longer find is the files compaction replaced; no tick is
+    // lost or doubled.
+    assert_eq!(
+        (sum.counts.lost, sum.counts.duplicated),
+        (0, 0),
+        "{:?}",
+        sum.problems
+    );
+    for p in &sum.problems {
+        assert!(
+            p.contains("is not in the table") || p.contains("never reported it durable"),
+            "{p}"
+        );
+    }
+    // Compacted once more, the table holds every tick once, and every partition's offsets.
+    let c = tickbench::commands::compact::table::compact(&lake, &client, &opts)
+        .await
+        .unwrap();
+    assert_eq!(c.records, produced_total);
+    let floors = lake.floors().await.unwrap();
+    assert_eq!(
+        floors.values().sum::<i64>() as u64,
+        produced_total,
+        "{floors:?}"
+    );
+    let mut ticks = BTreeSet::new();
+    let mut rows = 0;
+    for (key, _, _) in lake.files().await.unwrap() {
+        let obj = client
+            .get_object()
+            .bucket("lake")
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        let bytes = obj.body.collect().await.unwrap().into_bytes();
+        tickbench::model::format::decode_object(&key, &bytes, |t| {
+            let t = t.expect("a tick");
+            rows += 1;
+            ticks.insert((t.symbol, t.seq));
+        })
+        .unwrap();
+    }
+    assert_eq!((rows, ticks.len() as u64), (produced_total, produced_total));
+    s3.stop().await;
+}
