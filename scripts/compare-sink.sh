@@ -74,14 +74,15 @@ for round in $(seq 1 "$ROUNDS"); do
     d="$work/sink-$f-$round"
     c=$(cpu_of "$TB" sink "$work/$f.toml" --brokers "$BROKERS" --topic cmp --s3-endpoint "$S3_ENDPOINT" \
       --bucket tickbench --group "tb-$f-$round-$$" --until-idle 2s --quiet --results-dir "$d")
-    read -r landed rss peak bound < <(python3 -c '
+    read -r landed rss peak bound rate < <(python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
 r = s["resources"]
-print(s["counts"]["landed"], r["peak_rss_bytes"], r["sink_peak_buffered_bytes"], r["sink_memory_bound_bytes"])' "$(ls "$d"/*/summary.json)")
+print(s["counts"]["landed"], r["peak_rss_bytes"], r["sink_peak_buffered_bytes"], r["sink_memory_bound_bytes"], int(s["landed_per_s"]))' "$(ls "$d"/*/summary.json)")
     [ "$landed" = "$N" ] || echo "warning: tickbench sink ($f) landed $landed of $N records" >&2
     v=$(python3 -c "print(f'{$c * 1e6 / $landed:.3f}')")
     runs[$f]+="$v "
+    runs[$f-rate]+="$rate "
     runs[$f-mem]="peak RSS $((rss >> 20)) MiB, buffers at most $((peak >> 20)) MiB of a $((bound >> 20)) MiB bound"
     line+=", tickbench $f $v"
   done
@@ -91,11 +92,11 @@ rk=$(median ${runs[rk]})
 printf 'median: rdkafka_performance -C -G %.3f µs of CPU per record\n' "$rk"
 for f in $FORMATS; do
   m=$(median ${runs[$f]})
-  printf 'median: tickbench sink %-13s %.3f µs of CPU per landed record = %.2f× the bare consumer (%s)\n' \
-    "$f" "$m" "$(python3 -c "print($m / $rk)")" "${runs[$f-mem]}"
+  printf 'median: tickbench sink %-13s %.3f µs of CPU per landed record = %.2f× the bare consumer, landing %.0f records/s (%s)\n' \
+    "$f" "$m" "$(python3 -c "print($m / $rk)")" "$(median ${runs[$f-rate]})" "${runs[$f-mem]}"
 done
-case " $FORMATS " in *" iceberg "*" parquet-zstd "* | *" parquet-zstd "*" iceberg "*)
-  printf 'median: into an Iceberg table %.2f× the CPU per landed record of plain Parquet objects\n' \
-    "$(python3 -c "print($(median ${runs[iceberg]}) / $(median ${runs[parquet-zstd]}))")"
-  ;;
-esac
+if [[ " $FORMATS " == *" iceberg "* && " $FORMATS " == *" parquet-zstd "* ]]; then
+  printf 'median: into an Iceberg table, %.2f× the CPU per landed record and %.2f× the records/s of plain Parquet objects\n' \
+    "$(python3 -c "print($(median ${runs[iceberg]}) / $(median ${runs[parquet-zstd]}))")" \
+    "$(python3 -c "print($(median ${runs[iceberg-rate]}) / $(median ${runs[parquet-zstd-rate]}))")"
+fi
