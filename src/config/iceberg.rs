@@ -1,6 +1,7 @@
 //! `[sink.iceberg]`: with `sink.format = "iceberg"`, the Iceberg table the sink's Parquet data
 //! files are committed to, the catalog that holds it, and how often a snapshot is committed.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -10,17 +11,20 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct Iceberg {
     /// "sql" (default): the Iceberg SQL catalog (the tables PyIceberg's SqlCatalog and Java's
-    /// JdbcCatalog use) on the database at `uri`; "rest": an Iceberg REST catalog at `uri`;
-    /// "glue": AWS Glue, from the AWS config chain.
+    /// JdbcCatalog use) on the database at `uri`; "rest": an Iceberg REST catalog at `uri`
+    /// (Polaris, Lakekeeper, Nessie, Unity, rustberg...); "glue": AWS Glue, from the AWS config
+    /// chain.
     #[serde(default)]
     pub catalog: CatalogKind,
     /// sql: a database URL such as "sqlite:/data/catalog.db" (default: `catalog.db` in the run's
     /// folder, or in `--results-dir` for `tickbench sink`); glue: Glue's endpoint URL, only for a
     /// VPC endpoint or a local Glue (default: AWS's own, for the chain's region); rest: the
-    /// catalog's base URL.
+    /// catalog's base URL, the part before `/v1/` (required).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// Where new tables go: "s3://bucket/prefix" (default: `s3://<s3.bucket>/<s3.prefix>/warehouse`).
+    /// rest: the `warehouse` the catalog is asked for, a URL or the name of one of its warehouses
+    /// (default: none, the catalog's own); the catalog chooses the table's location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warehouse: Option<String>,
     /// The table's namespace (a Glue database).
@@ -35,7 +39,18 @@ pub struct Iceberg {
     /// snapshot). Fewer commits mean fewer snapshots and manifests, and later visibility.
     #[serde(default)]
     pub commit_every: CommitEvery,
+    /// rest: further catalog properties, as PyIceberg and Java's RESTCatalog name them (`scope`,
+    /// `oauth2-server-uri`, `audience`, `resource`, `prefix`, `header.<name>`...). Never a secret:
+    /// a bearer token comes from TICKBENCH_ICEBERG_TOKEN and an OAuth2 client credential
+    /// (`client_id:client_secret`) from TICKBENCH_ICEBERG_CREDENTIAL.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties: BTreeMap<String, String>,
 }
+
+/// The environment variable a REST catalog's bearer token is read from.
+pub const TOKEN_ENV: &str = "TICKBENCH_ICEBERG_TOKEN";
+/// The environment variable a REST catalog's OAuth2 client credential is read from.
+pub const CREDENTIAL_ENV: &str = "TICKBENCH_ICEBERG_CREDENTIAL";
 
 fn default_namespace() -> String {
     "tickbench".into()
@@ -50,6 +65,7 @@ impl Default for Iceberg {
             namespace: default_namespace(),
             table: None,
             commit_every: CommitEvery::default(),
+            properties: BTreeMap::new(),
         }
     }
 }

@@ -467,9 +467,34 @@ fn iceberg_catalogs_name_the_field_and_what_is_allowed() {
     )
     .unwrap();
     assert_eq!(glue.sink.iceberg.unwrap().catalog, CatalogKind::Glue);
+    let e = err(&table("catalog = \"lakekeeper\""));
+    assert!(
+        e.contains("x.toml") && e.contains("catalog = \"lakekeeper\""),
+        "{e}"
+    );
+    assert!(e.contains("`sql`, `rest`, `glue`"), "{e}");
+    let rest = parse(
+        Path::new("x.toml"),
+        &table("catalog = \"rest\"\nuri = \"http://127.0.0.1:8181/api/catalog\"\nwarehouse = \"quickstart\"\nproperties = { scope = \"PRINCIPAL_ROLE:ALL\", \"header.X-Iceberg-Access-Delegation\" = \"\" }"),
+    )
+    .unwrap();
+    let i = rest.sink.iceberg.unwrap();
+    assert_eq!(
+        (i.catalog, i.warehouse.as_deref()),
+        (CatalogKind::Rest, Some("quickstart"))
+    );
+    assert_eq!(i.properties["scope"], "PRINCIPAL_ROLE:ALL");
     let e = err(&table("catalog = \"rest\""));
-    assert!(e.contains("sink.iceberg.catalog"), "{e}");
-    assert!(e.contains("\"sql\" or \"glue\""), "{e}");
+    assert!(e.contains("`sink.iceberg.uri`"), "{e}");
+    assert!(e.contains("the catalog's base URL"), "{e}");
+    let e = err(&table(
+        "catalog = \"rest\"\nuri = \"http://c\"\nproperties = { token = \"abc\" }",
+    ));
+    assert!(e.contains("sink.iceberg.properties"), "{e}");
+    assert!(e.contains("TICKBENCH_ICEBERG_TOKEN"), "{e}");
+    assert!(!e.contains("abc"), "the error shows the secret: {e}");
+    let e = err(&table("properties = { scope = \"catalog\" }"));
+    assert!(e.contains("only with catalog = \"rest\""), "{e}");
     let e = err(&table("catalog = \"glue\"\nuri = \"sqlite:/tmp/c.db\""));
     assert!(e.contains("sink.iceberg.uri"), "{e}");
     assert!(e.contains("Glue's endpoint URL"), "{e}");

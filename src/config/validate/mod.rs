@@ -5,8 +5,10 @@ use bytesize::ByteSize;
 
 use super::*;
 
+mod iceberg;
 mod kafka;
 
+use iceberg::check_iceberg;
 use kafka::{check_kafka, check_observe};
 
 pub(super) struct Violation {
@@ -337,91 +339,6 @@ fn check_sink(s: &Scenario) -> Result<(), Violation> {
         "a whole number from 1 to 1024",
     )?;
     check_iceberg(sink)
-}
-
-/// `sink.format = "iceberg"` and its `[sink.iceberg]`.
-fn check_iceberg(sink: &crate::config::Sink) -> Result<(), Violation> {
-    use crate::config::{CatalogKind, CommitEvery, Format, TimeGranularity, TimeSource};
-    let iceberg = sink.format == Format::Iceberg;
-    check(
-        iceberg || sink.iceberg.is_none(),
-        "sink.iceberg",
-        "a table",
-        "only with sink.format = \"iceberg\"",
-    )?;
-    if !iceberg {
-        return Ok(());
-    }
-    check(
-        sink.time_partition != TimeGranularity::Minute,
-        "sink.time_partition",
-        "\"minute\"",
-        "for iceberg: \"day\" or \"hour\" (Iceberg's day and hour transforms of ts)",
-    )?;
-    check(
-        sink.time_source == TimeSource::Event,
-        "sink.time_source",
-        "\"wall\"",
-        "for iceberg: \"event\" (the table is partitioned by a transform of the tick's own ts)",
-    )?;
-    let i = sink.iceberg.clone().unwrap_or_default();
-    check(
-        i.catalog != CatalogKind::Rest,
-        "sink.iceberg.catalog",
-        format!("{:?}", i.catalog.name()),
-        "\"sql\" or \"glue\" (the REST catalog is not built yet)",
-    )?;
-    if let Some(uri) = &i.uri {
-        match i.catalog {
-            CatalogKind::Sql => check(
-                uri.starts_with("sqlite:"),
-                "sink.iceberg.uri",
-                format!("{uri:?}"),
-                "for the sql catalog: a SQLite database URL such as \"sqlite:/data/catalog.db\"",
-            )?,
-            _ => check(
-                uri.starts_with("http://") || uri.starts_with("https://"),
-                "sink.iceberg.uri",
-                format!("{uri:?}"),
-                "for the glue catalog: Glue's endpoint URL (a VPC endpoint, or a local Glue such as moto's); leave it out for AWS's own",
-            )?,
-        }
-    }
-    if let Some(w) = &i.warehouse {
-        check(
-            w.starts_with("s3://") && w.len() > 5,
-            "sink.iceberg.warehouse",
-            format!("{w:?}"),
-            "an s3://bucket/prefix location in s3.bucket",
-        )?;
-    }
-    for (field, name) in [
-        ("sink.iceberg.namespace", Some(&i.namespace)),
-        ("sink.iceberg.table", i.table.as_ref()),
-    ] {
-        if let Some(n) = name {
-            check(
-                !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-                field,
-                format!("{n:?}"),
-                "letters, digits and _ (names Athena and Glue accept)",
-            )?;
-        }
-    }
-    match i.commit_every {
-        CommitEvery::Batches(n) => check(
-            n >= 1,
-            "sink.iceberg.commit_every",
-            n,
-            "a number of batches from 1, or an interval such as \"10s\"",
-        ),
-        CommitEvery::Interval(d) => check(
-            d >= Duration::from_millis(100),
-            "sink.iceberg.commit_every",
-            humantime::format_duration(d),
-            "an interval of at least 100ms, or a number of batches from 1",
-        ),
-    }
 }
 
 /// `[s3]`.

@@ -3,6 +3,7 @@
 
 pub mod glue;
 mod pinned;
+pub mod rest;
 pub mod rewrite;
 pub mod storage;
 
@@ -33,6 +34,8 @@ pub struct TableSpec {
     pub granularity: TimeGranularity,
     pub by_symbol: bool,
     pub commit_every: crate::config::CommitEvery,
+    /// rest: the scenario's further catalog properties (never secrets).
+    pub properties: BTreeMap<String, String>,
 }
 
 impl TableSpec {
@@ -46,7 +49,10 @@ impl TableSpec {
         let i = s.sink.iceberg.clone().unwrap_or_default();
         let prefix = s.s3.prefix.trim_matches('/');
         let warehouse = i.warehouse.clone().unwrap_or_else(|| {
-            if prefix.is_empty() {
+            if i.catalog == CatalogKind::Rest {
+                // The catalog's own: it chooses where its tables go.
+                String::new()
+            } else if prefix.is_empty() {
                 format!("s3://{bucket}/warehouse")
             } else {
                 format!("s3://{bucket}/{prefix}/warehouse")
@@ -71,6 +77,7 @@ impl TableSpec {
             granularity: s.sink.time_partition,
             by_symbol: s.sink.group_by == crate::config::GroupBy::Symbol,
             commit_every: i.commit_every,
+            properties: i.properties.clone(),
         }
     }
 }
@@ -79,9 +86,10 @@ impl TableSpec {
 pub const CATALOG_NAME: &str = "tickbench";
 
 /// An open table.
-#[derive(Debug)]
 pub struct Lake {
+    /// Not in Debug: a REST catalog's client holds its bearer token.
     catalog: Arc<dyn Catalog>,
+    spec: TableSpec,
     kind: CatalogKind,
     uri: String,
     ident: TableIdent,
@@ -92,6 +100,16 @@ pub struct Lake {
     pub spec_id: i32,
     /// The requests the table's own files have cost so far, through this handle.
     pub io: Arc<storage::TableIo>,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("spec", &self.spec)
+            .field("bucket", &self.bucket)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one commit did.
@@ -132,10 +150,7 @@ impl Lake {
             CatalogKind::Glue => {
                 Arc::new(glue::GlueCatalog::new(&spec.uri, &spec.warehouse, factory).await)
             }
-            other => anyhow::bail!(
-                "sink.iceberg.catalog = {:?} is not built yet; allowed: \"sql\", \"glue\"",
-                other.name()
-            ),
+            CatalogKind::Rest => Arc::new(rest::catalog(spec, factory).await?),
         };
         let ns = NamespaceIdent::new(spec.namespace.clone());
         let ident = TableIdent::new(ns.clone(), spec.table.clone());
@@ -179,6 +194,7 @@ impl Lake {
             key: key.trim_end_matches('/').to_string(),
             spec_id: t.metadata().default_partition_spec_id(),
             catalog,
+            spec: spec.clone(),
             kind: spec.catalog,
             uri: spec.uri.clone(),
             io,

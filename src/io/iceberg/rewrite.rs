@@ -7,10 +7,10 @@
 //! the way its SQL catalog commits: the new metadata file is written, then the catalog's pointer is
 //! moved from the metadata this was built on to the new one in one conditional step (the SQL
 //! catalog's UPDATE ... WHERE metadata_location = the old one; Glue's UpdateTable at the VersionId
-//! read), which refuses if a sink committed meanwhile (then the snapshot is built again on the
-//! newer table).
+//! read; a REST catalog is sent the change on the condition that main has not moved), which
+//! refuses if a sink committed meanwhile (then the snapshot is built again on the newer table).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
 use anyhow::{bail, Context};
@@ -20,7 +20,7 @@ use iceberg::spec::{
 };
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
-use iceberg::{MetadataLocation, TableUpdate};
+use iceberg::{MetadataLocation, TableRequirement, TableUpdate};
 
 use super::Lake;
 use crate::config::CatalogKind;
@@ -230,16 +230,32 @@ impl Lake {
     /// metadata file and moves the catalog's pointer to it only if it still points at `t`'s.
     /// False when it no longer does (a sink committed since `t` was loaded).
     async fn swap(&self, t: &Table, snapshot: Snapshot) -> anyhow::Result<bool> {
-        let current = t.metadata_location_result()?.to_string();
         let id = snapshot.snapshot_id();
-        let mut b = t.metadata().clone().into_builder(Some(current.clone()));
-        for u in [
+        let updates = vec![
             TableUpdate::AddSnapshot { snapshot },
             TableUpdate::SetSnapshotRef {
                 ref_name: MAIN_BRANCH.to_string(),
                 reference: SnapshotReference::new(id, SnapshotRetention::branch(None, None, None)),
             },
-        ] {
+        ];
+        if self.kind == CatalogKind::Rest {
+            // The catalog writes the metadata file itself: it is sent the change, on the
+            // condition that main is still where `t` had it.
+            let requirements = vec![
+                TableRequirement::UuidMatch {
+                    uuid: t.metadata().uuid(),
+                },
+                TableRequirement::RefSnapshotIdMatch {
+                    r#ref: MAIN_BRANCH.to_string(),
+                    snapshot_id: t.metadata().current_snapshot_id(),
+                },
+            ];
+            let props = super::rest::properties(&self.spec);
+            return super::rest::commit(&props, &self.ident, requirements, updates).await;
+        }
+        let current = t.metadata_location_result()?.to_string();
+        let mut b = t.metadata().clone().into_builder(Some(current.clone()));
+        for u in updates {
             b = u.apply(b)?;
         }
         let next = b.build()?.metadata;
@@ -248,16 +264,11 @@ impl Lake {
             .with_new_metadata(&next);
         next.write_to(t.file_io(), &at).await?;
         let at = at.to_string();
-        match self.kind {
-            CatalogKind::Sql => sql_swap(&self.uri, &self.ident, &current, &at).await,
-            CatalogKind::Glue => {
-                let glue = super::glue::client(&self.uri).await;
-                Ok(super::glue::swap(&glue, &self.ident, &current, &at, None, None).await?)
-            }
-            other => bail!(
-                "compacting a table in the {:?} catalog is not built yet; allowed: \"sql\", \"glue\"",
-                other.name()
-            ),
+        if self.kind == CatalogKind::Sql {
+            sql_swap(&self.uri, &self.ident, &current, &at).await
+        } else {
+            let glue = super::glue::client(&self.uri).await;
+            Ok(super::glue::swap(&glue, &self.ident, &current, &at, None, None).await?)
         }
     }
 
@@ -308,9 +319,9 @@ impl Lake {
                 }
             }
         }
-        let mut out = BTreeMap::new();
+        let mut out = BTreeSet::new();
         for s in expired {
-            out.insert(s.manifest_list().to_string(), ());
+            out.insert(s.manifest_list().to_string());
             let list = t
                 .manifest_list_reader(&std::sync::Arc::new(s.clone()))
                 .load()
@@ -319,15 +330,15 @@ impl Lake {
                 if kept_manifests.contains(&m.manifest_path) {
                     continue;
                 }
-                out.insert(m.manifest_path.clone(), ());
+                out.insert(m.manifest_path.clone());
                 for e in m.load_manifest(t.file_io()).await?.entries() {
                     if !kept_files.contains(e.data_file.file_path()) {
-                        out.insert(e.data_file.file_path().to_string(), ());
+                        out.insert(e.data_file.file_path().to_string());
                     }
                 }
             }
         }
-        Ok(out.into_keys().collect())
+        Ok(out.into_iter().collect())
     }
 }
 
