@@ -7,6 +7,7 @@ mod compare;
 mod doctor;
 mod merge;
 mod observe;
+pub mod orchestrator;
 mod produce;
 pub mod progress;
 mod query;
@@ -116,15 +117,6 @@ pub enum Command {
     Up(up::Args),
     /// Work with scenario files.
     Scenario(scenario::Args),
-}
-
-/// `--start-at`: an RFC 3339 time.
-pub(crate) fn parse_start_at(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|e| {
-            format!("{e}: expected an RFC 3339 time such as 2026-11-22T10:00:00Z (`date -u -d \"+1 min\" +%FT%TZ` prints one)")
-        })
 }
 
 /// Overrides of the scenario's targets, so one scenario file serves any cluster.

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::progress::Terminal;
-use super::{parse_start_at, Signals, Targets};
+use super::orchestrator::parse_start_at;
+use super::{Signals, Targets};
 use crate::config;
 use crate::progress::{ProgressFormat, Reporter};
 
@@ -26,7 +27,7 @@ pub struct Args {
     pub until_idle: Option<std::time::Duration>,
     /// The producers' agreed start (their `--start-at`): intervals and warm-up line up with
     /// theirs, for `tickbench merge`.
-    #[arg(long, value_parser = parse_start_at)]
+    #[arg(long, env = "TICKBENCH_START_AT", value_parser = parse_start_at)]
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
     /// No progress line while running.
     #[arg(long, short)]

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::progress::Terminal;
-use super::{parse_start_at, Signals, Targets};
+use super::orchestrator::{parse_start_at, WorkerArg};
+use super::{Signals, Targets};
 use crate::commands::run::RunOptions;
 use crate::config;
 use crate::progress::{ProgressFormat, Reporter};
@@ -26,12 +27,15 @@ pub struct Args {
     pub topic: Option<String>,
     /// Produce worker I's share of N (counting from 1): symbols dealt out by activity so each
     /// worker carries about 1/N of the rate. The N workers together produce exactly the
-    /// stream one would.
-    #[arg(long, value_parser = crate::model::sim::Share::parse, default_value = "1/1")]
-    pub worker: crate::model::sim::Share,
-    /// Start the load at this wall-clock time (RFC 3339, for example 2026-11-22T10:00:00Z):
-    /// give every worker the same, a little in the future.
-    #[arg(long, value_parser = parse_start_at)]
+    /// stream one would. `auto`: I and N from the orchestrator's environment (a Kubernetes
+    /// Indexed Job's JOB_COMPLETION_INDEX with TICKBENCH_WORKERS, an AWS Batch array job's
+    /// AWS_BATCH_JOB_ARRAY_INDEX and _SIZE, or TICKBENCH_WORKER_INDEX with TICKBENCH_WORKERS).
+    #[arg(long, env = "TICKBENCH_WORKER", value_parser = WorkerArg::parse, default_value = "1/1")]
+    pub worker: WorkerArg,
+    /// Start the load at this wall-clock time (RFC 3339, for example 2026-11-22T10:00:00Z, or
+    /// one plus a delay: 2026-11-22T10:00:00Z+2m): give every worker the same, a little in the
+    /// future.
+    #[arg(long, env = "TICKBENCH_START_AT", value_parser = parse_start_at)]
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -44,6 +48,9 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         worker,
         start_at,
     } = args;
+    let worker = worker
+        .resolve(|k| std::env::var(k).ok())
+        .map_err(|e| anyhow::anyhow!("--worker {e}"))?;
     let s = Targets {
         brokers,
         topic,

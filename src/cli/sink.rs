@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::progress::Terminal;
-use super::{parse_start_at, Signals, Targets};
+use super::orchestrator::parse_start_at;
+use super::{Signals, Targets};
 use crate::config;
 use crate::progress::{ProgressFormat, Reporter};
 
@@ -19,8 +20,9 @@ pub struct Args {
     #[arg(long, default_value = "results")]
     pub results_dir: PathBuf,
     /// This sink's name, unique among the sinks sharing a results folder; keep it across
-    /// restarts so the restarted sink aborts the uploads the old one left open.
-    #[arg(long, default_value = "sink-0")]
+    /// restarts so the restarted sink aborts the uploads the old one left open. `auto`:
+    /// `sink-<index>` from the orchestrator's environment (as `tickbench produce --worker auto`).
+    #[arg(long, env = "TICKBENCH_INSTANCE", default_value = "sink-0")]
     pub instance: String,
     /// Consumer group, instead of the scenario's `kafka.group_id` (default
     /// `tickbench-sink-<scenario name>`).
@@ -32,7 +34,7 @@ pub struct Args {
     pub until_idle: Option<std::time::Duration>,
     /// The producers' agreed start (their `--start-at`): this sink's latency intervals and
     /// warm-up then line up with theirs, for `tickbench merge`.
-    #[arg(long, value_parser = parse_start_at)]
+    #[arg(long, env = "TICKBENCH_START_AT", value_parser = parse_start_at)]
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
     /// No progress line while running.
     #[arg(long, short)]
@@ -52,6 +54,8 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         quiet,
         targets,
     } = args;
+    let instance = super::orchestrator::instance(&instance, |k| std::env::var(k).ok())
+        .map_err(|e| anyhow::anyhow!("--instance {e}"))?;
     let s = targets.apply(config::load(&path)?, &path)?;
     signals.listen(true)?;
     let opts = crate::commands::sink::SinkOptions {
