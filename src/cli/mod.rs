@@ -119,6 +119,24 @@ pub enum Command {
     Scenario(scenario::Args),
 }
 
+/// `--results-to`: the folder copied to S3 when the command is done (the scenario's S3 settings
+/// and the AWS chain, or `endpoint`), and where it went printed.
+pub(crate) async fn send_results(
+    dir: &std::path::Path,
+    to: Option<&crate::commands::results_to::S3Folder>,
+    s3: &config::S3,
+    endpoint: Option<&str>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let Some(to) = to else { return Ok(()) };
+    let client = crate::commands::results_to::client(s3, endpoint).await;
+    let (at, n) = crate::commands::results_to::upload(&client, dir, to)
+        .await
+        .with_context(|| format!("copying {} to {to}", dir.display()))?;
+    println!("results copied to {at} ({n} files)");
+    Ok(())
+}
+
 /// Overrides of the scenario's targets, so one scenario file serves any cluster.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Targets {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::progress::Terminal;
 use super::orchestrator::parse_start_at;
+use super::progress::Terminal;
 use super::{Signals, Targets};
 use crate::config;
 use crate::progress::{ProgressFormat, Reporter};

@@ -69,7 +69,9 @@ fn index_from(env: impl Fn(&str) -> Option<String>) -> Result<(u32, u32), String
         let bad = |var: &str, v: &str| format!("{var}={v:?} ({what}): expected a whole number");
         let i: u32 = i.trim().parse().map_err(|_| bad(index, &i))?;
         let n = env(count).ok_or_else(|| {
-            format!("{index} is set ({what}) but {count} is not: it gives how many workers there are")
+            format!(
+                "{index} is set ({what}) but {count} is not: it gives how many workers there are"
+            )
         })?;
         let n: u32 = n.trim().parse().map_err(|_| bad(count, &n))?;
         if i >= n {
@@ -139,7 +141,11 @@ mod tests {
         assert_eq!(instance("auto", &k8s).unwrap(), "sink-2");
         assert_eq!(instance("sink-a", &k8s).unwrap(), "sink-a");
         assert_eq!(
-            WorkerArg::parse("2/4").unwrap().resolve(&k8s).unwrap().label(),
+            WorkerArg::parse("2/4")
+                .unwrap()
+                .resolve(&k8s)
+                .unwrap()
+                .label(),
             "2/4"
         );
     }
@@ -155,11 +161,17 @@ mod tests {
             .unwrap_err();
         assert!(e.contains("TICKBENCH_WORKERS is not"), "{e}");
         let e = auto
-            .resolve(env(&[("JOB_COMPLETION_INDEX", "3"), ("TICKBENCH_WORKERS", "3")]))
+            .resolve(env(&[
+                ("JOB_COMPLETION_INDEX", "3"),
+                ("TICKBENCH_WORKERS", "3"),
+            ]))
             .unwrap_err();
         assert!(e.contains("not below"), "{e}");
         let e = auto
-            .resolve(env(&[("JOB_COMPLETION_INDEX", "x"), ("TICKBENCH_WORKERS", "3")]))
+            .resolve(env(&[
+                ("JOB_COMPLETION_INDEX", "x"),
+                ("TICKBENCH_WORKERS", "3"),
+            ]))
             .unwrap_err();
         assert!(e.contains("whole number"), "{e}");
     }

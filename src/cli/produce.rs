@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::progress::Terminal;
 use super::orchestrator::{parse_start_at, WorkerArg};
+use super::progress::Terminal;
 use super::{Signals, Targets};
 use crate::commands::run::RunOptions;
 use crate::config;
@@ -37,6 +37,11 @@ pub struct Args {
     /// future.
     #[arg(long, env = "TICKBENCH_START_AT", value_parser = parse_start_at)]
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Also copy the results folder to S3 when done, under s3://bucket/prefix/<folder name>/
+    /// (the scenario's S3 endpoint and the AWS config chain), for pods that go away; `tickbench
+    /// merge s3://bucket/prefix/` reads every folder there.
+    #[arg(long, env = "TICKBENCH_RESULTS_TO", value_parser = crate::commands::results_to::S3Folder::parse)]
+    pub results_to: Option<crate::commands::results_to::S3Folder>,
 }
 
 pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
@@ -47,6 +52,7 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         topic,
         worker,
         start_at,
+        results_to,
     } = args;
     let worker = worker
         .resolve(|k| std::env::var(k).ok())
@@ -90,6 +96,7 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         );
     }
     println!("results: {}", dir.display());
+    super::send_results(&dir, results_to.as_ref(), &s.s3, None).await?;
     Ok(if sum.delivery_failed == 0 {
         exit::PASSED
     } else {

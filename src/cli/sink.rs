@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::progress::Terminal;
 use super::orchestrator::parse_start_at;
+use super::progress::Terminal;
 use super::{Signals, Targets};
 use crate::config;
 use crate::progress::{ProgressFormat, Reporter};
@@ -39,6 +39,11 @@ pub struct Args {
     /// No progress line while running.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also copy the results folder to S3 when done, under s3://bucket/prefix/<folder name>/
+    /// (the scenario's S3 endpoint and the AWS config chain), for pods that go away; `tickbench
+    /// merge s3://bucket/prefix/` reads every folder there.
+    #[arg(long, env = "TICKBENCH_RESULTS_TO", value_parser = crate::commands::results_to::S3Folder::parse)]
+    pub results_to: Option<crate::commands::results_to::S3Folder>,
     #[command(flatten)]
     pub targets: Targets,
 }
@@ -53,6 +58,7 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         start_at,
         quiet,
         targets,
+        results_to,
     } = args;
     let instance = super::orchestrator::instance(&instance, |k| std::env::var(k).ok())
         .map_err(|e| anyhow::anyhow!("--instance {e}"))?;
@@ -78,6 +84,7 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         .with_context(|| format!("sinking {}", path.display()))?;
     print!("{}", summary.to_text());
     println!("results: {}", dir.display());
+    super::send_results(&dir, results_to.as_ref(), &s.s3, None).await?;
     Ok(match &summary.failure {
         // The system under test failed; the folder holds what it did.
         Some(f) => {

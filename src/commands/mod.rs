@@ -9,6 +9,7 @@ pub mod merge;
 pub mod observe;
 pub mod produce;
 pub mod query;
+pub mod results_to;
 pub mod run;
 pub mod sink;
 pub mod store;

@@ -356,3 +356,133 @@ create_bucket = true
     );
     drop(up);
 }
+
+/// The same two workers and two sinks started as a Kubernetes Indexed Job starts them: no
+/// `--worker`, `--instance`, `--start-at` or results flag on their command lines, only the
+/// environment the Job and its manifest give each pod (JOB_COMPLETION_INDEX, TICKBENCH_WORKERS,
+/// TICKBENCH_START_AT as a shared time plus a delay, TICKBENCH_RESULTS_TO), each in a results
+/// folder of its own that is deleted afterwards, as a pod's is. `tickbench merge` reads the four
+/// folders back from S3, passes the audit, and leaves its own folder there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_numbered_by_the_orchestrator_merge_from_their_folders_in_s3() {
+    common::use_embedded_s3_keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let (topic, bucket) = ("pods", "pods");
+    let up = common::start_up(&[
+        "--dir",
+        tmp.path().join("up").to_str().unwrap(),
+        "--topic",
+        topic,
+        "--partitions",
+        "4",
+        "--bucket",
+        bucket,
+    ]);
+    let text = format!(
+        r#"
+name = "pods"
+seed = 3
+duration = "3s"
+warmup = "0s"
+[symbols]
+count = 200
+[rate]
+ticks_per_second = 2000
+[kafka]
+brokers = "{}"
+topic = "{topic}"
+partitions = 4
+group_id = "pods-sinks"
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+[sink]
+max_age = "1s"
+[s3]
+endpoint = "{}"
+bucket = "{bucket}"
+prefix = "ticks"
+"#,
+        up.brokers, up.endpoint
+    );
+    let path = tmp.path().join("pods.toml");
+    std::fs::write(&path, &text).unwrap();
+    let p = path.to_str().unwrap();
+
+    // What the manifest passes every pod: a time they share and the delay to be up by then.
+    let shared = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let run = format!("s3://{bucket}/runs/{}", std::process::id());
+    let pod = |role: &str, index: usize, args: &[&str]| {
+        let dir = tmp.path().join(format!("{role}-{index}"));
+        let log = std::fs::File::create(tmp.path().join(format!("{role}-{index}.log"))).unwrap();
+        let mut args: Vec<&str> = args.to_vec();
+        args.extend(["--results-dir", dir.to_str().unwrap()]);
+        let child = Command::new(env!("CARGO_BIN_EXE_tickbench"))
+            .args(&args)
+            .env("JOB_COMPLETION_INDEX", index.to_string())
+            .env("TICKBENCH_WORKERS", "2")
+            .env("TICKBENCH_WORKER", "auto")
+            .env("TICKBENCH_INSTANCE", "auto")
+            .env("TICKBENCH_START_AT", format!("{shared}+10s"))
+            .env("TICKBENCH_RESULTS_TO", &run)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        (child, dir, tmp.path().join(format!("{role}-{index}.log")))
+    };
+    let mut pods: Vec<_> = (0..2)
+        .map(|i| pod("sink", i, &["sink", p, "--until-idle", "5s", "--quiet"]))
+        .chain((0..2).map(|i| pod("producer", i, &["produce", p])))
+        .collect();
+    for (child, dir, log) in &mut pods {
+        let st = common::exit_of(child).await;
+        assert!(st.success(), "{st}\n{}", common::log_of(log));
+        assert!(
+            common::log_of(log).contains(&format!("results copied to {run}/")),
+            "{}",
+            common::log_of(log)
+        );
+        // The pod goes away, and its disk with it.
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    let merged_root = tmp.path().join("merged");
+    let out = common::succeeds(
+        Command::new(env!("CARGO_BIN_EXE_tickbench"))
+            .args(["merge", &format!("{run}/"), "--s3-endpoint", &up.endpoint])
+            .arg("--results-dir")
+            .arg(&merged_root)
+            .arg("--results-to")
+            .arg(format!("{run}-merged/")),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let merged = common::folder(&merged_root, "pods-merged");
+    let sum = common::json(&merged, "summary.json");
+    assert_eq!(sum["passed"], true, "{text}");
+    let c = &sum["counts"];
+    assert_eq!(c["produced"].as_u64(), Some(6000), "{text}");
+    assert_eq!(c["landed"], c["produced"], "{text}");
+    assert_eq!(
+        (c["lost"].as_u64(), c["duplicated"].as_u64()),
+        (Some(0), Some(0))
+    );
+    // Both workers' shares and both sinks are in it, named as the orchestrator numbered them.
+    let manifest = std::fs::read_to_string(merged.join("manifest.json")).unwrap();
+    for part in ["produce-1of2", "produce-2of2", "sink-sink-0", "sink-sink-1"] {
+        assert!(manifest.contains(part), "{part} not in {manifest}");
+    }
+    let client = common::s3_client_for(&up.endpoint).await;
+    let listed = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(format!("runs/{}-merged/", std::process::id()))
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(
+        keys.iter().any(|k| k.ends_with("/summary.json")),
+        "{keys:?}"
+    );
+}
