@@ -35,10 +35,16 @@ pub enum Live {
         start_ns: u64,
         total: Duration,
     },
-    /// `tickbench sink`: a sink process landing what arrives.
+    /// `tickbench sink` (and `observe`): a sink process landing what arrives.
     Sink {
         counters: Arc<Counters>,
+        rec: Arc<Recorders>,
         start_ns: u64,
+    },
+    /// `tickbench produce`: a producer worker sending its share (no line of its own: it notes).
+    Produce {
+        counters: Arc<Counters>,
+        rec: Arc<Recorders>,
     },
 }
 
@@ -95,8 +101,26 @@ impl Reporter {
     }
 
     /// Shows a sink's landing until the guard is dropped.
-    pub fn live_sink(&self, counters: Arc<Counters>, start_ns: u64) -> Option<Box<dyn Send>> {
-        self.0.live(Live::Sink { counters, start_ns })
+    pub fn live_sink(
+        &self,
+        counters: Arc<Counters>,
+        rec: Arc<Recorders>,
+        start_ns: u64,
+    ) -> Option<Box<dyn Send>> {
+        self.0.live(Live::Sink {
+            counters,
+            rec,
+            start_ns,
+        })
+    }
+
+    /// Shows a producer worker's sending until the guard is dropped.
+    pub fn live_produce(
+        &self,
+        counters: Arc<Counters>,
+        rec: Arc<Recorders>,
+    ) -> Option<Box<dyn Send>> {
+        self.0.live(Live::Produce { counters, rec })
     }
 
     pub fn shows_bars(&self) -> bool {

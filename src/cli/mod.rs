@@ -6,6 +6,7 @@ mod compact;
 mod compare;
 mod doctor;
 mod merge;
+pub mod metrics;
 mod observe;
 pub mod orchestrator;
 mod produce;

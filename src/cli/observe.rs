@@ -9,7 +9,7 @@ use super::orchestrator::parse_start_at;
 use super::progress::Terminal;
 use super::{Signals, Targets};
 use crate::config;
-use crate::progress::{ProgressFormat, Reporter};
+use crate::progress::ProgressFormat;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,6 +34,8 @@ pub struct Args {
     pub quiet: bool,
     #[command(flatten)]
     pub targets: Targets,
+    #[command(flatten)]
+    pub metrics: super::metrics::MetricsArgs,
 }
 
 pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
@@ -45,21 +47,31 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         start_at,
         quiet,
         targets,
+        metrics,
     } = args;
     let s = targets.apply(config::load(&path)?, &path)?;
     signals.listen(true)?;
+    let (reporter, _metrics) = metrics
+        .reporter(
+            Terminal {
+                format: if quiet {
+                    ProgressFormat::None
+                } else {
+                    ProgressFormat::Lines
+                },
+            },
+            vec![
+                ("run".into(), s.name.clone()),
+                ("instance".into(), instance.clone()),
+            ],
+        )
+        .await?;
     let opts = crate::commands::observe::standalone::ObserveOptions {
         results_root: results_dir,
         instance,
         until_idle,
         start_at,
-        reporter: Reporter::new(Terminal {
-            format: if quiet {
-                ProgressFormat::None
-            } else {
-                ProgressFormat::Lines
-            },
-        }),
+        reporter,
         stop: signals.stop.clone(),
     };
     let (dir, summary) = crate::commands::observe::standalone::observe(&s, &opts)

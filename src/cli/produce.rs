@@ -10,7 +10,7 @@ use super::progress::Terminal;
 use super::{Signals, Targets};
 use crate::commands::run::RunOptions;
 use crate::config;
-use crate::progress::{ProgressFormat, Reporter};
+use crate::progress::ProgressFormat;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -42,6 +42,8 @@ pub struct Args {
     /// merge s3://bucket/prefix/` reads every folder there.
     #[arg(long, env = "TICKBENCH_RESULTS_TO", value_parser = crate::commands::results_to::S3Folder::parse)]
     pub results_to: Option<crate::commands::results_to::S3Folder>,
+    #[command(flatten)]
+    pub metrics: super::metrics::MetricsArgs,
 }
 
 pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
@@ -53,6 +55,7 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         worker,
         start_at,
         results_to,
+        metrics,
     } = args;
     let worker = worker
         .resolve(|k| std::env::var(k).ok())
@@ -63,11 +66,20 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         ..Default::default()
     }
     .apply(config::load(&path)?, &path)?;
+    let (reporter, _metrics) = metrics
+        .reporter(
+            Terminal {
+                format: ProgressFormat::Lines,
+            },
+            vec![
+                ("run".into(), s.name.clone()),
+                ("worker".into(), worker.label()),
+            ],
+        )
+        .await?;
     let opts = RunOptions {
         results_root: results_dir,
-        reporter: Reporter::new(Terminal {
-            format: ProgressFormat::Lines,
-        }),
+        reporter,
         ..Default::default()
     };
     if worker.workers > 1 && start_at.is_none() {

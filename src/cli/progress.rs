@@ -68,7 +68,10 @@ impl Observe for Terminal {
                     }
                 }
             }),
-            Live::Sink { counters, start_ns } => tokio::spawn(async move {
+            Live::Produce { .. } => return None,
+            Live::Sink {
+                counters, start_ns, ..
+            } => tokio::spawn(async move {
                 let tty = std::io::stderr().is_terminal();
                 let mut every = tokio::time::interval(Duration::from_secs(1));
                 let mut last = 0;

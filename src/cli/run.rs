@@ -10,7 +10,6 @@ use super::{Signals, Targets};
 use crate::commands::run::{self, RunOptions};
 use crate::commands::{max, sweep};
 use crate::config;
-use crate::progress::Reporter;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,6 +27,8 @@ pub struct Args {
     pub progress: crate::progress::ProgressFormat,
     #[command(flatten)]
     pub targets: Targets,
+    #[command(flatten)]
+    pub metrics: super::metrics::MetricsArgs,
 }
 
 pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
@@ -37,6 +38,7 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         quiet,
         progress,
         targets,
+        metrics,
     } = args;
     let s = targets.apply(config::load(&path)?, &path)?;
     let progress = if quiet {
@@ -45,9 +47,15 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         progress
     };
     signals.listen(false)?;
+    let (reporter, _metrics) = metrics
+        .reporter(
+            Terminal { format: progress },
+            vec![("run".into(), s.name.clone())],
+        )
+        .await?;
     let opts = RunOptions {
         results_root: results_dir,
-        reporter: Reporter::new(Terminal { format: progress }),
+        reporter,
         stop: signals.stop.clone(),
     };
     if let Some(m) = s.max.clone() {

@@ -9,7 +9,7 @@ use super::orchestrator::parse_start_at;
 use super::progress::Terminal;
 use super::{Signals, Targets};
 use crate::config;
-use crate::progress::{ProgressFormat, Reporter};
+use crate::progress::ProgressFormat;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -46,6 +46,8 @@ pub struct Args {
     pub results_to: Option<crate::commands::results_to::S3Folder>,
     #[command(flatten)]
     pub targets: Targets,
+    #[command(flatten)]
+    pub metrics: super::metrics::MetricsArgs,
 }
 
 pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
@@ -59,24 +61,34 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         quiet,
         targets,
         results_to,
+        metrics,
     } = args;
     let instance = super::orchestrator::instance(&instance, |k| std::env::var(k).ok())
         .map_err(|e| anyhow::anyhow!("--instance {e}"))?;
     let s = targets.apply(config::load(&path)?, &path)?;
     signals.listen(true)?;
+    let (reporter, _metrics) = metrics
+        .reporter(
+            Terminal {
+                format: if quiet {
+                    ProgressFormat::None
+                } else {
+                    ProgressFormat::Lines
+                },
+            },
+            vec![
+                ("run".into(), s.name.clone()),
+                ("instance".into(), instance.clone()),
+            ],
+        )
+        .await?;
     let opts = crate::commands::sink::SinkOptions {
         results_root: results_dir,
         instance,
         group,
         until_idle,
         start_at,
-        reporter: Reporter::new(Terminal {
-            format: if quiet {
-                ProgressFormat::None
-            } else {
-                ProgressFormat::Lines
-            },
-        }),
+        reporter,
         stop: signals.stop.clone(),
     };
     let (dir, summary) = crate::commands::sink::sink(&s, &opts)

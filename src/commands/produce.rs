@@ -124,7 +124,9 @@ pub async fn produce(
         &counters,
         &stop,
     )?;
+    let progress = opts.reporter.live_produce(counters.clone(), rec.clone());
     let report = task.await.context("the producer threads panicked")??;
+    drop(progress);
     let elapsed_s = now_ns().saturating_sub(start_ns) as f64 / 1e9;
     let acked = report.produced - report.failed.len() as u64;
     let end_offsets = connect::high_watermarks(&producer_cfg, &k.topic, &partitions).await?;

@@ -145,7 +145,9 @@ pub async fn sink(
         counters.clone(),
     )?;
 
-    let progress = opts.reporter.live_sink(counters.clone(), start_ns);
+    let progress = opts
+        .reporter
+        .live_sink(counters.clone(), rec.clone(), start_ns);
     let (report, stopped_by, first_record_ns, failure) =
         land_until_stopped(&mut sink, &counters, opts, start_ns, load_start_ns).await?;
     drop(progress);

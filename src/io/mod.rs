@@ -4,4 +4,5 @@
 pub mod connect;
 pub mod embedded;
 pub mod iceberg;
+pub mod metrics_server;
 pub mod msk_iam;

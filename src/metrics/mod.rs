@@ -14,6 +14,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 mod count;
+pub mod exposition;
 mod spool;
 pub use count::Count;
 use spool::Spool;
@@ -186,6 +187,8 @@ struct State {
     interval_sec: u64,
     /// Closed intervals: (second since run start, V2-deflate encoded histogram).
     closed: Spool,
+    /// Percentiles of the last closed interval, for a live scrape.
+    last: Option<Percentiles>,
 }
 
 /// Records into an auto-resizing histogram. (`saturating_record` would clamp to the current
@@ -247,6 +250,7 @@ impl StageRecorder {
                 interval: new_hist(),
                 interval_sec: 0,
                 closed: Spool::default(),
+                last: None,
             }),
         }
     }
@@ -297,6 +301,7 @@ impl StageRecorder {
         if st.interval.is_empty() {
             return;
         }
+        st.last = Some(Percentiles::of(&st.interval));
         let mut buf = Vec::new();
         V2DeflateSerializer::new()
             .serialize(&st.interval, &mut buf)
@@ -320,6 +325,20 @@ impl StageRecorder {
     /// A copy of the warm-up histogram.
     pub fn warmup(&self) -> Histogram<u64> {
         self.state.lock().expect("recorder lock").warmup.clone()
+    }
+
+    /// Values recorded in the measured window so far.
+    pub fn measured_count(&self) -> u64 {
+        self.state.lock().expect("recorder lock").measured.len()
+    }
+
+    /// Percentiles of the last whole second (the open one until a second has closed), for a
+    /// live scrape.
+    pub fn last_interval(&self) -> Percentiles {
+        let st = self.state.lock().expect("recorder lock");
+        st.last
+            .clone()
+            .unwrap_or_else(|| Percentiles::of(&st.interval))
     }
 
     /// Percentiles of the current (open) one-second interval, for the progress line.

@@ -14,6 +14,7 @@ mod fuzz;
 mod iceberg;
 mod maxrate;
 mod memory;
+mod metrics;
 mod msk_iam;
 mod multipart;
 mod observe;

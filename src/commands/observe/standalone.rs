@@ -123,7 +123,9 @@ pub async fn observe(
             by
         })
     };
-    let progress = opts.reporter.live_sink(counters.clone(), start_ns);
+    let progress = opts
+        .reporter
+        .live_sink(counters.clone(), rec.clone(), start_ns);
     let queue = super::queue(o, &scenario.s3, &bucket, &prefix).await;
     let watched = observe::observe(&w, known, &mut ledger, &rec, &counters, until_rx, queue).await;
     drop(progress);

@@ -1,0 +1,211 @@
+//! The live state of a load as Prometheus / OpenMetrics text (`--metrics-addr`): counters of
+//! ticks at each step, what a sink holds, and per stage the percentiles of the last whole second
+//! (a summary of the last interval, as the progress line shows) and the count measured so far.
+//! Built anew from the atomics at each scrape, so a scrape reads exactly what the run holds.
+
+use std::sync::atomic::Ordering;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use super::{Counters, Recorders, Stage};
+
+/// The quantiles served of each stage's last second, as labels.
+const QUANTILES: [(&str, fn(&super::Percentiles) -> u64); 5] = [
+    ("0.5", |p| p.p50),
+    ("0.9", |p| p.p90),
+    ("0.99", |p| p.p99),
+    ("0.999", |p| p.p999),
+    ("1", |p| p.max),
+];
+
+/// Every metric name served, without the `_total` a counter gets: for the dashboard's test and
+/// the docs.
+pub const NAMES: [&str; 11] = [
+    "tickbench_ticks_produced",
+    "tickbench_ticks_acknowledged",
+    "tickbench_ticks_delivery_failed",
+    "tickbench_ticks_consumed",
+    "tickbench_ticks_landed",
+    "tickbench_objects_landed",
+    "tickbench_consumer_lag_ticks",
+    "tickbench_partitions_held",
+    "tickbench_stage_latency_seconds",
+    "tickbench_object_size_bytes",
+    "tickbench_stage_measured",
+];
+
+/// What is served: the labels every metric carries (run, worker, instance...), and the load's
+/// counters and recorders once one is under way.
+pub struct Source<'a> {
+    pub labels: &'a [(String, String)],
+    pub counters: Option<&'a Counters>,
+    pub rec: Option<&'a Recorders>,
+    /// Whether this process both produces and consumes (`tickbench run`): consumer lag is then
+    /// acknowledged minus consumed.
+    pub both_ends: bool,
+}
+
+/// The OpenMetrics text of `src`, `# EOF` last.
+pub fn render(src: &Source) -> String {
+    let mut reg = Registry::with_labels(
+        src.labels
+            .iter()
+            .map(|(k, v)| (k.clone().into(), v.clone().into())),
+    );
+    if let Some(c) = src.counters {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        for (name, help, v) in [
+            (
+                "tickbench_ticks_produced",
+                "Ticks handed to the Kafka producer",
+                load(&c.produced),
+            ),
+            (
+                "tickbench_ticks_acknowledged",
+                "Ticks the brokers acknowledged",
+                load(&c.acked),
+            ),
+            (
+                "tickbench_ticks_delivery_failed",
+                "Ticks whose delivery failed",
+                load(&c.delivery_failed),
+            ),
+            (
+                "tickbench_ticks_consumed",
+                "Records the sink received",
+                load(&c.consumed),
+            ),
+            (
+                "tickbench_ticks_landed",
+                "Ticks in objects durable in S3",
+                load(&c.landed),
+            ),
+            (
+                "tickbench_objects_landed",
+                "Objects durable in S3",
+                load(&c.objects),
+            ),
+        ] {
+            let m = Counter::<u64>::default();
+            m.inc_by(v);
+            reg.register(name, help, m);
+        }
+        if src.both_ends {
+            let lag = Gauge::<i64>::default();
+            lag.set(load(&c.acked).saturating_sub(load(&c.consumed)) as i64);
+            reg.register(
+                "tickbench_consumer_lag_ticks",
+                "Acknowledged ticks the sink has not received yet",
+                lag,
+            );
+        }
+        let held = Gauge::<i64>::default();
+        held.set(c.partitions_held.load(Ordering::Relaxed));
+        reg.register(
+            "tickbench_partitions_held",
+            "Kafka partitions this sink holds",
+            held,
+        );
+    }
+    if let Some(rec) = src.rec {
+        let latency =
+            Family::<Vec<(String, String)>, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        let sizes = Family::<Vec<(String, String)>, Gauge<i64>>::default();
+        let measured = Family::<Vec<(String, String)>, Counter<u64>>::default();
+        for r in rec.all() {
+            let stage = r.stage();
+            let count = r.measured_count();
+            measured
+                .get_or_create(&vec![("stage".into(), stage.name().into())])
+                .inc_by(count);
+            let last = r.last_interval();
+            if last.count == 0 {
+                continue;
+            }
+            for (q, of) in QUANTILES {
+                let v = of(&last);
+                if stage == Stage::ObjectSize {
+                    sizes
+                        .get_or_create(&vec![("quantile".into(), q.into())])
+                        .set(v as i64);
+                } else {
+                    latency
+                        .get_or_create(&vec![
+                            ("stage".into(), stage.name().into()),
+                            ("quantile".into(), q.into()),
+                        ])
+                        .set(v as f64 / 1e6);
+                }
+            }
+        }
+        reg.register(
+            "tickbench_stage_latency_seconds",
+            "Per stage, a quantile of the last whole second (quantile 1: its maximum); stages as in summary.json",
+            latency,
+        );
+        reg.register(
+            "tickbench_object_size_bytes",
+            "A quantile of the sizes of the objects landed in the last whole second",
+            sizes,
+        );
+        reg.register(
+            "tickbench_stage_measured",
+            "Per stage, the values measured so far (after the warm-up)",
+            measured,
+        );
+    }
+    let mut out = String::new();
+    encode(&mut out, &reg).expect("writing to a String cannot fail");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_render_holds_the_counters_and_each_stages_last_second() {
+        let c = Counters::default();
+        c.produced.store(10, Ordering::Relaxed);
+        c.acked.store(9, Ordering::Relaxed);
+        c.consumed.store(7, Ordering::Relaxed);
+        let rec = Recorders::new(0, 0);
+        rec.get(Stage::PipelineE2e).record(2_000, false, 0);
+        rec.get(Stage::PipelineE2e).record(4_000, false, 1);
+        let labels = vec![("run".to_string(), "smoke".to_string())];
+        let text = render(&Source {
+            labels: &labels,
+            counters: Some(&c),
+            rec: Some(&rec),
+            both_ends: true,
+        });
+        assert!(
+            text.contains("tickbench_ticks_produced_total{run=\"smoke\"} 10"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tickbench_consumer_lag_ticks{run=\"smoke\"} 2"),
+            "{text}"
+        );
+        // Second 0 closed when second 1's value came: its 2 ms is the last whole second.
+        assert!(
+            text.contains("tickbench_stage_latency_seconds{run=\"smoke\",stage=\"pipeline_e2e\",quantile=\"0.99\"} 0.002"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tickbench_stage_measured_total{run=\"smoke\",stage=\"pipeline_e2e\"} 2"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        for name in NAMES {
+            assert!(
+                name == "tickbench_object_size_bytes" || text.contains(name),
+                "{name} missing"
+            );
+        }
+    }
+}
