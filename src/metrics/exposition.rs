@@ -13,8 +13,11 @@ use prometheus_client::registry::Registry;
 
 use super::{Counters, Recorders, Stage};
 
+/// A quantile's label and where it is in [`super::Percentiles`].
+type Quantile = (&'static str, fn(&super::Percentiles) -> u64);
+
 /// The quantiles served of each stage's last second, as labels.
-const QUANTILES: [(&str, fn(&super::Percentiles) -> u64); 5] = [
+const QUANTILES: [Quantile; 5] = [
     ("0.5", |p| p.p50),
     ("0.9", |p| p.p90),
     ("0.99", |p| p.p99),
