@@ -45,6 +45,10 @@ pub struct Cli {
     /// More diagnostics on stderr (-v: debug, -vv: trace; RUST_LOG overrides).
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Diagnostics as text for people, or one JSON object a line (with a timestamp) for a log
+    /// collector (pods); progress lines and notes stay text on stderr.
+    #[arg(long, global = true, value_enum, env = "TICKBENCH_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -63,12 +67,21 @@ impl Cli {
             .unwrap_or_else(|_| {
                 tracing_subscriber::EnvFilter::new(format!("tickbench={level},librdkafka={level}"))
             });
-        let _ = tracing_subscriber::fmt()
+        let fmt = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .without_time()
-            .try_init();
+            .with_writer(std::io::stderr);
+        let _ = match self.log_format {
+            LogFormat::Text => fmt.without_time().try_init(),
+            LogFormat::Json => fmt.json().with_current_span(false).try_init(),
+        };
     }
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -378,3 +378,55 @@ async fn scale_out_mistakes_are_named_before_anything_runs() {
         "{stderr}"
     );
 }
+
+/// `--log-format json` (what a pod's log collector reads): every diagnostic is one JSON object a
+/// line, with its time, level and message; the progress lines people read stay text.
+#[test]
+fn diagnostics_come_as_json_lines_with_log_format_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("logs.toml");
+    std::fs::write(
+        &path,
+        "name = \"logs\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 20\n[rate]\nticks_per_second = 200\n[kafka]\npartitions = 1\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickbench"))
+        .args([
+            "--log-format",
+            "json",
+            "run",
+            path.to_str().unwrap(),
+            "--progress",
+            "lines",
+            "--results-dir",
+        ])
+        .arg(dir.path().join("results"))
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (json, text): (Vec<&str>, Vec<&str>) = stderr.lines().partition(|l| l.starts_with('{'));
+    assert!(json.len() > 10, "{} JSON lines:\n{stderr}", json.len());
+    for line in &json {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{line}"
+        );
+        assert!(
+            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&v["level"].as_str().unwrap()),
+            "{line}"
+        );
+        assert!(v["fields"].is_object() && v["target"].is_string(), "{line}");
+    }
+    // What is not JSON is for people: progress and the run's notes, never a text diagnostic.
+    assert!(text.iter().any(|l| l.contains("ticks/s")), "{stderr}");
+    assert!(
+        !text
+            .iter()
+            .any(|l| l.contains(" DEBUG ") || l.contains(" INFO ")),
+        "{stderr}"
+    );
+}
