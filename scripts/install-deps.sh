@@ -8,6 +8,7 @@
 #                                          clippy)
 #        scripts/install-deps.sh --tests   also what the ignored tests need: Chromium (the report
 #                                          screenshot), kcat (reads the topic tickbench wrote),
+#                                          kubectl (renders deploy/kubernetes/ to validate it),
 #                                          python3 with venv, and a venv at .tools/venv with
 #                                          scripts/requirements-tools.txt (HdrHistogram_py,
 #                                          tansu, pyarrow...); s3s-fs is built by
@@ -97,6 +98,8 @@ fi
 if [ "$mode" = --tests ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v kcat >/dev/null 2>&1 || need+=(kcat)
+  # kubectl's kustomize renders deploy/kubernetes/ for its validation (scripts/validate-deploy.sh).
+  command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 fi

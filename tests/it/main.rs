@@ -5,6 +5,7 @@
 mod cli;
 mod common;
 mod compact;
+mod deploy;
 mod docs;
 mod doctor_up;
 mod external;
