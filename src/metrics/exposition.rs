@@ -27,13 +27,17 @@ const QUANTILES: [Quantile; 5] = [
 
 /// Every metric name served, without the `_total` a counter gets: for the dashboard's test and
 /// the docs.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 15] = [
     "tickbench_ticks_produced",
     "tickbench_ticks_acknowledged",
     "tickbench_ticks_delivery_failed",
     "tickbench_ticks_consumed",
     "tickbench_ticks_landed",
     "tickbench_objects_landed",
+    "tickbench_bytes_landed",
+    "tickbench_dead_letter_objects",
+    "tickbench_rewinds",
+    "tickbench_s3_requests",
     "tickbench_consumer_lag_ticks",
     "tickbench_partitions_held",
     "tickbench_stage_latency_seconds",
@@ -92,6 +96,21 @@ pub fn render(src: &Source) -> String {
                 "Objects durable in S3",
                 load(&c.objects),
             ),
+            (
+                "tickbench_bytes_landed",
+                "Bytes of the objects durable in S3",
+                load(&c.bytes_landed),
+            ),
+            (
+                "tickbench_dead_letter_objects",
+                "Objects of records set aside (not ticks)",
+                load(&c.dead_letter_objects),
+            ),
+            (
+                "tickbench_rewinds",
+                "Partitions the sink read again from their last commit",
+                load(&c.rewinds),
+            ),
         ] {
             let m = Counter::<u64>::default();
             m.inc_by(v);
@@ -106,6 +125,26 @@ pub fn render(src: &Source) -> String {
                 lag,
             );
         }
+        let requests = Family::<Vec<(String, String)>, Counter<u64>>::default();
+        let r = &c.requests;
+        for (kind, v) in [
+            ("PutObject", &r.put_object),
+            ("CreateMultipartUpload", &r.create_multipart),
+            ("UploadPart", &r.upload_part),
+            ("CompleteMultipartUpload", &r.complete_multipart),
+            ("AbortMultipartUpload", &r.abort_multipart),
+            ("retried", &r.retried),
+            ("precondition_failed", &r.precondition_failed),
+        ] {
+            requests
+                .get_or_create(&vec![("kind".into(), kind.into())])
+                .inc_by(load(v));
+        }
+        reg.register(
+            "tickbench_s3_requests",
+            "The sink's S3 requests by kind (retried and precondition_failed: of those, sent again or refused)",
+            requests,
+        );
         let held = Gauge::<i64>::default();
         held.set(c.partitions_held.load(Ordering::Relaxed));
         reg.register(

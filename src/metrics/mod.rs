@@ -48,6 +48,30 @@ pub struct Counters {
     pub objects: AtomicU64,
     /// Partitions the sink holds now (assigned and not revoked).
     pub partitions_held: std::sync::atomic::AtomicI64,
+    /// Bytes of the objects landed.
+    pub bytes_landed: AtomicU64,
+    /// Objects of records set aside (the dead-letter prefix).
+    pub dead_letter_objects: AtomicU64,
+    /// Partitions the sink read again from their last commit.
+    pub rewinds: AtomicU64,
+    /// The sink's S3 requests, by kind.
+    pub requests: std::sync::Arc<RequestCounts>,
+}
+
+/// S3 request counts, for the summary and the cost estimate.
+#[derive(Debug, Default)]
+pub struct RequestCounts {
+    pub put_object: AtomicU64,
+    pub create_multipart: AtomicU64,
+    pub upload_part: AtomicU64,
+    pub complete_multipart: AtomicU64,
+    pub abort_multipart: AtomicU64,
+    /// Requests sent again after the SDK's own retries gave up (see `sink.upload_retry_for`).
+    pub retried: AtomicU64,
+    /// Conditional writes refused because the key already held an object.
+    pub precondition_failed: AtomicU64,
+    /// Tick objects not written because the group's generation check refused them.
+    pub fence_refused: AtomicU64,
 }
 
 /// Every stage tickbench times, in pipeline order; in JSON (the keys of `summary.json`'s

@@ -544,10 +544,16 @@ impl State {
                 .send(CommitMsg::Offset(l.partition, next, l.durable_ns));
         }
         if l.key.starts_with(&dead) {
+            self.counters
+                .dead_letter_objects
+                .fetch_add(1, Ordering::Relaxed);
             self.report.dead_letters.push(l);
         } else {
             self.counters.landed.fetch_add(l.records, Ordering::Relaxed);
             self.counters.objects.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .bytes_landed
+                .fetch_add(l.bytes, Ordering::Relaxed);
             self.report.landed.push(l);
         }
     }

@@ -179,6 +179,9 @@ impl State {
         self.resetting.insert(p, kind);
         if kind == Reset::Rewind {
             self.report.rewinds += 1;
+            self.counters
+                .rewinds
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         for id in self.batcher.discard(p) {
             // Dropping the stream aborts its multipart upload.

@@ -99,7 +99,8 @@ pub fn start(
         scenario.sink.upload_retry_for,
         rec.clone(),
     )
-    .with_conditional_writes(t.conditional_writes);
+    .with_conditional_writes(t.conditional_writes)
+    .with_counts(counters.requests.clone());
     if t.table.is_some() {
         uploader = uploader.for_table();
     }

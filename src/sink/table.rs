@@ -334,6 +334,9 @@ impl State {
             self.counters
                 .objects
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.counters
+                .bytes_landed
+                .fetch_add(l.bytes, std::sync::atomic::Ordering::Relaxed);
             self.report.landed.push(l);
         }
         for p in d.floors.keys() {

@@ -155,6 +155,15 @@ async fn a_run_scraped_while_it_goes_agrees_with_its_summary() {
         e2e.iter().all(|v| *v > 0.0 && *v <= max_s * 1.01),
         "{e2e:?} against max {max_s}"
     );
+    // The sink's S3 requests and bytes, by the end the summary's.
+    let fin = parsed.last().unwrap();
+    let puts = value(fin, "tickbench_s3_requests_total", &[("kind", "PutObject")]).unwrap();
+    assert_eq!(puts, summary["requests"]["put_object"].as_f64().unwrap());
+    assert!(puts > 0.0);
+    assert_eq!(
+        value(fin, "tickbench_bytes_landed_total", &run).unwrap(),
+        summary["objects"]["bytes"].as_f64().unwrap()
+    );
     let measured = series("tickbench_stage_measured_total");
     assert!(!measured.is_empty());
     let final_measured = value(

@@ -75,21 +75,7 @@ fn is_transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool 
     }
 }
 
-/// S3 request counts, for the summary and the cost estimate.
-#[derive(Debug, Default)]
-pub struct RequestCounts {
-    pub put_object: AtomicU64,
-    pub create_multipart: AtomicU64,
-    pub upload_part: AtomicU64,
-    pub complete_multipart: AtomicU64,
-    pub abort_multipart: AtomicU64,
-    /// Requests sent again after the SDK's own retries gave up (see `sink.upload_retry_for`).
-    pub retried: AtomicU64,
-    /// Conditional writes refused because the key already held an object.
-    pub precondition_failed: AtomicU64,
-    /// Tick objects not written because the group's generation check refused them.
-    pub fence_refused: AtomicU64,
-}
+pub use crate::metrics::RequestCounts;
 
 impl RequestCounts {
     /// A snapshot of the counters, for the summary.
@@ -198,6 +184,12 @@ impl Uploader {
     /// Data files of an Iceberg table: their ticks' intended send times go with each landed file
     /// (for the visible stage), and no generation fence is asked (the table's own offsets fence
     /// a zombie's commit; see `sink/table.rs`).
+    /// Counts requests into `counts` (the load's live counters) instead of counters of its own.
+    pub fn with_counts(mut self, counts: Arc<RequestCounts>) -> Uploader {
+        self.counts = counts;
+        self
+    }
+
     pub fn for_table(mut self) -> Uploader {
         self.table_mode = true;
         self.fence = None;
