@@ -9,7 +9,6 @@ use super::orchestrator::parse_start_at;
 use super::progress::Terminal;
 use super::{Signals, Targets};
 use crate::config;
-use crate::progress::ProgressFormat;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -53,13 +52,7 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
     signals.listen(true)?;
     let (reporter, _metrics) = metrics
         .reporter(
-            Terminal {
-                format: if quiet {
-                    ProgressFormat::None
-                } else {
-                    ProgressFormat::Lines
-                },
-            },
+            Terminal::lines_unless(quiet),
             vec![
                 ("run".into(), s.name.clone()),
                 ("instance".into(), instance.clone()),

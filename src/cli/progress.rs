@@ -11,6 +11,19 @@ pub struct Terminal {
     pub format: ProgressFormat,
 }
 
+impl Terminal {
+    /// A line a second, or nothing with `--quiet`.
+    pub fn lines_unless(quiet: bool) -> Terminal {
+        Terminal {
+            format: if quiet {
+                ProgressFormat::None
+            } else {
+                ProgressFormat::Lines
+            },
+        }
+    }
+}
+
 /// Stops a display task when dropped (ending a line it kept rewriting).
 struct Abort(tokio::task::JoinHandle<()>, bool);
 impl Drop for Abort {

@@ -307,40 +307,16 @@ async fn a_table_in_a_rest_catalog_lands_each_tick_once_and_pyiceberg_reads_it()
     };
     let topic = common::unique("icerest").replace('-', "_");
     let tmp = tempfile::tempdir().unwrap();
+    let kafka = EmbeddedKafka::start(1, &topic, 3).unwrap();
+    let mut s = scenario(&topic, kafka.bootstrap_servers(), &endpoint, "\"1s\"");
+    let mut i = s.sink.iceberg.clone().unwrap_or_default();
+    i.catalog = config::CatalogKind::Rest;
+    i.uri = Some(rest.clone());
+    s.sink.iceberg = Some(i);
+    // The catalog's warehouse is in this bucket of s3s-fs.
+    s.s3.bucket = Some("iceberg-rest".into());
     let path = tmp.path().join("rest.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-name = "{topic}"
-seed = 5
-duration = "3s"
-warmup = "0s"
-[symbols]
-count = 400
-[rate]
-ticks_per_second = 4000
-[kafka]
-topic = "{topic}"
-topic_per_run = false
-[kafka.consumer]
-"fetch.wait.max.ms" = "50"
-[sink]
-format = "iceberg"
-compression = "zstd"
-max_records = 1500
-max_age = "60s"
-[sink.iceberg]
-catalog = "rest"
-uri = "{rest}"
-commit_every = "1s"
-[s3]
-endpoint = "{endpoint}"
-bucket = "iceberg-rest"
-"#
-        ),
-    )
-    .unwrap();
+    std::fs::write(&path, s.resolved_toml()).unwrap();
     let results = tmp.path().join("results");
     let tickbench = |args: &[&std::ffi::OsStr], token: Option<&str>| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tickbench"));
