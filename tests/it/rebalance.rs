@@ -163,7 +163,14 @@ create_bucket = true
     // Every tick once in S3, each partition's offsets tiled from 0 by the objects there.
     let client = common::s3_client_for(&s3.endpoint()).await;
     let objects = common::read_back(&client, "rebalance", "tickbench/rebalance/").await;
-    assert_eq!(common::assert_each_tick_once(&objects), TICKS);
+    let landed = common::assert_each_tick_once(&objects);
+    assert_eq!(
+        landed,
+        TICKS,
+        "sink A:\n{}\nsink B:\n{}",
+        common::log_of(&log_a),
+        common::log_of(&log_b)
+    );
     let mut end: BTreeMap<i32, i64> = BTreeMap::new();
     let mut tiles: Vec<_> = objects.iter().collect();
     tiles.sort_by_key(|o| (o.partition, o.first_offset));
