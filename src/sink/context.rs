@@ -29,22 +29,12 @@ pub struct SinkContext {
     pending: AtomicBool,
     /// The sink has stopped: revocations (of leaving the group) take effect at once.
     closing: AtomicBool,
-    /// The sink loop is over and its last commits are going out (see [`SinkContext::finish`]).
-    finishing: AtomicBool,
 }
 
 impl SinkContext {
     /// The sink loop is over; from now on the consumer leaves the group without waiting for it.
     pub fn close(&self) {
         self.closing.store(true, Ordering::Relaxed);
-    }
-
-    /// The sink loop is over and its last commits are going out: an assignment the group took
-    /// away (the member was thrown out, e.g. during a broker outage) is given up at once, since
-    /// the member must rejoin before the group takes its commits; an ordinary revocation still
-    /// waits for them.
-    pub fn finish(&self) {
-        self.finishing.store(true, Ordering::Relaxed);
     }
 
     /// The assignment changes since the last call.
@@ -107,8 +97,7 @@ impl ConsumerContext for SinkContext {
                 self.push(Membership::Assigned(partitions(tpl)));
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS
-                if self.closing.load(Ordering::Relaxed)
-                    || (self.finishing.load(Ordering::Relaxed) && consumer.assignment_lost()) =>
+                if self.closing.load(Ordering::Relaxed) =>
             {
                 let _ = if cooperative {
                     consumer.incremental_unassign(tpl)

@@ -219,11 +219,11 @@ pub async fn run(
     let mut flushes = 0u32;
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // The loop's error ends the sink, but what it landed is still reported (and committed).
+    let failed = async {
     // One stream for the whole run: each `recv` makes (and registers a waker slot for) a stream
     // of its own, a measurable cost per record at a million a second.
     let mut stream = consumer.stream();
-    // The loop's error ends the sink, but what it landed is still reported (and committed).
-    let failed = async {
     loop {
         tokio::select! {
             biased;
@@ -351,21 +351,10 @@ pub async fn run(
         ..
     } = st;
     drop(commit_tx);
-    // The consumer is still served while the last commits go out: a member that lost the group
-    // meanwhile (a broker outage) rejoins only through its rebalance events, and until it does
-    // the group refuses its commits. Records read now are not landed: the next sink reads them
-    // from the commits.
-    consumer.context().finish();
-    let mut committer = committer;
-    let committed = loop {
-        tokio::select! {
-            r = &mut committer => break r,
-            _ = stream.next() => {}
-        }
-    }
-    .map_err(|e| SinkError::Commit(e.to_string()))
-    .and_then(|r| r);
-    drop(stream);
+    let committed = committer
+        .await
+        .map_err(|e| SinkError::Commit(e.to_string()))
+        .and_then(|r| r);
     consumer.context().close();
     consumer.unsubscribe();
     let error = match committed {
