@@ -11,6 +11,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtoc
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::TopicPartitionList;
 
+use super::fetched::QueuePtr;
+
 /// The consumer type the sink runs on.
 pub type SinkConsumer = rdkafka::consumer::StreamConsumer<SinkContext>;
 
@@ -29,12 +31,19 @@ pub struct SinkContext {
     pending: AtomicBool,
     /// The sink has stopped: revocations (of leaving the group) take effect at once.
     closing: AtomicBool,
+    /// The sink's own queue that assigned partitions are fetched into (see `fetched.rs`).
+    fetch_into: Mutex<Option<QueuePtr>>,
 }
 
 impl SinkContext {
     /// The sink loop is over; from now on the consumer leaves the group without waiting for it.
     pub fn close(&self) {
         self.closing.store(true, Ordering::Relaxed);
+    }
+
+    /// Partitions assigned from now on are fetched into `queue` (none: the consumer queue).
+    pub fn fetch_into(&self, queue: Option<QueuePtr>) {
+        *self.fetch_into.lock().expect("fetch queue") = queue;
     }
 
     /// The assignment changes since the last call.
@@ -86,6 +95,12 @@ impl ConsumerContext for SinkContext {
         );
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                // Before the assignment: its fetches must never reach the consumer queue.
+                if let Some(q) = *self.fetch_into.lock().expect("fetch queue") {
+                    for e in tpl.elements() {
+                        q.take_partition(consumer.client().native_ptr(), e.topic(), e.partition());
+                    }
+                }
                 let res = if cooperative {
                     consumer.incremental_assign(tpl)
                 } else {
