@@ -31,7 +31,9 @@ start_up "$work/up" cmp 48
 pids+=("$UP_PID")
 eval "$(grep -oE 'export AWS_[^ ]+ AWS_[^ ]+ AWS_[^ ]+' "$work/up/up.log")"
 
-scenario() { # FORMAT COMPRESSION
+# Each round's sink writes under a prefix of its own: at the same keys as an earlier round its
+# conditional writes would be refused, and it would read every object back instead of landing it.
+scenario() { # FORMAT COMPRESSION PREFIX
   cat <<EOF
 name = "compare-sink"
 seed = 3
@@ -47,16 +49,16 @@ ticks_per_second = $((TICKS / 4))
 topic = "cmp"
 partitions = 48
 
+[s3]
+prefix = "$3"
+
 [sink]
 format = "$1"
 compression = "$2"
 EOF
 }
-scenario jsonl none >"$work/jsonl.toml"
-scenario parquet zstd >"$work/parquet-zstd.toml"
-scenario jsonl zstd >"$work/jsonl-zstd.toml"
-scenario csv none >"$work/csv.toml"
-scenario iceberg zstd >"$work/iceberg.toml"
+declare -A codec=([jsonl]="jsonl none" [parquet-zstd]="parquet zstd" [jsonl-zstd]="jsonl zstd" [csv]="csv none" [iceberg]="iceberg zstd")
+scenario jsonl none fill >"$work/jsonl.toml"
 
 "$TB" produce "$work/jsonl.toml" --brokers "$BROKERS" --topic cmp --results-dir "$work/fill" >/dev/null
 N=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["acked"])' "$(ls "$work"/fill/*/produce.json)")
@@ -72,14 +74,17 @@ for round in $(seq 1 "$ROUNDS"); do
   line+=" rdkafka_performance $rk"
   for f in $FORMATS; do
     d="$work/sink-$f-$round"
+    # shellcheck disable=SC2086 # two words: the format and its compression
+    scenario ${codec[$f]} "round-$round" >"$work/$f.toml"
     c=$(cpu_of "$TB" sink "$work/$f.toml" --brokers "$BROKERS" --topic cmp --s3-endpoint "$S3_ENDPOINT" \
       --bucket tickbench --group "tb-$f-$round-$$" --until-idle 2s --quiet --results-dir "$d")
-    read -r landed rss peak bound rate < <(python3 -c '
+    read -r landed rss peak bound rate refused < <(python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
 r = s["resources"]
-print(s["counts"]["landed"], r["peak_rss_bytes"], r["sink_peak_buffered_bytes"], r["sink_memory_bound_bytes"], int(s["landed_per_s"]))' "$(ls "$d"/*/summary.json)")
+print(s["counts"]["landed"], r["peak_rss_bytes"], r["sink_peak_buffered_bytes"], r["sink_memory_bound_bytes"], int(s["landed_per_s"]), s["requests"]["precondition_failed"])' "$(ls "$d"/*/summary.json)")
     [ "$landed" = "$N" ] || echo "warning: tickbench sink ($f) landed $landed of $N records" >&2
+    [ "$refused" = 0 ] || echo "warning: tickbench sink ($f) found $refused objects already at its keys" >&2
     v=$(python3 -c "print(f'{$c * 1e6 / $landed:.3f}')")
     runs[$f]+="$v "
     runs[$f-rate]+="$rate "
