@@ -27,7 +27,7 @@ pub enum Membership {
 #[derive(Default)]
 pub struct SinkContext {
     events: Mutex<Vec<Membership>>,
-    /// Whether `events` holds any: checked per record, so it is an atomic, not the lock.
+    /// Whether `events` holds any: checked every turn of the sink loop, so an atomic, not the lock.
     pending: AtomicBool,
     /// The sink has stopped: revocations (of leaving the group) take effect at once.
     closing: AtomicBool,
@@ -54,11 +54,6 @@ impl SinkContext {
         let mut events = self.events.lock().expect("membership events");
         self.pending.store(false, Ordering::Release);
         std::mem::take(&mut *events)
-    }
-
-    /// Whether an assignment change is waiting to be taken.
-    pub fn has_events(&self) -> bool {
-        self.pending.load(Ordering::Acquire)
     }
 
     fn push(&self, m: Membership) {

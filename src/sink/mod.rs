@@ -26,7 +26,7 @@ use std::time::Duration;
 use rdkafka::consumer::Consumer;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use futures::{FutureExt as _, StreamExt as _};
+use futures::StreamExt as _;
 
 use crate::metrics::{now_ns, Counters, LocalStage, Recorders, Stage};
 use crate::model::format::Encoding;
@@ -225,8 +225,8 @@ pub async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // The loop's error ends the sink, but what it landed is still reported (and committed).
     let failed = async {
-    // One stream for the whole run: each `recv` makes (and registers a waker slot for) a stream
-    // of its own, a measurable cost per record at a million a second.
+    // One stream for the whole run (each `recv` makes, and registers a waker slot for, a stream
+    // of its own): it serves the group's events.
     let mut stream = consumer.stream();
     loop {
         tokio::select! {
@@ -304,40 +304,15 @@ pub async fn run(
                 drop(burst);
                 st.counters.consumed.fetch_add(st.report.consumed - consumed, Ordering::Relaxed);
             }
-            // Group events; records only of a partition assigned before `fetched` was made.
+            // Group events (served inside the poll). Records come here only for a partition
+            // assigned before `fetched` existed, which the order above rules out: one at a time.
             Some(msg) = stream.next(), if !drained => match msg {
                 Ok(m) => {
+                    let rec = Record::of(&m, now_ns());
                     let consumed = st.report.consumed;
-                    let mut t_recv = now_ns();
-                    let rec = Record::of(&m, t_recv);
                     match st.take_record(rec, &mut dec) {
                         Next::Done => {}
                         next => st.finish_record(next, rec, &mut dec).await,
-                    }
-                    drop(m);
-                    // What librdkafka already holds is taken in the same burst, not one trip
-                    // through select! per record. The clock is read every CLOCK_EVERY records
-                    // (they were all waiting already); a group change ends the burst, to be
-                    // acted on before the next record.
-                    for n in 1..BURST {
-                        if consumer.context().has_events() {
-                            break;
-                        }
-                        let Some(Some(msg)) = stream.next().now_or_never() else {
-                            break;
-                        };
-                        let Ok(m) = msg else {
-                            st.report.consumer_errors += 1;
-                            break;
-                        };
-                        if n.is_multiple_of(CLOCK_EVERY) {
-                            t_recv = now_ns();
-                        }
-                        let rec = Record::of(&m, t_recv);
-                        match st.take_record(rec, &mut dec) {
-                            Next::Done => {}
-                            next => st.finish_record(next, rec, &mut dec).await,
-                        }
                     }
                     st.counters.consumed.fetch_add(st.report.consumed - consumed, Ordering::Relaxed);
                 }
