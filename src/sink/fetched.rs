@@ -47,8 +47,8 @@ unsafe impl Sync for QueuePtr {}
 unsafe impl Send for Fetched {}
 
 impl QueuePtr {
-    /// Forwards the fetch queue of `topic` [`partition`] on `consumer` here. Called before the
-    /// partition is assigned: librdkafka then does not forward it to the consumer queue (a queue
+    /// Forwards the fetch queue of `topic`'s `partition` on the consumer `rk` here. Called before
+    /// the partition is assigned: librdkafka then does not forward it to the consumer queue (a queue
     /// the application forwarded stays so), and none of its records go anywhere else.
     pub fn take_partition(&self, rk: *mut rdsys::rd_kafka_t, topic: &str, partition: i32) {
         let Ok(topic) = CString::new(topic) else {
