@@ -5,8 +5,8 @@
 //!
 //! A sink killed without that chance (SIGKILL, a lost machine) leaves its open multipart uploads
 //! behind; they are noted in a journal under the results root, and the next start of the same
-//! instance aborts them once [`ORPHAN_GRACE`] has passed (consuming meanwhile). Its records are
-//! read again from the committed offsets and land under the same keys.
+//! instance aborts them once `ORPHAN_GRACE` (five seconds) has passed, consuming meanwhile. Its
+//! records are read again from the committed offsets and land under the same keys.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -49,7 +49,7 @@ impl Delivered {
 }
 
 /// Records delivery reports. The opaque of each message is its packed send times (see
-/// [`Stamp`]), so nothing is allocated per message and the (by then cold) payload is not read.
+/// `Stamp`), so nothing is allocated per message and the (by then cold) payload is not read.
 pub struct DeliveryContext {
     rec: Arc<Recorders>,
     counters: Arc<Counters>,
