@@ -210,12 +210,18 @@ impl Tick {
 /// A sink process's line a second; `last_consumed` is the previous line's count.
 pub fn sink_line(c: &Counters, start_ns: u64, last_consumed: u64) -> (String, u64) {
     let consumed = c.consumed.load(Ordering::Relaxed);
-    let line = format!(
-        "[{:6.1}s] consumed {consumed} ({}/s) landed {} in {} objects",
+    let mut line = format!(
+        "[{:6.1}s] consumed {consumed} ({}/s)",
         now_ns().saturating_sub(start_ns) as f64 / 1e9,
         consumed.saturating_sub(last_consumed),
+    );
+    if let Some(lag) = c.sink_lag.get() {
+        line.push_str(&format!(" (lag {lag})"));
+    }
+    line.push_str(&format!(
+        " landed {} in {} objects",
         c.landed.load(Ordering::Relaxed),
         c.objects.load(Ordering::Relaxed),
-    );
+    ));
     (line, consumed)
 }

@@ -116,14 +116,24 @@ pub fn render(src: &Source) -> String {
             m.inc_by(v);
             reg.register(name, help, m);
         }
-        if src.both_ends {
-            let lag = Gauge::<i64>::default();
-            lag.set(load(&c.acked).saturating_sub(load(&c.consumed)) as i64);
-            reg.register(
-                "tickbench_consumer_lag_ticks",
+        // A run counts its lag exactly (it holds both ends); a sink on its own asks the brokers.
+        let lag = if src.both_ends {
+            Some((
+                load(&c.acked).saturating_sub(load(&c.consumed)),
                 "Acknowledged ticks the sink has not received yet",
-                lag,
-            );
+            ))
+        } else {
+            c.sink_lag.get().map(|l| {
+                (
+                    l,
+                    "Records in the partitions this sink holds that it has not received yet",
+                )
+            })
+        };
+        if let Some((v, help)) = lag {
+            let g = Gauge::<i64>::default();
+            g.set(v as i64);
+            reg.register("tickbench_consumer_lag_ticks", help, g);
         }
         let requests = Family::<Vec<(String, String)>, Counter<u64>>::default();
         let r = &c.requests;
@@ -249,5 +259,26 @@ mod tests {
                 "{name} missing"
             );
         }
+    }
+
+    #[test]
+    fn a_sink_on_its_own_serves_its_lag_once_sampled_and_a_run_its_own_count() {
+        let c = Counters::default();
+        c.acked.store(9, Ordering::Relaxed);
+        let sink = |c: &Counters, both_ends| {
+            render(&Source {
+                labels: &[],
+                counters: Some(c),
+                rec: None,
+                both_ends,
+            })
+        };
+        assert!(!sink(&c, false).contains("tickbench_consumer_lag_ticks"));
+        c.sink_lag.set(0);
+        assert!(sink(&c, false).contains("tickbench_consumer_lag_ticks 0"));
+        c.sink_lag.set(1234);
+        assert!(sink(&c, false).contains("tickbench_consumer_lag_ticks 1234"));
+        // `tickbench run` holds both ends: acknowledged minus consumed, whatever was sampled.
+        assert!(sink(&c, true).contains("tickbench_consumer_lag_ticks 9"));
     }
 }

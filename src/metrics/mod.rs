@@ -56,6 +56,23 @@ pub struct Counters {
     pub rewinds: AtomicU64,
     /// The sink's S3 requests, by kind.
     pub requests: std::sync::Arc<RequestCounts>,
+    /// Records in the partitions the sink holds that it has not received yet, sampled about once
+    /// a second from the brokers' end offsets (see `sink::lag`).
+    pub sink_lag: Sampled,
+}
+
+/// A gauge that is unknown until first set (stored plus one: 0 means not set yet).
+#[derive(Debug, Default)]
+pub struct Sampled(AtomicU64);
+
+impl Sampled {
+    pub fn set(&self, v: u64) {
+        self.0.store(v.saturating_add(1), Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> Option<u64> {
+        self.0.load(Ordering::Relaxed).checked_sub(1)
+    }
 }
 
 /// S3 request counts, for the summary and the cost estimate.

@@ -10,7 +10,7 @@ mod error;
 mod fence;
 mod fetched;
 pub mod journal;
-
+mod lag;
 mod record;
 mod report;
 mod reset;
@@ -184,6 +184,7 @@ pub async fn run(
         commit_rx,
         rec.clone(),
     ));
+    let lag = lag::Sampler::start(consumer.clone(), counters.clone());
     let mut st = State {
         consumer: consumer.clone(),
         in_flight_by: HashMap::new(),
@@ -342,6 +343,7 @@ pub async fn run(
     // Partitions still assigned are fetched into a queue nobody reads now; nothing is lost, as
     // nothing past what the sink landed is committed.
     drop(fetched);
+    lag.stop().await;
     st.kafka_e2e.flush(&st.rec);
     st.final_commits();
     st.report.positions = st.positions_released.clone();

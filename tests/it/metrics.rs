@@ -210,3 +210,165 @@ fn the_grafana_dashboard_asks_only_for_metrics_the_endpoint_serves() {
         }
     }
 }
+
+/// A sink on its own has no producer to count against: it serves its consumer lag from the
+/// brokers' end offsets. Its uploads held up (S3 down behind the fault layer), it stops taking
+/// records while the load goes on; the lag it serves is then what the brokers hold beyond what it
+/// took, including what was produced after its small fetch queue filled (librdkafka's cached high
+/// watermark stops there), and comes back to 0 once S3 is back and it has caught up.
+#[ignore = "needs prometheus_client: scripts/install-deps.sh --tests puts it in .tools/venv"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_on_its_own_serves_its_lag_from_the_brokers() {
+    use std::time::{Duration, Instant};
+    use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3, S3FaultProxy, S3Faults};
+
+    common::use_embedded_s3_keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let kafka = EmbeddedKafka::start(1, "lagged", 2).unwrap();
+    let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+    let proxy = S3FaultProxy::start(&s3.endpoint()).await.unwrap();
+    let text = format!(
+        r#"
+name = "lagged"
+seed = 5
+duration = "3s"
+warmup = "0s"
+[symbols]
+count = 100
+[rate]
+ticks_per_second = 10000
+[kafka]
+brokers = "{}"
+topic = "lagged"
+partitions = 2
+[kafka.consumer]
+"fetch.wait.max.ms" = "50"
+"queued.min.messages" = "500"
+"queued.max.messages.kbytes" = "64"
+"fetch.queue.backoff.ms" = "20"
+[sink]
+max_records = 1000
+max_age = "30s"
+upload_concurrency = 1
+[s3]
+endpoint = "{}"
+bucket = "lagged"
+create_bucket = true
+"#,
+        kafka.bootstrap_servers(),
+        proxy.endpoint()
+    );
+    let path = tmp.path().join("lagged.toml");
+    std::fs::write(&path, &text).unwrap();
+    let s = tickbench::config::parse(&path, &text).unwrap();
+    let log = tmp.path().join("sink.log");
+    let mut sink = common::start_sink(
+        &path,
+        &tmp.path().join("results"),
+        &log,
+        &["--metrics-addr", "127.0.0.1:0"],
+    );
+    let mut url = String::new();
+    common::wait_until("the sink to print its metrics address", || {
+        url = common::log_of(&log)
+            .lines()
+            .find_map(|l| l.strip_prefix("metrics: "))
+            .unwrap_or_default()
+            .to_string();
+        !url.is_empty()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let scrape = |tmp: &Path| {
+        let (http, url, tmp) = (http.clone(), url.clone(), tmp.to_path_buf());
+        async move {
+            let text = http.get(&url).send().await.unwrap().text().await.unwrap();
+            let s = parse(&text, &tmp);
+            let v = |name: &str| value(&s, name, &[]);
+            (
+                v("tickbench_partitions_held").unwrap_or(0.0) as i64,
+                v("tickbench_ticks_consumed_total").unwrap_or(0.0) as i64,
+                v("tickbench_consumer_lag_ticks").map(|l| l as i64),
+            )
+        }
+    };
+    let guard = Instant::now();
+    while scrape(tmp.path()).await.0 < 2 {
+        assert!(
+            guard.elapsed() < common::HANG_GUARD,
+            "{}",
+            common::log_of(&log)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // S3 down: the sink's first uploads hang on, and it stops taking records.
+    proxy.set_faults(S3Faults {
+        down_until: Some(Instant::now() + Duration::from_secs(600)),
+        ..Default::default()
+    });
+    let opts = tickbench::commands::run::RunOptions {
+        results_root: tmp.path().join("produce"),
+        ..Default::default()
+    };
+    let (_, produced) = tickbench::commands::produce::produce(&s, &opts, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(produced.acked, 30_000);
+    let acked = produced.acked as i64;
+    // Settled: the same count consumed over three seconds, and a sample taken since.
+    let mut last = (0, -1, None);
+    let mut same_for = 0;
+    while same_for < 15 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = scrape(tmp.path()).await;
+        same_for = if now.1 == last.1 { same_for + 1 } else { 0 };
+        last = now;
+        assert!(
+            guard.elapsed() < common::HANG_GUARD,
+            "{}",
+            common::log_of(&log)
+        );
+    }
+    let (_, consumed, lag) = last;
+    let lag = lag.expect("the sink serves its lag");
+    assert!(proxy.faults_injected() > 0, "S3 was never refused");
+    assert!(
+        consumed < acked / 2,
+        "the sink took {consumed} of {acked} records with S3 down"
+    );
+    // Its position is past what it counted by at most the burst it is in the middle of.
+    assert!(
+        lag <= acked - consumed && lag >= acked - consumed - 1024,
+        "lag {lag}, with {acked} acknowledged and {consumed} consumed"
+    );
+
+    // S3 back: the sink catches up, and its lag comes back to 0.
+    proxy.set_faults(S3Faults::default());
+    loop {
+        let (_, consumed, lag) = scrape(tmp.path()).await;
+        if consumed == acked && lag == Some(0) {
+            break;
+        }
+        assert!(
+            guard.elapsed() < common::HANG_GUARD,
+            "{}",
+            common::log_of(&log)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        common::log_of(&log).contains("(lag "),
+        "the progress line shows the lag:\n{}",
+        common::log_of(&log)
+    );
+    let ok = Command::new("kill")
+        .args(["-TERM", &sink.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let status = common::exit_of_logged(&mut sink, &log).await;
+    assert!(status.success(), "{}", common::log_of(&log));
+    s3.stop().await;
+}
