@@ -153,8 +153,9 @@ pub struct Tick {
     pub consumed: u64,
     pub landed: u64,
     pub objects: u64,
-    /// Acknowledged and not yet received by the sink.
-    pub consumer_lag: u64,
+    /// Records not yet received by the sink (by an observed sink's group: not yet committed),
+    /// sampled from the brokers once a second; null until sampled, and without a sink to ask of.
+    pub consumer_lag: Option<u64>,
     /// This second's p99 of schedule_lag and pipeline_e2e, milliseconds.
     pub schedule_lag_p99_ms: f64,
     pub pipeline_e2e_p99_ms: f64,
@@ -183,7 +184,7 @@ impl Tick {
             consumed,
             landed: c.landed.load(Ordering::Relaxed),
             objects: c.objects.load(Ordering::Relaxed),
-            consumer_lag: acked.saturating_sub(consumed),
+            consumer_lag: c.sink_lag.get(),
             schedule_lag_p99_ms: rec.get(Stage::ScheduleLag).current_interval().p99 as f64 / 1e3,
             pipeline_e2e_p99_ms: rec.get(Stage::PipelineE2e).current_interval().p99 as f64 / 1e3,
         }
@@ -191,14 +192,14 @@ impl Tick {
 
     pub fn line(&self) -> String {
         format!(
-            "[{:5.1}s/{:.0}s] {} ticks/s, schedule lag p99 {:.2}ms | acked {} consumed {} (lag {}) landed {} in {} objects | e2e p99 {:.0}ms | {:.0}s left",
+            "[{:5.1}s/{:.0}s] {} ticks/s, schedule lag p99 {:.2}ms | acked {} consumed {}{} landed {} in {} objects | e2e p99 {:.0}ms | {:.0}s left",
             self.elapsed_s,
             self.total_s,
             self.rate_per_s,
             self.schedule_lag_p99_ms,
             self.acked,
             self.consumed,
-            self.consumer_lag,
+            lag_note(self.consumer_lag),
             self.landed,
             self.objects,
             self.pipeline_e2e_p99_ms,
@@ -215,13 +216,16 @@ pub fn sink_line(c: &Counters, start_ns: u64, last_consumed: u64) -> (String, u6
         now_ns().saturating_sub(start_ns) as f64 / 1e9,
         consumed.saturating_sub(last_consumed),
     );
-    if let Some(lag) = c.sink_lag.get() {
-        line.push_str(&format!(" (lag {lag})"));
-    }
+    line.push_str(&lag_note(c.sink_lag.get()));
     line.push_str(&format!(
         " landed {} in {} objects",
         c.landed.load(Ordering::Relaxed),
         c.objects.load(Ordering::Relaxed),
     ));
     (line, consumed)
+}
+
+/// " (lag N)" once the lag is sampled, else nothing.
+fn lag_note(lag: Option<u64>) -> String {
+    lag.map(|l| format!(" (lag {l})")).unwrap_or_default()
 }

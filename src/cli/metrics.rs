@@ -34,17 +34,16 @@ impl MetricsArgs {
             addr,
             Arc::new(move || {
                 let live = served.lock().expect("metrics lock").clone();
-                let (counters, rec, both_ends) = match &live {
-                    Some(Live::Run { counters, rec, .. }) => (Some(counters), Some(rec), true),
-                    Some(Live::Sink { counters, rec, .. })
-                    | Some(Live::Produce { counters, rec }) => (Some(counters), Some(rec), false),
-                    None => (None, None, false),
+                let (counters, rec) = match &live {
+                    Some(Live::Run { counters, rec, .. })
+                    | Some(Live::Sink { counters, rec, .. })
+                    | Some(Live::Produce { counters, rec }) => (Some(counters), Some(rec)),
+                    None => (None, None),
                 };
                 render(&Source {
                     labels: &labels,
                     counters: counters.map(|c| &**c),
                     rec: rec.map(|r| &**r),
-                    both_ends,
                 })
             }),
         )

@@ -4,5 +4,6 @@
 pub mod connect;
 pub mod embedded;
 pub mod iceberg;
+pub mod lag;
 pub mod metrics_server;
 pub mod msk_iam;

@@ -51,9 +51,6 @@ pub struct Source<'a> {
     pub labels: &'a [(String, String)],
     pub counters: Option<&'a Counters>,
     pub rec: Option<&'a Recorders>,
-    /// Whether this process both produces and consumes (`tickbench run`): consumer lag is then
-    /// acknowledged minus consumed.
-    pub both_ends: bool,
 }
 
 /// The OpenMetrics text of `src`, `# EOF` last.
@@ -116,24 +113,15 @@ pub fn render(src: &Source) -> String {
             m.inc_by(v);
             reg.register(name, help, m);
         }
-        // A run counts its lag exactly (it holds both ends); a sink on its own asks the brokers.
-        let lag = if src.both_ends {
-            Some((
-                load(&c.acked).saturating_sub(load(&c.consumed)),
-                "Acknowledged ticks the sink has not received yet",
-            ))
-        } else {
-            c.sink_lag.get().map(|l| {
-                (
-                    l,
-                    "Records in the partitions this sink holds that it has not received yet",
-                )
-            })
-        };
-        if let Some((v, help)) = lag {
+        // Served once sampled: by a sink of this process, or of an observed sink's group.
+        if let Some(lag) = c.sink_lag.get() {
             let g = Gauge::<i64>::default();
-            g.set(v as i64);
-            reg.register("tickbench_consumer_lag_ticks", help, g);
+            g.set(lag as i64);
+            reg.register(
+                "tickbench_consumer_lag_ticks",
+                "Records not yet received by the sink (by an observed sink: not yet committed)",
+                g,
+            );
         }
         let requests = Family::<Vec<(String, String)>, Counter<u64>>::default();
         let r = &c.requests;
@@ -225,6 +213,7 @@ mod tests {
         c.produced.store(10, Ordering::Relaxed);
         c.acked.store(9, Ordering::Relaxed);
         c.consumed.store(7, Ordering::Relaxed);
+        c.sink_lag.set(2);
         let rec = Recorders::new(0, 0);
         rec.get(Stage::PipelineE2e).record(2_000, false, 0);
         rec.get(Stage::PipelineE2e).record(4_000, false, 1);
@@ -233,7 +222,6 @@ mod tests {
             labels: &labels,
             counters: Some(&c),
             rec: Some(&rec),
-            both_ends: true,
         });
         assert!(
             text.contains("tickbench_ticks_produced_total{run=\"smoke\"} 10"),
@@ -262,23 +250,20 @@ mod tests {
     }
 
     #[test]
-    fn a_sink_on_its_own_serves_its_lag_once_sampled_and_a_run_its_own_count() {
+    fn the_consumer_lag_is_served_once_sampled() {
         let c = Counters::default();
         c.acked.store(9, Ordering::Relaxed);
-        let sink = |c: &Counters, both_ends| {
+        let text = |c: &Counters| {
             render(&Source {
                 labels: &[],
                 counters: Some(c),
                 rec: None,
-                both_ends,
             })
         };
-        assert!(!sink(&c, false).contains("tickbench_consumer_lag_ticks"));
+        assert!(!text(&c).contains("tickbench_consumer_lag_ticks"));
         c.sink_lag.set(0);
-        assert!(sink(&c, false).contains("tickbench_consumer_lag_ticks 0"));
+        assert!(text(&c).contains("tickbench_consumer_lag_ticks 0"));
         c.sink_lag.set(1234);
-        assert!(sink(&c, false).contains("tickbench_consumer_lag_ticks 1234"));
-        // `tickbench run` holds both ends: acknowledged minus consumed, whatever was sampled.
-        assert!(sink(&c, true).contains("tickbench_consumer_lag_ticks 9"));
+        assert!(text(&c).contains("tickbench_consumer_lag_ticks 1234"));
     }
 }

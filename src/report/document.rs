@@ -210,31 +210,27 @@ impl RunReport {
     }
 
     /// The per-second table; a long run shows every n-th second (all are in timeseries.csv).
+    /// Consumer lag only where a sink of tickbench's counted what it received.
     fn over_time(&self) -> (Table, usize) {
         let step = self.seconds.len().div_ceil(60).max(1);
-        let mut t = Table::new([
-            "second",
-            "sent",
-            "landed",
-            "consumer lag",
-            "pipeline_e2e p50",
-            "p99",
-            "max",
-        ]);
+        let lag = self.seconds.iter().any(|s| s.consumer_lag.is_some());
+        let mut head = vec!["second", "sent", "landed"];
+        head.extend(lag.then_some("consumer lag"));
+        head.extend(["pipeline_e2e p50", "p99", "max"]);
+        let mut t = Table::new(head);
         for s in self.seconds.iter().step_by(step) {
             let (p50, p99, max) = match s.pipeline_e2e_us {
                 Some((a, b, c)) => (ms(a), ms(b), ms(c)),
                 None => Default::default(),
             };
-            t.row([
+            let mut row = vec![
                 s.second.to_string(),
                 s.sent.to_string(),
                 s.landed.to_string(),
-                s.consumer_lag.to_string(),
-                p50,
-                p99,
-                max,
-            ]);
+            ];
+            row.extend(lag.then(|| s.consumer_lag.map(|l| l.to_string()).unwrap_or_default()));
+            row.extend([p50, p99, max]);
+            t.row(row);
         }
         (t, step)
     }
@@ -296,6 +292,21 @@ impl RunReport {
             ("all found in time", o.settled.to_string()),
         ] {
             t.row([what.to_string(), value]);
+        }
+        if let Some(g) = &o.group {
+            t.row([
+                format!("consumer group {}", g.group_id),
+                format!(
+                    "lag (end offsets minus its commits) at most {} records, {} at the end; {} samples{}",
+                    g.lag_max,
+                    g.lag_last.map_or("unknown".into(), |l| l.to_string()),
+                    g.samples,
+                    match g.failed_samples {
+                        0 => String::new(),
+                        n => format!(", {n} unanswered"),
+                    }
+                ),
+            ]);
         }
         Some((t, o.notes.as_str()))
     }
@@ -460,15 +471,18 @@ impl RunReport {
                     per_second("landed", &|s| Some(s.landed as f64)),
                 ],
             }),
-            svg::render(&Chart {
+        ];
+        // Only where a sink of tickbench's counted what it received (not for an observed sink).
+        if self.seconds.iter().any(|s| s.consumer_lag.is_some()) {
+            charts.push(svg::render(&Chart {
                 title: "Consumer lag".into(),
                 x_label: "second of the run".into(),
                 y_label: "records sent, not yet received".into(),
                 x: XAxis::Linear,
                 y_log: false,
-                series: vec![per_second("lag", &|s| Some(s.consumer_lag as f64))],
-            }),
-        ];
+                series: vec![per_second("lag", &|s| s.consumer_lag.map(|l| l as f64))],
+            }));
+        }
         let sizes = self.log(Stage::ObjectSize).map(|l| Series {
             name: "object size".into(),
             points: (0..=100)

@@ -23,8 +23,9 @@ pub struct Second {
     pub consumed: u64,
     /// Ticks whose object became durable that second.
     pub landed: u64,
-    /// Sent so far minus received so far: records waiting in Kafka for the sink.
-    pub consumer_lag: i64,
+    /// Sent so far minus received so far: records waiting in Kafka for the sink. None where no
+    /// sink of tickbench's measured what it received (an observed sink).
+    pub consumer_lag: Option<i64>,
     /// Objects that became durable that second.
     pub objects: u64,
     /// Latencies of that second's observations, microseconds: (p50, p99, max); None without any.
@@ -60,6 +61,9 @@ pub fn seconds(logs: &[StageLog]) -> Vec<Second> {
     ) else {
         return Vec::new();
     };
+    let received = by_stage
+        .get(Stage::KafkaE2e.name())
+        .is_some_and(|m| !m.is_empty());
     let mut lag = 0i64;
     (first..=last)
         .map(|sec| {
@@ -72,7 +76,7 @@ pub fn seconds(logs: &[StageLog]) -> Vec<Second> {
                 acked: count(Stage::Produce, sec),
                 consumed,
                 landed: count(Stage::PipelineE2e, sec),
-                consumer_lag: lag.max(0),
+                consumer_lag: received.then_some(lag.max(0)),
                 objects: count(Stage::ObjectSize, sec),
                 produce_us: get(Stage::Produce, sec).map(|h| stats(h)),
                 kafka_e2e_us: get(Stage::KafkaE2e, sec).map(|h| stats(h)),
@@ -92,7 +96,13 @@ pub fn csv(rows: &[Second]) -> String {
         let _ = write!(
             out,
             "{},{},{},{},{},{},{}",
-            r.second, r.sent, r.acked, r.consumed, r.landed, r.consumer_lag, r.objects
+            r.second,
+            r.sent,
+            r.acked,
+            r.consumed,
+            r.landed,
+            r.consumer_lag.map(|l| l.to_string()).unwrap_or_default(),
+            r.objects
         );
         for s in [r.produce_us, r.kafka_e2e_us, r.pipeline_e2e_us] {
             match s {

@@ -151,6 +151,24 @@ pub struct Observed {
     /// The scenario's notes on the external sink's settings.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
+    /// The external sink's consumer group and its lag (`observe.group_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<ObservedGroup>,
+}
+
+/// An observed sink's consumer group: its lag on the topic (the end offsets minus its commits,
+/// over the partitions it has committed on), sampled about once a second while the run watched.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ObservedGroup {
+    pub group_id: String,
+    /// Samples the brokers answered.
+    pub samples: u64,
+    /// Samples they did not answer in time.
+    pub failed_samples: u64,
+    /// The largest lag sampled, records.
+    pub lag_max: u64,
+    /// The last lag sampled (when the watch ended), records.
+    pub lag_last: Option<u64>,
 }
 
 /// Counts over the whole run (warm-up included): what proves nothing was lost.

@@ -77,7 +77,7 @@ async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
     std::fs::write(
         &path,
         format!(
-            "name = \"obs\"\nseed = 9\nduration = \"3s\"\nwarmup = \"0s\"\n[symbols]\ncount = 200\n[rate]\nticks_per_second = 2000\n[kafka]\nbrokers = \"{}\"\ntopic = \"obs\"\npartitions = 2\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nmax_age = \"1s\"\n[s3]\nendpoint = \"{}\"\nbucket = \"observed\"\n[observe]\nprefix = \"tickbench/obs\"\npoll_interval = \"100ms\"\nsettle = \"30s\"\nnotes = \"tickbench sink, max_age 1s\"\n",
+            "name = \"obs\"\nseed = 9\nduration = \"3s\"\nwarmup = \"0s\"\n[symbols]\ncount = 200\n[rate]\nticks_per_second = 2000\n[kafka]\nbrokers = \"{}\"\ntopic = \"obs\"\npartitions = 2\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nmax_age = \"1s\"\n[s3]\nendpoint = \"{}\"\nbucket = \"observed\"\n[observe]\nprefix = \"tickbench/obs\"\npoll_interval = \"100ms\"\nsettle = \"30s\"\ngroup_id = \"obs-sink\"\nnotes = \"tickbench sink, max_age 1s\"\n",
             up.brokers, up.endpoint
         ),
     )
@@ -165,6 +165,15 @@ async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
     );
     let bound_ms = observed["durable_bound_ms"].as_f64().unwrap();
     assert!((100.0..5000.0).contains(&bound_ms), "{observed}");
+    // The sink's group, watched from outside: it committed behind the load (an object a
+    // second), never further than the 6,000 ticks there were, and every sample was answered.
+    let g = &observed["group"];
+    assert_eq!(g["group_id"], "obs-sink", "{observed}");
+    assert!(g["samples"].as_u64().unwrap() >= 3, "{observed}");
+    assert_eq!(g["failed_samples"], 0, "{observed}");
+    let lag_max = g["lag_max"].as_u64().unwrap();
+    assert!((1..=6000).contains(&lag_max), "{observed}");
+    assert!(g["lag_last"].as_u64().unwrap() <= lag_max, "{observed}");
 
     // The report says how the sink was watched, with the notes on its settings.
     let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
@@ -172,6 +181,17 @@ async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
         md.contains("## Observed sink") && md.contains("Its settings: tickbench sink, max_age 1s"),
         "{md}"
     );
+    let row = format!(
+        "| consumer group obs-sink | lag (end offsets minus its commits) at most {lag_max} records"
+    );
+    assert!(md.contains(&row), "{md}");
+    // No sink of tickbench's counted what it received: no consumer lag from the counts.
+    assert!(
+        md.contains("| second |") && !md.contains("consumer lag |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(!html.contains("Consumer lag"));
     // The same objects, key for key and record for record, as the sink says it wrote...
     let sink_summary = common::json(&sink_dir, "summary.json");
     assert_eq!(sink_summary["counts"]["landed"], 6000, "{sink_summary}");

@@ -6,11 +6,18 @@
 pub mod run;
 pub mod standalone;
 
-use aws_sdk_s3::Client;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::config::Observe;
+use aws_sdk_s3::Client;
+use tokio::sync::watch;
+
+use crate::config::{Kafka, Observe};
+use crate::io::lag::GroupLag;
+use crate::metrics::Counters;
 use crate::observe::{decode::Mapping, Observation, Watch};
-use crate::results::Observed;
+use crate::results::{Observed, ObservedGroup};
 
 /// The watch an `[observe]` section asks for.
 fn watch<'a>(o: &Observe, client: &'a Client, bucket: &'a str, prefix: &'a str) -> Watch<'a> {
@@ -54,8 +61,13 @@ fn listed_prefix(o: &Observe) -> String {
     o.prefix.trim_matches('/').to_string() + "/"
 }
 
-/// How the sink was watched, for the summary.
-pub fn observed(o: &Observe, prefix: &str, obs: &Observation) -> Observed {
+/// How the sink was watched, for the summary; `group` what [`GroupWatch`] saw.
+pub fn observed(
+    o: &Observe,
+    prefix: &str,
+    obs: &Observation,
+    group: Option<ObservedGroup>,
+) -> Observed {
     Observed {
         method: if o.sqs_queue_url.is_some() {
             "s3-events"
@@ -80,6 +92,7 @@ pub fn observed(o: &Observe, prefix: &str, obs: &Observation) -> Observed {
         key_layout: crate::observe::layout::infer(obs.objects.iter().map(|l| l.key.as_str())),
         settled: obs.settled,
         notes: o.notes.clone(),
+        group,
     }
 }
 
@@ -98,4 +111,66 @@ fn findings(obs: &Observation, problems: &mut Vec<String>) -> Vec<String> {
         ));
     }
     warnings
+}
+
+/// Samples the observed sink's group lag (`observe.group_id`) once a second into the live
+/// counters (the progress line, the metrics) until stopped; then what it saw, for the summary.
+struct GroupWatch {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<ObservedGroup>,
+}
+
+impl GroupWatch {
+    /// None when `[observe]` names no group. `from`: where the load began on each partition,
+    /// if known (see [`GroupLag::sample`]).
+    async fn start(
+        o: &Observe,
+        brokers: &str,
+        k: &Kafka,
+        from: BTreeMap<i32, i64>,
+        counters: Arc<Counters>,
+    ) -> anyhow::Result<Option<GroupWatch>> {
+        let Some(group_id) = &o.group_id else {
+            return Ok(None);
+        };
+        crate::io::connect::prepare_auth(k).await?;
+        let lag = Arc::new(GroupLag::new(brokers, k, group_id, from)?);
+        let mut seen = ObservedGroup {
+            group_id: group_id.clone(),
+            ..Default::default()
+        };
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                // Once more when stopped: the lag as the watch ends.
+                let last = tokio::select! {
+                    _ = stopped.changed() => true,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => false,
+                };
+                let l = lag.clone();
+                match tokio::task::spawn_blocking(move || l.sample()).await {
+                    Ok(Ok(v)) => {
+                        counters.sink_lag.set(v);
+                        seen.samples += 1;
+                        seen.lag_max = seen.lag_max.max(v);
+                        seen.lag_last = Some(v);
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!("the lag of group {}: {e}", seen.group_id);
+                        seen.failed_samples += 1;
+                    }
+                    Err(_) => seen.failed_samples += 1,
+                }
+                if last {
+                    return seen;
+                }
+            }
+        });
+        Ok(Some(GroupWatch { stop, task }))
+    }
+
+    async fn stop(self) -> Option<ObservedGroup> {
+        let _ = self.stop.send(true);
+        self.task.await.ok()
+    }
 }

@@ -64,6 +64,14 @@ pub async fn run(
         tickers.iter().map(String::as_str),
         (schedule.start_ns, schedule.end_ns()),
     );
+    let group = super::GroupWatch::start(
+        o,
+        &services.brokers,
+        k,
+        start_offsets.clone(),
+        counters.clone(),
+    )
+    .await?;
     let stop = Arc::new(AtomicBool::new(false));
     let (mut producer_task, progress) = launch_load(
         scenario,
@@ -96,6 +104,10 @@ pub async fn run(
     let queue = super::queue(o, &scenario.s3, bucket, &prefix).await;
     let watching = observe::observe(&w, known, &mut ledger, &rec, &counters, until_rx, queue);
     let (loaded, watched) = tokio::join!(load, watching);
+    let group = match group {
+        Some(g) => g.stop().await,
+        None => None,
+    };
     let (report, interrupted) = loaded?;
     drop(progress);
     // The watch failing (S3 gone) is the run not completing, not tickbench failing.
@@ -184,7 +196,7 @@ pub async fn run(
         },
         interrupted,
         failure,
-        observed: Some(super::observed(o, &prefix, &obs)),
+        observed: Some(super::observed(o, &prefix, &obs, group)),
         problems: Vec::new(),
         warnings,
         end_offsets: Some(end_offsets),

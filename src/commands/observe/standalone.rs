@@ -123,11 +123,25 @@ pub async fn observe(
             by
         })
     };
+    // Validated with [observe]: the brokers the external sink reads from are named.
+    let brokers = scenario.kafka.brokers.clone().unwrap_or_default();
+    let group = super::GroupWatch::start(
+        o,
+        &brokers,
+        &scenario.kafka,
+        Default::default(),
+        counters.clone(),
+    )
+    .await?;
     let progress = opts
         .reporter
         .live_sink(counters.clone(), rec.clone(), start_ns);
     let queue = super::queue(o, &scenario.s3, &bucket, &prefix).await;
     let watched = observe::observe(&w, known, &mut ledger, &rec, &counters, until_rx, queue).await;
+    let group = match group {
+        Some(g) => g.stop().await,
+        None => None,
+    };
     drop(progress);
     let (obs, failure) = match watched {
         Ok(obs) => (obs, None),
@@ -173,7 +187,7 @@ pub async fn observe(
     );
     summary.counts.consumed = 0;
     summary.failure = failure;
-    summary.observed = Some(super::observed(o, &prefix, &obs));
+    summary.observed = Some(super::observed(o, &prefix, &obs, group));
     dir.write(files::SUMMARY, &summary)?;
     let manifest = Manifest::new(
         Role::Sink,

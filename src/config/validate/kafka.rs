@@ -177,6 +177,14 @@ pub(super) fn check_observe(s: &Scenario) -> Result<(), Violation> {
             "the queue's URL, such as \"https://sqs.eu-west-1.amazonaws.com/123456789012/tickbench-events\"",
         )?;
     }
+    if let Some(g) = &o.group_id {
+        check(
+            !g.trim().is_empty(),
+            "observe.group_id",
+            format!("{g:?}"),
+            "the external sink's consumer group, such as \"connect-s3-sink\", or left out",
+        )?;
+    }
     let path_ok = |p: &str| p.split('.').all(|seg| !seg.trim().is_empty());
     check(
         o.record.is_empty() || path_ok(&o.record),
