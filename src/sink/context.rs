@@ -88,6 +88,15 @@ impl ConsumerContext for SinkContext {
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
         );
+        tracing::debug!(
+            "rebalance: {err:?} of {:?}{}",
+            partitions(tpl),
+            if self.closing.load(Ordering::Relaxed) {
+                " (closing)"
+            } else {
+                ""
+            }
+        );
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 // Before the assignment: its fetches must never reach the consumer queue.
@@ -134,6 +143,7 @@ pub fn give_up(
     topic: &str,
     partitions: &[i32],
 ) -> rdkafka::error::KafkaResult<()> {
+    tracing::debug!("giving up partitions {partitions:?}");
     if matches!(
         consumer.rebalance_protocol(),
         RebalanceProtocol::Cooperative

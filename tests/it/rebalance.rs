@@ -100,7 +100,8 @@ create_bucket = true
     let results = tmp.path().join("results");
     let (log_a, log_b) = (tmp.path().join("a.log"), tmp.path().join("b.log"));
 
-    let mut a = common::start_sink(&path, &results, &log_a, &["--until-idle", "8s"]);
+    // -v: the sinks' logs (printed when a count falls short) then trace every rebalance.
+    let mut a = common::start_sink(&path, &results, &log_a, &["-v", "--until-idle", "8s"]);
     let produce_opts = RunOptions {
         results_root: tmp.path().join("produce"),
         ..Default::default()
@@ -113,7 +114,7 @@ create_bucket = true
     common::wait_until("sink A to read records", || has_read(&log_a)).await;
 
     // B joins while A's batches are open (they close after 3 s), reads, then leaves.
-    let mut b = common::start_sink(&path, &results, &log_b, &["--instance", "sink-1"]);
+    let mut b = common::start_sink(&path, &results, &log_b, &["-v", "--instance", "sink-1"]);
     common::wait_until("sink B to read records", || has_read(&log_b)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let term = Command::new("kill")
@@ -121,12 +122,12 @@ create_bucket = true
         .status()
         .unwrap();
     assert!(term.success());
-    let st = common::exit_of(&mut b).await;
+    let st = common::exit_of_logged(&mut b, &log_b).await;
     assert!(st.success(), "sink B: {}", common::log_of(&log_b));
 
     let (_, produced) = producer.await.unwrap();
     assert_eq!((produced.produced, produced.acked), (TICKS, TICKS));
-    let st = common::exit_of(&mut a).await;
+    let st = common::exit_of_logged(&mut a, &log_a).await;
     assert!(st.success(), "sink A: {}", common::log_of(&log_a));
 
     let (dir_a, dir_b) = (
