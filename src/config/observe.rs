@@ -34,7 +34,7 @@ pub struct Observe {
     /// should be this run's alone: messages are deleted once read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sqs_queue_url: Option<String>,
-    /// The external sink's consumer group (Kafka Connect's is "connect-<connector name>"): its
+    /// The external sink's consumer group (Kafka Connect's is `connect-<connector name>`): its
     /// lag on the topic, the end offsets minus its commits, is sampled once a second while the
     /// run watches, as `kafka-consumer-groups.sh --describe` shows it. tickbench never joins the
     /// group nor commits to it. Left out: the lag is not shown.

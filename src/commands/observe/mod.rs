@@ -61,7 +61,7 @@ fn listed_prefix(o: &Observe) -> String {
     o.prefix.trim_matches('/').to_string() + "/"
 }
 
-/// How the sink was watched, for the summary; `group` what [`GroupWatch`] saw.
+/// How the sink was watched, for the summary; `group` what the group watch saw.
 pub fn observed(
     o: &Observe,
     prefix: &str,
