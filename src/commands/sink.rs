@@ -255,7 +255,7 @@ async fn land_until_stopped(
                 }
                 // Holding no partitions (a rebalance under way, or more members than partitions),
                 // the sink waits longer: a group can take most of a session timeout to settle.
-                idle.patient = counters.partitions_held.load(Ordering::Relaxed) <= 0;
+                idle.holding(counters.partitions_held.load(Ordering::Relaxed) > 0);
                 if stopped_by.is_none() && idle.idle(consumed) {
                     stopped_by = Some(StopReason::Idle);
                     drain_now();
@@ -369,6 +369,16 @@ impl IdleClock {
         self.since = Instant::now();
     }
 
+    /// Whether the sink holds partitions now. Partitions given back count as activity: a sink
+    /// that waited out a rebalance without any must not stop as they arrive, before their
+    /// records do (it then landed what it held and left the rest to nobody).
+    fn holding(&mut self, holds: bool) {
+        if holds && self.patient {
+            self.since = Instant::now();
+        }
+        self.patient = !holds;
+    }
+
     fn idle(&mut self, consumed: u64) -> bool {
         if consumed > 0 && self.first_record_ns.is_none() {
             self.first_record_ns = Some(now_ns());
@@ -387,5 +397,32 @@ impl IdleClock {
             && self
                 .limit
                 .is_some_and(|l| self.since.elapsed() >= l + extra)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_given_back_restart_the_idle_time() {
+        let ago = |idle: &mut IdleClock, secs| idle.since -= Duration::from_secs(secs);
+        let mut idle = IdleClock::new(Some(Duration::from_secs(10)));
+        idle.start();
+        idle.holding(true);
+        assert!(!idle.idle(5), "a new count is activity");
+        ago(&mut idle, 11);
+        assert!(idle.idle(5), "10 s without a record");
+        assert!(!idle.idle(6));
+        // A rebalance: no partitions, so the extra patience...
+        idle.holding(false);
+        ago(&mut idle, 11);
+        assert!(!idle.idle(6), "waits out the rebalance");
+        // ...and the time without them does not count once they are back.
+        ago(&mut idle, 60);
+        idle.holding(true);
+        assert!(!idle.idle(6));
+        ago(&mut idle, 11);
+        assert!(idle.idle(6));
     }
 }
