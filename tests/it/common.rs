@@ -26,6 +26,19 @@ pub async fn run_in(dir: &Path, s: &Scenario) -> anyhow::Result<RunOutcome> {
         .expect("the run finished (or failed) instead of hanging")
 }
 
+/// Produces the scenario's load in-process (no sink) with its results under `dir`; the test
+/// fails if it cannot.
+pub async fn produce_in(dir: &Path, s: &Scenario) -> tickbench::results::ProduceSummary {
+    let opts = RunOptions {
+        results_root: dir.to_path_buf(),
+        ..Default::default()
+    };
+    tickbench::commands::produce::produce(s, &opts, &Default::default())
+        .await
+        .expect("the load was produced")
+        .1
+}
+
 /// The separate test services (`scripts/services.sh start` writes their addresses to
 /// `.services/env`): Kafka bootstrap servers and S3 endpoint. The tests that call this are
 /// `#[ignore]`d; run with `--include-ignored`, a missing service fails them.

@@ -537,17 +537,9 @@ create_bucket = true
     let log = |n: u32| tmp.path().join(format!("sink{n}.log"));
 
     let mut sink = common::start_sink(&first, &results, &log(1), &[]);
-    let produce_opts = tickbench::commands::run::RunOptions {
-        results_root: tmp.path().join("produce"),
-        ..Default::default()
-    };
     let producer = tokio::spawn({
-        let s = s.clone();
-        async move {
-            tickbench::commands::produce::produce(&s, &produce_opts, &Default::default())
-                .await
-                .unwrap()
-        }
+        let (s, produce_dir) = (s.clone(), tmp.path().join("produce"));
+        async move { common::produce_in(&produce_dir, &s).await }
     });
 
     // The same table the sinks use, for the test to look at.
@@ -570,7 +562,7 @@ create_bucket = true
     };
     sink.kill().unwrap();
     sink.wait().unwrap();
-    let (_, produced) = producer.await.unwrap();
+    let produced = producer.await.unwrap();
     assert_eq!(produced.acked, 24_000);
     let covered_at_kill = lake.floors().await.unwrap();
     let held: i64 = covered_at_kill.values().sum();

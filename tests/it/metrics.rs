@@ -307,13 +307,7 @@ create_bucket = true
         down_until: Some(Instant::now() + Duration::from_secs(600)),
         ..Default::default()
     });
-    let opts = tickbench::commands::run::RunOptions {
-        results_root: tmp.path().join("produce"),
-        ..Default::default()
-    };
-    let (_, produced) = tickbench::commands::produce::produce(&s, &opts, &Default::default())
-        .await
-        .unwrap();
+    let produced = common::produce_in(&tmp.path().join("produce"), &s).await;
     assert_eq!(produced.acked, 30_000);
     let acked = produced.acked as i64;
     // Settled: the same count consumed over three seconds, and a sample taken since.

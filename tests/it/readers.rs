@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use tickbench::commands::run::RunOptions;
 use tickbench::config;
 use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3, S3_ACCESS_KEY, S3_SECRET_KEY};
 
@@ -177,13 +176,7 @@ partitions = 3
 "#
     );
     let s = config::parse(Path::new("kcat.toml"), &text).unwrap();
-    let opts = RunOptions {
-        results_root: tmp.path().join("produce"),
-        ..Default::default()
-    };
-    let (_, produced) = tickbench::commands::produce::produce(&s, &opts, &Default::default())
-        .await
-        .unwrap();
+    let produced = common::produce_in(&tmp.path().join("produce"), &s).await;
     assert_eq!((produced.produced, produced.acked), (6000, 6000));
 
     // kcat with its own librdkafka: `cargo test` puts rdkafka-sys's build folder, which holds the

@@ -10,7 +10,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use tickbench::commands::run::RunOptions;
 use tickbench::config;
 use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3};
 use tickbench::results::{Landed, RunDir};
@@ -102,15 +101,8 @@ create_bucket = true
 
     // -v: the sinks' logs (printed when a count falls short) then trace every rebalance.
     let mut a = common::start_sink(&path, &results, &log_a, &["-v", "--until-idle", "8s"]);
-    let produce_opts = RunOptions {
-        results_root: tmp.path().join("produce"),
-        ..Default::default()
-    };
-    let producer = tokio::spawn(async move {
-        tickbench::commands::produce::produce(&s, &produce_opts, &Default::default())
-            .await
-            .unwrap()
-    });
+    let produce_dir = tmp.path().join("produce");
+    let producer = tokio::spawn(async move { common::produce_in(&produce_dir, &s).await });
     common::wait_until("sink A to read records", || has_read(&log_a)).await;
 
     // B joins while A's batches are open (they close after 3 s), reads, then leaves.
@@ -125,7 +117,7 @@ create_bucket = true
     let st = common::exit_of_logged(&mut b, &log_b).await;
     assert!(st.success(), "sink B: {}", common::log_of(&log_b));
 
-    let (_, produced) = producer.await.unwrap();
+    let produced = producer.await.unwrap();
     assert_eq!((produced.produced, produced.acked), (TICKS, TICKS));
     let st = common::exit_of_logged(&mut a, &log_a).await;
     assert!(st.success(), "sink A: {}", common::log_of(&log_a));

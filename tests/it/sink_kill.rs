@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
-use tickbench::commands::run::RunOptions;
 use tickbench::config;
 use tickbench::io::embedded::EmbeddedS3;
 
@@ -122,15 +121,8 @@ create_bucket = true
 
     // Sink 1, then the load (20,000 ticks/s for 12 s over two partitions).
     let mut sink = common::start_sink(&path, &results, &log(1), &[]);
-    let produce_opts = RunOptions {
-        results_root: dir.join("produce"),
-        ..Default::default()
-    };
-    let producer = tokio::spawn(async move {
-        tickbench::commands::produce::produce(&s, &produce_opts, &Default::default())
-            .await
-            .unwrap()
-    });
+    let produce_dir = dir.join("produce");
+    let producer = tokio::spawn(async move { common::produce_in(&produce_dir, &s).await });
 
     // Kill 1: while a multipart upload is open.
     common::wait_until("sink 1 to start a multipart upload", || {
@@ -158,7 +150,7 @@ create_bucket = true
     orphans.extend(left_for_the_last.clone());
 
     // The last sink runs until the topic is idle.
-    let (_, produced) = tokio::time::timeout(common::HANG_GUARD, producer)
+    let produced = tokio::time::timeout(common::HANG_GUARD, producer)
         .await
         .expect("the load ended")
         .unwrap();

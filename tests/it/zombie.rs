@@ -15,7 +15,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use tickbench::commands::run::RunOptions;
 use tickbench::config;
 
 const TICKS: u64 = 280_000;
@@ -135,15 +134,8 @@ conditional_writes = "{conditional_writes}"
         &log("a"),
         &[&["--instance", "a"][..], &idle].concat(),
     );
-    let produce_opts = RunOptions {
-        results_root: tmp.path().join("produce"),
-        ..Default::default()
-    };
-    let producer = tokio::spawn(async move {
-        tickbench::commands::produce::produce(&s, &produce_opts, &Default::default())
-            .await
-            .unwrap()
-    });
+    let produce_dir = tmp.path().join("produce");
+    let producer = tokio::spawn(async move { common::produce_in(&produce_dir, &s).await });
 
     // Paused with a multipart upload open (its first part sent); meanwhile the successor joins,
     // is given the partition and lands from the committed offset.
@@ -187,7 +179,7 @@ conditional_writes = "{conditional_writes}"
     }
     signal(&a, "CONT");
 
-    let (_, produced) = tokio::time::timeout(common::HANG_GUARD, producer)
+    let produced = tokio::time::timeout(common::HANG_GUARD, producer)
         .await
         .expect("the load ended")
         .unwrap();
@@ -331,13 +323,7 @@ bucket = "{bucket}"
         }
     };
     let s = config::parse(&path(10_000), &scenario(10_000)).unwrap();
-    let opts = RunOptions {
-        results_root: tmp.path().join("produce"),
-        ..Default::default()
-    };
-    let (_, produced) = tickbench::commands::produce::produce(&s, &opts, &Default::default())
-        .await
-        .unwrap();
+    let produced = common::produce_in(&tmp.path().join("produce"), &s).await;
     assert_eq!(produced.acked, 30_000);
 
     let client = common::s3_client_for(&up.endpoint).await;
