@@ -5,7 +5,7 @@
 #                                          from its bundled source), perl, pkg-config and OpenSSL's
 #                                          headers (TLS for MSK), and Rust by rustup if cargo is
 #                                          missing (the toolchain pinned below, with rustfmt and
-#                                          clippy)
+#                                          clippy), and cargo-nextest, the test runner
 #        scripts/install-deps.sh --tests   also what the ignored tests need: Chromium (the report
 #                                          screenshot), kcat (reads the topic tickbench wrote),
 #                                          kubectl (renders deploy/kubernetes/ to validate it),
@@ -113,6 +113,12 @@ fi
 if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi
+
+# The test runner (README's test command): each test in a process of its own.
+if ! PATH="$USER_CARGO/bin:$PATH" cargo nextest --version >/dev/null 2>&1; then
+  log "cargo install cargo-nextest (the test runner; about 5 minutes on 2 cores)"
+  as_user env PATH="$USER_CARGO/bin:$PATH" cargo install --locked cargo-nextest
 fi
 
 if [ "$mode" = --tests ]; then

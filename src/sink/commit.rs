@@ -68,6 +68,15 @@ impl CommitTracker {
         }
     }
 
+    /// Per partition, the last commit point returned by [`CommitTracker::advance`].
+    pub fn points(&self) -> BTreeMap<i32, i64> {
+        self.committed
+            .iter()
+            .filter(|(_, o)| **o != i64::MIN)
+            .map(|(p, o)| (*p, *o))
+            .collect()
+    }
+
     /// Batches opened but not yet durable.
     pub fn pending(&self) -> usize {
         self.pending.values().map(|p| p.len()).sum()

@@ -35,8 +35,6 @@ pub(super) enum CommitMsg {
 const RETRY: Duration = Duration::from_millis(250);
 /// Other commit errors are tried this often before the sink stops.
 const ATTEMPTS: u32 = 6;
-/// At the end, how long a refused commit is sent again before the sink reports it.
-const CLOSING_RETRIES: u32 = 40;
 
 /// The group is rebalancing, or this member is not (yet) in its current generation.
 fn group_busy(e: &KafkaError) -> bool {
@@ -67,7 +65,7 @@ pub(super) async fn committer(
     let mut pending: BTreeMap<i32, i64> = BTreeMap::new();
     let mut durable_at: Vec<(i32, u64)> = Vec::new();
     let mut closed = false;
-    let (mut failures, mut refusals) = (0u32, 0u32);
+    let mut failures = 0u32;
     loop {
         let mut next = if closed {
             None
@@ -127,7 +125,7 @@ pub(super) async fn committer(
                     sent_ns,
                 }));
                 committed.append(&mut pending);
-                (failures, refusals) = (0, 0);
+                failures = 0;
                 answer(barriers, true);
                 for f in fences {
                     let _ = f.send(Ok(()));
@@ -139,8 +137,8 @@ pub(super) async fn committer(
                     let _ = f.send(Err(e.to_string()));
                 }
                 if group_busy(&e) {
-                    refusals += 1;
-                    if closed && refusals > CLOSING_RETRIES {
+                    // The sink served the group while it waited for these (see `closing.rs`).
+                    if closed {
                         return Err(SinkError::Commit(format!(
                             "the group kept refusing the last commits ({e}); offsets {pending:?} are durable in S3 but not committed: the next sink reads those records again and rewrites the same keys"
                         )));

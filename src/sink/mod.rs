@@ -2,6 +2,7 @@
 //! to S3, and commits a partition's offset only once every batch up to it is durable.
 
 pub mod batcher;
+mod closing;
 pub mod commit;
 mod committer;
 pub mod context;
@@ -351,11 +352,24 @@ pub async fn run(
     if let Some(t) = &st.table {
         st.report.table = Some(t.counts());
     }
+    let finals = st.tracker().points();
     let State {
         mut report,
         commit_tx,
+        counters,
+        settings,
         ..
     } = st;
+    closing::Closing {
+        consumer: &consumer,
+        topic: &settings.topic,
+        commit_tx: &commit_tx,
+        finals,
+        counters: &counters,
+        within: settings.drain_timeout,
+    }
+    .run(&mut report)
+    .await;
     drop(commit_tx);
     let committed = committer
         .await

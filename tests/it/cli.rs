@@ -163,11 +163,14 @@ fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 }
 
 /// Secrets planted where they are really used: the S3 secret key signs every request to a named
-/// endpoint that accepts only it (the run passes, so it was read), and a SASL password goes to a
-/// broker that cannot do SASL (the run fails, and says so without it). Debug logging is on.
+/// endpoint that accepts only it (the run passes, so it was read), a session token goes with each
+/// of those requests, and a SASL password goes to a broker that cannot do SASL (the run fails,
+/// and says so without it). Debug logging is on, librdkafka's `debug = "all"` too (its
+/// configuration dump among it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_from_the_environment_never_reach_output_or_results() {
     const SECRET: &str = "planted-Secret-7f3a9c";
+    const TOKEN: &str = "planted-Session-Token-b41e";
     let dir = tempfile::tempdir().unwrap();
     let s3 = tickbench::io::embedded::EmbeddedS3::start_with_keys(
         &dir.path().join("s3"),
@@ -182,7 +185,7 @@ async fn secrets_from_the_environment_never_reach_output_or_results() {
         std::fs::write(
             &path,
             format!(
-                "name = \"{name}\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 500\n[kafka]\npartitions = 1\n[kafka.client]\n{client}\"ssl.key.password\" = \"${{env:TB_PLANTED}}\"\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[s3]\nendpoint = \"{}\"\nbucket = \"secrets\"\ncreate_bucket = true\n",
+                "name = \"{name}\"\nseed = 1\nduration = \"1s\"\n[symbols]\ncount = 50\n[rate]\nticks_per_second = 500\n[kafka]\npartitions = 1\n[kafka.client]\n\"debug\" = \"all\"\n{client}\"ssl.key.password\" = \"${{env:TB_PLANTED}}\"\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[s3]\nendpoint = \"{}\"\nbucket = \"secrets\"\ncreate_bucket = true\n",
                 s3.endpoint()
             ),
         )
@@ -197,6 +200,7 @@ async fn secrets_from_the_environment_never_reach_output_or_results() {
             .env("TB_PLANTED", SECRET)
             .env("AWS_ACCESS_KEY_ID", "planted-key-id")
             .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_SESSION_TOKEN", TOKEN)
             .env("AWS_REGION", "us-east-1")
             .env("RUST_LOG", "debug")
             .output()
@@ -210,12 +214,17 @@ async fn secrets_from_the_environment_never_reach_output_or_results() {
     };
     let (code, text) = run(&scenario("s3", ""));
     assert_eq!(code, Some(0), "{text}");
-    assert!(!text.contains(SECRET), "{text}");
+    assert!(!text.contains(SECRET) && !text.contains(TOKEN), "{text}");
+    // The fault happened: librdkafka's debug output was there to leak it.
+    assert!(
+        text.contains("librdkafka") || text.contains("rdkafka"),
+        "{text}"
+    );
     let sasl = "\"security.protocol\" = \"SASL_PLAINTEXT\"\n\"sasl.mechanism\" = \"PLAIN\"\n\"sasl.username\" = \"tb\"\n\"sasl.password\" = \"${env:TB_PLANTED}\"\n";
     let (code, text) = run(&scenario("sasl", sasl));
     assert_eq!(code, Some(2), "the mock broker does no SASL: {text}");
     assert!(text.contains("cannot reach Kafka"), "{text}");
-    assert!(!text.contains(SECRET), "{text}");
+    assert!(!text.contains(SECRET) && !text.contains(TOKEN), "{text}");
 
     let mut files = Vec::new();
     files_under(&results, &mut files);
@@ -223,7 +232,11 @@ async fn secrets_from_the_environment_never_reach_output_or_results() {
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
         let text = String::from_utf8_lossy(&bytes);
-        assert!(!text.contains(SECRET), "{} holds the secret", f.display());
+        assert!(
+            !text.contains(SECRET) && !text.contains(TOKEN),
+            "{} holds a secret",
+            f.display()
+        );
     }
     // The scenario as run says where the secret was, not what it is.
     let run = std::fs::read_dir(&results)

@@ -126,8 +126,9 @@ pub fn committed_offsets(
 }
 
 /// Puts the embedded S3 server's keys in the environment, where the AWS chain finds them (for
-/// runs whose scenario names the server as an endpoint, as a user's would). Only for a test
-/// binary with a single test: the environment is the process's.
+/// runs whose scenario names the server as an endpoint, as a user's would). The environment is
+/// the process's: this is sound because cargo-nextest runs each test in a process of its own
+/// (`.config/nextest.toml`), and it is called before the test starts any client.
 pub fn use_embedded_s3_keys() {
     use tickbench::io::embedded::{S3_ACCESS_KEY, S3_SECRET_KEY};
     std::env::set_var("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY);

@@ -19,19 +19,24 @@ use tickbench::results::Summary;
 /// Runs 4 s at 1,000 ticks/s against a mock cluster the test owns, injecting `faults` (each
 /// after its delay) once the load is under way: a second of it on the topic.
 async fn run_with(topic: &str, extra: &str, faults: Vec<(Duration, Fault)>) -> Summary {
-    run_on(1, topic, extra, faults).await.0
+    run_on(1, topic, extra, vec![], faults).await.0
 }
 
-/// As `run_with`, on a mock cluster of `brokers` brokers; also gives each partition's leader at
-/// the end, as the cluster's metadata says.
+/// As `run_with`, on a mock cluster of `brokers` brokers, with the faults `from_start` in force
+/// before the load begins; also gives each partition's leader at the end, as the cluster's
+/// metadata says.
 async fn run_on(
     brokers: i32,
     topic: &str,
     extra: &str,
+    from_start: Vec<Fault>,
     faults: Vec<(Duration, Fault)>,
 ) -> (Summary, Vec<i32>) {
     let tmp = tempfile::tempdir().unwrap();
     let kafka = EmbeddedKafka::start(brokers, topic, 2).unwrap();
+    for fault in from_start {
+        kafka.inject(fault).unwrap();
+    }
     let text = format!(
         r#"
 name = "{topic}"
@@ -223,13 +228,13 @@ async fn a_broker_down_for_two_seconds_delays_but_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn added_round_trip_time_shows_in_the_produce_latency() {
-    let sum = run_with(
+    // In force before the first tick: every acknowledgement waits for it, whatever the timing.
+    let (sum, _) = run_on(
+        1,
         "rtt",
         "",
-        vec![(
-            Duration::ZERO,
-            Fault::RoundTrip(1, Duration::from_millis(100)),
-        )],
+        vec![Fault::RoundTrip(1, Duration::from_millis(100))],
+        vec![],
     )
     .await;
     assert_exactly_once(&sum);
@@ -253,6 +258,7 @@ async fn leaders_moving_mid_run_lose_nothing() {
         3,
         "leaders",
         "",
+        vec![],
         vec![
             (Duration::ZERO, leader(0, 2)),
             (Duration::from_millis(700), leader(1, 3)),

@@ -73,7 +73,7 @@ create_bucket = true
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_format_lands_the_same_records() {
-    // The only test in this binary, so setting the environment races with nothing.
+    // Its own process (cargo-nextest), so setting the environment races with nothing.
     common::use_embedded_s3_keys();
     let tmp = tempfile::tempdir().unwrap();
     let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();

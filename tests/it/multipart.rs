@@ -16,7 +16,7 @@ use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn large_batches_use_multipart_and_commits_match_what_landed() {
-    // The only test in this binary, so setting the environment races with nothing.
+    // Its own process (cargo-nextest), so setting the environment races with nothing.
     common::use_embedded_s3_keys();
     let tmp = tempfile::tempdir().unwrap();
     // The test owns the services, so it can inspect them after the run.
@@ -56,10 +56,23 @@ create_bucket = true
     );
     let s = config::parse(Path::new("multipart.toml"), &text).unwrap();
 
-    // Twelve records that are not ticks arrive on partition 0 during the run.
+    // Twelve records that are not ticks arrive on partition 0 during the run: sent once the
+    // load's first 15,000 ticks (its first second of eight) are in the log, not at a time.
     let garbage_brokers = kafka.bootstrap_servers().to_string();
-    let garbage = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(5)).await;
+    let garbage = tokio::task::spawn_blocking(move || {
+        let probe: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &garbage_brokers)
+            .create()
+            .unwrap();
+        let in_log = || -> i64 {
+            (0..2)
+                .filter_map(|p| probe.fetch_watermarks("mp", p, Duration::from_secs(5)).ok())
+                .map(|(_, hi)| hi)
+                .sum()
+        };
+        while in_log() < 15_000 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
             .set("bootstrap.servers", &garbage_brokers)
             .create()

@@ -153,18 +153,25 @@ async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
     assert_eq!(observed["method"], "list-poll");
     assert_eq!(observed["settled"], true);
     assert_eq!(observed["preexisting_objects"], 1100);
-    // Most listings started after the old hour: one page each, where a full listing takes two.
+    // Incremental listings start after the old hour: one page each (the run's objects are
+    // far fewer than a page), where a full listing of the 1,100 old objects takes two. How many
+    // listings of each kind there were is the machine's timing; the pages they took are not.
     let listings = observed["listings"].as_u64().unwrap();
     let incremental = observed["incremental_listings"].as_u64().unwrap();
     let pages = observed["list_requests"].as_u64().unwrap();
-    assert!(incremental * 10 >= listings * 8, "{observed}");
-    assert!(pages < listings * 2, "{observed}");
+    assert!(incremental >= 1, "{observed}");
+    assert_eq!(
+        pages,
+        (listings - incremental) * 2 + incremental,
+        "{observed}"
+    );
     assert_eq!(
         observed["key_layout"], "dt=YYYY-MM-DD/hour=HH",
         "{observed}"
     );
+    // No shorter than the poll interval (how much longer is the machine's timing).
     let bound_ms = observed["durable_bound_ms"].as_f64().unwrap();
-    assert!((100.0..5000.0).contains(&bound_ms), "{observed}");
+    assert!(bound_ms >= 100.0, "{observed}");
     // The sink's group, watched from outside: it committed behind the load (an object a
     // second), never further than the 6,000 ticks there were, and every sample was answered.
     let g = &observed["group"];
@@ -213,20 +220,22 @@ async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
             .unwrap_or_else(|| panic!("{key} is not the sink's"));
         assert_eq!(o["records"], t["records"], "{key}");
         assert_eq!(o["bytes"], t["bytes"], "{key}");
-        // ...each seen durable no earlier than the sink knew it (less the time its PUT's answer
-        // took to reach it) and no later than the stated bound after.
+        // ...each seen durable no later than the stated bound after the sink knew it (it may be
+        // seen before: the server lists an object before its PUT's answer reaches the sink, by
+        // as much as the machine delays that answer). 1 ms: the times' rounding in the files.
         let late_ms =
             (o["durable_ns"].as_i64().unwrap() - t["durable_ns"].as_i64().unwrap()) as f64 / 1e6;
         assert!(
-            (-50.0..=bound_ms + 50.0).contains(&late_ms),
+            late_ms <= bound_ms + 1.0,
             "{key}: seen {late_ms:.1} ms after the sink's durable time; bound {bound_ms} ms"
         );
     }
-    // The per-tick latencies agree within the bound: observe's p50 is the sink's, plus at most it.
+    // The per-tick latencies agree within the bound: observe's p50 is the sink's, plus at most
+    // it (and the histograms' 3 significant digits).
     let p50 = |s: &serde_json::Value| s["stages"]["pipeline_e2e"]["p50_us"].as_f64().unwrap() / 1e3;
     let (ours, its) = (p50(&summary), p50(&sink_summary));
     assert!(
-        ours >= its - 50.0 && ours <= its + bound_ms + 50.0,
+        ours <= (its + bound_ms) * 1.001 + 1.0,
         "pipeline_e2e p50 {ours} ms observed, {its} ms by the sink, bound {bound_ms} ms"
     );
 }

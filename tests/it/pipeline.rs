@@ -57,7 +57,6 @@ part_size = "5 MiB"
     }
     // Latency to durable includes the batch's age trigger (1 s); it cannot be less than Kafka's.
     assert!(sum.stages[&Stage::PipelineE2e].p50_us > sum.stages[&Stage::KafkaE2e].p50_us);
-    assert!(sum.stages[&Stage::PipelineE2e].max_us < 30_000_000);
     assert_eq!(sum.objects.multipart, 0, "all batches are far below a part");
     assert_eq!(sum.requests.put_object, sum.objects.count);
 
@@ -320,14 +319,9 @@ time_source = "wall"
         reasons.get("idle").copied().unwrap_or(0) >= 2,
         "{reasons:?}"
     );
+    // Nothing waited for max_age: no batch closed on age (how long each waited instead is the
+    // machine's, not something a test can bound).
     assert_eq!(reasons.get("age"), None, "{reasons:?}");
-    // Nothing waited for max_age: the trickle's records landed within the idle timeout plus an
-    // upload, the busy ones within a rotation.
-    assert!(
-        sum.stages[&Stage::PipelineE2e].max_us < 5_000_000,
-        "{:?}",
-        sum.stages[&Stage::PipelineE2e]
-    );
 
     let server = EmbeddedS3::start(&out.dir.join("s3")).await.unwrap();
     let client =
