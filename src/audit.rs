@@ -79,6 +79,13 @@ pub struct Audit {
     pub lost: u64,
     /// Extra copies of ticks found more than once.
     pub duplicated: u64,
+    /// Of those, copies of ticks the topic holds at two offsets (each offset landed once): the
+    /// producer sent them again after a failed request and the broker wrote both. A finding about
+    /// the producer's settings (`enable.idempotence`), not about the sink.
+    pub duplicated_in_log: u64,
+    /// Of those, copies the sink landed twice from one offset (or from a partition whose offsets
+    /// it did not account for exactly once): the sink's fault.
+    pub duplicated_by_sink: u64,
     /// Ticks found whose delivery had been reported as failed (a timeout that still got written).
     pub landed_unacked: u64,
     /// Lines that are not ticks of this run (unknown symbol, seq never produced, not JSON).
@@ -95,6 +102,9 @@ pub struct Audit {
     pub lost_sample: Vec<String>,
     /// Up to 20 duplicated ticks as `SYMBOL#seq in KEY`.
     pub duplicated_sample: Vec<String>,
+    /// Extra copies per partition (as the object's key names it; None: a key that names none).
+    #[serde(skip)]
+    pub(crate) duplicated_by_partition: BTreeMap<Option<i32>, u64>,
     /// Records found in dead-letter objects (set aside as not ticks).
     pub dead_lettered: u64,
     pub dead_letter_objects: u64,
@@ -105,16 +115,35 @@ impl Audit {
         self.problems.is_empty()
     }
 
-    /// What the audit saw that is not this run's: warnings, not problems.
+    /// What the audit saw that is not the sink's doing: warnings, not problems.
     pub fn warnings(&self) -> Vec<String> {
-        if self.foreign == 0 {
-            return Vec::new();
+        let mut out = Vec::new();
+        if self.foreign > 0 {
+            out.push(format!(
+                "{} records at this run's offsets were intended outside this run's schedule: another load on the topic, set aside as foreign (a run on its own topic, kafka.topic_per_run, sees none); for example {}",
+                self.foreign,
+                self.foreign_sample.join(", ")
+            ));
         }
-        vec![format!(
-            "{} records at this run's offsets were intended outside this run's schedule: another load on the topic, set aside as foreign (a run on its own topic, kafka.topic_per_run, sees none); for example {}",
-            self.foreign,
-            self.foreign_sample.join(", ")
-        )]
+        if self.duplicated_in_log > 0 {
+            out.push(format!(
+                "{} ticks are in S3 twice because the topic holds them at two offsets: the producer sent them again after a failed request and the broker wrote both (kafka.producer \"enable.idempotence\" = \"true\" prevents it); the sink landed each offset once (counts.duplicated_in_log; a threshold duplicated_in_log = \"== 0\" fails the run on it)",
+                self.duplicated_in_log
+            ));
+        }
+        out
+    }
+
+    /// Splits `duplicated` by who made the copies, where the objects' offsets are known: a copy
+    /// in a partition whose offsets were each landed once is a second offset of the log; any
+    /// other copy is the sink's.
+    fn attribute(&mut self, unaccounted: &std::collections::BTreeSet<i32>) {
+        for (p, n) in std::mem::take(&mut self.duplicated_by_partition) {
+            match p {
+                Some(p) if !unaccounted.contains(&p) => self.duplicated_in_log += n,
+                _ => self.duplicated_by_sink += n,
+            }
+        }
     }
 }
 
@@ -220,8 +249,10 @@ pub async fn run(loc: &Location<'_>, exp: &Expected<'_>) -> anyhow::Result<Audit
     }
     bar.finish_and_clear();
 
-    let mut audit = ledger.finish(exp, audit);
-    check_offsets(exp, &mut audit.problems);
+    let mut offset_problems = Vec::new();
+    let unaccounted = check_offsets(exp, &mut offset_problems);
+    let mut audit = ledger.finish_with(exp, audit, Some(&unaccounted));
+    audit.problems.extend(offset_problems);
     check_dead_letters(loc, exp, &mut audit).await?;
     Ok(audit)
 }
@@ -307,8 +338,12 @@ async fn check_dead_letters(
 /// accounted for exactly once: landed in an object or set aside (not a tick); the committed
 /// offset is where the sink stopped; and objects grouped by partition do not overlap (objects
 /// grouped by symbol interleave by design; their records are checked once each by the per-symbol
-/// audit).
-fn check_offsets(exp: &Expected<'_>, problems: &mut Vec<String>) {
+/// audit). Returns the partitions whose offsets were not each landed or set aside once.
+fn check_offsets(
+    exp: &Expected<'_>,
+    problems: &mut Vec<String>,
+) -> std::collections::BTreeSet<i32> {
+    let mut unaccounted = std::collections::BTreeSet::new();
     let mut by_part: BTreeMap<i32, Vec<&Landed>> = BTreeMap::new();
     for l in exp.landed {
         by_part.entry(l.partition).or_default().push(l);
@@ -327,6 +362,7 @@ fn check_offsets(exp: &Expected<'_>, problems: &mut Vec<String>) {
         let aside = exp.set_aside.get(&p).copied().unwrap_or(0);
         let read = (position - start).max(0) as u64;
         if landed + aside != read {
+            unaccounted.insert(p);
             problems.push(format!(
                 "partition {p}: the sink read offsets {start}..{position} ({read} records) but {landed} landed and {aside} were set aside"
             ));
@@ -344,6 +380,7 @@ fn check_offsets(exp: &Expected<'_>, problems: &mut Vec<String>) {
         if !by_symbol {
             for w in objs.windows(2) {
                 if w[1].first_offset <= w[0].last_offset {
+                    unaccounted.insert(p);
                     problems.push(format!(
                         "partition {p}: objects {} and {} overlap at offsets {}..={}",
                         w[0].key, w[1].key, w[1].first_offset, w[0].last_offset
@@ -352,6 +389,7 @@ fn check_offsets(exp: &Expected<'_>, problems: &mut Vec<String>) {
             }
         }
     }
+    unaccounted
 }
 
 async fn list(loc: &Location<'_>) -> anyhow::Result<Vec<(String, i64)>> {
@@ -454,6 +492,8 @@ impl Ledger {
         }
         if words[w] & bit != 0 {
             audit.duplicated += 1;
+            let p = crate::model::layout::parse_object_name(key).map(|(_, p, _)| p);
+            *audit.duplicated_by_partition.entry(p).or_default() += 1;
             if audit.duplicated_sample.len() < SAMPLE {
                 audit
                     .duplicated_sample
@@ -476,8 +516,20 @@ impl Ledger {
     }
 
     /// Every acknowledged tick found (landed) or not (lost), with the problems named; `into` has
-    /// the object-level findings so far.
-    pub fn finish(mut self, exp: &Expected<'_>, mut into: Audit) -> Audit {
+    /// the object-level findings so far. Copies found twice are not told apart by their cause
+    /// (an observed sink's objects do not say which offsets they hold).
+    pub fn finish(self, exp: &Expected<'_>, into: Audit) -> Audit {
+        self.finish_with(exp, into, None)
+    }
+
+    /// As [`Ledger::finish`]; with the partitions whose offsets the sink did not land exactly once
+    /// (`unaccounted`), copies elsewhere are told to be the log's, not the sink's.
+    fn finish_with(
+        mut self,
+        exp: &Expected<'_>,
+        mut into: Audit,
+        unaccounted: Option<&std::collections::BTreeSet<i32>>,
+    ) -> Audit {
         // Ticks past what was produced are not this run's.
         for (sym, n) in exp.per_symbol.iter().enumerate() {
             if let Some(words) = self.seen.get_mut(sym) {
@@ -494,6 +546,11 @@ impl Ledger {
         into.foreign_sample.extend(a.foreign_sample);
         into.duplicated += a.duplicated;
         into.duplicated_sample.extend(a.duplicated_sample);
+        into.duplicated_by_partition = a.duplicated_by_partition;
+        match unaccounted {
+            Some(u) => into.attribute(u),
+            None => into.duplicated_by_partition.clear(),
+        }
         let index: HashMap<&str, u32> = self.index.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         tally(exp, &index, &self.seen, &mut into);
         name_problems(&mut into);
@@ -538,10 +595,17 @@ fn name_problems(audit: &mut Audit) {
             audit.lost_sample.join(", ")
         ));
     }
-    if audit.duplicated > 0 {
+    // Copies the log holds twice are the producer's (a warning); the rest, or all of them where
+    // nothing tells them apart, fail the audit.
+    let against_sink = audit.duplicated - audit.duplicated_in_log;
+    if against_sink > 0 {
         audit.problems.push(format!(
-            "{} ticks are in S3 more than once, for example {}",
-            audit.duplicated,
+            "{against_sink} ticks are in S3 more than once{}, for example {}",
+            if audit.duplicated_by_sink > 0 {
+                " from one offset of the log: the sink landed them twice"
+            } else {
+                ""
+            },
             audit.duplicated_sample.join(", ")
         ));
     }
@@ -550,5 +614,135 @@ fn name_problems(audit: &mut Audit) {
             "{} lines in S3 are not ticks this run produced",
             audit.unexpected
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tick::Tick;
+    use crate::results::CloseReason;
+
+    fn tick(seq: u64) -> Option<Tick> {
+        Some(Tick {
+            symbol: "AAA".into(),
+            seq,
+            ts_ns: 10,
+            price: 1.0,
+            bid: 1.0,
+            ask: 1.0,
+            size: 1,
+        })
+    }
+
+    fn object(partition: i32, first: i64, last: i64) -> Landed {
+        Landed {
+            key: format!("p/t/dt=2026-12-07/hour=10/t+{partition}+{first:020}.jsonl"),
+            partition,
+            first_offset: first,
+            last_offset: last,
+            records: (last - first + 1) as u64,
+            bytes: 1,
+            parts: 0,
+            close_reason: CloseReason::Age,
+            durable_ns: 1,
+            visible_ns: None,
+            sched_ns: Vec::new(),
+        }
+    }
+
+    /// Ticks 0..3 of one symbol on partition 0; the sink read offsets 0..positions.
+    fn audit_of(landed: &[Landed], seqs: &[(usize, u64)], position: i64) -> Audit {
+        let per_symbol = [3u64];
+        let start = BTreeMap::from([(0, 0i64)]);
+        let positions = BTreeMap::from([(0, position)]);
+        let exp = Expected {
+            tickers: vec!["AAA"],
+            per_symbol: &per_symbol,
+            failed: &[],
+            landed,
+            start_offsets: &start,
+            committed: &positions,
+            set_aside: &BTreeMap::new(),
+            positions: &positions,
+            dead_letters: &[],
+            schedule_ns: (0, 100),
+        };
+        let mut ledger = Ledger::new(["AAA"], exp.schedule_ns);
+        for (object, seq) in seqs {
+            ledger.record(tick(*seq), &landed[*object].key);
+        }
+        let mut problems = Vec::new();
+        let unaccounted = check_offsets(&exp, &mut problems);
+        let mut a = ledger.finish_with(&exp, Audit::default(), Some(&unaccounted));
+        a.problems.extend(problems);
+        a
+    }
+
+    #[test]
+    fn a_tick_at_two_offsets_each_landed_once_is_the_logs_copy_not_the_sinks() {
+        // The log: seq 0, 1, 1 (a retried batch written twice), 2; two objects tile it.
+        let landed = [object(0, 0, 1), object(0, 2, 3)];
+        let a = audit_of(&landed, &[(0, 0), (0, 1), (1, 1), (1, 2)], 4);
+        assert_eq!(
+            (a.duplicated, a.duplicated_in_log, a.duplicated_by_sink),
+            (1, 1, 0)
+        );
+        assert!(a.passed(), "{:?}", a.problems);
+        assert!(
+            a.warnings()
+                .iter()
+                .any(|w| w.contains("1 ticks are in S3 twice") && w.contains("enable.idempotence")),
+            "{:?}",
+            a.warnings()
+        );
+    }
+
+    #[test]
+    fn one_offset_landed_twice_is_the_sinks_fault() {
+        // The log: seq 0, 1, 2; offset 1 is in both objects.
+        let landed = [object(0, 0, 1), object(0, 1, 2)];
+        let a = audit_of(&landed, &[(0, 0), (0, 1), (1, 1), (1, 2)], 3);
+        assert_eq!(
+            (a.duplicated, a.duplicated_in_log, a.duplicated_by_sink),
+            (1, 0, 1)
+        );
+        assert!(
+            a.problems
+                .iter()
+                .any(|p| p.contains("the sink landed them twice")),
+            "{:?}",
+            a.problems
+        );
+    }
+
+    #[test]
+    fn copies_nothing_tells_apart_fail_the_audit_unattributed() {
+        // An observed sink: no offsets known.
+        let landed = [object(0, 0, 1), object(0, 2, 3)];
+        let per_symbol = [3u64];
+        let none: BTreeMap<i32, i64> = BTreeMap::new();
+        let exp = Expected {
+            tickers: vec!["AAA"],
+            per_symbol: &per_symbol,
+            failed: &[],
+            landed: &[],
+            start_offsets: &none,
+            committed: &none,
+            set_aside: &BTreeMap::new(),
+            positions: &none,
+            dead_letters: &[],
+            schedule_ns: (0, 100),
+        };
+        let mut ledger = Ledger::new(["AAA"], exp.schedule_ns);
+        for (object, seq) in [(0, 0), (0, 1), (1, 1), (1, 2)] {
+            ledger.record(tick(seq), &landed[object].key);
+        }
+        let a = ledger.finish(&exp, Audit::default());
+        assert_eq!(
+            (a.duplicated, a.duplicated_in_log, a.duplicated_by_sink),
+            (1, 0, 0)
+        );
+        assert!(!a.passed());
     }
 }

@@ -10,6 +10,8 @@ pub enum Count {
     Landed,
     Lost,
     Duplicated,
+    DuplicatedInLog,
+    DuplicatedBySink,
     DeliveryFailed,
     NotSent,
     Malformed,
@@ -24,13 +26,15 @@ pub enum Count {
 }
 
 impl Count {
-    pub const ALL: [Count; 17] = [
+    pub const ALL: [Count; 19] = [
         Count::Produced,
         Count::Acked,
         Count::Consumed,
         Count::Landed,
         Count::Lost,
         Count::Duplicated,
+        Count::DuplicatedInLog,
+        Count::DuplicatedBySink,
         Count::DeliveryFailed,
         Count::NotSent,
         Count::Malformed,
@@ -53,6 +57,8 @@ impl Count {
             Count::Landed => "landed",
             Count::Lost => "lost",
             Count::Duplicated => "duplicated",
+            Count::DuplicatedInLog => "duplicated_in_log",
+            Count::DuplicatedBySink => "duplicated_by_sink",
             Count::DeliveryFailed => "delivery_failed",
             Count::NotSent => "not_sent",
             Count::Malformed => "malformed",

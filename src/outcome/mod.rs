@@ -209,6 +209,8 @@ pub fn assemble(a: Assembly<'_>) -> anyhow::Result<Summary> {
     counts.landed = a.audit.landed;
     counts.lost = a.audit.lost;
     counts.duplicated = a.audit.duplicated;
+    counts.duplicated_in_log = a.audit.duplicated_in_log;
+    counts.duplicated_by_sink = a.audit.duplicated_by_sink;
     counts.dead_lettered = a.audit.dead_lettered;
     counts.foreign = a.audit.foreign;
 

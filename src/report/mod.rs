@@ -27,6 +27,13 @@ impl Summary {
             "{} produced, {} acknowledged, {} consumed, {} landed, {} lost, {} duplicated",
             c.produced, c.acked, c.consumed, c.landed, c.lost, c.duplicated
         );
+        if c.duplicated_in_log > 0 {
+            let _ = writeln!(
+                s,
+                "duplicated: {} twice in the topic (the producer's retries), {} landed twice by the sink",
+                c.duplicated_in_log, c.duplicated_by_sink
+            );
+        }
         if c.delivery_failed + c.malformed + c.offset_gaps + c.not_sent + c.foreign > 0 {
             let _ = writeln!(
                 s,

@@ -186,6 +186,14 @@ pub struct Counts {
     pub lost: u64,
     /// Extra copies of ticks in S3.
     pub duplicated: u64,
+    /// Of `duplicated`, copies of ticks the topic holds at two offsets, each landed once: the
+    /// producer's retries written twice by the broker (a warning unless a threshold bounds it).
+    /// Told apart only for tickbench's own sink, whose objects say which offsets they hold.
+    #[serde(default)]
+    pub duplicated_in_log: u64,
+    /// Of `duplicated`, copies the sink landed twice from one offset (fails the run).
+    #[serde(default)]
+    pub duplicated_by_sink: u64,
     /// Ticks whose delivery failed (librdkafka gave up or refused them).
     pub delivery_failed: u64,
     /// Ticks in the schedule never sent because the run stopped early.
@@ -238,6 +246,8 @@ impl Counts {
             Count::Landed => self.landed,
             Count::Lost => self.lost,
             Count::Duplicated => self.duplicated,
+            Count::DuplicatedInLog => self.duplicated_in_log,
+            Count::DuplicatedBySink => self.duplicated_by_sink,
             Count::DeliveryFailed => self.delivery_failed,
             Count::NotSent => self.not_sent,
             Count::Malformed => self.malformed,
