@@ -6,6 +6,9 @@
 #            scripts/install-deps.sh --venv, pinned); memory storage.
 #   - S3, a second implementation: moto's server (PyPI moto[server], in the same venv), so that
 #            nothing passes only because of one server's quirks. Also the tests' AWS Glue.
+#   - Kafka that keeps its log: tansu built with SQLite storage (crates.io, pinned; cargo install
+#            into the tools folder the first time); not started here: the restart tests start,
+#            SIGKILL and start it again themselves (TICKBENCH_TANSU_PERSISTENT is its path).
 #   - An Iceberg REST catalog: rustberg (crates.io, pinned; built by cargo install into the tools
 #            folder the first time), its warehouse in the bucket `iceberg-rest` of s3s-fs, an API
 #            key required (the tests send it as a bearer token, as every Iceberg client does).
@@ -78,6 +81,19 @@ rustberg_bin() {
   echo "$bin"
 }
 
+# tansu with SQLite storage, which keeps its log across a SIGKILL and restart: the broker that the
+# restart tests start, kill and start again on a port and a file of their own. The prebuilt tansu
+# (below) has only memory and S3 storage, and its S3 storage reports wrong high watermarks.
+TANSU_VERSION=0.6.0
+tansu_persistent_bin() {
+  local bin=$TOOLS/bin/tansu
+  if ! [ -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q " $TANSU_VERSION"; then
+    log "installing tansu $TANSU_VERSION with SQLite storage (cargo install, about 11 minutes on 2 cores)"
+    cargo install --locked "tansu@$TANSU_VERSION" --features libsql --root "$TOOLS" >&2
+  fi
+  echo "$bin"
+}
+
 tansu_bin() {
   if command -v tansu >/dev/null 2>&1; then
     command -v tansu
@@ -100,10 +116,11 @@ start() {
     return 0
   fi
   mkdir -p "$STATE/s3-data"
-  local s3s tansu rustberg s3_port kafka_port moto_port rest_port
+  local s3s tansu rustberg tansu_persistent s3_port kafka_port moto_port rest_port
   s3s=$(s3s_bin)
   tansu=$(tansu_bin)
   rustberg=$(rustberg_bin)
+  tansu_persistent=$(tansu_persistent_bin)
 
   s3_port=$(free_port)
   nohup "$s3s" --host 127.0.0.1 --port "$s3_port" --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" \
@@ -166,6 +183,7 @@ export TICKBENCH_S3_ENDPOINT=http://127.0.0.1:$s3_port
 export TICKBENCH_MOTO_ENDPOINT=http://127.0.0.1:$moto_port
 export TICKBENCH_REST_CATALOG=http://127.0.0.1:$rest_port
 export TICKBENCH_REST_CATALOG_KEY=$REST_KEY
+export TICKBENCH_TANSU_PERSISTENT=$tansu_persistent
 export AWS_ACCESS_KEY_ID=$ACCESS_KEY
 export AWS_SECRET_ACCESS_KEY=$SECRET_KEY
 export AWS_REGION=us-east-1

@@ -2,6 +2,7 @@
 //! link (DataFusion, the AWS SDK, librdkafka) are linked once. A module per area; shared helpers in
 //! `common`. Run one area with `cargo test --test it <module>::`.
 
+mod broker_restart;
 mod cli;
 mod common;
 mod compact;
