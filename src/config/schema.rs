@@ -361,7 +361,7 @@ pub struct Sink {
     /// After the load ends, how long the sink may take to land everything before the run fails.
     #[serde(with = "humantime_serde", default = "default_drain_timeout")]
     pub drain_timeout: Duration,
-    /// How long an S3 request is sent again (backoff 200 ms to 5 s) after the SDK's own five
+    /// How long an S3 request is sent again (backoff 200 ms to 5 s, with equal jitter) after the SDK's own five
     /// attempts failed, before the upload gives up and the sink rewinds its partition to the
     /// oldest batch not yet durable and reads it again (errors that will not go away, such as
     /// access denied, stop the run at once).

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use tickbench::config;
-use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3, S3FaultProxy, S3Faults};
+use tickbench::io::embedded::{EmbeddedKafka, EmbeddedS3, Refuse, S3FaultProxy, S3Faults};
 use tickbench::metrics::Stage;
 
 /// An S3 server with the fault layer in front: the embedded one's own, or the proxy's in front of
@@ -172,7 +172,7 @@ async fn errors_resets_and_outages(dir: &Path, s3: &impl Faulty, bucket: &str) {
     s3.set_faults(S3Faults {
         error_every: Some((3, 503)),
         reset_every: Some(5),
-        down_until: None,
+        ..Default::default()
     });
     let out = common::run_in(dir, &s).await.expect("run succeeded");
     s3.set_faults(S3Faults::default());
@@ -221,15 +221,15 @@ async fn errors_resets_and_outages(dir: &Path, s3: &impl Faulty, bucket: &str) {
     assert_eq!(common::assert_each_tick_once(&objects), 8_000);
 }
 
-/// S3 gone for good in the middle of a run: the sink cannot land what it holds within
-/// `drain_timeout`. The run still writes its whole results folder (summary, histograms, report,
-/// what the sink had landed), says it did not complete and why, and `tickbench run` exits 1: the
-/// system under test failed, not tickbench.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_whose_s3_goes_away_still_writes_its_results_and_exits_1() {
-    let tmp = tempfile::tempdir().unwrap();
-    let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
-    let path = tmp.path().join("gone.toml");
+/// Runs `tickbench run` as a child process against `s3` (1,000 ticks/s for 6 s, objects every
+/// 500 ms, a 5 s drain timeout) and sets `faults` once its first object has landed; returns the
+/// child's exit code, output and results folder.
+async fn run_child_until_s3_fails(
+    dir: &Path,
+    s3: &EmbeddedS3,
+    faults: S3Faults,
+) -> (Option<i32>, String, std::path::PathBuf) {
+    let path = dir.join("gone.toml");
     std::fs::write(
         &path,
         format!(
@@ -238,7 +238,7 @@ async fn a_run_whose_s3_goes_away_still_writes_its_results_and_exits_1() {
         ),
     )
     .unwrap();
-    let results = tmp.path().join("results");
+    let results = dir.join("results");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_tickbench"))
         .args(["run", path.to_str().unwrap(), "--quiet", "--results-dir"])
         .arg(&results)
@@ -253,8 +253,8 @@ async fn a_run_whose_s3_goes_away_still_writes_its_results_and_exits_1() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Once the first object has landed, S3 goes away for longer than the run can wait.
-    let bucket_dir = tmp.path().join("s3/gone");
+    // Once the first object has landed, S3 fails as told.
+    let bucket_dir = dir.join("s3/gone");
     let landed = || {
         std::fs::read_dir(&bucket_dir).is_ok_and(|_| {
             walkdir(&bucket_dir)
@@ -263,19 +263,24 @@ async fn a_run_whose_s3_goes_away_still_writes_its_results_and_exits_1() {
         })
     };
     common::wait_until("the first object lands", landed).await;
-    s3.set_faults(S3Faults {
-        down_until: Some(Instant::now() + Duration::from_secs(3600)),
-        ..Default::default()
-    });
+    s3.set_faults(faults);
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(s3.faults_injected() > 0, "the outage happened");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(s3.faults_injected() > 0, "the fault happened: {text}");
+    (out.status.code(), text, common::folder(&results, "gone"))
+}
 
-    let run = common::folder(&results, "gone");
+/// What a run whose S3 failed for good leaves: its whole folder, `completed: false` with the
+/// reason, what had landed on record; exit 1 (the system under test failed, not tickbench).
+/// Returns the failure.
+fn assert_failed_run_is_whole(code: Option<i32>, text: &str, run: &Path) -> String {
+    assert_eq!(code, Some(1), "{text}");
     for f in [
         "scenario.toml",
         "manifest.json",
@@ -286,23 +291,138 @@ async fn a_run_whose_s3_goes_away_still_writes_its_results_and_exits_1() {
         "histograms/pipeline_e2e.hlog",
         "histograms/kafka_e2e.hlog",
     ] {
-        assert!(run.join(f).is_file(), "{f} is missing; {stdout}\n{stderr}");
+        assert!(run.join(f).is_file(), "{f} is missing; {text}");
     }
-    let summary = common::json(&run, "summary.json");
+    let summary = common::json(run, "summary.json");
     assert_eq!(summary["completed"], false, "{summary}");
     assert_eq!(summary["passed"], false, "{summary}");
-    let failure = summary["failure"].as_str().unwrap();
-    assert!(failure.contains("sink.drain_timeout"), "{failure}");
-    assert_eq!(summary["counts"]["produced"], 6000, "{summary}");
+    // The load stops with the sink (what it did not send is counted, not lost).
+    let c = &summary["counts"];
+    assert_eq!(
+        c["produced"].as_u64().unwrap() + c["not_sent"].as_u64().unwrap(),
+        6000,
+        "{summary}"
+    );
     assert!(
         summary["counts"]["consumed"].as_u64().unwrap() > 0,
         "{summary}"
     );
-    assert!(stdout.contains("did not complete"), "{stdout}");
-    // What had landed before S3 went is on record, object by object.
+    assert!(text.contains("did not complete"), "{text}");
     let objects = std::fs::read_to_string(run.join("objects.jsonl")).unwrap();
     assert!(objects.lines().count() >= 1, "{objects}");
+    summary["failure"].as_str().unwrap().to_string()
+}
+
+/// S3 gone for good in the middle of a run: the sink cannot land what it holds within
+/// `drain_timeout`. The run still writes its whole results folder (summary, histograms, report,
+/// what the sink had landed), says it did not complete and why, and `tickbench run` exits 1: the
+/// system under test failed, not tickbench.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_s3_goes_away_still_writes_its_results_and_exits_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+    let gone = S3Faults {
+        down_until: Some(Instant::now() + Duration::from_secs(3600)),
+        ..Default::default()
+    };
+    let (code, text, run) = run_child_until_s3_fails(tmp.path(), &s3, gone).await;
+    let failure = assert_failed_run_is_whole(code, &text, &run);
+    assert!(failure.contains("sink.drain_timeout"), "{failure}");
     s3.stop().await;
+}
+
+/// Permissions taken away, or the bucket deleted, in the middle of a run: no retry gets past
+/// either, so the sink stops at once (not at the drain timeout) and the run says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_denied_or_no_such_bucket_mid_run_end_it_with_its_folder_whole() {
+    for (refuse, says) in [
+        (Refuse::AccessDenied, "AccessDenied"),
+        (Refuse::NoSuchBucket, "NoSuchBucket"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+        let faults = S3Faults {
+            refuse: Some(refuse),
+            ..Default::default()
+        };
+        let (code, text, run) = run_child_until_s3_fails(tmp.path(), &s3, faults).await;
+        let failure = assert_failed_run_is_whole(code, &text, &run);
+        assert!(
+            failure.contains(says) && !failure.contains("drain_timeout"),
+            "{refuse:?}: {failure}"
+        );
+        s3.stop().await;
+    }
+}
+
+/// Writes applied by the server whose answers are lost (every 3rd PutObject, CreateMultipartUpload,
+/// UploadPart or CompleteMultipartUpload), and every 4th read or delete answered 500, through
+/// multipart objects: the SDK and the sink try again, a write that already happened is found
+/// done (with conditional writes, refused as written: the sink reads the object there back), and
+/// every tick lands once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_whose_answers_are_lost_land_once() {
+    common::use_embedded_s3_keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+    let kafka = EmbeddedKafka::start(1, "flaky", 1).unwrap();
+    let s = scenario_for(
+        &kafka,
+        &s3.endpoint(),
+        "lost",
+        "flaky",
+        "max_bytes = \"6 MiB\"\npart_size = \"5 MiB\"\nmax_age = \"60s\"",
+    );
+    s3.set_faults(S3Faults {
+        lose_answer_every: Some(3),
+        read_error_every: Some((4, 500)),
+        ..Default::default()
+    });
+    let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
+    s3.set_faults(S3Faults::default());
+    let sum = &out.summary;
+    assert!(s3.faults_injected() >= 3, "the faults happened");
+    assert!(sum.passed, "{:?}\n{:?}", sum.problems, sum.requests);
+    assert_eq!(
+        (sum.counts.landed, sum.counts.lost, sum.counts.duplicated),
+        (90_000, 0, 0)
+    );
+    assert!(sum.objects.multipart >= 1, "{:?}", sum.objects);
+    let client = common::s3_client_for(&s3.endpoint()).await;
+    let objects = common::read_back(&client, "lost", "flaky/flaky/").await;
+    assert_eq!(common::assert_each_tick_once(&objects), 90_000);
+    drop(kafka);
+
+    // Small objects, one PutObject each, the SDK trying once: the sink's own retry of a PUT that
+    // happened is refused by its condition (If-None-Match), reads the object back, finds its
+    // own batch there and counts it landed.
+    let kafka = EmbeddedKafka::start(1, "lostput", 1).unwrap();
+    let s = scenario_for(
+        &kafka,
+        &s3.endpoint(),
+        "lost",
+        "lostput",
+        "max_age = \"500ms\"",
+    );
+    s3.set_faults(S3Faults {
+        lose_answer_every: Some(3),
+        ..Default::default()
+    });
+    let out = common::run_in(tmp.path(), &s).await.expect("run succeeded");
+    s3.set_faults(S3Faults::default());
+    let sum = &out.summary;
+    assert!(sum.passed, "{:?}\n{:?}", sum.problems, sum.requests);
+    assert_eq!(
+        (sum.counts.landed, sum.counts.lost, sum.counts.duplicated),
+        (8_000, 0, 0)
+    );
+    assert!(
+        sum.requests.precondition_failed >= 1,
+        "a lost answer's retry was refused as written: {:?}",
+        sum.requests
+    );
+    let objects = common::read_back(&client, "lost", "lostput/lostput/").await;
+    assert_eq!(common::assert_each_tick_once(&objects), 8_000);
 }
 
 fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {

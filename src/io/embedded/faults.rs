@@ -28,19 +28,42 @@ pub struct S3Faults {
     pub reset_every: Option<u64>,
     /// Until then, every connection is closed as soon as it is accepted: the server is down.
     pub down_until: Option<Instant>,
+    /// Every n-th write request is passed to the server and applied there, then its connection
+    /// is dropped before the answer: the client sees an error for a write that happened (an
+    /// answer lost on the network, a client timeout just too short).
+    pub lose_answer_every: Option<u64>,
+    /// Every n-th read request (GET, HEAD: GetObject, HeadObject, ListObjectsV2, ListParts) or
+    /// DELETE (DeleteObject, AbortMultipartUpload) is answered with this status instead.
+    pub read_error_every: Option<(u64, u16)>,
+    /// Every request from now on is refused as this: permissions taken away or the bucket
+    /// deleted in the middle of a run. Not retriable.
+    pub refuse: Option<Refuse>,
+}
+
+/// A refusal no retry gets past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refuse {
+    /// 403 AccessDenied: the credentials lost the permission.
+    AccessDenied,
+    /// 404 NoSuchBucket: the bucket was deleted.
+    NoSuchBucket,
 }
 
 #[derive(Default)]
 pub(crate) struct FaultState {
     plan: Mutex<S3Faults>,
     writes: AtomicU64,
+    reads: AtomicU64,
     injected: AtomicU64,
 }
 
 enum Decision {
     Pass,
     Status(u16),
+    Refused(Refuse),
     Reset,
+    /// Applied, then the connection dropped before the answer.
+    LoseAnswer,
 }
 
 impl FaultState {
@@ -49,15 +72,25 @@ impl FaultState {
         if self.down() {
             return Decision::Reset;
         }
-        if !matches!(*method, http::Method::PUT | http::Method::POST) {
-            return Decision::Pass;
-        }
-        let n = self.writes.fetch_add(1, Ordering::Relaxed) + 1;
         let plan = self.plan.lock().expect("fault plan").clone();
-        let d = match (plan.error_every, plan.reset_every) {
-            (Some((every, status)), _) if n.is_multiple_of(every) => Decision::Status(status),
-            (_, Some(every)) if n.is_multiple_of(every) => Decision::Reset,
-            _ => Decision::Pass,
+        let d = if let Some(r) = plan.refuse {
+            Decision::Refused(r)
+        } else if !matches!(*method, http::Method::PUT | http::Method::POST) {
+            let n = self.reads.fetch_add(1, Ordering::Relaxed) + 1;
+            match plan.read_error_every {
+                Some((every, status)) if n.is_multiple_of(every) => Decision::Status(status),
+                _ => Decision::Pass,
+            }
+        } else {
+            let n = self.writes.fetch_add(1, Ordering::Relaxed) + 1;
+            match (plan.error_every, plan.reset_every, plan.lose_answer_every) {
+                (Some((every, status)), _, _) if n.is_multiple_of(every) => {
+                    Decision::Status(status)
+                }
+                (_, Some(every), _) if n.is_multiple_of(every) => Decision::Reset,
+                (_, _, Some(every)) if n.is_multiple_of(every) => Decision::LoseAnswer,
+                _ => Decision::Pass,
+            }
         };
         if !matches!(d, Decision::Pass) {
             self.injected.fetch_add(1, Ordering::Relaxed);
@@ -88,13 +121,14 @@ impl FaultState {
 }
 
 fn error_response(status: u16) -> http::Response<s3s::Body> {
-    let (code, message) = if status == 503 {
-        ("SlowDown", "Please reduce your request rate.")
-    } else {
-        (
+    let (code, message) = match status {
+        503 => ("SlowDown", "Please reduce your request rate."),
+        403 => ("AccessDenied", "Access Denied"),
+        404 => ("NoSuchBucket", "The specified bucket does not exist"),
+        _ => (
             "InternalError",
             "We encountered an internal error. Please try again.",
-        )
+        ),
     };
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>tickbench-fault</RequestId></Error>"
@@ -137,11 +171,19 @@ pub(crate) async fn serve<F, Fut>(
             // hyper drops a connection's futures when the client goes, and s3s-fs's
             // CompleteMultipartUpload cut off half way (its upload record deleted, the parts not
             // yet moved) left parts that no request could reach or abort.
-            let passed = matches!(decision, Decision::Pass).then(|| tokio::spawn(inner(req)));
+            let passed = matches!(decision, Decision::Pass | Decision::LoseAnswer)
+                .then(|| tokio::spawn(inner(req)));
             async move {
                 match (decision, passed) {
+                    (Decision::LoseAnswer, Some(task)) => {
+                        // The write is done on the server; its answer never leaves.
+                        let _ = task.await;
+                        Err(s3s::HttpError::new("injected: answer lost".into()))
+                    }
                     (_, Some(task)) => task.await.map_err(|e| s3s::HttpError::new(Box::new(e)))?,
                     (Decision::Status(code), _) => Ok(error_response(code)),
+                    (Decision::Refused(Refuse::AccessDenied), _) => Ok(error_response(403)),
+                    (Decision::Refused(Refuse::NoSuchBucket), _) => Ok(error_response(404)),
                     // An error makes hyper drop the connection without an answer.
                     _ => Err(s3s::HttpError::new("injected reset".into())),
                 }

@@ -82,7 +82,7 @@ impl Uploader {
     }
 
     /// The records of the object at `key`, read back: what a refused conditional write found.
-    async fn records_in(&self, key: &str) -> Result<u64, UploadError> {
+    pub(super) async fn records_in(&self, key: &str) -> Result<u64, UploadError> {
         let failed = |message: String, transient: bool| UploadError {
             op: "GetObject",
             bucket: self.bucket.to_string(),

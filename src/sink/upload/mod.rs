@@ -223,7 +223,10 @@ impl Uploader {
                 }
                 Err(_) => {
                     self.counts.retried.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(backoff).await;
+                    // Equal jitter (half the backoff, plus up to as much again at random): the
+                    // uploads that one S3 hiccup failed together do not all come back at once.
+                    let half = backoff / 2;
+                    tokio::time::sleep(half + half.mul_f64(rand::random::<f64>())).await;
                     backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
                 }
             }
@@ -511,19 +514,35 @@ impl Uploader {
             })
             .await;
         let res = match res {
-            Ok(_) => {
-                self.counts
-                    .complete_multipart
-                    .fetch_add(1, Ordering::Relaxed);
+            Ok(_) => Ok(now_ns()),
+            Err(e) if upload_gone(&e) && self.completed_already(key, closed).await => {
+                tracing::debug!(
+                    "{key}: a CompleteMultipartUpload whose answer was lost had completed it"
+                );
                 Ok(now_ns())
             }
             Err(e) => Err(self.write_err("CompleteMultipartUpload", key, e).await),
         };
+        if res.is_ok() {
+            self.counts
+                .complete_multipart
+                .fetch_add(1, Ordering::Relaxed);
+        }
         // On an error the caller decides what a refused write means, with the batch.
         let t1 = res?;
         self.rec.event(Stage::Complete, us_between(t0, t1), t1);
         let (batch, parts) = closed.take().expect("set above");
         Ok(self.landed(key.to_string(), &batch, parts, t1))
+    }
+
+    /// Whether the object at `key` is this batch, completed by an earlier attempt whose answer
+    /// was lost: it holds as many records as the batch (the key names the batch's first offset),
+    /// as a refused conditional write is judged.
+    async fn completed_already(&self, key: &str, closed: &Option<(ClosedBatch, u32)>) -> bool {
+        let Some((batch, _)) = closed else {
+            return false;
+        };
+        self.records_in(key).await.is_ok_and(|n| n == batch.records)
     }
 
     /// Records the per-record and per-object figures of a durable batch.
@@ -592,6 +611,13 @@ unsigned_if!(
     aws_sdk_s3::operation::put_object::PutObjectOutput,
     aws_sdk_s3::operation::upload_part::UploadPartOutput
 );
+
+/// A CompleteMultipartUpload refused because its upload is no longer there: S3 answers
+/// NoSuchUpload once an earlier attempt completed it (s3s-fs answers AccessDenied). Whether that
+/// attempt completed this very batch is then read from the object.
+fn upload_gone<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
+    matches!(e.code(), Some("NoSuchUpload" | "AccessDenied"))
+}
 
 #[cfg(test)]
 mod tests {
