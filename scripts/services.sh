@@ -13,7 +13,8 @@
 #            folder the first time), its warehouse in the bucket `iceberg-rest` of s3s-fs, an API
 #            key required (the tests send it as a bearer token, as every Iceberg client does).
 #
-# usage: scripts/services.sh start   install what is missing, start both on free ports, and write
+# usage: scripts/services.sh build   install what is missing, start nothing
+#        scripts/services.sh start   install what is missing, start both on free ports, and write
 #                                    their addresses to $STATE/env (source it) and PIDs to $STATE/*.pid
 #        scripts/services.sh stop    end exactly the PIDs that `start` wrote
 #        scripts/services.sh status  show what is running
@@ -225,12 +226,22 @@ status() {
   return $ok
 }
 
+# Builds (or finds) every server binary without starting any: CI runs this beside its own
+# compilation, the two sharing the cores where one would leave one idle.
+build() {
+  s3s_bin >/dev/null
+  rustberg_bin >/dev/null
+  tansu_persistent_bin >/dev/null
+  tools_python >/dev/null
+}
+
 case "${1:-}" in
+  build) build ;;
   start) start ;;
   stop) stop ;;
   status) status ;;
   *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 build|start|stop|status" >&2
     exit 2
     ;;
 esac
