@@ -250,7 +250,7 @@ async fn land_until_stopped(
                 // member the group leaves without partitions starts counting after a while.
                 // With --start-at, nothing can arrive before the load starts: idle time counts
                 // from then at the earliest.
-                if !idle.started && now_ns() >= load_start_ns && (sink.ready.try_recv().is_ok() || now_ns() - start_ns > NO_ASSIGNMENT_NS) {
+                if !idle.started && now_ns() >= load_start_ns && (sink.ready.try_recv().is_ok() || now_ns().saturating_sub(start_ns) > NO_ASSIGNMENT_NS) {
                     idle.start();
                 }
                 // Holding no partitions (a rebalance under way, or more members than partitions),
