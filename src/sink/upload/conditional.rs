@@ -143,6 +143,20 @@ impl Uploader {
         }
     }
 
+    /// Whether the object at `key` is this batch, completed by an earlier attempt whose answer
+    /// was lost: it holds as many records as the batch (the key names the batch's first offset),
+    /// as a refused conditional write is judged.
+    pub(super) async fn completed_already(
+        &self,
+        key: &str,
+        closed: &Option<(ClosedBatch, u32)>,
+    ) -> bool {
+        let Some((batch, _)) = closed else {
+            return false;
+        };
+        self.records_in(key).await.is_ok_and(|n| n == batch.records)
+    }
+
     /// What a write that did not succeed means for the sink. Refused because the object already
     /// there holds as many records as this batch, it is the same batch, written by another sink
     /// from the same offsets: landed.
@@ -164,4 +178,11 @@ impl Uploader {
             error,
         })
     }
+}
+
+/// A CompleteMultipartUpload refused because its upload is no longer there: S3 answers
+/// NoSuchUpload once an earlier attempt completed it (s3s-fs answers AccessDenied). Whether that
+/// attempt completed this very batch is then read from the object.
+pub(super) fn upload_gone<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
+    matches!(e.code(), Some("NoSuchUpload" | "AccessDenied"))
 }

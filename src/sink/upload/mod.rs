@@ -515,7 +515,7 @@ impl Uploader {
             .await;
         let res = match res {
             Ok(_) => Ok(now_ns()),
-            Err(e) if upload_gone(&e) && self.completed_already(key, closed).await => {
+            Err(e) if conditional::upload_gone(&e) && self.completed_already(key, closed).await => {
                 tracing::debug!(
                     "{key}: a CompleteMultipartUpload whose answer was lost had completed it"
                 );
@@ -533,16 +533,6 @@ impl Uploader {
         self.rec.event(Stage::Complete, us_between(t0, t1), t1);
         let (batch, parts) = closed.take().expect("set above");
         Ok(self.landed(key.to_string(), &batch, parts, t1))
-    }
-
-    /// Whether the object at `key` is this batch, completed by an earlier attempt whose answer
-    /// was lost: it holds as many records as the batch (the key names the batch's first offset),
-    /// as a refused conditional write is judged.
-    async fn completed_already(&self, key: &str, closed: &Option<(ClosedBatch, u32)>) -> bool {
-        let Some((batch, _)) = closed else {
-            return false;
-        };
-        self.records_in(key).await.is_ok_and(|n| n == batch.records)
     }
 
     /// Records the per-record and per-object figures of a durable batch.
@@ -611,13 +601,6 @@ unsigned_if!(
     aws_sdk_s3::operation::put_object::PutObjectOutput,
     aws_sdk_s3::operation::upload_part::UploadPartOutput
 );
-
-/// A CompleteMultipartUpload refused because its upload is no longer there: S3 answers
-/// NoSuchUpload once an earlier attempt completed it (s3s-fs answers AccessDenied). Whether that
-/// attempt completed this very batch is then read from the object.
-fn upload_gone<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
-    matches!(e.code(), Some("NoSuchUpload" | "AccessDenied"))
-}
 
 #[cfg(test)]
 mod tests {
