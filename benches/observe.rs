@@ -15,7 +15,7 @@ use aws_sdk_s3::config::{Credentials, Region};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tickbench::audit::Ledger;
 use tickbench::io::embedded::{EmbeddedS3, S3_ACCESS_KEY, S3_SECRET_KEY};
-use tickbench::metrics::{now_ns, Counters, Recorders};
+use tickbench::metrics::{Counters, Recorders};
 use tickbench::model::tick::Tick;
 use tickbench::observe::decode::{decode, Mapping};
 use tickbench::observe::{observe, Until, Watch};
@@ -201,7 +201,7 @@ fn read_back(c: &mut Criterion) {
                     let counters = Counters::default();
                     let (_tx, rx) = tokio::sync::watch::channel(Some(Until {
                         found: total,
-                        deadline_ns: now_ns() + 60_000_000_000,
+                        deadline_mono_ns: tickbench::clock::mono_ns() + 60_000_000_000,
                     }));
                     let obs = observe(&w, HashSet::new(), &mut ledger, &rec, &counters, rx, None)
                         .await

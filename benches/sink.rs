@@ -89,10 +89,17 @@ fn batcher(c: &mut Criterion) {
                     let mut out = Vec::new();
                     for (i, (_, json)) in recs.iter().enumerate() {
                         let t = dec.decode(json).unwrap();
-                        batcher.push((i % 12) as i32, i as i64, t, json, 0, &mut out);
+                        batcher.push(
+                            (i % 12) as i32,
+                            i as i64,
+                            t,
+                            json,
+                            Default::default(),
+                            &mut out,
+                        );
                         out.clear();
                     }
-                    batcher.drain(0, &mut out);
+                    batcher.drain(Default::default(), &mut out);
                     std::hint::black_box(&out);
                 })
             },
@@ -105,10 +112,17 @@ fn batcher(c: &mut Criterion) {
                     let mut batcher = Batcher::new(triggers, TimeLayout::default(), *enc);
                     let mut out = Vec::new();
                     for (i, (t, json)) in recs.iter().enumerate() {
-                        batcher.push((i % 12) as i32, i as i64, t, json, 0, &mut out);
+                        batcher.push(
+                            (i % 12) as i32,
+                            i as i64,
+                            t,
+                            json,
+                            Default::default(),
+                            &mut out,
+                        );
                         out.clear();
                     }
-                    batcher.drain(0, &mut out);
+                    batcher.drain(Default::default(), &mut out);
                     std::hint::black_box(&out);
                 })
             },

@@ -113,7 +113,8 @@ pub async fn sink(
         start_group_at(brokers, k, &group_id, &partitions, at, &opts.reporter).await?;
     }
 
-    let start_ns = now_ns();
+    let started = crate::clock::Now::read();
+    let start_ns = started.wall_ns;
     let load_start_ns = opts
         .start_at
         .and_then(|t| t.timestamp_nanos_opt())
@@ -149,7 +150,7 @@ pub async fn sink(
         .reporter
         .live_sink(counters.clone(), rec.clone(), start_ns);
     let (report, stopped_by, first_record_ns, failure) =
-        land_until_stopped(&mut sink, &counters, opts, start_ns, load_start_ns).await?;
+        land_until_stopped(&mut sink, &counters, opts, started, load_start_ns).await?;
     drop(progress);
     let aborted = match cleanup.await.context("the orphan clean-up panicked")? {
         Ok(n) => n,
@@ -178,7 +179,7 @@ pub async fn sink(
             instance: &opts.instance,
             group_id: &group_id,
             stopped_by,
-            elapsed_s: now_ns().saturating_sub(start_ns) as f64 / 1e9,
+            elapsed_s: crate::clock::mono_ns().saturating_sub(started.mono_ns) as f64 / 1e9,
             first_record_ns,
             start_at: opts.start_at.map(|t| t.to_rfc3339()),
             orphaned_uploads_aborted: aborted,
@@ -225,7 +226,7 @@ async fn land_until_stopped(
     sink: &mut crate::sink::start::Started,
     counters: &Counters,
     opts: &SinkOptions,
-    start_ns: u64,
+    started: crate::clock::Now,
     load_start_ns: u64,
 ) -> anyhow::Result<(
     crate::sink::SinkReport,
@@ -250,7 +251,7 @@ async fn land_until_stopped(
                 // member the group leaves without partitions starts counting after a while.
                 // With --start-at, nothing can arrive before the load starts: idle time counts
                 // from then at the earliest.
-                if !idle.started && now_ns() >= load_start_ns && (sink.ready.try_recv().is_ok() || now_ns().saturating_sub(start_ns) > NO_ASSIGNMENT_NS) {
+                if !idle.started && now_ns() >= load_start_ns && (sink.ready.try_recv().is_ok() || crate::clock::mono_ns().saturating_sub(started.mono_ns) > NO_ASSIGNMENT_NS) {
                     idle.start();
                 }
                 // Holding no partitions (a rebalance under way, or more members than partitions),

@@ -6,7 +6,7 @@ use std::io::Cursor;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
@@ -22,12 +22,11 @@ use spool::Spool;
 /// Significant figures kept by every histogram (DESIGN.md: 3).
 const SIGFIG: u8 = 3;
 
-/// Nanoseconds since the Unix epoch, from the system clock (the clock the schedule is in).
+/// Nanoseconds since the Unix epoch, from the wall clock (the clock the schedule and every stamp
+/// are in; ages and deadlines use `clock::mono_ns`).
+#[inline]
 pub fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+    crate::clock::wall_ns()
 }
 
 /// A latency in whole microseconds between two ns stamps; negative differences (clock steps)

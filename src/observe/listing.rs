@@ -96,14 +96,14 @@ impl Lister {
         self.window()
     }
 
-    /// A listing at `now_ns` found `new` objects: the interval until the next one.
-    pub fn found(&mut self, new: usize, now_ns: u64) -> Duration {
+    /// A listing at `mono_ns` (monotonic) found `new` objects: the interval until the next one.
+    pub fn found(&mut self, new: usize, mono_ns: u64) -> Duration {
         if new > 0 {
             if let Some(last) = self.last_found_ns {
-                let gap = (now_ns - last) as f64;
+                let gap = mono_ns.saturating_sub(last) as f64;
                 self.gap_ns = Some(self.gap_ns.map_or(gap, |g| 0.7 * g + 0.3 * gap));
             }
-            self.last_found_ns = Some(now_ns);
+            self.last_found_ns = Some(mono_ns);
         }
         let want = self
             .gap_ns

@@ -37,11 +37,12 @@ pub struct Watch<'a> {
     pub pattern: Option<regex::Regex>,
 }
 
-/// When to stop: once `found` distinct ticks of the run were seen, or at `deadline_ns`.
+/// When to stop: once `found` distinct ticks of the run were seen, or at `deadline_mono_ns` (on
+/// `clock::mono_ns`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Until {
     pub found: u64,
-    pub deadline_ns: u64,
+    pub deadline_mono_ns: u64,
 }
 
 /// What the watch saw.
@@ -169,7 +170,7 @@ pub async fn observe(
                 obs.settled = true;
                 break;
             }
-            if now_ns() > u.deadline_ns {
+            if crate::clock::mono_ns() > u.deadline_mono_ns {
                 break;
             }
         }
@@ -207,7 +208,7 @@ impl Listing {
         for k in known {
             lister.known(k);
         }
-        let now = now_ns();
+        let now = crate::clock::mono_ns();
         Listing {
             lister,
             prev_start: now,
@@ -237,20 +238,21 @@ impl Source {
             Source::Listing(l) => {
                 tokio::time::sleep_until(l.next).await;
                 let start_after = l.lister.next_start_after();
-                let t0 = now_ns();
+                let t0 = crate::clock::mono_ns();
                 let started = tokio::time::Instant::now();
                 let (listed, pages) =
                     listing::list(w.client, w.bucket, w.prefix, start_after.as_deref()).await?;
-                let seen_ns = now_ns();
+                // Spans on the monotonic clock; the durable stamp on the wall clock.
+                let (seen_ns, seen_mono) = (now_ns(), crate::clock::mono_ns());
                 obs.list_requests += pages;
                 obs.listings += 1;
                 obs.incremental_listings += start_after.is_some() as u64;
-                obs.list_latency_max_us = obs.list_latency_max_us.max((seen_ns - t0) / 1000);
+                obs.list_latency_max_us = obs.list_latency_max_us.max((seen_mono - t0) / 1000);
                 // An object that became durable just after one listing began is first shown by
                 // the end of the next: the longest such span bounds every durable time's
                 // lateness. One found by a full listing in a directory incremental listings
                 // skip is bound by the span since the full listing before.
-                l.bound_ns = l.bound_ns.max(seen_ns - l.prev_start);
+                l.bound_ns = l.bound_ns.max(seen_mono - l.prev_start);
                 l.prev_start = t0;
                 let new: Vec<(String, i64)> = listed
                     .into_iter()
@@ -262,14 +264,14 @@ impl Source {
                         .iter()
                         .any(|(k, _)| window.as_deref() >= Some(k.as_str()))
                     {
-                        l.bound_ns = l.bound_ns.max(seen_ns - l.prev_full_start);
+                        l.bound_ns = l.bound_ns.max(seen_mono - l.prev_full_start);
                     }
                     l.prev_full_start = t0;
                 }
                 for (k, _) in &new {
                     l.lister.learn(k);
                 }
-                l.next = started + l.lister.found(new.len(), seen_ns);
+                l.next = started + l.lister.found(new.len(), seen_mono);
                 Ok(new.into_iter().map(|(k, n)| (k, n, seen_ns)).collect())
             }
         }

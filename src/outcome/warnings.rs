@@ -65,6 +65,15 @@ pub fn sinks(sinks: &[SinkPart], load: &Scenario) -> Vec<String> {
                 sum.instance, sum.counts.released_uncommitted
             ));
         }
+        if sum.counts.wall_clock_steps > 0 {
+            out.push(format!(
+                "sink {}: the wall clock stepped during the run ({} {}, the largest by {:+.3} s): latencies measured across a step are off by as much; batches still closed on time (ages and deadlines are on the monotonic clock)",
+                sum.instance,
+                sum.counts.wall_clock_steps,
+                if sum.counts.wall_clock_steps == 1 { "step" } else { "steps" },
+                sum.counts.largest_wall_clock_step_ms as f64 / 1e3
+            ));
+        }
     }
     out
 }

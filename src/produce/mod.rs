@@ -16,7 +16,7 @@ use rdkafka::{ClientConfig, ClientContext};
 
 use anyhow::Context as _;
 
-use crate::metrics::{now_ns, us_between, Counters, LocalStage, Recorders, Stage};
+use crate::metrics::{us_between, Counters, LocalStage, Recorders, Stage};
 use crate::model::load::Schedule;
 use crate::model::sim::{Generator, Model, Share};
 use crate::model::tick::decode_payload;
@@ -55,6 +55,8 @@ pub struct DeliveryContext {
     counters: Arc<Counters>,
     /// The schedule's start, which packed send times count from.
     base_ns: u64,
+    /// Paces the schedule and stamps sends and acks (see `clock::Anchored`).
+    clock: crate::clock::Anchored,
     failed: Mutex<Vec<Failed>>,
     // Served by the producer's own thread (BaseProducer): the lock is never contended.
     delivered: Mutex<Delivered>,
@@ -138,7 +140,7 @@ impl ProducerContext for DeliveryContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, stamp: usize) {
         let t_ack = match self.poll_ns.load(Ordering::Relaxed) {
-            0 => now_ns(),
+            0 => self.clock.wall_ns(),
             t => t,
         };
         match result {
@@ -281,6 +283,7 @@ pub fn new_context(rec: Arc<Recorders>, counters: Arc<Counters>, base_ns: u64) -
         rec,
         counters,
         base_ns,
+        clock: crate::clock::Anchored::now(),
         failed: Mutex::new(Vec::new()),
         delivered: Mutex::new(Delivered {
             produce: LocalStage::new(Stage::Produce),
@@ -408,7 +411,8 @@ pub fn drive(
                     // shows up as schedule lag of this and the following ticks.
                     report.queue_full_waits += 1;
                     producer.poll(Duration::from_millis(1));
-                    stamp = Stamp::pack(base_ns, t_sched, now_ns()).0 as usize;
+                    stamp = Stamp::pack(base_ns, t_sched, producer.context().clock.wall_ns()).0
+                        as usize;
                 }
                 Err(e) => {
                     counters.delivery_failed.fetch_add(1, Ordering::Relaxed);
@@ -561,7 +565,8 @@ const WAIT_SLICE_NS: u64 = 250_000;
 /// together, a spinning wait would keep the thread busy all the time.
 const SPIN_GAP_NS: u64 = 200_000;
 
-/// Serves delivery reports until `t_ns` (system clock) and returns the time it was reached.
+/// Serves delivery reports until `t_ns` (on the context's anchored clock, which a wall-clock step
+/// does not move) and returns the time it was reached.
 ///
 /// It sleeps in slices rather than blocking in librdkafka's queue: rdkafka's `poll(timeout)`
 /// waits in whole milliseconds and then spins out the sub-millisecond rest of its deadline each
@@ -572,8 +577,9 @@ const SPIN_GAP_NS: u64 = 200_000;
 /// came due meanwhile then go at once).
 fn wait_until(producer: &BaseProducer<DeliveryContext>, t_ns: u64, spin: bool) -> u64 {
     let mut served = false;
+    let clock = producer.context().clock;
     loop {
-        let now = now_ns();
+        let now = clock.wall_ns();
         if now >= t_ns {
             return now;
         }

@@ -241,6 +241,13 @@ pub struct SinkCounts {
     /// Whether this sink wrote tick objects with `If-None-Match: *` (`s3.conditional_writes`).
     #[serde(default)]
     pub conditional_writes: bool,
+    /// Times the sink saw the wall clock step (more than 100 ms apart from the monotonic clock
+    /// between two of its 20 ms ticks), and the largest step in ms, signed (negative: back).
+    /// Latencies across a step are off by as much; batch ages, timeouts and deadlines are not.
+    #[serde(default)]
+    pub wall_clock_steps: u64,
+    #[serde(default)]
+    pub largest_wall_clock_step_ms: i64,
 }
 
 /// `summary.json` of `tickbench sink`. It has no audit: a sink does not know what was produced;

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use crate::clock::Now;
 use crate::config::{TimeGranularity, TimeSource};
 use crate::model::format::{Encoding, ObjectWriter};
 use crate::model::layout::TimeBucket;
@@ -117,8 +118,10 @@ struct Open {
     taken: u64,
     parts: u32,
     sched_ns: Vec<u64>,
-    opened_ns: u64,
-    last_ns: u64,
+    /// When it opened: the wall time for its report and rotation, the monotonic for its age.
+    opened: Now,
+    /// Monotonic time of its last record (idle).
+    last_mono_ns: u64,
 }
 
 /// The open batches of one partition: the one batch, or one per symbol.
@@ -184,13 +187,13 @@ impl Batcher {
         offset: i64,
         tick: &Tick,
         json: &[u8],
-        now_ns: u64,
+        now: Now,
         out: &mut Vec<Action>,
     ) {
         let t = self.triggers;
         let ts = match self.layout.source {
             TimeSource::Event => tick.ts_ns,
-            TimeSource::Wall => now_ns,
+            TimeSource::Wall => now.wall_ns,
         };
         let time = TimeBucket::of_ns(self.layout.granularity, ts);
         let group: Option<&str> = self.layout.by_symbol.then_some(tick.symbol.as_str());
@@ -203,14 +206,14 @@ impl Batcher {
                 if b.writer.size() + add > t.max_bytes {
                     Some(CloseReason::Bytes)
                 } else {
-                    if let Some(reason) = Self::append(b, &t, offset, tick, now_ns, out) {
-                        self.close(partition, group, reason, now_ns, out);
+                    if let Some(reason) = Self::append(b, &t, offset, tick, now.mono_ns, out) {
+                        self.close(partition, group, reason, now, out);
                     }
                     return;
                 }
             };
             if let Some(reason) = reason {
-                self.close(partition, group, reason, now_ns, out);
+                self.close(partition, group, reason, now, out);
             }
         }
         let enc = self.encoding;
@@ -230,16 +233,16 @@ impl Batcher {
             taken: 0,
             parts: 0,
             sched_ns: Vec::new(),
-            opened_ns: now_ns,
-            last_ns: now_ns,
+            opened: now,
+            last_mono_ns: now.mono_ns,
         };
         let b = match group {
             None => groups.whole.insert(open),
             Some(s) => groups.by_symbol.entry(s.to_string()).or_insert(open),
         };
         b.writer.stage(tick, json);
-        if let Some(reason) = Self::append(b, &t, offset, tick, now_ns, out) {
-            self.close(partition, group, reason, now_ns, out);
+        if let Some(reason) = Self::append(b, &t, offset, tick, now.mono_ns, out) {
+            self.close(partition, group, reason, now, out);
         }
     }
 
@@ -251,13 +254,13 @@ impl Batcher {
         t: &Triggers,
         offset: i64,
         tick: &Tick,
-        now_ns: u64,
+        mono_ns: u64,
         out: &mut Vec<Action>,
     ) -> Option<CloseReason> {
         b.writer.commit();
         b.records += 1;
         b.last_offset = offset;
-        b.last_ns = now_ns;
+        b.last_mono_ns = mono_ns;
         b.sched_ns.push(tick.ts_ns);
         if t.streaming && (b.parts > 0 || b.writer.size() > t.multipart_threshold) {
             while let Some(bytes) = b.writer.take_part(t.part_size as usize) {
@@ -281,8 +284,9 @@ impl Batcher {
     }
 
     /// Closes every batch whose oldest record has waited `max_age`, whose partition has been
-    /// idle for `idle_timeout`, or that was opened before the last rotation boundary.
-    pub fn expire(&mut self, now_ns: u64, out: &mut Vec<Action>) {
+    /// idle for `idle_timeout` (both on the monotonic clock), or that was opened before the last
+    /// rotation boundary (on the wall clock: rotation aligns objects to it).
+    pub fn expire(&mut self, now: Now, out: &mut Vec<Action>) {
         let t = self.triggers;
         let max_age = t.max_age.as_nanos() as u64;
         let idle = t.idle_timeout.map(|d| d.as_nanos() as u64);
@@ -290,11 +294,11 @@ impl Batcher {
         let due: Vec<(i32, Option<String>, CloseReason)> = self
             .batches()
             .filter_map(|(p, g, b)| {
-                let reason = if rotate.is_some_and(|r| b.opened_ns / r != now_ns / r) {
+                let reason = if rotate.is_some_and(|r| b.opened.wall_ns / r != now.wall_ns / r) {
                     CloseReason::Rotate
-                } else if now_ns.saturating_sub(b.opened_ns) >= max_age {
+                } else if now.mono_ns.saturating_sub(b.opened.mono_ns) >= max_age {
                     CloseReason::Age
-                } else if idle.is_some_and(|i| now_ns.saturating_sub(b.last_ns) >= i) {
+                } else if idle.is_some_and(|i| now.mono_ns.saturating_sub(b.last_mono_ns) >= i) {
                     CloseReason::Idle
                 } else {
                     return None;
@@ -303,30 +307,30 @@ impl Batcher {
             })
             .collect();
         for (p, g, reason) in due {
-            self.close(p, g.as_deref(), reason, now_ns, out);
+            self.close(p, g.as_deref(), reason, now, out);
         }
     }
 
     /// Closes every open batch (end of run).
-    pub fn drain(&mut self, now_ns: u64, out: &mut Vec<Action>) {
+    pub fn drain(&mut self, now: Now, out: &mut Vec<Action>) {
         let all: Vec<(i32, Option<String>)> = self
             .batches()
             .map(|(p, g, _)| (p, g.map(str::to_string)))
             .collect();
         for (p, g) in all {
-            self.close(p, g.as_deref(), CloseReason::Drain, now_ns, out);
+            self.close(p, g.as_deref(), CloseReason::Drain, now, out);
         }
     }
 
     /// Closes the open batches of one partition (a rewind's cut).
-    pub fn close_partition(&mut self, partition: i32, now_ns: u64, out: &mut Vec<Action>) {
+    pub fn close_partition(&mut self, partition: i32, now: Now, out: &mut Vec<Action>) {
         let groups: Vec<Option<String>> = self
             .batches()
             .filter(|(p, _, _)| *p == partition)
             .map(|(_, g, _)| g.map(str::to_string))
             .collect();
         for g in groups {
-            self.close(partition, g.as_deref(), CloseReason::Rewind, now_ns, out);
+            self.close(partition, g.as_deref(), CloseReason::Rewind, now, out);
         }
     }
 
@@ -343,26 +347,6 @@ impl Batcher {
         self.open
             .iter()
             .flat_map(|(p, g)| g.iter().map(move |b| (*p, b.symbol.as_deref(), b)))
-    }
-
-    /// Earliest time a trigger of time (age, idle, rotation) will fire for an open batch.
-    pub fn next_deadline_ns(&self) -> Option<u64> {
-        let t = self.triggers;
-        let age = t.max_age.as_nanos() as u64;
-        let idle = t.idle_timeout.map(|d| d.as_nanos() as u64);
-        let rotate = t.rotate_every.map(|d| (d.as_nanos() as u64).max(1));
-        self.batches()
-            .map(|(_, _, b)| {
-                let mut d = b.opened_ns + age;
-                if let Some(i) = idle {
-                    d = d.min(b.last_ns + i);
-                }
-                if let Some(r) = rotate {
-                    d = d.min((b.opened_ns / r + 1) * r);
-                }
-                d
-            })
-            .min()
     }
 
     pub fn open_batches(&self) -> usize {
@@ -382,7 +366,7 @@ impl Batcher {
         partition: i32,
         group: Option<&str>,
         reason: CloseReason,
-        now_ns: u64,
+        now: Now,
         out: &mut Vec<Action>,
     ) {
         let Some(groups) = self.open.get_mut(&partition) else {
@@ -409,8 +393,8 @@ impl Batcher {
                 tail,
                 parts_before: b.parts,
                 sched_ns: b.sched_ns,
-                opened_ns: b.opened_ns,
-                closed_ns: now_ns,
+                opened_ns: b.opened.wall_ns,
+                closed_ns: now.wall_ns,
                 reason,
             }));
         }
@@ -436,6 +420,14 @@ mod tests {
         }
     }
 
+    /// A reading of both clocks at `ns` (they agree unless a test steps the wall clock).
+    fn at(ns: u64) -> Now {
+        Now {
+            wall_ns: ns,
+            mono_ns: ns,
+        }
+    }
+
     fn batcher(t: Triggers) -> Batcher {
         Batcher::new(
             t,
@@ -445,6 +437,18 @@ mod tests {
                 crate::model::format::Compression::None,
             ),
         )
+    }
+
+    fn tick_at(ts_ns: u64) -> Tick {
+        Tick {
+            symbol: "X".into(),
+            seq: 0,
+            ts_ns,
+            price: 1.0,
+            bid: 1.0,
+            ask: 1.0,
+            size: 1,
+        }
     }
 
     /// Pushes a record whose JSON is `line` (the JSON-lines writer copies it as it is).
@@ -466,7 +470,7 @@ mod tests {
             ask: 1.0,
             size: 1,
         };
-        b.push(p, off, &tick, line, now, out);
+        b.push(p, off, &tick, line, at(now), out);
     }
 
     fn closed(actions: &[Action]) -> Vec<&ClosedBatch> {
@@ -555,19 +559,55 @@ mod tests {
     }
 
     #[test]
-    fn age_closes_only_old_batches_and_reports_the_deadline() {
+    fn age_closes_only_old_batches() {
         let mut b = batcher(triggers());
         let mut out = Vec::new();
         push(&mut b, 0, 0, HOUR, b"a", 1_000, &mut out);
         push(&mut b, 1, 0, HOUR, b"b", 3_000_000_000, &mut out);
-        assert_eq!(b.next_deadline_ns(), Some(5_000_001_000));
-        b.expire(5_000_000_999, &mut out);
+        b.expire(at(5_000_000_999), &mut out);
         assert!(closed(&out).is_empty());
-        b.expire(5_000_001_000, &mut out);
+        b.expire(at(5_000_001_000), &mut out);
         let c = closed(&out);
         assert_eq!(c.len(), 1);
         assert_eq!((c[0].id.partition, c[0].reason), (0, CloseReason::Age));
         assert_eq!(b.open_batches(), 1);
+    }
+
+    #[test]
+    fn a_wall_clock_step_neither_flushes_early_nor_holds_late() {
+        let mut t = triggers();
+        t.idle_timeout = Some(Duration::from_secs(2));
+        let mut b = batcher(t);
+        let mut out = Vec::new();
+        const DAY: u64 = 24 * HOUR;
+        let wall = 100 * DAY;
+        let opened = Now {
+            wall_ns: wall + 10 * SEC,
+            mono_ns: 10 * SEC,
+        };
+        b.push(0, 0, &tick_at(HOUR), b"a", opened, &mut out);
+        // The wall clock jumps a day ahead 1 s later: nothing is 5 s old, nothing idle for 2 s.
+        let ahead = Now {
+            wall_ns: wall + 11 * SEC + DAY,
+            mono_ns: 11 * SEC,
+        };
+        b.push(0, 1, &tick_at(HOUR), b"b", ahead, &mut out);
+        b.expire(ahead, &mut out);
+        assert!(closed(&out).is_empty(), "no early flush");
+        // Then a day back, and 4 s more pass: the batch is 5 s old on the monotonic clock.
+        let back = Now {
+            wall_ns: wall + 15 * SEC - DAY,
+            mono_ns: 15 * SEC,
+        };
+        b.expire(back, &mut out);
+        let c = closed(&out);
+        assert_eq!(c.len(), 1, "no late flush");
+        assert_eq!((c[0].reason, c[0].records), (CloseReason::Age, 2));
+        assert_eq!(
+            c[0].closed_ns,
+            wall + 15 * SEC - DAY,
+            "stamped on the wall clock"
+        );
     }
 
     #[test]
@@ -584,7 +624,7 @@ mod tests {
             (CloseReason::TimePartition, 2, TimeBucket::hour_of(0))
         );
         out.clear();
-        b.drain(0, &mut out);
+        b.drain(at(0), &mut out);
         let c = closed(&out);
         assert_eq!(
             (c[0].id.first_offset, c[0].time, c[0].reason),
@@ -603,10 +643,9 @@ mod tests {
         let mut out = Vec::new();
         push(&mut b, 0, 0, HOUR, b"a", 12 * SEC, &mut out);
         push(&mut b, 1, 0, HOUR, b"b", 19 * SEC, &mut out);
-        assert_eq!(b.next_deadline_ns(), Some(20 * SEC), "the next boundary");
-        b.expire(20 * SEC - 1, &mut out);
+        b.expire(at(20 * SEC - 1), &mut out);
         assert!(closed(&out).is_empty());
-        b.expire(20 * SEC, &mut out);
+        b.expire(at(20 * SEC), &mut out);
         let c = closed(&out);
         assert_eq!(
             c.len(),
@@ -627,11 +666,10 @@ mod tests {
             push(&mut b, 0, i, HOUR, b"busy", i as u64 * SEC, &mut out);
         }
         push(&mut b, 1, 0, HOUR, b"quiet", 0, &mut out);
-        b.expire(9 * SEC + SEC / 2, &mut out);
+        b.expire(at(9 * SEC + SEC / 2), &mut out);
         let c = closed(&out);
         assert_eq!(c.len(), 1, "only the quiet partition");
         assert_eq!((c[0].id.partition, c[0].reason), (1, CloseReason::Idle));
-        assert_eq!(b.next_deadline_ns(), Some(11 * SEC));
     }
 
     #[test]
@@ -698,7 +736,7 @@ mod tests {
             };
             json.clear();
             tick.encode_json(&mut json);
-            b.push(0, i as i64, &tick, &json, 0, &mut out);
+            b.push(0, i as i64, &tick, &json, at(0), &mut out);
         }
         let c = closed(&out);
         assert!(c.len() >= 3, "{}", c.len());
@@ -738,7 +776,7 @@ mod tests {
             size: 1,
         };
         for (off, s) in ["A", "B", "A", "C", "A", "B"].iter().enumerate() {
-            b.push(0, off as i64, &sym(s, off as i64), b"{}", 0, &mut out);
+            b.push(0, off as i64, &sym(s, off as i64), b"{}", at(0), &mut out);
         }
         let opened: Vec<i64> = out
             .iter()
@@ -761,7 +799,7 @@ mod tests {
         );
         assert_eq!(b.open_batches(), 2);
         out.clear();
-        b.drain(0, &mut out);
+        b.drain(at(0), &mut out);
         let mut syms: Vec<_> = closed(&out)
             .iter()
             .map(|c| c.symbol.clone().unwrap())

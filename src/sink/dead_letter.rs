@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 
 use super::batcher::{BatchId, CloseReason, ClosedBatch};
+use crate::clock::Now;
 use crate::model::layout::{dead_letter_root, object_key, TimeBucket};
 pub use crate::results::DeadLetter;
 
@@ -23,7 +24,7 @@ struct Open {
     last: i64,
     records: u64,
     buf: Vec<u8>,
-    opened_ns: u64,
+    opened: Now,
 }
 
 /// Open dead-letter batches, one per partition.
@@ -54,7 +55,7 @@ impl DeadLetters {
         offset: i64,
         error: &str,
         payload: &[u8],
-        now_ns: u64,
+        now: Now,
     ) -> (Option<BatchId>, Option<ClosedBatch>) {
         let mut opened = None;
         let b = self.open.entry(partition).or_insert_with(|| {
@@ -67,7 +68,7 @@ impl DeadLetters {
                 last: offset,
                 records: 0,
                 buf: Vec::new(),
-                opened_ns: now_ns,
+                opened: now,
             }
         });
         let (text, b64) = match std::str::from_utf8(payload) {
@@ -90,29 +91,29 @@ impl DeadLetters {
         b.last = offset;
         let full = b.buf.len() >= MAX_OBJECT_BYTES;
         let closed = full
-            .then(|| self.close(partition, CloseReason::Bytes, now_ns))
+            .then(|| self.close(partition, CloseReason::Bytes, now))
             .flatten();
         (opened, closed)
     }
 
-    /// Closes the batches that have waited `max_age_ns`.
-    pub fn expire(&mut self, now_ns: u64, max_age_ns: u64) -> Vec<ClosedBatch> {
+    /// Closes the batches that have waited `max_age_ns` (monotonic).
+    pub fn expire(&mut self, now: Now, max_age_ns: u64) -> Vec<ClosedBatch> {
         let due: Vec<i32> = self
             .open
             .iter()
-            .filter(|(_, b)| now_ns.saturating_sub(b.opened_ns) >= max_age_ns)
+            .filter(|(_, b)| now.mono_ns.saturating_sub(b.opened.mono_ns) >= max_age_ns)
             .map(|(p, _)| *p)
             .collect();
         due.into_iter()
-            .filter_map(|p| self.close(p, CloseReason::Age, now_ns))
+            .filter_map(|p| self.close(p, CloseReason::Age, now))
             .collect()
     }
 
     /// Closes every batch (end of run).
-    pub fn drain(&mut self, now_ns: u64) -> Vec<ClosedBatch> {
+    pub fn drain(&mut self, now: Now) -> Vec<ClosedBatch> {
         let all: Vec<i32> = self.open.keys().copied().collect();
         all.into_iter()
-            .filter_map(|p| self.close(p, CloseReason::Drain, now_ns))
+            .filter_map(|p| self.close(p, CloseReason::Drain, now))
             .collect()
     }
 
@@ -129,7 +130,7 @@ impl DeadLetters {
         })
     }
 
-    fn close(&mut self, partition: i32, reason: CloseReason, now_ns: u64) -> Option<ClosedBatch> {
+    fn close(&mut self, partition: i32, reason: CloseReason, now: Now) -> Option<ClosedBatch> {
         let b = self.open.remove(&partition)?;
         Some(ClosedBatch {
             id: BatchId {
@@ -137,7 +138,7 @@ impl DeadLetters {
                 first_offset: b.first,
             },
             // By the sink's clock: a dead letter has no event time to trust.
-            time: TimeBucket::hour_of(b.opened_ns),
+            time: TimeBucket::hour_of(b.opened.wall_ns),
             symbol: None,
             last_offset: b.last,
             records: b.records,
@@ -145,8 +146,8 @@ impl DeadLetters {
             tail: b.buf,
             parts_before: 0,
             sched_ns: Vec::new(),
-            opened_ns: b.opened_ns,
-            closed_ns: now_ns,
+            opened_ns: b.opened.wall_ns,
+            closed_ns: now.wall_ns,
             reason,
         })
     }
@@ -159,12 +160,12 @@ mod tests {
     #[test]
     fn records_keep_their_place_and_bytes() {
         let mut d = DeadLetters::default();
-        let (opened, closed) = d.push(3, 40, "not a tick: x", b"hello", 0);
+        let (opened, closed) = d.push(3, 40, "not a tick: x", b"hello", Now::default());
         assert_eq!(opened.map(|i| i.first_offset), Some(40));
         assert!(closed.is_none());
-        let (opened, _) = d.push(3, 42, "not a tick: y", &[0xff, 0x00, b'a'], 0);
+        let (opened, _) = d.push(3, 42, "not a tick: y", &[0xff, 0x00, b'a'], Now::default());
         assert!(opened.is_none(), "same partition, same batch");
-        let b = d.drain(5).pop().unwrap();
+        let b = d.drain(Now::default()).pop().unwrap();
         assert_eq!((b.id.first_offset, b.last_offset, b.records), (40, 42, 2));
         let lines: Vec<DeadLetter> = b
             .tail

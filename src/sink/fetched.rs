@@ -158,7 +158,7 @@ impl Burst<'_> {
     /// The `i`th record taken, received at `t_recv`; `None` for an error in its place (a
     /// partition's fetch failed).
     #[inline]
-    pub(super) fn record(&self, i: usize, t_recv: u64) -> Option<Record<'_>> {
+    pub(super) fn record(&self, i: usize, t_recv: crate::clock::Now) -> Option<Record<'_>> {
         // SAFETY: a message of this burst, live until the burst is dropped.
         let m = unsafe { &*self.fetched.taken[i] };
         if m.err != rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {

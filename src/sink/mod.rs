@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use futures::StreamExt as _;
 
+use crate::clock::Now;
 use crate::metrics::{now_ns, Counters, LocalStage, Recorders, Stage};
 use crate::model::format::Encoding;
 use crate::model::layout::object_key;
@@ -219,7 +220,8 @@ pub async fn run(
     let SinkControl { ready, mut drain } = control;
     let mut ready = Some(ready);
     let mut target: Option<BTreeMap<i32, i64>> = None;
-    let mut deadline_ns = u64::MAX;
+    let mut deadline_mono_ns = u64::MAX;
+    let mut steps = crate::clock::StepWatch::default();
     let mut drained = false;
     let mut dec = TickDecoder::default();
     let mut flushes = 0u32;
@@ -245,14 +247,21 @@ pub async fn run(
                 if changed.is_ok() {
                     target = drain.borrow().clone();
                     if target.is_some() {
-                        deadline_ns = now_ns() + st.settings.drain_timeout.as_nanos() as u64;
+                        deadline_mono_ns = crate::clock::mono_ns()
+                            + st.settings.drain_timeout.as_nanos() as u64;
                     }
                 }
             }
             // Before recv: under steady load recv is always ready and would starve the age
             // trigger and the drain check.
             _ = ticker.tick() => {
-                let now = now_ns();
+                let now = Now::read();
+                if let Some(step) = steps.observe(now) {
+                    tracing::warn!(
+                        "the wall clock stepped by {:+.3} s: latencies across the step are off by as much (batch ages and deadlines are on the monotonic clock)",
+                        step as f64 / 1e9
+                    );
+                }
                 if ready.is_some() && consumer.assignment().is_ok_and(|a| a.count() > 0) {
                     let _ = ready.take().map(|r| r.send(()));
                 }
@@ -276,7 +285,7 @@ pub async fn run(
                             st.put_dead(b).await;
                         }
                         drained = true;
-                    } else if now > deadline_ns {
+                    } else if now.mono_ns > deadline_mono_ns {
                         return Err(SinkError::DrainTimeout {
                             timeout: st.settings.drain_timeout,
                             positions: st.next_offset.clone(),
@@ -289,10 +298,10 @@ pub async fn run(
             _ = fetched_ready.notified(), if !drained => {
                 let consumed = st.report.consumed;
                 let burst = fetched.take(BURST);
-                let mut t_recv = now_ns();
+                let mut t_recv = Now::read();
                 for i in 0..burst.len() {
                     if i > 0 && i.is_multiple_of(CLOCK_EVERY) {
-                        t_recv = now_ns();
+                        t_recv = Now::read();
                     }
                     let Some(rec) = burst.record(i, t_recv) else {
                         st.report.consumer_errors += 1;
@@ -310,7 +319,7 @@ pub async fn run(
             // assigned before `fetched` existed, which the order above rules out: one at a time.
             Some(msg) = stream.next(), if !drained => match msg {
                 Ok(m) => {
-                    let rec = Record::of(&m, now_ns());
+                    let rec = Record::of(&m, Now::read());
                     let consumed = st.report.consumed;
                     match st.take_record(rec, &mut dec) {
                         Next::Done => {}
@@ -347,6 +356,8 @@ pub async fn run(
     lag.stop().await;
     st.kafka_e2e.flush(&st.rec);
     st.final_commits();
+    st.report.wall_clock_steps = steps.steps;
+    st.report.largest_wall_clock_step_ns = steps.largest_ns;
     st.report.positions = st.positions_released.clone();
     st.report.positions.extend(st.next_offset.clone());
     if let Some(t) = &st.table {
@@ -431,7 +442,7 @@ impl State {
         offset: i64,
         error: &str,
         payload: &[u8],
-        now: u64,
+        now: Now,
     ) {
         self.report.malformed += 1;
         *self.report.set_aside.entry(partition).or_default() += 1;

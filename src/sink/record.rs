@@ -2,6 +2,7 @@
 //! what is left to await (an upload to hand out, a record set aside, a replay).
 
 use super::{dead_letter, State};
+use crate::clock::Now;
 use crate::metrics::us_between;
 use crate::model::tick::{Tick, TickDecoder};
 
@@ -11,13 +12,13 @@ pub(super) struct Record<'a> {
     pub(super) partition: i32,
     pub(super) offset: i64,
     pub(super) payload: &'a [u8],
-    pub(super) t_recv: u64,
+    pub(super) t_recv: Now,
 }
 
 impl<'a> Record<'a> {
     /// The record of a message from librdkafka, received at `t_recv`.
     #[inline]
-    pub(super) fn of(m: &'a rdkafka::message::BorrowedMessage<'_>, t_recv: u64) -> Record<'a> {
+    pub(super) fn of(m: &'a rdkafka::message::BorrowedMessage<'_>, t_recv: Now) -> Record<'a> {
         use rdkafka::message::Message as _;
         Record {
             partition: m.partition(),
@@ -27,7 +28,7 @@ impl<'a> Record<'a> {
         }
     }
 
-    fn parts(self) -> (i32, i64, &'a [u8], u64) {
+    fn parts(self) -> (i32, i64, &'a [u8], Now) {
         (self.partition, self.offset, self.payload, self.t_recv)
     }
 }
@@ -152,12 +153,12 @@ impl State {
 
     /// A decoded tick into its batch.
     #[inline]
-    fn land(&mut self, partition: i32, offset: i64, tick: &Tick, payload: &[u8], t_recv: u64) {
+    fn land(&mut self, partition: i32, offset: i64, tick: &Tick, payload: &[u8], t_recv: Now) {
         self.kafka_e2e.tick_value(
             &self.rec,
-            us_between(tick.ts_ns, t_recv),
+            us_between(tick.ts_ns, t_recv.wall_ns),
             tick.ts_ns,
-            t_recv,
+            t_recv.wall_ns,
         );
         self.batcher
             .push(partition, offset, tick, payload, t_recv, &mut self.actions);

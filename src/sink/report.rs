@@ -73,6 +73,11 @@ pub struct SinkReport {
     /// Every offset commit the broker accepted, in order (`commits.jsonl`): with the objects'
     /// durable times it shows that no commit passed what was durable.
     pub commits: Vec<CommitRecord>,
+    /// Times the wall clock stepped (moved apart from the monotonic clock by more than
+    /// `clock::STEP_NS` between two of the sink's 20 ms ticks), and the largest step, signed.
+    /// Latencies across a step are off by as much; batch ages and deadlines are not.
+    pub wall_clock_steps: u64,
+    pub largest_wall_clock_step_ns: i64,
     /// Table mode: the sink's commits to its table.
     pub table: Option<crate::results::TableSummary>,
 }

@@ -215,6 +215,8 @@ pub fn summarize(
             released_uncommitted: report.released_uncommitted,
             fenced: report.fenced,
             conditional_writes: report.conditional_writes,
+            wall_clock_steps: report.wall_clock_steps,
+            largest_wall_clock_step_ms: report.largest_wall_clock_step_ns / 1_000_000,
             orphaned_uploads_aborted: who.orphaned_uploads_aborted,
         },
         objects: Objects::of(

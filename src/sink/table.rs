@@ -18,9 +18,10 @@ use tokio::sync::mpsc;
 use super::batcher::BatchId;
 use super::upload::{Failed, Landed, Refusal, UploadError};
 use super::{CommitMsg, SinkError, State};
+use crate::clock::Now;
 use crate::config::CommitEvery;
 use crate::io::iceberg::{Committed, Lake};
-use crate::metrics::{now_ns, us_between, Stage};
+use crate::metrics::Stage;
 use crate::model::layout::TimeBucket;
 use crate::model::table;
 
@@ -35,8 +36,8 @@ pub(super) struct TableDone {
     files: Vec<Waiting>,
     floors: BTreeMap<i32, i64>,
     result: anyhow::Result<Committed>,
-    started_ns: u64,
-    done_ns: u64,
+    started: Now,
+    done: Now,
 }
 
 /// The sink's side of its table.
@@ -55,10 +56,11 @@ pub(super) struct TableSink {
     /// Partitions in the commit in flight.
     committing: Option<BTreeSet<i32>>,
     since_commit: u32,
-    last_commit_ns: u64,
+    /// Monotonic: the commit interval, and the retries' wait and time limit.
+    last_commit_mono_ns: u64,
     /// When commits started failing, and when to try again.
-    failing_since: Option<u64>,
-    retry_at_ns: u64,
+    failing_since_mono_ns: Option<u64>,
+    retry_at_mono_ns: u64,
     retry_for: Duration,
     done_tx: mpsc::UnboundedSender<TableDone>,
     /// Snapshots this sink made, catalog conflicts redone, partitions refused.
@@ -93,9 +95,9 @@ impl TableSink {
                 known,
                 committing: None,
                 since_commit: 0,
-                last_commit_ns: now_ns(),
-                failing_since: None,
-                retry_at_ns: 0,
+                last_commit_mono_ns: crate::clock::mono_ns(),
+                failing_since_mono_ns: None,
+                retry_at_mono_ns: 0,
                 retry_for,
                 done_tx,
                 commits: 0,
@@ -146,14 +148,16 @@ impl TableSink {
         self.waiting.remove(&p);
     }
 
-    fn due(&self, now: u64, force: bool) -> bool {
-        if self.committing.is_some() || now < self.retry_at_ns {
+    fn due(&self, now: Now, force: bool) -> bool {
+        if self.committing.is_some() || now.mono_ns < self.retry_at_mono_ns {
             return false;
         }
         force
             || match self.every {
                 CommitEvery::Batches(n) => self.since_commit >= n,
-                CommitEvery::Interval(d) => now >= self.last_commit_ns + d.as_nanos() as u64,
+                CommitEvery::Interval(d) => {
+                    now.mono_ns >= self.last_commit_mono_ns + d.as_nanos() as u64
+                }
             }
     }
 }
@@ -175,11 +179,11 @@ impl State {
                 partition,
             },
         );
-        self.commit_table(now_ns(), false);
+        self.commit_table(Now::read(), false);
     }
 
     /// Commits a snapshot if one is due (`force`: whatever waits, as the sink drains).
-    pub(super) fn commit_table(&mut self, now: u64, force: bool) {
+    pub(super) fn commit_table(&mut self, now: Now, force: bool) {
         let Some(t) = self.table.as_ref() else { return };
         if t.waiting.values().all(|w| w.is_empty()) || !t.due(now, force) {
             return;
@@ -236,14 +240,14 @@ impl State {
                     (w.landed.partition, f)
                 })
                 .collect();
-            let started_ns = now_ns();
+            let started = Now::read();
             let result = lake.commit(data, &floors, &expected, &writer).await;
             let _ = done.send(TableDone {
                 files,
                 floors,
                 result,
-                started_ns,
-                done_ns: now_ns(),
+                started,
+                done: Now::read(),
             });
         });
         // A reset of these partitions waits for the commit, as it waits for uploads.
@@ -265,18 +269,18 @@ impl State {
         let t = self.table.as_mut().expect("table mode");
         let committed = match d.result {
             Ok(c) => {
-                t.failing_since = None;
+                t.failing_since_mono_ns = None;
                 c
             }
             Err(e) => {
                 // The catalog or storage failed: the files wait, and the commit is tried again
                 // (every second) for as long as uploads are.
-                let since = *t.failing_since.get_or_insert(d.done_ns);
-                if d.done_ns - since > t.retry_for.as_nanos() as u64 {
+                let since = *t.failing_since_mono_ns.get_or_insert(d.done.mono_ns);
+                if d.done.mono_ns - since > t.retry_for.as_nanos() as u64 {
                     return Err(SinkError::Table(format!("{e:#}")));
                 }
                 tracing::warn!("Iceberg commit failed, trying again: {e:#}");
-                t.retry_at_ns = d.done_ns + 1_000_000_000;
+                t.retry_at_mono_ns = d.done.mono_ns + 1_000_000_000;
                 for w in d.files {
                     let p = w.landed.partition;
                     t.waiting
@@ -290,11 +294,11 @@ impl State {
         t.conflicts += committed.conflicts as u64;
         if committed.snapshot.is_some() {
             t.commits += 1;
-            t.last_commit_ns = d.done_ns;
+            t.last_commit_mono_ns = d.done.mono_ns;
             self.rec.event(
                 Stage::TableCommit,
-                us_between(d.started_ns, d.done_ns),
-                d.done_ns,
+                (d.done.mono_ns - d.started.mono_ns) / 1_000,
+                d.done.wall_ns,
             );
         }
         let mut first_refused: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
@@ -324,9 +328,9 @@ impl State {
                 continue;
             }
             for s in std::mem::take(&mut l.sched_ns) {
-                self.rec.tick_latency(Stage::Visible, s, d.done_ns);
+                self.rec.tick_latency(Stage::Visible, s, d.done.wall_ns);
             }
-            l.visible_ns = Some(d.done_ns);
+            l.visible_ns = Some(d.done.wall_ns);
             self.tracker().durable(l.partition, l.first_offset);
             self.counters
                 .landed
@@ -346,7 +350,9 @@ impl State {
             let position = self.next_offset.get(p).copied().unwrap_or(0);
             let next = self.tracker().advance(*p, position);
             if let Some(next) = next {
-                let _ = self.commit_tx.send(CommitMsg::Offset(*p, next, d.done_ns));
+                let _ = self
+                    .commit_tx
+                    .send(CommitMsg::Offset(*p, next, d.done.wall_ns));
             }
         }
         // Refused: another sink committed the partition. Read it again from the oldest batch not

@@ -4,6 +4,7 @@
 
 mod broker_restart;
 mod cli;
+mod clock_step;
 mod common;
 mod compact;
 mod deploy;

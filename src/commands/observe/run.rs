@@ -97,7 +97,7 @@ pub async fn run(
         let acked = counters.acked.load(Ordering::Relaxed);
         let _ = until_tx.send(Some(Until {
             found: acked,
-            deadline_ns: now_ns() + o.settle.as_nanos() as u64,
+            deadline_mono_ns: crate::clock::mono_ns() + o.settle.as_nanos() as u64,
         }));
         anyhow::Ok((report, interrupted))
     };

@@ -118,7 +118,7 @@ pub async fn observe(
             // Nothing can be "all found" for a load this process did not produce: stop now.
             let _ = until_tx.send(Some(Until {
                 found: u64::MAX,
-                deadline_ns: 0,
+                deadline_mono_ns: 0,
             }));
             by
         })

@@ -1,4 +1,4 @@
-//! The host clock's state, recorded in every manifest: end-to-end latency measured across machines
+//! The host clock's discipline, recorded in every manifest: end-to-end latency measured across machines
 //! (intended send time on a producer host, durable time on a sink host) is only as good as the two
 //! clocks' agreement. chrony's own figures are used where chronyc answers; otherwise the kernel's
 //! NTP state (adjtimex), which any NTP daemon keeps up to date.
