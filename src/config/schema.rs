@@ -418,6 +418,14 @@ pub struct Sink {
     /// parts. Default: part_size. From part_size to 5 GiB (S3's PutObject limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multipart_threshold: Option<ByteSize>,
+    /// Bytes of a record set aside (not a tick) that its dead letter keeps; a longer value is cut
+    /// to them, its line gives its full size, and the cut is counted.
+    #[serde(default = "default_dead_letter_max_record")]
+    pub dead_letter_max_record: ByteSize,
+    /// Bytes the open dead-letter batches may hold together; a record that would pass it first
+    /// sends the largest of them to S3 (counted). Part of the sink's memory bound.
+    #[serde(default = "default_dead_letter_max_bytes")]
+    pub dead_letter_max_bytes: ByteSize,
 }
 
 /// How batches split by time, and the time directories of the key layout.
@@ -517,6 +525,12 @@ fn default_upload_concurrency() -> u32 {
 fn default_drain_timeout() -> Duration {
     Duration::from_secs(60)
 }
+fn default_dead_letter_max_record() -> ByteSize {
+    ByteSize::kib(64)
+}
+fn default_dead_letter_max_bytes() -> ByteSize {
+    ByteSize::mib(16)
+}
 
 impl Default for Sink {
     fn default() -> Self {
@@ -539,6 +553,8 @@ impl Default for Sink {
             group_by: GroupBy::default(),
             upload: UploadMode::default(),
             multipart_threshold: None,
+            dead_letter_max_record: default_dead_letter_max_record(),
+            dead_letter_max_bytes: default_dead_letter_max_bytes(),
         }
     }
 }

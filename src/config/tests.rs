@@ -79,6 +79,22 @@ fn traversal_in_prefix_and_topic_is_rejected() {
 }
 
 #[test]
+fn dead_letter_caps_that_cannot_hold_one_dead_letter_are_rejected() {
+    let e = err(&format!(
+        "{GOOD}\n[sink]\ndead_letter_max_record = \"1 MiB\"\ndead_letter_max_bytes = \"1 MiB\"\n"
+    ));
+    assert!(e.contains("sink.dead_letter_max_bytes"), "{e}");
+    assert!(e.contains("2 x sink.dead_letter_max_record + 4 KiB"), "{e}");
+    let e = err(&format!(
+        "{GOOD}\n[sink]\ndead_letter_max_record = \"17 MiB\"\n"
+    ));
+    assert!(
+        e.contains("sink.dead_letter_max_record") && e.contains("to 16 MiB"),
+        "{e}"
+    );
+}
+
+#[test]
 fn byte_target_beyond_ten_thousand_parts_is_rejected() {
     let e = err(&format!(
         "{GOOD}\n[sink]\npart_size = \"5 MiB\"\nmax_bytes = \"100 GiB\"\n"

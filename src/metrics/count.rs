@@ -16,6 +16,7 @@ pub enum Count {
     NotSent,
     Malformed,
     DeadLettered,
+    DeadLettersTruncated,
     OffsetGaps,
     ConsumerErrors,
     Foreign,
@@ -26,7 +27,7 @@ pub enum Count {
 }
 
 impl Count {
-    pub const ALL: [Count; 19] = [
+    pub const ALL: [Count; 20] = [
         Count::Produced,
         Count::Acked,
         Count::Consumed,
@@ -39,6 +40,7 @@ impl Count {
         Count::NotSent,
         Count::Malformed,
         Count::DeadLettered,
+        Count::DeadLettersTruncated,
         Count::OffsetGaps,
         Count::ConsumerErrors,
         Count::Foreign,
@@ -63,6 +65,7 @@ impl Count {
             Count::NotSent => "not_sent",
             Count::Malformed => "malformed",
             Count::DeadLettered => "dead_lettered",
+            Count::DeadLettersTruncated => "dead_letters_truncated",
             Count::OffsetGaps => "offset_gaps",
             Count::ConsumerErrors => "consumer_errors",
             Count::Foreign => "foreign",
@@ -82,6 +85,7 @@ impl Count {
         match self {
             Count::Rewinds => "rewinds",
             Count::ProduceResent => "messages",
+            Count::DeadLettersTruncated => "records",
             _ => "ticks",
         }
     }

@@ -65,6 +65,12 @@ pub fn sinks(sinks: &[SinkPart], load: &Scenario) -> Vec<String> {
                 sum.instance, sum.counts.released_uncommitted
             ));
         }
+        if sum.counts.dead_letters_truncated > 0 {
+            out.push(format!(
+                "sink {} cut {} dead letters to sink.dead_letter_max_record: each line holds the value's first bytes and its full size (payload_bytes)",
+                sum.instance, sum.counts.dead_letters_truncated
+            ));
+        }
         if sum.counts.wall_clock_steps > 0 {
             out.push(format!(
                 "sink {}: the wall clock stepped during the run ({} {}, the largest by {:+.3} s): latencies measured across a step are off by as much; batches still closed on time (ages and deadlines are on the monotonic clock)",

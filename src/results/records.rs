@@ -248,6 +248,12 @@ pub struct SinkCounts {
     pub wall_clock_steps: u64,
     #[serde(default)]
     pub largest_wall_clock_step_ms: i64,
+    /// Dead letters whose payload was cut to `sink.dead_letter_max_record` (each line gives the
+    /// full size), and dead-letter batches sent early to keep within `sink.dead_letter_max_bytes`.
+    #[serde(default)]
+    pub dead_letters_truncated: u64,
+    #[serde(default)]
+    pub dead_letter_cap_closes: u64,
 }
 
 /// `summary.json` of `tickbench sink`. It has no audit: a sink does not know what was produced;
@@ -330,6 +336,10 @@ pub struct DeadLetter {
     /// The record's value, base64, when it is not UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_base64: Option<String>,
+    /// When the value was longer than `sink.dead_letter_max_record`: its full size in bytes (the
+    /// line holds its first `dead_letter_max_record` bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_bytes: Option<u64>,
 }
 
 #[cfg(test)]

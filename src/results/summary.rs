@@ -203,6 +203,10 @@ pub struct Counts {
     /// Records read back from dead-letter objects (`<prefix>/_dead_letter/<topic>/`): every
     /// malformed record, with its partition, offset and the reason.
     pub dead_lettered: u64,
+    /// Of those, records whose value was longer than `sink.dead_letter_max_record`: their dead
+    /// letter holds its first bytes and its full size (`payload_bytes`).
+    #[serde(default)]
+    pub dead_letters_truncated: u64,
     /// Offsets the consumer never saw (dropped by broker retention before they were read).
     pub offset_gaps: u64,
     /// Errors the sink's consumer reported while polling (each retried by librdkafka).
@@ -230,6 +234,7 @@ impl Counts {
     pub fn add_sink(&mut self, c: &super::records::SinkCounts) {
         self.consumed += c.consumed;
         self.malformed += c.malformed;
+        self.dead_letters_truncated += c.dead_letters_truncated;
         self.offset_gaps += c.offset_gaps;
         self.consumer_errors += c.consumer_errors;
         self.skipped_preexisting += c.skipped_preexisting;
@@ -252,6 +257,7 @@ impl Counts {
             Count::NotSent => self.not_sent,
             Count::Malformed => self.malformed,
             Count::DeadLettered => self.dead_lettered,
+            Count::DeadLettersTruncated => self.dead_letters_truncated,
             Count::OffsetGaps => self.offset_gaps,
             Count::ConsumerErrors => self.consumer_errors,
             Count::Foreign => self.foreign,

@@ -58,6 +58,9 @@ pub struct SinkSettings {
     /// Per partition, the first offset of this run; older records are skipped and counted.
     pub start_offsets: BTreeMap<i32, i64>,
     pub drain_timeout: Duration,
+    /// Caps on dead letters: bytes of a payload kept, bytes the open batches hold together.
+    pub dead_letter_max_record: u64,
+    pub dead_letter_max_bytes: u64,
     /// Table mode: the Iceberg table the data files are committed to.
     pub table: Option<TableTarget>,
 }
@@ -86,6 +89,8 @@ impl SinkSettings {
             encoding: s.sink.encoding(),
             start_offsets,
             drain_timeout: s.sink.drain_timeout,
+            dead_letter_max_record: s.sink.dead_letter_max_record.as_u64(),
+            dead_letter_max_bytes: s.sink.dead_letter_max_bytes.as_u64(),
             table: None,
         }
     }
@@ -198,12 +203,15 @@ pub async fn run(
         read_again: false,
         positions_released: BTreeMap::new(),
         batcher: Batcher::new(settings.triggers, settings.layout, settings.encoding),
+        dead: DeadLetters::new(
+            settings.dead_letter_max_record,
+            settings.dead_letter_max_bytes,
+        ),
         settings,
         uploader,
         rec,
         counters,
         tracker,
-        dead: DeadLetters::default(),
         streams: HashMap::new(),
         in_flight: 0,
         done_tx,
@@ -357,6 +365,8 @@ pub async fn run(
     st.kafka_e2e.flush(&st.rec);
     st.final_commits();
     st.report.wall_clock_steps = steps.steps;
+    st.report.dead_letters_truncated = st.dead.truncated;
+    st.report.dead_letter_cap_closes = st.dead.cap_closes;
     st.report.largest_wall_clock_step_ns = steps.largest_ns;
     st.report.positions = st.positions_released.clone();
     st.report.positions.extend(st.next_offset.clone());
@@ -450,7 +460,7 @@ impl State {
         if let Some(id) = opened {
             self.tracker().opened(id.partition, id.first_offset);
         }
-        if let Some(b) = closed {
+        for b in closed {
             self.put_dead(b).await;
         }
     }
@@ -554,7 +564,7 @@ impl State {
 
     /// Records the sink's memory high-water marks.
     fn sample_memory(&mut self) {
-        let held = self.batcher.buffered_bytes() + self.uploader.queued_bytes();
+        let held = self.batcher.buffered_bytes() + self.uploader.queued_bytes() + self.dead.held();
         let r = &mut self.report;
         r.peak_buffered_bytes = r.peak_buffered_bytes.max(held);
         r.peak_open_batches = r.peak_open_batches.max(self.batcher.open_batches() as u64);

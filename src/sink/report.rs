@@ -12,13 +12,16 @@ use super::CommitRecord;
 /// stream queues up to two parts behind the request slots, the dispatcher holds one more, and
 /// `upload_concurrency` requests are in flight. Encoder state (a zstd context is about 1 MiB, a
 /// gzip one about 256 KiB, a Parquet row group's Arrow builders) comes on top, per open batch.
+/// Open dead-letter batches add at most `dead_letter_max_bytes`.
 pub fn memory_bound(sink: &crate::config::Sink, open: u64) -> u64 {
     let part = sink.part_size.as_u64();
     let per_batch = match sink.upload {
         crate::config::UploadMode::Streaming => sink.multipart_threshold() + part,
         crate::config::UploadMode::Buffered => sink.max_bytes.as_u64() + part,
     };
-    open * (per_batch + 2 * part) + (sink.upload_concurrency as u64 + 1) * part.max(per_batch)
+    open * (per_batch + 2 * part)
+        + (sink.upload_concurrency as u64 + 1) * part.max(per_batch)
+        + sink.dead_letter_max_bytes.as_u64()
 }
 
 /// Counts the sink keeps; the audit checks them against S3.
@@ -41,8 +44,8 @@ pub struct SinkReport {
     pub committed: BTreeMap<i32, i64>,
     /// Batches closed per trigger.
     pub close_reasons: BTreeMap<String, u64>,
-    /// Most bytes the sink held at once: open batches plus parts queued or in flight (sampled
-    /// every 20 ms and at every part).
+    /// Most bytes the sink held at once: open batches (dead letters included) plus parts queued
+    /// or in flight (sampled every 20 ms and at every part).
     pub peak_buffered_bytes: u64,
     /// Most batches open at once.
     pub peak_open_batches: u64,
@@ -73,6 +76,10 @@ pub struct SinkReport {
     /// Every offset commit the broker accepted, in order (`commits.jsonl`): with the objects'
     /// durable times it shows that no commit passed what was durable.
     pub commits: Vec<CommitRecord>,
+    /// Dead-letter payloads cut to `sink.dead_letter_max_record`, and dead-letter batches sent
+    /// early to keep within `sink.dead_letter_max_bytes`.
+    pub dead_letters_truncated: u64,
+    pub dead_letter_cap_closes: u64,
     /// Times the wall clock stepped (moved apart from the monotonic clock by more than
     /// `clock::STEP_NS` between two of the sink's 20 ms ticks), and the largest step, signed.
     /// Latencies across a step are off by as much; batch ages and deadlines are not.

@@ -217,6 +217,8 @@ pub fn summarize(
             conditional_writes: report.conditional_writes,
             wall_clock_steps: report.wall_clock_steps,
             largest_wall_clock_step_ms: report.largest_wall_clock_step_ns / 1_000_000,
+            dead_letters_truncated: report.dead_letters_truncated,
+            dead_letter_cap_closes: report.dead_letter_cap_closes,
             orphaned_uploads_aborted: who.orphaned_uploads_aborted,
         },
         objects: Objects::of(

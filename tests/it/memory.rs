@@ -61,11 +61,11 @@ create_bucket = true
     assert_eq!(r.sink_peak_buffered_bytes, sum.objects.bytes);
     // The bound the README gives, by hand: each of the 64 open batches holds less than the
     // multipart threshold (the 16 MiB part) + a part, and queues at most two parts; 4 requests in
-    // flight + 1, each at most a part + the threshold.
+    // flight + 1, each at most a part + the threshold; dead letters at most their 16 MiB cap.
     const MIB: u64 = 1 << 20;
     assert_eq!(
         r.sink_memory_bound_bytes,
-        64 * (16 * MIB + 16 * MIB + 2 * 16 * MIB) + (4 + 1) * (16 * MIB + 16 * MIB)
+        64 * (16 * MIB + 16 * MIB + 2 * 16 * MIB) + (4 + 1) * (16 * MIB + 16 * MIB) + 16 * MIB
     );
     assert!(r.sink_peak_buffered_bytes <= r.sink_memory_bound_bytes);
     assert!(r

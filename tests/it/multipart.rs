@@ -186,10 +186,15 @@ create_bucket = true
     assert!(dead
         .iter()
         .any(|d| d.payload_base64.as_deref() == Some("//4AeA==")));
-    assert!(
-        dead.iter().any(|d| d.error.starts_with("oversized: 70")),
-        "{dead:?}"
-    );
+    // The oversized one is cut to sink.dead_letter_max_record (64 KiB), its full size given.
+    let big = dead
+        .iter()
+        .find(|d| d.error.starts_with("oversized: 70"))
+        .expect("the oversized record's dead letter");
+    assert_eq!(big.payload.as_ref().map(String::len), Some(64 * 1024));
+    assert_eq!(big.payload_bytes, Some(70_021));
+    assert_eq!(sum.counts.dead_letters_truncated, 1);
+    assert!(dead.iter().filter(|d| d.payload_bytes.is_some()).count() == 1);
     let offsets: std::collections::BTreeSet<i64> = dead.iter().map(|d| d.offset).collect();
     assert_eq!(offsets.len(), 12, "each offset once");
 

@@ -283,6 +283,22 @@ fn check_sink(s: &Scenario) -> Result<(), Violation> {
         fmt_size(sink.max_bytes),
         "from 1 byte to 10000 x sink.part_size (S3 allows 10,000 parts per upload)",
     )?;
+    check(
+        sink.dead_letter_max_record.as_u64() <= 16 << 20,
+        "sink.dead_letter_max_record",
+        fmt_size(sink.dead_letter_max_record),
+        "from 0 bytes (no payload kept) to 16 MiB",
+    )?;
+    // A line holds the payload as base64 at worst (4/3 of it) and its place and reason: twice the
+    // payload and 4 KiB always fit.
+    check(
+        (64 << 10..=1 << 30).contains(&sink.dead_letter_max_bytes.as_u64())
+            && sink.dead_letter_max_bytes.as_u64()
+                >= 2 * sink.dead_letter_max_record.as_u64() + 4096,
+        "sink.dead_letter_max_bytes",
+        fmt_size(sink.dead_letter_max_bytes),
+        "from 64 KiB to 1 GiB, and at least 2 x sink.dead_letter_max_record + 4 KiB (one dead letter must fit)",
+    )?;
     let enc = sink.encoding();
     check(
         enc.format.allowed_compressions().contains(&enc.compression),

@@ -15,7 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// Faults injected in front of the real S3 implementation. Write requests (PUT, POST: PutObject,
 /// UploadPart, Create/CompleteMultipartUpload) are counted.
@@ -38,6 +38,37 @@ pub struct S3Faults {
     /// Every request from now on is refused as this: permissions taken away or the bucket
     /// deleted in the middle of a run. Not retriable.
     pub refuse: Option<Refuse>,
+    /// Requests of this kind are held at the layer, neither forwarded nor answered, until
+    /// `release_held`: sent just before their client was paused, or cut off by a partition.
+    pub hold: Option<Hold>,
+}
+
+/// Which requests a hold catches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// CompleteMultipartUpload (POST with an `uploadId`).
+    CompleteMultipartUpload,
+    /// UploadPart of this part number (PUT with an `uploadId` and `partNumber`).
+    UploadPart(u32),
+}
+
+impl Hold {
+    fn catches(self, method: &http::Method, uri: &http::Uri) -> bool {
+        let query = uri.query().unwrap_or_default();
+        let has = |name: &str| {
+            query
+                .split('&')
+                .any(|kv| kv.split('=').next() == Some(name))
+        };
+        match self {
+            Hold::CompleteMultipartUpload => *method == http::Method::POST && has("uploadId"),
+            Hold::UploadPart(n) => {
+                *method == http::Method::PUT
+                    && has("uploadId")
+                    && query.split('&').any(|kv| kv == format!("partNumber={n}"))
+            }
+        }
+    }
 }
 
 /// A refusal no retry gets past.
@@ -49,12 +80,27 @@ pub enum Refuse {
     NoSuchBucket,
 }
 
-#[derive(Default)]
 pub(crate) struct FaultState {
     plan: Mutex<S3Faults>,
     writes: AtomicU64,
     reads: AtomicU64,
     injected: AtomicU64,
+    /// Requests held so far, and the gate they wait at (true: open).
+    held: AtomicU64,
+    gate: watch::Sender<bool>,
+}
+
+impl Default for FaultState {
+    fn default() -> Self {
+        FaultState {
+            plan: Mutex::default(),
+            writes: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+            injected: AtomicU64::new(0),
+            held: AtomicU64::new(0),
+            gate: watch::Sender::new(true),
+        }
+    }
 }
 
 enum Decision {
@@ -64,16 +110,21 @@ enum Decision {
     Reset,
     /// Applied, then the connection dropped before the answer.
     LoseAnswer,
+    /// Forwarded once the held requests are released.
+    Hold,
 }
 
 impl FaultState {
-    fn decide(&self, method: &http::Method) -> Decision {
+    fn decide(&self, method: &http::Method, uri: &http::Uri) -> Decision {
         // Down: requests on connections opened before the outage are dropped too.
         if self.down() {
             return Decision::Reset;
         }
         let plan = self.plan.lock().expect("fault plan").clone();
-        let d = if let Some(r) = plan.refuse {
+        let d = if plan.hold.is_some_and(|h| h.catches(method, uri)) {
+            self.held.fetch_add(1, Ordering::Relaxed);
+            Decision::Hold
+        } else if let Some(r) = plan.refuse {
             Decision::Refused(r)
         } else if !matches!(*method, http::Method::PUT | http::Method::POST) {
             let n = self.reads.fetch_add(1, Ordering::Relaxed) + 1;
@@ -112,7 +163,18 @@ impl FaultState {
     }
 
     pub(crate) fn set(&self, f: S3Faults) {
+        self.gate.send_replace(f.hold.is_none());
         *self.plan.lock().expect("fault plan") = f;
+    }
+
+    pub(crate) fn held(&self) -> u64 {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// Forwards the held requests and holds no more.
+    pub(crate) fn release_held(&self) {
+        self.plan.lock().expect("fault plan").hold = None;
+        self.gate.send_replace(true);
     }
 
     pub(crate) fn injected(&self) -> u64 {
@@ -166,14 +228,23 @@ pub(crate) async fn serve<F, Fut>(
         }
         let (inner, st) = (inner.clone(), state.clone());
         let faulty = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-            let decision = st.decide(req.method());
+            let decision = st.decide(req.method(), req.uri());
+            if let Decision::Hold = decision {
+                let (inner, mut gate) = (inner.clone(), st.gate.subscribe());
+                return futures::future::Either::Left(async move {
+                    let _ = gate.wait_for(|open| *open).await;
+                    tokio::spawn(inner(req))
+                        .await
+                        .map_err(|e| s3s::HttpError::new(Box::new(e)))?
+                });
+            }
             // As in S3, a request that has arrived runs to its end though its client hangs up:
             // hyper drops a connection's futures when the client goes, and s3s-fs's
             // CompleteMultipartUpload cut off half way (its upload record deleted, the parts not
             // yet moved) left parts that no request could reach or abort.
             let passed = matches!(decision, Decision::Pass | Decision::LoseAnswer)
                 .then(|| tokio::spawn(inner(req)));
-            async move {
+            futures::future::Either::Right(async move {
                 match (decision, passed) {
                     (Decision::LoseAnswer, Some(task)) => {
                         // The write is done on the server; its answer never leaves.
@@ -187,7 +258,7 @@ pub(crate) async fn serve<F, Fut>(
                     // An error makes hyper drop the connection without an answer.
                     _ => Err(s3s::HttpError::new("injected reset".into())),
                 }
-            }
+            })
         });
         let conn = http
             .serve_connection(TokioIo::new(socket), faulty)
@@ -269,6 +340,16 @@ impl S3FaultProxy {
     /// Faults injected so far: error answers, resets and refused connections.
     pub fn faults_injected(&self) -> u64 {
         self.faults.injected()
+    }
+
+    /// Requests held so far (`S3Faults::hold`).
+    pub fn held(&self) -> u64 {
+        self.faults.held()
+    }
+
+    /// Forwards the held requests and holds no more.
+    pub fn release_held(&self) {
+        self.faults.release_held()
     }
 }
 

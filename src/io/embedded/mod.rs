@@ -5,7 +5,7 @@ mod faults;
 mod kafka;
 mod s3;
 
-pub use faults::{Refuse, S3FaultProxy, S3Faults};
+pub use faults::{Hold, Refuse, S3FaultProxy, S3Faults};
 
 pub use kafka::{EmbeddedKafka, Fault};
 pub use s3::{EmbeddedS3, S3User, ACCESS_KEY as S3_ACCESS_KEY, SECRET_KEY as S3_SECRET_KEY};
