@@ -82,17 +82,28 @@ rustberg_bin() {
   echo "$bin"
 }
 
-# tansu with SQLite storage, which keeps its log across a SIGKILL and restart: the broker that the
-# restart tests start, kill and start again on a port and a file of their own. The prebuilt tansu
-# (below) has only memory and S3 storage, and its S3 storage reports wrong high watermarks.
+# tansu with SQLite and PostgreSQL storage, which keep the log across a SIGKILL and restart: the
+# brokers that the restart tests start, kill and start again on ports and stores of their own
+# (several brokers over one PostgreSQL database make the rolling-restart test's cluster). The
+# prebuilt tansu (below) has only memory and S3 storage, and its S3 storage reports wrong high
+# watermarks.
 TANSU_VERSION=0.6.0
+TANSU_FEATURES=libsql,postgres
 tansu_persistent_bin() {
   local bin=$TOOLS/bin/tansu
-  if ! [ -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q " $TANSU_VERSION"; then
-    log "installing tansu $TANSU_VERSION with SQLite storage (cargo install, about 11 minutes on 2 cores)"
-    cargo install --locked "tansu@$TANSU_VERSION" --features libsql --root "$TOOLS" >&2
+  if ! [ -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q " $TANSU_VERSION" ||
+    ! grep -q '"postgres"' "$TOOLS/.crates2.json" 2>/dev/null; then
+    log "installing tansu $TANSU_VERSION with SQLite and PostgreSQL storage (cargo install, about 13 minutes on 2 cores)"
+    cargo install --locked --force "tansu@$TANSU_VERSION" --features "$TANSU_FEATURES" \
+      --root "$TOOLS" >&2
   fi
   echo "$bin"
+}
+
+# PostgreSQL 16's programs (initdb, pg_ctl, psql), as the pgserver package in the tools venv ships
+# them: tansu 0.6.0's PostgreSQL storage needs 16, and Debian 12 has 15.
+pg_bindir() {
+  "$(tools_python)" -c 'import pgserver, os; print(os.path.join(os.path.dirname(pgserver.__file__), "pginstall", "bin"))'
 }
 
 tansu_bin() {
@@ -117,11 +128,12 @@ start() {
     return 0
   fi
   mkdir -p "$STATE/s3-data"
-  local s3s tansu rustberg tansu_persistent s3_port kafka_port moto_port rest_port
+  local s3s tansu rustberg tansu_persistent pg_bin s3_port kafka_port moto_port rest_port
   s3s=$(s3s_bin)
   tansu=$(tansu_bin)
   rustberg=$(rustberg_bin)
   tansu_persistent=$(tansu_persistent_bin)
+  pg_bin=$(pg_bindir)
 
   s3_port=$(free_port)
   nohup "$s3s" --host 127.0.0.1 --port "$s3_port" --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" \
@@ -185,6 +197,7 @@ export TICKBENCH_MOTO_ENDPOINT=http://127.0.0.1:$moto_port
 export TICKBENCH_REST_CATALOG=http://127.0.0.1:$rest_port
 export TICKBENCH_REST_CATALOG_KEY=$REST_KEY
 export TICKBENCH_TANSU_PERSISTENT=$tansu_persistent
+export TICKBENCH_PG_BIN=$pg_bin
 export AWS_ACCESS_KEY_ID=$ACCESS_KEY
 export AWS_SECRET_ACCESS_KEY=$SECRET_KEY
 export AWS_REGION=us-east-1
