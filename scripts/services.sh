@@ -103,7 +103,8 @@ tansu_persistent_bin() {
 # PostgreSQL 16's programs (initdb, pg_ctl, psql), as the pgserver package in the tools venv ships
 # them: tansu 0.6.0's PostgreSQL storage needs 16, and Debian 12 has 15.
 pg_bindir() {
-  "$(tools_python)" -c 'import pgserver, os; print(os.path.join(os.path.dirname(pgserver.__file__), "pginstall", "bin"))'
+  # Found, not imported: importing pgserver sets up its own server state (and warns about it).
+  "$(tools_python)" -c 'import importlib.util, os; s = importlib.util.find_spec("pgserver"); print(os.path.join(s.submodule_search_locations[0], "pginstall", "bin"))'
 }
 
 tansu_bin() {
