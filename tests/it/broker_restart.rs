@@ -120,6 +120,22 @@ impl Drop for Broker {
     }
 }
 
+/// Waits until the 4-partition topic's log holds `at` records; returns how many it holds.
+fn wait_for_log(probe: &BaseConsumer, topic: &str, at: i64) -> i64 {
+    let guard = std::time::Instant::now();
+    loop {
+        let records = in_log(probe, topic, 4);
+        if records >= at {
+            return records;
+        }
+        assert!(
+            guard.elapsed() < common::HANG_GUARD,
+            "the load stalled at {records} records"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Records in the topic's log, as its partitions' high watermarks say.
 fn in_log(probe: &BaseConsumer, topic: &str, partitions: i32) -> i64 {
     (0..partitions)
@@ -181,13 +197,7 @@ create_bucket = true
                 .set("bootstrap.servers", &address)
                 .create()
                 .unwrap();
-            let guard = std::time::Instant::now();
-            let mut records = in_log(&probe, &topic, 4);
-            while records < 9_000 {
-                assert!(guard.elapsed() < common::HANG_GUARD, "the load never began");
-                std::thread::sleep(Duration::from_millis(20));
-                records = in_log(&probe, &topic, 4);
-            }
+            let records = wait_for_log(&probe, &topic, 9_000);
             broker.kill();
             // The outage: how long the cluster is without its broker (a fault, not a wait for
             // an outcome).
@@ -412,18 +422,9 @@ create_bucket = true
                 .set("bootstrap.servers", &bootstrap)
                 .create()
                 .unwrap();
-            let guard = std::time::Instant::now();
             let mut killed_at = Vec::new();
             for (i, at) in [9_000, 27_000].into_iter().enumerate() {
-                let mut records = in_log(&probe, &topic, 4);
-                while records < at {
-                    assert!(
-                        guard.elapsed() < common::HANG_GUARD,
-                        "the load stalled at {records}"
-                    );
-                    std::thread::sleep(Duration::from_millis(20));
-                    records = in_log(&probe, &topic, 4);
-                }
+                let records = wait_for_log(&probe, &topic, at);
                 brokers[i].kill();
                 // The outage of one broker (a fault, not a wait for an outcome).
                 std::thread::sleep(Duration::from_secs(3));
