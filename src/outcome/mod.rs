@@ -91,6 +91,10 @@ pub fn expectations(
         set_aside,
         positions,
         schedule_ns: all.schedule_ns,
+        table_opened_at_sequence: sinks
+            .iter()
+            .filter_map(|s| s.summary.table.as_ref()?.opened_at_sequence)
+            .min(),
         bucket: at.bucket.to_string(),
         prefix: at.prefix.to_string(),
         topic: all.topic,

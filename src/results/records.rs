@@ -317,6 +317,11 @@ pub struct Expectations {
     pub set_aside: BTreeMap<i32, u64>,
     pub positions: BTreeMap<i32, i64>,
     pub schedule_ns: (u64, u64),
+    /// Table mode: the table's last sequence number when the first sink opened it (data files
+    /// rewritten after it, by compaction, hold this run's ticks too). None: not a table, or a
+    /// folder from before it was recorded (then every rewritten file is read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_opened_at_sequence: Option<i64>,
     /// Where the objects are.
     pub bucket: String,
     pub prefix: String,

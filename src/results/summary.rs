@@ -87,6 +87,11 @@ pub struct TableSummary {
     /// commit, reading its manifests).
     #[serde(default)]
     pub metadata_gets: u64,
+    /// The table's last sequence number when this sink opened it. Data files with a higher one
+    /// were committed during the run: the audit reads the rewritten ones among them (compaction's)
+    /// too, and leaves alone those rewritten before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_at_sequence: Option<i64>,
 }
 
 impl TableSummary {
@@ -99,6 +104,10 @@ impl TableSummary {
         self.refused += o.refused;
         self.metadata_puts += o.metadata_puts;
         self.metadata_gets += o.metadata_gets;
+        self.opened_at_sequence = match (self.opened_at_sequence, o.opened_at_sequence) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 }
 

@@ -391,6 +391,7 @@ impl TableSink {
             refused: self.refused,
             metadata_puts,
             metadata_gets,
+            opened_at_sequence: Some(self.lake.opened_at_sequence),
         }
     }
 }

@@ -900,6 +900,25 @@ async fn compaction_leaves_the_same_ticks_in_fewer_files_and_the_same_answers() 
     for (b, a) in before.iter().zip(&after) {
         same_rows(b, a);
     }
+    // `tickbench verify` finds every tick once in the compacted files. What it reports is the
+    // sinks' files the table no longer lists and the compacted files no sink reported.
+    let v = tickbench::commands::verify::verify(&out.dir, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (v.audit.landed, v.audit.lost, v.audit.duplicated),
+        (landed, 0, 0),
+        "{:?}",
+        v.audit.problems
+    );
+    assert_eq!(v.audit.objects as usize, hours);
+    assert!(!v.audit.problems.is_empty());
+    for p in &v.audit.problems {
+        assert!(
+            p.contains("is not in the table") || p.contains("never reported it durable"),
+            "{p}"
+        );
+    }
 
     // A second compaction finds nothing to rewrite and nothing to expire.
     let again = common::succeeds(
@@ -1047,5 +1066,98 @@ async fn compaction_racing_a_sink_rebuilds_on_the_newer_table_and_loses_nothing(
         .unwrap();
     }
     assert_eq!((rows, ticks.len() as u64), (produced_total, produced_total));
+    // Audited again after that last compaction, every tick is found once.
+    let v = tickbench::commands::verify::verify(&out.dir, Some(&s3.endpoint()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (v.audit.landed, v.audit.lost, v.audit.duplicated),
+        (produced_total, 0, 0),
+        "{:?}",
+        v.audit.problems
+    );
+    s3.stop().await;
+}
+
+/// Two runs into one table (one SQL catalog, one bucket), the first compacted before the second
+/// starts and everything compacted again after it. The second run's audit reads only what was
+/// committed since its sink opened the table (not the first run's compacted file), and verified
+/// again after the last compaction, whose files hold both runs' rows, it finds each of its own
+/// ticks once and leaves the first run's rows aside without calling them foreign.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_into_a_compacted_table_audits_its_own_ticks_and_only_them() {
+    common::use_embedded_s3_keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start(&tmp.path().join("s3")).await.unwrap();
+    let kafka = EmbeddedKafka::start(1, "icetwo", 2).unwrap();
+    let mut s = scenario("icetwo", kafka.bootstrap_servers(), &s3.endpoint(), "1");
+    s.duration = std::time::Duration::from_secs(2);
+    // One table partition a day: the two runs' rows share one (unless they straddle midnight
+    // UTC, a window of seconds), so the last compaction folds them into one file.
+    s.sink.time_partition = config::TimeGranularity::Day;
+    s.sink.iceberg.as_mut().unwrap().uri = Some(format!(
+        "sqlite:{}?mode=rwc",
+        tmp.path().join("catalog.db").display()
+    ));
+    let s = config::revalidate(s, Path::new("icetwo.toml")).unwrap();
+    let results = tmp.path().join("results");
+    let client = common::s3_client_for(&s3.endpoint()).await;
+    let opts = tickbench::commands::compact::table::Options {
+        min_files: 2,
+        expire: false,
+    };
+    let compact = |dir: std::path::PathBuf| {
+        let (s, client, opts) = (&s, &client, &opts);
+        async move {
+            let spec = tickbench::io::iceberg::TableSpec::of(s, "lake", &dir);
+            let lake = tickbench::io::iceberg::Lake::open(&spec, client.clone())
+                .await
+                .unwrap();
+            tickbench::commands::compact::table::compact(&lake, client, opts)
+                .await
+                .unwrap()
+        }
+    };
+
+    let first = common::run_in(&results, &s).await.expect("the first run");
+    assert!(first.summary.passed, "{:?}", first.summary.problems);
+    let c = compact(first.dir.clone()).await;
+    assert!(
+        c.snapshot.is_some() && c.files_after < c.files_before,
+        "{c:?}"
+    );
+
+    let second = common::run_in(&results, &s).await.expect("the second run");
+    assert!(second.summary.passed, "{:?}", second.summary.problems);
+    let ticks = second.summary.counts.acked;
+    assert_eq!(second.summary.counts.landed, ticks);
+    let own = second.summary.objects.count;
+    let v = tickbench::commands::verify::verify(&second.dir, Some(&s3.endpoint()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (v.audit.objects, v.audit.landed, v.audit.foreign),
+        (own, ticks, 0),
+        "{:?}",
+        v.audit.problems
+    );
+
+    let c = compact(second.dir.clone()).await;
+    assert_eq!(c.records, first.summary.counts.landed + ticks, "{c:?}");
+    let v = tickbench::commands::verify::verify(&second.dir, Some(&s3.endpoint()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            v.audit.landed,
+            v.audit.lost,
+            v.audit.duplicated,
+            v.audit.foreign
+        ),
+        (ticks, 0, 0, 0),
+        "{:?}",
+        v.audit.problems
+    );
+    assert!(v.audit.records_read > ticks, "{:?}", v.audit);
     s3.stop().await;
 }

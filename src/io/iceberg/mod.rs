@@ -98,6 +98,9 @@ pub struct Lake {
     pub bucket: String,
     pub key: String,
     pub spec_id: i32,
+    /// The table's last sequence number when this handle opened it: a data file with a higher
+    /// one was committed since (by this sink, or by a rewrite of its files such as compaction).
+    pub opened_at_sequence: i64,
     /// The requests the table's own files have cost so far, through this handle.
     pub io: Arc<storage::TableIo>,
 }
@@ -193,6 +196,7 @@ impl Lake {
             bucket: bucket.to_string(),
             key: key.trim_end_matches('/').to_string(),
             spec_id: t.metadata().default_partition_spec_id(),
+            opened_at_sequence: t.metadata().last_sequence_number(),
             catalog,
             spec: spec.clone(),
             kind: spec.catalog,
@@ -302,6 +306,24 @@ impl Lake {
                     key.to_string(),
                     f.file_size_in_bytes,
                     f.record_count.unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
+    /// The data files of the table's current snapshot: key (in [`Lake::bucket`]), bytes, and the
+    /// data sequence number each was committed with (a rewrite gives its files a new one).
+    pub async fn live_files(&self) -> anyhow::Result<Vec<(String, u64, i64)>> {
+        let t = self.table().await?;
+        rewrite::live(&t)
+            .await?
+            .into_iter()
+            .map(|l| {
+                let (_, key) = storage::split(l.file.file_path())?;
+                Ok((
+                    key.to_string(),
+                    l.file.file_size_in_bytes(),
+                    l.sequence_number,
                 ))
             })
             .collect()
