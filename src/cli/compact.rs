@@ -40,12 +40,16 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         targets,
     } = args;
     let (s, store) = if source.is_dir() {
-        let s = targets.apply(RunDir::open(&source).scenario()?, &source)?;
+        let s = config::override_and_validate(
+            RunDir::open(&source).scenario()?,
+            &source,
+            &targets.overrides(),
+        )?;
         let store =
             crate::commands::store::RunStore::open(&source, targets.s3_endpoint.as_deref()).await?;
         (s, store)
     } else {
-        let s = targets.apply(config::load(&source)?, &source)?;
+        let s = config::load_with(&source, &targets.overrides())?;
         anyhow::ensure!(
             !s.s3.is_embedded(),
             "{}: name the S3 to compact in (s3.endpoint / s3.bucket, or --s3-endpoint / --bucket); a run folder of the embedded default works too",

@@ -20,7 +20,7 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         scenario: path,
         targets,
     } = args;
-    let s = targets.apply(config::load(&path)?, &path)?;
+    let s = config::load_with(&path, &targets.overrides())?;
     println!("ok           scenario: {} is valid", path.display());
     let checks = doctor::run(&s, |c| println!("{c}")).await;
     let failed = checks.iter().filter(|c| c.status.is_failure()).count();

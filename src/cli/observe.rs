@@ -48,7 +48,7 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         targets,
         metrics,
     } = args;
-    let s = targets.apply(config::load(&path)?, &path)?;
+    let s = config::load_with(&path, &targets.overrides())?;
     signals.listen(true)?;
     let (reporter, _metrics) = metrics
         .reporter(

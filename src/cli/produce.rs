@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use super::orchestrator::{parse_start_at, WorkerArg};
 use super::progress::Terminal;
-use super::{Signals, Targets};
+use super::Signals;
 use crate::commands::run::RunOptions;
 use crate::config;
 use crate::progress::ProgressFormat;
@@ -60,12 +60,14 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let worker = worker
         .resolve(|k| std::env::var(k).ok())
         .map_err(|e| anyhow::anyhow!("--worker {e}"))?;
-    let s = Targets {
-        brokers,
-        topic,
-        ..Default::default()
-    }
-    .apply(config::load(&path)?, &path)?;
+    let s = config::load_with(
+        &path,
+        &config::Overrides {
+            brokers,
+            topic,
+            ..Default::default()
+        },
+    )?;
     let (reporter, _metrics) = metrics
         .reporter(
             Terminal {

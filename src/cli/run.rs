@@ -40,7 +40,7 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         targets,
         metrics,
     } = args;
-    let s = targets.apply(config::load(&path)?, &path)?;
+    let s = config::load_with(&path, &targets.overrides())?;
     let progress = if quiet {
         crate::progress::ProgressFormat::None
     } else {

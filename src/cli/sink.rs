@@ -64,7 +64,7 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
     } = args;
     let instance = super::orchestrator::instance(&instance, |k| std::env::var(k).ok())
         .map_err(|e| anyhow::anyhow!("--instance {e}"))?;
-    let s = targets.apply(config::load(&path)?, &path)?;
+    let s = config::load_with(&path, &targets.overrides())?;
     signals.listen(true)?;
     let (reporter, _metrics) = metrics
         .reporter(

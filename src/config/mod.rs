@@ -138,17 +138,94 @@ fn fmt_line(line: Option<usize>) -> String {
     line.map(|l| format!(":{l}")).unwrap_or_default()
 }
 
+/// Values given on the command line in place of the scenario file's. They are applied to the
+/// scenario as read, before it is validated, so a rule that depends on one sees it; an error in
+/// a value given here names its flag rather than a line of the file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    /// `--brokers`: `kafka.brokers`.
+    pub brokers: Option<String>,
+    /// `--topic`: `kafka.topic`, used itself (`kafka.topic_per_run = false`).
+    pub topic: Option<String>,
+    /// `--s3-endpoint`: `s3.endpoint`.
+    pub s3_endpoint: Option<String>,
+    /// `--bucket`: `s3.bucket`.
+    pub bucket: Option<String>,
+    /// `--create-bucket`: `s3.create_bucket = true`.
+    pub create_bucket: bool,
+}
+
+impl Overrides {
+    fn apply(&self, s: &mut Scenario) {
+        if let Some(b) = &self.brokers {
+            s.kafka.brokers = Some(b.clone());
+        }
+        if let Some(t) = &self.topic {
+            s.kafka.topic = t.clone();
+            s.kafka.topic_per_run = Some(false);
+        }
+        if let Some(e) = &self.s3_endpoint {
+            s.s3.endpoint = Some(e.clone());
+        }
+        if let Some(b) = &self.bucket {
+            s.s3.bucket = Some(b.clone());
+        }
+        s.s3.create_bucket |= self.create_bucket;
+    }
+
+    /// The flag that gave `field` its value, if one did.
+    fn flag_for(&self, field: &str) -> Option<&'static str> {
+        match field {
+            "kafka.brokers" if self.brokers.is_some() => Some("--brokers"),
+            "kafka.topic" | "kafka.topic_per_run" if self.topic.is_some() => Some("--topic"),
+            "s3.endpoint" if self.s3_endpoint.is_some() => Some("--s3-endpoint"),
+            "s3.bucket" if self.bucket.is_some() => Some("--bucket"),
+            "s3.create_bucket" if self.create_bucket => Some("--create-bucket"),
+            _ => None,
+        }
+    }
+
+    /// `v` as an error, pointing at the flag that set its field or else at its line in `text`.
+    fn invalid(&self, file: &Path, text: Option<&str>, v: validate::Violation) -> ScenarioError {
+        let (line, value) = match self.flag_for(&v.field) {
+            Some(flag) => (None, format!("{} (given by {flag})", v.value)),
+            None => (text.and_then(|t| line_of(t, &v.field)), v.value),
+        };
+        ScenarioError::Invalid {
+            file: file.to_owned(),
+            line,
+            field: v.field,
+            value,
+            allowed: v.allowed,
+        }
+    }
+}
+
 /// Reads, parses and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_with(path, &Overrides::default())
+}
+
+/// Reads a scenario file, applies `overrides`, then validates the result.
+pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
         file: path.to_owned(),
         source,
     })?;
-    parse(path, &text)
+    parse_with(path, &text, overrides)
 }
 
 /// Parses and validates scenario text; `path` is used in messages only.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    parse_with(path, text, &Overrides::default())
+}
+
+/// Parses scenario text, applies `overrides`, then validates the result.
+pub fn parse_with(
+    path: &Path,
+    text: &str,
+    overrides: &Overrides,
+) -> Result<Scenario, ScenarioError> {
     let expanded = expand_env(path, text)?;
     let text = expanded.as_str();
     let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
@@ -163,27 +240,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         scenario.symbols.file_rows = read_symbol_file(&file)?;
         scenario.symbols.file = Some(file);
     }
-    validate(&scenario).map_err(|v| ScenarioError::Invalid {
-        file: path.to_owned(),
-        line: line_of(text, &v.field),
-        field: v.field,
-        value: v.value,
-        allowed: v.allowed,
-    })?;
+    overrides.apply(&mut scenario);
+    validate(&scenario).map_err(|v| overrides.invalid(path, Some(text), v))?;
     Ok(scenario)
+}
+
+/// Applies `overrides` to a scenario read already (a run folder's), and validates the result.
+pub fn override_and_validate(
+    mut s: Scenario,
+    label: &Path,
+    overrides: &Overrides,
+) -> Result<Scenario, ScenarioError> {
+    overrides.apply(&mut s);
+    validate(&s).map_err(|v| overrides.invalid(label, None, v))?;
+    Ok(s)
 }
 
 /// Validates a scenario changed after it was read (command-line overrides); `label` names it in
 /// errors, which then carry no line.
 pub fn revalidate(s: Scenario, label: &Path) -> Result<Scenario, ScenarioError> {
-    validate(&s).map_err(|v| ScenarioError::Invalid {
-        file: label.to_owned(),
-        line: None,
-        field: v.field,
-        value: v.value,
-        allowed: v.allowed,
-    })?;
-    Ok(s)
+    override_and_validate(s, label, &Overrides::default())
 }
 
 /// librdkafka property names whose values are secrets.

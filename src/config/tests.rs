@@ -517,3 +517,49 @@ fn iceberg_catalogs_name_the_field_and_what_is_allowed() {
     let e = err(&table("uri = \"https://glue.us-east-1.amazonaws.com\""));
     assert!(e.contains("SQLite database URL"), "{e}");
 }
+
+#[test]
+fn overrides_are_applied_before_validation_and_named_in_errors() {
+    let text = format!("{GOOD}\n[observe]\nprefix = \"topics/ticks\"\n");
+    let flags = Overrides {
+        brokers: Some("127.0.0.1:9092".into()),
+        topic: Some("obs".into()),
+        s3_endpoint: Some("http://127.0.0.1:9000".into()),
+        bucket: Some("landing".into()),
+        create_bucket: false,
+    };
+    // Valid only with the command line's targets, and valid with them.
+    assert!(parse(Path::new("o.toml"), &text).is_err());
+    let s = parse_with(Path::new("o.toml"), &text, &flags).unwrap();
+    assert_eq!(s.kafka.brokers.as_deref(), Some("127.0.0.1:9092"));
+    assert_eq!(
+        (s.kafka.topic.as_str(), s.kafka.topic_per_run),
+        ("obs", Some(false))
+    );
+    assert_eq!(s.s3.bucket_name(), "landing");
+    // Invalid only because of a flag: the flag is named, not a line of the file.
+    let bad = Overrides {
+        s3_endpoint: Some("127.0.0.1:9000".into()),
+        ..flags.clone()
+    };
+    let e = parse_with(Path::new("o.toml"), &text, &bad)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "o.toml: `s3.endpoint` = \"127.0.0.1:9000\" (given by --s3-endpoint): an http:// or https:// URL, or leave it out"
+    );
+    // A file's own mistake still points at its line.
+    let e = parse_with(
+        Path::new("o.toml"),
+        &format!("{text}poll_interval = \"1ms\"\n"),
+        &flags,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("o.toml:") && e.contains("observe.poll_interval"),
+        "{e}"
+    );
+    assert!(!e.contains("given by"), "{e}");
+}

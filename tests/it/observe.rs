@@ -240,6 +240,103 @@ async fn observe_measures_a_separate_sink_and_agrees_with_its_own_report() {
     );
 }
 
+/// An `[observe]` scenario that names no brokers, endpoint or bucket, run with the targets
+/// `tickbench up` prints (`--brokers`, `--topic`, `--s3-endpoint`, `--bucket`) for the sink under
+/// test and for the run: the scenario is validated with them (not before they apply) and the run
+/// lands every tick once. A value the scenario is invalid for only because a flag gave it is
+/// refused naming the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observe_scenario_takes_its_targets_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = up_with_obs(dir.path(), "observed");
+    let path = dir.path().join("obs.toml");
+    std::fs::write(
+        &path,
+        "name = \"obs\"\nseed = 9\nduration = \"2s\"\nwarmup = \"0s\"\n[symbols]\ncount = 100\n[rate]\nticks_per_second = 1000\n[kafka]\npartitions = 2\n[kafka.consumer]\n\"fetch.wait.max.ms\" = \"50\"\n[sink]\nmax_age = \"500ms\"\n[observe]\nprefix = \"tickbench/obs\"\npoll_interval = \"100ms\"\nsettle = \"30s\"\ngroup_id = \"obs-sink\"\n",
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    let targets = |endpoint: &str| {
+        [
+            "--brokers".to_string(),
+            up.brokers.clone(),
+            "--topic".into(),
+            "obs".into(),
+            "--s3-endpoint".into(),
+            endpoint.to_string(),
+            "--bucket".into(),
+            "observed".into(),
+        ]
+    };
+
+    let refused = tb()
+        .args(["run", file, "--quiet"])
+        .args(targets("127.0.0.1:1"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`s3.endpoint` = \"127.0.0.1:1\" (given by --s3-endpoint)"),
+        "{stderr}"
+    );
+
+    let sinks = dir.path().join("sinks");
+    let log = dir.path().join("sink.log");
+    let log_file = std::fs::File::create(&log).unwrap();
+    let mut sink = tb()
+        .args([
+            "sink",
+            file,
+            "--quiet",
+            "--until-idle",
+            "10s",
+            "--group",
+            "obs-sink",
+        ])
+        .args(targets(&up.endpoint))
+        .arg("--results-dir")
+        .arg(&sinks)
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let runs = dir.path().join("runs");
+    let mut run = tb();
+    run.args(["run", file, "--quiet"])
+        .args(targets(&up.endpoint))
+        .arg("--results-dir")
+        .arg(&runs);
+    let out = tokio::task::spawn_blocking(move || run.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        common::exit_of(&mut sink).await.success(),
+        "{}",
+        common::log_of(&log)
+    );
+    drop(up);
+    let summary = common::json(&common::folder(&runs, "obs"), "summary.json");
+    let c = &summary["counts"];
+    assert_eq!(
+        (
+            c["landed"].as_u64(),
+            c["lost"].as_u64(),
+            c["duplicated"].as_u64()
+        ),
+        (Some(2000), Some(0), Some(0)),
+        "{summary}"
+    );
+    assert_eq!(summary["observed"]["method"], "list-poll", "{summary}");
+}
+
 /// Runs an `[observe]` scenario (with `observe_extra` in its `[observe]` section) against a
 /// fresh `tickbench up`, while the Python sink `script` (started first, with `sink_args`) reads
 /// topic `obs` and writes under `naive/`. Returns the run's exit code, its folder and what the
