@@ -41,6 +41,16 @@ pub enum ScenarioError {
     /// field and (for unknown fields) the allowed names.
     #[error("{file}: {message}")]
     Parse { file: PathBuf, message: String },
+    /// A field that has no default is not there: named with its section and what it is for.
+    #[error("{file}{line}: {section} has no `{field}`, which it needs: {meaning}", line = fmt_line(*.line))]
+    Missing {
+        file: PathBuf,
+        line: Option<usize>,
+        /// `the scenario` (its top level) or `[observe]`.
+        section: String,
+        field: String,
+        meaning: String,
+    },
     #[error("{file}{line}: `{field}` = {value}: {allowed}", line = fmt_line(*.line))]
     Invalid {
         file: PathBuf,
@@ -228,9 +238,11 @@ pub fn parse_with(
 ) -> Result<Scenario, ScenarioError> {
     let expanded = expand_env(path, text)?;
     let text = expanded.as_str();
-    let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
-        file: path.to_owned(),
-        message: e.to_string().trim_end().to_string(),
+    let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+        missing(path, text, &e).unwrap_or_else(|| ScenarioError::Parse {
+            file: path.to_owned(),
+            message: e.to_string().trim_end().to_string(),
+        })
     })?;
     if let Some(file) = scenario.symbols.file.clone() {
         // Relative to the scenario file, and absolute from here on, so the resolved scenario in a
@@ -243,6 +255,62 @@ pub fn parse_with(
     overrides.apply(&mut scenario);
     validate(&scenario).map_err(|v| overrides.invalid(path, Some(text), v))?;
     Ok(scenario)
+}
+
+/// toml's "missing field `seed`" (which points at the section's first line, or the file's) as
+/// the section that lacks the field and what the field is for.
+fn missing(path: &Path, text: &str, e: &toml::de::Error) -> Option<ScenarioError> {
+    let field = e
+        .message()
+        .strip_prefix("missing field `")?
+        .split('`')
+        .next()?
+        .to_string();
+    let at = e.span().map_or(0, |s| s.start);
+    // The section is the last table header at or before where toml points.
+    let header = text[..at.min(text.len())]
+        .lines()
+        .chain(text[at.min(text.len())..].lines().take(1))
+        .filter_map(|l| {
+            let l = l.trim();
+            let name = l.strip_prefix("[[").and_then(|l| l.split("]]").next());
+            name.or_else(|| l.strip_prefix('[').and_then(|l| l.split(']').next()))
+                .map(|n| (n.trim().to_string(), l.starts_with("[[")))
+        })
+        .last();
+    let (section, line) = match &header {
+        Some((name, many)) => (
+            if *many {
+                format!("a [[{name}]]")
+            } else {
+                format!("[{name}]")
+            },
+            Some(text[..at.min(text.len())].matches('\n').count() + 1),
+        ),
+        None => ("the scenario".to_string(), None),
+    };
+    let key = match &header {
+        Some((name, _)) => format!("{name}.{field}"),
+        None => field.clone(),
+    };
+    let meaning = match key.as_str() {
+        "name" => "a short name for the run, part of its results folder's name (for example name = \"smoke\")",
+        "seed" => "the seed of every random draw, so that the same scenario produces the same ticks (for example seed = 1)",
+        "duration" => "how long the measured load runs, after the warm-up (for example duration = \"30s\")",
+        "symbols" => "a [symbols] section: the market's symbols (for example count = 100)",
+        "rate" => "a [rate] section: the load's shape (for example ticks_per_second = 1000)",
+        "observe.prefix" => "the key prefix, in s3.bucket, under which the external sink writes (for example prefix = \"topics/ticks\")",
+        "max.start" => "the first rate the search tries, ticks per second (for example start = 10000)",
+        "variant.name" => "the variant's name, shown in the comparison",
+        _ => "it has no default",
+    };
+    Some(ScenarioError::Missing {
+        file: path.to_owned(),
+        line,
+        section,
+        field,
+        meaning: meaning.to_string(),
+    })
 }
 
 /// Applies `overrides` to a scenario read already (a run folder's), and validates the result.

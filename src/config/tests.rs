@@ -563,3 +563,22 @@ fn overrides_are_applied_before_validation_and_named_in_errors() {
     );
     assert!(!e.contains("given by"), "{e}");
 }
+
+#[test]
+fn a_missing_required_field_is_named_with_its_section_and_meaning() {
+    let e = err(
+        "name = \"t\"\nduration = \"3s\"\n[symbols]\ncount = 1\n[rate]\nticks_per_second = 1\n",
+    );
+    assert_eq!(
+        e,
+        "x.toml: the scenario has no `seed`, which it needs: the seed of every random draw, so that the same scenario produces the same ticks (for example seed = 1)"
+    );
+    let e = err(&format!("{GOOD}\n[observe]\npoll_interval = \"1s\"\n"));
+    assert!(
+        e.starts_with("x.toml:")
+            && e.contains("[observe] has no `prefix`, which it needs: the key prefix"),
+        "{e}"
+    );
+    let e = err(&format!("{GOOD}\n[[variant]]\n\"sink.max_records\" = 10\n"));
+    assert!(e.contains("a [[variant]] has no `name`"), "{e}");
+}
