@@ -151,9 +151,9 @@ pub(crate) async fn send_results(
     Ok(())
 }
 
-/// Overrides of the scenario's targets, so one scenario file serves any cluster.
+/// Overrides of the scenario's Kafka target, so one scenario file serves any cluster.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct Targets {
+pub struct KafkaTargets {
     /// Kafka bootstrap servers, instead of the scenario's `kafka.brokers`.
     #[arg(long)]
     pub brokers: Option<String>,
@@ -162,6 +162,24 @@ pub struct Targets {
     /// cluster that does not create topics on request (librdkafka's mock behind `tickbench up`).
     #[arg(long)]
     pub topic: Option<String>,
+}
+
+impl KafkaTargets {
+    /// The overrides, for [`config::load_with`]: applied before the scenario is validated.
+    pub fn overrides(&self) -> config::Overrides {
+        config::Overrides {
+            brokers: self.brokers.clone(),
+            topic: self.topic.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Overrides of the scenario's targets (Kafka and S3), so one scenario file serves any cluster.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Targets {
+    #[command(flatten)]
+    pub kafka: KafkaTargets,
     /// S3 endpoint URL, instead of the scenario's `s3.endpoint`.
     #[arg(long)]
     pub s3_endpoint: Option<String>,
@@ -177,11 +195,10 @@ impl Targets {
     /// The overrides, for [`config::load_with`]: applied before the scenario is validated.
     pub fn overrides(&self) -> config::Overrides {
         config::Overrides {
-            brokers: self.brokers.clone(),
-            topic: self.topic.clone(),
             s3_endpoint: self.s3_endpoint.clone(),
             bucket: self.bucket.clone(),
             create_bucket: self.create_bucket,
+            ..self.kafka.overrides()
         }
     }
 }

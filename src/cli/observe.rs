@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::orchestrator::parse_start_at;
-use super::progress::Terminal;
 use super::{Signals, Targets};
 use crate::config;
 
@@ -28,9 +27,8 @@ pub struct Args {
     /// theirs, for `tickbench merge`.
     #[arg(long, env = "TICKBENCH_START_AT", value_parser = parse_start_at)]
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// No progress line while running.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub output: super::progress::Output,
     #[command(flatten)]
     pub targets: Targets,
     #[command(flatten)]
@@ -44,7 +42,7 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         instance,
         until_idle,
         start_at,
-        quiet,
+        output,
         targets,
         metrics,
     } = args;
@@ -52,7 +50,7 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
     signals.listen(true)?;
     let (reporter, _metrics) = metrics
         .reporter(
-            Terminal::lines_unless(quiet),
+            output.terminal(crate::progress::ProgressFormat::Lines),
             vec![
                 ("run".into(), s.name.clone()),
                 ("instance".into(), instance.clone()),

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::orchestrator::{parse_start_at, WorkerArg};
-use super::progress::Terminal;
 use super::Signals;
 use crate::commands::run::RunOptions;
 use crate::config;
@@ -19,12 +18,10 @@ pub struct Args {
     /// Folder the run's results folder is created in.
     #[arg(long, default_value = "results")]
     pub results_dir: PathBuf,
-    /// Kafka bootstrap servers, instead of the scenario's `kafka.brokers`.
-    #[arg(long)]
-    pub brokers: Option<String>,
-    /// Topic, instead of the scenario's `kafka.topic`.
-    #[arg(long)]
-    pub topic: Option<String>,
+    #[command(flatten)]
+    pub targets: super::KafkaTargets,
+    #[command(flatten)]
+    pub output: super::progress::Output,
     /// Produce worker I's share of N (counting from 1): symbols dealt out by activity so each
     /// worker carries about 1/N of the rate. The N workers together produce exactly the
     /// stream one would. `auto`: I and N from the orchestrator's environment (a Kubernetes
@@ -50,8 +47,8 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let Args {
         scenario: path,
         results_dir,
-        brokers,
-        topic,
+        targets,
+        output,
         worker,
         start_at,
         results_to,
@@ -60,19 +57,10 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let worker = worker
         .resolve(|k| std::env::var(k).ok())
         .map_err(|e| anyhow::anyhow!("--worker {e}"))?;
-    let s = config::load_with(
-        &path,
-        &config::Overrides {
-            brokers,
-            topic,
-            ..Default::default()
-        },
-    )?;
+    let s = config::load_with(&path, &targets.overrides())?;
     let (reporter, _metrics) = metrics
         .reporter(
-            Terminal {
-                format: ProgressFormat::Lines,
-            },
+            output.terminal(ProgressFormat::Lines),
             vec![
                 ("run".into(), s.name.clone()),
                 ("worker".into(), worker.label()),

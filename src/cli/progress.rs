@@ -11,14 +11,27 @@ pub struct Terminal {
     pub format: ProgressFormat,
 }
 
-impl Terminal {
-    /// A line a second, or nothing with `--quiet`.
-    pub fn lines_unless(quiet: bool) -> Terminal {
+/// How progress is shown, the same on every command that runs a load or a sink.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Output {
+    /// No progress while running (the same as --progress none).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// How progress is shown on stderr: a live bar on a terminal (auto), a line a second
+    /// (lines), a JSON object a second for machines (json), or none. Default: auto for `run`;
+    /// lines for `produce`, `sink` and `observe`, which usually run unattended.
+    #[arg(long, value_enum)]
+    pub progress: Option<ProgressFormat>,
+}
+
+impl Output {
+    /// The display asked for; `default` when neither flag was given.
+    pub fn terminal(&self, default: ProgressFormat) -> Terminal {
         Terminal {
-            format: if quiet {
-                ProgressFormat::None
-            } else {
-                ProgressFormat::Lines
+            format: match (self.quiet, self.progress) {
+                (true, _) => ProgressFormat::None,
+                (false, Some(f)) => f,
+                (false, None) => default,
             },
         }
     }

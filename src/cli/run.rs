@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::progress::Terminal;
 use super::{Signals, Targets};
 use crate::commands::run::{self, RunOptions};
 use crate::commands::{max, sweep};
@@ -18,13 +17,8 @@ pub struct Args {
     /// Folder the run's results folder is created in.
     #[arg(long, default_value = "results")]
     pub results_dir: PathBuf,
-    /// No progress while running (the same as --progress none).
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// How progress is shown on stderr: a live bar on a terminal (auto), a line a second
-    /// (lines), a JSON object a second for machines (json), or none.
-    #[arg(long, value_enum, default_value_t = crate::progress::ProgressFormat::Auto)]
-    pub progress: crate::progress::ProgressFormat,
+    #[command(flatten)]
+    pub output: super::progress::Output,
     #[command(flatten)]
     pub targets: Targets,
     #[command(flatten)]
@@ -35,23 +29,16 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
     let Args {
         scenario: path,
         results_dir,
-        quiet,
-        progress,
+        output,
         targets,
         metrics,
     } = args;
     let s = config::load_with(&path, &targets.overrides())?;
-    let progress = if quiet {
-        crate::progress::ProgressFormat::None
-    } else {
-        progress
-    };
+    let terminal = output.terminal(crate::progress::ProgressFormat::Auto);
+    let terminal_format = terminal.format;
     signals.listen(false)?;
     let (reporter, _metrics) = metrics
-        .reporter(
-            Terminal { format: progress },
-            vec![("run".into(), s.name.clone())],
-        )
+        .reporter(terminal, vec![("run".into(), s.name.clone())])
         .await?;
     let opts = RunOptions {
         results_root: results_dir,
@@ -90,7 +77,7 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
     let outcome = run::run(&s, Some(&path), &opts)
         .await
         .with_context(|| format!("running {}", path.display()))?;
-    if progress == crate::progress::ProgressFormat::Auto {
+    if terminal_format == crate::progress::ProgressFormat::Auto {
         eprintln!();
     }
     print!("{}", outcome.summary.to_text());

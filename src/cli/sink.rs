@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::orchestrator::parse_start_at;
-use super::progress::Terminal;
 use super::{Signals, Targets};
 use crate::config;
 
@@ -35,9 +34,8 @@ pub struct Args {
     /// warm-up then line up with theirs, for `tickbench merge`.
     #[arg(long, env = "TICKBENCH_START_AT", value_parser = parse_start_at)]
     pub start_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// No progress line while running.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub output: super::progress::Output,
     /// Also copy the results folder to S3 when done, under s3://bucket/prefix/<folder name>/
     /// (the scenario's S3 endpoint and the AWS config chain), for pods that go away; `tickbench
     /// merge s3://bucket/prefix/` reads every folder there.
@@ -57,7 +55,7 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         group,
         until_idle,
         start_at,
-        quiet,
+        output,
         targets,
         results_to,
         metrics,
@@ -68,7 +66,7 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
     signals.listen(true)?;
     let (reporter, _metrics) = metrics
         .reporter(
-            Terminal::lines_unless(quiet),
+            output.terminal(crate::progress::ProgressFormat::Lines),
             vec![
                 ("run".into(), s.name.clone()),
                 ("instance".into(), instance.clone()),

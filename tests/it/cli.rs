@@ -443,3 +443,38 @@ fn diagnostics_come_as_json_lines_with_log_format_json() {
         "{stderr}"
     );
 }
+
+/// The flags a command shares with others mean the same on each: the progress display
+/// (`--quiet`, `--progress`), the targets, `--results-dir`.
+#[test]
+fn shared_flags_are_accepted_by_every_command_that_runs_a_load_or_a_sink() {
+    use clap::Parser;
+    let parse = |args: &[&str]| {
+        let argv = ["tickbench"].iter().chain(args).copied();
+        tickbench::cli::Cli::try_parse_from(argv).map_err(|e| e.to_string())
+    };
+    let kafka = ["--brokers", "b:9092", "--topic", "t"];
+    let s3 = [
+        "--s3-endpoint",
+        "http://s",
+        "--bucket",
+        "b",
+        "--create-bucket",
+    ];
+    let common = ["--results-dir", "r"];
+    for cmd in ["run", "produce", "sink", "observe"] {
+        for progress in [&["--quiet"][..], &["-q"], &["--progress", "json"]] {
+            let mut args = vec![cmd, "s.toml"];
+            args.extend(kafka);
+            args.extend(common);
+            args.extend(progress);
+            if cmd != "produce" {
+                args.extend(s3);
+            }
+            parse(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+    }
+    // The load alone writes nothing to S3: its targets are Kafka's.
+    let e = parse(&["produce", "s.toml", "--bucket", "b"]).unwrap_err();
+    assert!(e.contains("--bucket"), "{e}");
+}
