@@ -36,7 +36,7 @@ fn generating_encoding_and_decoding_ticks_allocates_nothing() {
     let schedule = Schedule::new(
         0,
         tickbench::model::load::Profile::new(
-            &[tickbench::config::Segment::Constant {
+            &[tickbench::model::load::segment::Segment::Constant {
                 duration: Duration::from_secs(10),
                 ticks_per_second: 50_000.0,
             }],

@@ -59,7 +59,7 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
             "{what} {v:?}: Athena names are letters, digits and _"
         );
     }
-    if s.sink.format == config::Format::Iceberg {
+    if s.sink.format == crate::model::format::Format::Iceberg {
         return iceberg(&s, run_dir.as_deref(), &database, &table, glue).await;
     }
     let t = crate::commands::catalog::Table::of(

@@ -64,7 +64,7 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
             },
         )
     };
-    if s.sink.format == config::Format::Iceberg {
+    if s.sink.format == crate::model::format::Format::Iceberg {
         anyhow::ensure!(
             partition.is_empty() && target_prefix.is_none(),
             "{}: an Iceberg table is compacted in place, by table partition: --partition and --target-prefix are for plain objects",

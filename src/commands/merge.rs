@@ -37,7 +37,7 @@ struct SinkDir {
 /// folder its own folder is in), as a URI; None when its scenario names a catalog itself.
 fn shared_catalog(sink: &SinkDir) -> Option<String> {
     let i = sink.scenario.sink.iceberg.clone().unwrap_or_default();
-    if sink.scenario.sink.format != config::Format::Iceberg
+    if sink.scenario.sink.format != crate::model::format::Format::Iceberg
         || i.catalog != config::CatalogKind::Sql
         || i.uri.is_some()
     {
@@ -161,7 +161,7 @@ pub async fn merge(dirs: &[PathBuf], opts: &MergeOptions) -> anyhow::Result<(Pat
         _ => {
             // Sinks into an Iceberg table: judged by the table's current snapshot.
             let lake = match merged_scenario.sink.format {
-                config::Format::Iceberg => {
+                crate::model::format::Format::Iceberg => {
                     let spec = crate::io::iceberg::TableSpec::of(
                         &merged_scenario,
                         &expectations.bucket,

@@ -47,7 +47,7 @@ pub async fn verify(dir: &Path, endpoint: Option<&str>) -> anyhow::Result<Verifi
     let client = &store.client;
     // A run into an Iceberg table is judged by the table's current snapshot.
     let lake = match RunDir::open(dir).scenario() {
-        Ok(s) if s.sink.format == crate::config::Format::Iceberg => {
+        Ok(s) if s.sink.format == crate::model::format::Format::Iceberg => {
             let spec = crate::io::iceberg::TableSpec::of(&s, &exp.bucket, dir);
             Some(crate::io::iceberg::Lake::open(&spec, client.clone()).await?)
         }

@@ -1,12 +1,10 @@
 //! Scenario files: parsing, validation with errors that name file, line, field and allowed values,
 //! and the resolved (defaults filled in, secrets redacted) form written to the results folder.
 
-mod encoding;
 mod env;
 mod iceberg;
 mod observe;
 mod schema;
-pub mod segment;
 mod targets;
 pub mod thresholds;
 mod validate;

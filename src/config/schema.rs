@@ -7,9 +7,10 @@ use std::time::Duration;
 use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 
-pub use super::encoding::{Compression, Encoding, Format};
 use super::observe::Observe;
 use super::targets::{Kafka, S3};
+use crate::model::format::{Compression, Encoding, Format};
+use crate::model::load::segment::Segment;
 
 /// One benchmark run: what load to generate, where to send it and how the sink batches it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -281,62 +282,6 @@ pub struct Rate {
     /// Benchmark's standard workloads send 1 KiB). Records already longer stay as they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_size: Option<ByteSize>,
-}
-
-/// One piece of a rate profile. Rates are ticks per second.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Segment {
-    /// The same rate throughout.
-    Constant {
-        #[serde(with = "humantime_serde")]
-        duration: Duration,
-        ticks_per_second: f64,
-    },
-    /// A linear change from one rate to another.
-    Ramp {
-        #[serde(with = "humantime_serde")]
-        duration: Duration,
-        from: f64,
-        to: f64,
-    },
-    /// `steps` equal stairs from `from` to `to`.
-    Steps {
-        #[serde(with = "humantime_serde")]
-        duration: Duration,
-        from: f64,
-        to: f64,
-        steps: u32,
-    },
-    /// A base rate with a spike to `peak` from `at` for `length` (times within the segment).
-    Burst {
-        #[serde(with = "humantime_serde")]
-        duration: Duration,
-        base: f64,
-        peak: f64,
-        #[serde(with = "humantime_serde")]
-        at: Duration,
-        #[serde(with = "humantime_serde")]
-        length: Duration,
-    },
-    /// mean + amplitude * sin(2 pi t / period).
-    Sine {
-        #[serde(with = "humantime_serde")]
-        duration: Duration,
-        mean: f64,
-        amplitude: f64,
-        #[serde(with = "humantime_serde")]
-        period: Duration,
-    },
-    /// A trading day compressed into the segment: heavy at the open, quiet at midday, heavy at the
-    /// close (a parabola through the three rates).
-    Intraday {
-        #[serde(with = "humantime_serde")]
-        duration: Duration,
-        open: f64,
-        midday: f64,
-        close: f64,
-    },
 }
 
 /// How the sink batches records into S3 objects; the first trigger to fire closes the batch.

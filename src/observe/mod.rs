@@ -348,8 +348,8 @@ pub async fn reread(
 
 /// The requests an observed sink must have made: at least one PUT (or one multipart upload)
 /// per object. Its retries, failed uploads and reads are not visible from outside.
-pub fn requests_seen(obs: &Observation) -> crate::sink::upload::RequestCounts {
-    let r = crate::sink::upload::RequestCounts::default();
+pub fn requests_seen(obs: &Observation) -> crate::metrics::RequestCounts {
+    let r = crate::metrics::RequestCounts::default();
     r.put_object.store(
         obs.objects.len() as u64,
         std::sync::atomic::Ordering::Relaxed,

@@ -20,7 +20,7 @@ use crate::metrics::{us_between, Counters, LocalStage, Recorders, Stage};
 use crate::model::load::Schedule;
 use crate::model::sim::{Generator, Model, Share};
 use crate::model::tick::decode_payload;
-pub use crate::results::Failed;
+use crate::results::Failed;
 
 /// What the delivery reports of one producer thread add up to, recorded without shared locks.
 struct Delivered {

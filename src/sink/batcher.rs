@@ -59,7 +59,7 @@ pub struct TimeLayout {
     pub by_symbol: bool,
 }
 
-pub use crate::results::CloseReason;
+use crate::results::CloseReason;
 
 /// Identity of a batch: its partition and first offset (also the object's name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -13,10 +13,11 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 
-use super::batcher::{BatchId, CloseReason, ClosedBatch};
+use super::batcher::{BatchId, ClosedBatch};
 use crate::clock::Now;
 use crate::model::layout::{dead_letter_root, object_key, TimeBucket};
-pub use crate::results::DeadLetter;
+use crate::results::CloseReason;
+use crate::results::DeadLetter;
 
 /// Records larger than this are set aside as oversized: no tick comes near it, and holding one
 /// in a batch would distort object sizes.

@@ -34,7 +34,8 @@ use crate::clock::Now;
 use crate::metrics::{now_ns, Counters, LocalStage, Recorders, Stage};
 use crate::model::format::Encoding;
 use crate::model::tick::TickDecoder;
-pub use crate::results::CommitRecord;
+use crate::results::CommitRecord;
+use crate::results::Landed;
 use batcher::{Action, BatchId, Batcher, TimeLayout, Triggers};
 use commit::CommitTracker;
 use committer::{committer, CommitMsg};
@@ -45,7 +46,7 @@ use record::{Next, Record};
 pub use report::{memory_bound, SinkReport};
 use reset::{Replay, Reset};
 use table::TableSink;
-use upload::{Chunk, Done, Failed, Landed, Uploader};
+use upload::{Chunk, Done, Failed, Uploader};
 
 /// What the sink needs besides its clients.
 #[derive(Debug, Clone)]

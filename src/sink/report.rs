@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::upload::Landed;
 use super::CommitRecord;
+use crate::results::Landed;
 
 /// The most bytes the sink's buffers can hold with `open` batches open: each open batch holds
 /// less than the multipart threshold (streaming) or a whole object (buffered), each multipart

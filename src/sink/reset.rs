@@ -235,7 +235,7 @@ impl State {
         // Objects grouped by symbol interleave, so ranges say nothing there: those records are
         // regrouped (as after a crash; see the README).
         if !self.settings.layout.by_symbol {
-            let durable = |l: &&super::upload::Landed| {
+            let durable = |l: &&crate::results::Landed| {
                 l.partition == p && l.first_offset >= from && l.first_offset < position
             };
             for l in self.report.landed.iter().filter(durable) {

@@ -9,10 +9,11 @@ use aws_sdk_s3::Client;
 use tokio::sync::{oneshot, watch};
 
 use super::journal::Journal;
-use super::upload::{RequestCounts, Uploader};
+use super::upload::Uploader;
 use super::{SinkContext, SinkControl, SinkFailure, SinkReport, SinkSettings};
 use crate::config::Scenario;
 use crate::io::connect;
+use crate::metrics::RequestCounts;
 use crate::metrics::{Counters, Percentiles, Recorders, Stage};
 use crate::results::{Objects, Resources, SinkCounts, SinkSummary, StageSummary, StopReason};
 
@@ -54,7 +55,7 @@ pub async fn table_target(
     bucket: &str,
     catalog_dir: &std::path::Path,
 ) -> anyhow::Result<Option<super::TableTarget>> {
-    if scenario.sink.format != crate::config::Format::Iceberg {
+    if scenario.sink.format != crate::model::format::Format::Iceberg {
         return Ok(None);
     }
     let spec = crate::io::iceberg::TableSpec::of(scenario, bucket, catalog_dir);

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::batcher::BatchId;
-use super::upload::{Failed, Landed, Refusal, UploadError};
+use super::upload::{Failed, Refusal, UploadError};
 use super::{CommitMsg, SinkError, State};
 use crate::clock::Now;
 use crate::config::CommitEvery;
@@ -24,6 +24,7 @@ use crate::io::iceberg::{Committed, Lake};
 use crate::metrics::Stage;
 use crate::model::layout::TimeBucket;
 use crate::model::table;
+use crate::results::Landed;
 
 /// A durable data file no snapshot lists yet.
 struct Waiting {

@@ -172,10 +172,7 @@ create_bucket = true
                 .unwrap()
                 .into_bytes();
             for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                dead.push(
-                    serde_json::from_slice::<tickbench::sink::dead_letter::DeadLetter>(line)
-                        .unwrap(),
-                );
+                dead.push(serde_json::from_slice::<tickbench::results::DeadLetter>(line).unwrap());
             }
         }
     }

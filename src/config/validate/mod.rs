@@ -4,6 +4,7 @@
 use bytesize::ByteSize;
 
 use super::*;
+use crate::model::load::segment::{self, Segment};
 
 mod iceberg;
 mod kafka;

@@ -2,13 +2,14 @@
 //! family; the batcher sees only [`ObjectWriter`], which tells it how big the object is (after
 //! encoding and compression) so that the byte trigger measures what actually lands.
 
+mod encoding;
 pub mod parquet;
 mod read;
 mod text;
 
+pub use encoding::{Compression, Encoding, Format};
 pub use read::{decode_object, decode_parquet_columns, encoding_of_key};
 
-pub use crate::config::{Compression, Encoding, Format};
 use crate::model::tick::Tick;
 
 /// Every format and codec pair the sink writes (Parquet uncompressed aside): what the round-trip

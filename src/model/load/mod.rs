@@ -10,10 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::segment::{seg_integral, seg_rate, segment_duration};
-pub use crate::config::segment::{segment_kind, segment_rate_range};
-use crate::config::{Rate, Segment};
+pub mod segment;
+
+use crate::config::Rate;
 use crate::model::sim::rng::unit_from;
+use segment::{seg_integral, seg_rate, segment_duration, Segment};
 
 /// Length of one cell of the Λ walk.
 const CELL_S: f64 = 0.001;

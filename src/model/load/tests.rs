@@ -1,3 +1,4 @@
+use super::segment::segment_rate_range;
 use super::*;
 
 fn secs(s: u64) -> Duration {

@@ -58,7 +58,7 @@ fn the_stream_is_the_same_whatever_the_split() {
     let schedule = Schedule::new(
         1_800_000_000_000_000_000,
         crate::model::load::Profile::new(
-            &[crate::config::Segment::Ramp {
+            &[crate::model::load::segment::Segment::Ramp {
                 duration: Duration::from_secs(20),
                 from: 1000.0,
                 to: 5000.0,

@@ -18,7 +18,7 @@ use super::journal::Journal;
 
 mod conditional;
 use crate::metrics::{now_ns, us_between, Recorders, Stage};
-pub use crate::results::Landed;
+use crate::results::Landed;
 pub use conditional::Fence;
 
 /// A request to S3 failed after the SDK's retries.
@@ -75,7 +75,7 @@ fn is_transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool 
     }
 }
 
-pub use crate::metrics::RequestCounts;
+use crate::metrics::RequestCounts;
 
 impl RequestCounts {
     /// A snapshot of the counters, for the summary.

@@ -3,7 +3,63 @@
 
 use std::time::Duration;
 
-use super::Segment;
+use serde::{Deserialize, Serialize};
+
+/// One piece of a rate profile. Rates are ticks per second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Segment {
+    /// The same rate throughout.
+    Constant {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        ticks_per_second: f64,
+    },
+    /// A linear change from one rate to another.
+    Ramp {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        from: f64,
+        to: f64,
+    },
+    /// `steps` equal stairs from `from` to `to`.
+    Steps {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        from: f64,
+        to: f64,
+        steps: u32,
+    },
+    /// A base rate with a spike to `peak` from `at` for `length` (times within the segment).
+    Burst {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        base: f64,
+        peak: f64,
+        #[serde(with = "humantime_serde")]
+        at: Duration,
+        #[serde(with = "humantime_serde")]
+        length: Duration,
+    },
+    /// mean + amplitude * sin(2 pi t / period).
+    Sine {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        mean: f64,
+        amplitude: f64,
+        #[serde(with = "humantime_serde")]
+        period: Duration,
+    },
+    /// A trading day compressed into the segment: heavy at the open, quiet at midday, heavy at the
+    /// close (a parabola through the three rates).
+    Intraday {
+        #[serde(with = "humantime_serde")]
+        duration: Duration,
+        open: f64,
+        midday: f64,
+        close: f64,
+    },
+}
 
 pub fn segment_duration(s: &Segment) -> Duration {
     match s {
