@@ -8,8 +8,9 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use crate::config::{GroupBy, Scenario, TimeGranularity};
+use crate::config::{GroupBy, Scenario};
 use crate::model::format::{Compression, Format};
+use crate::model::layout::TimeGranularity;
 
 /// The tick's columns as Hive types, in wire order.
 const COLUMNS: [(&str, &str, &str); 7] = [

@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use crate::config::{GroupBy, Scenario, TimeGranularity};
+use crate::config::{GroupBy, Scenario};
+use crate::model::layout::TimeGranularity;
 
 /// The table's columns as Athena names them, with the Iceberg field they are.
 const COLUMNS: [(&str, &str, &str); 8] = [

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::tick::TickField;
+
 /// `[observe]`: the sink under test is an external one (Kafka Connect's S3 sink, Firehose,
 /// Vector, your own consumer) reading `kafka.topic`; tickbench produces the load and watches the
 /// prefix that sink writes to, taking the first listing that shows an object as its durable time.
@@ -53,45 +55,6 @@ pub struct Observe {
     /// the name the sink writes it under, in JSON, Avro, CSV and Parquet alike.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<TickField, String>,
-}
-
-/// A field of a tick, as `observe.fields` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TickField {
-    Symbol,
-    Seq,
-    TsNs,
-    Price,
-    Bid,
-    Ask,
-    Size,
-}
-
-impl TickField {
-    /// Every field, in the tick's wire order.
-    pub const ALL: [TickField; 7] = [
-        TickField::Symbol,
-        TickField::Seq,
-        TickField::TsNs,
-        TickField::Price,
-        TickField::Bid,
-        TickField::Ask,
-        TickField::Size,
-    ];
-
-    /// The name tickbench itself writes it under.
-    pub fn name(self) -> &'static str {
-        match self {
-            TickField::Symbol => "symbol",
-            TickField::Seq => "seq",
-            TickField::TsNs => "ts_ns",
-            TickField::Price => "price",
-            TickField::Bid => "bid",
-            TickField::Ask => "ask",
-            TickField::Size => "size",
-        }
-    }
 }
 
 fn default_poll_interval() -> Duration {

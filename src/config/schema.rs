@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::observe::Observe;
 use super::targets::{Kafka, S3};
 use crate::model::format::{Compression, Encoding, Format};
+use crate::model::layout::TimeGranularity;
 use crate::model::load::segment::Segment;
 
 /// One benchmark run: what load to generate, where to send it and how the sink batches it.
@@ -371,18 +372,6 @@ pub struct Sink {
     /// sends the largest of them to S3 (counted). Part of the sink's memory bound.
     #[serde(default = "default_dead_letter_max_bytes")]
     pub dead_letter_max_bytes: ByteSize,
-}
-
-/// How batches split by time, and the time directories of the key layout.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum TimeGranularity {
-    Day,
-    #[default]
-    Hour,
-    Minute,
 }
 
 /// Which records share a batch.

@@ -10,7 +10,7 @@ use iceberg::spec::{
     PrimitiveType, Schema, Struct, TableMetadata, Transform, Type, UnboundPartitionSpec,
 };
 
-use crate::config::TimeGranularity;
+use crate::model::layout::TimeGranularity;
 use crate::model::layout::{escape_segment, TimeBucket};
 
 /// The snapshot summary property that holds, per Kafka partition, the next offset the table

@@ -12,7 +12,8 @@ use std::io::Read;
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::config::{Observe, TickField};
+use crate::config::Observe;
+use crate::model::tick::TickField;
 use crate::model::tick::{decode_payload, Tick};
 
 /// How an object's records are laid out.

@@ -12,9 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::clock::Now;
-use crate::config::{TimeGranularity, TimeSource};
+use crate::config::TimeSource;
 use crate::model::format::{Encoding, ObjectWriter};
 use crate::model::layout::TimeBucket;
+use crate::model::layout::TimeGranularity;
 use crate::model::tick::Tick;
 
 /// When a batch closes, and how it uploads.

@@ -1094,7 +1094,7 @@ async fn a_run_into_a_compacted_table_audits_its_own_ticks_and_only_them() {
     s.duration = std::time::Duration::from_secs(2);
     // One table partition a day: the two runs' rows share one (unless they straddle midnight
     // UTC, a window of seconds), so the last compaction folds them into one file.
-    s.sink.time_partition = config::TimeGranularity::Day;
+    s.sink.time_partition = tickbench::model::layout::TimeGranularity::Day;
     s.sink.iceberg.as_mut().unwrap().uri = Some(format!(
         "sqlite:{}?mode=rwc",
         tmp.path().join("catalog.db").display()

@@ -10,8 +10,9 @@ fn is_http(uri: &str) -> bool {
 
 /// `sink.format = "iceberg"` and its `[sink.iceberg]`.
 pub(super) fn check_iceberg(sink: &crate::config::Sink) -> Result<(), Violation> {
-    use crate::config::{CatalogKind, CommitEvery, TimeGranularity, TimeSource};
+    use crate::config::{CatalogKind, CommitEvery, TimeSource};
     use crate::model::format::Format;
+    use crate::model::layout::TimeGranularity;
     let iceberg = sink.format == Format::Iceberg;
     check(
         iceberg || sink.iceberg.is_none(),

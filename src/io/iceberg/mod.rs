@@ -19,7 +19,8 @@ use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, CatalogBuilder, ErrorKind, NamespaceIdent, TableCreation, TableIdent};
 use iceberg_catalog_sql::SqlCatalogBuilder;
 
-use crate::config::{CatalogKind, TimeGranularity};
+use crate::config::CatalogKind;
+use crate::model::layout::TimeGranularity;
 use crate::model::table;
 
 /// Where the table is and how it is partitioned: validated from the scenario.

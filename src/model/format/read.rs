@@ -9,7 +9,7 @@ use arrow_array::types::{Float64Type, Int64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{Compression, Encoding, Format};
-use crate::config::TickField;
+use crate::model::tick::TickField;
 use crate::model::tick::{decode_payload, Tick, CSV_HEADER};
 
 /// The encoding an object name's extension stands for, if it is one the sink writes.

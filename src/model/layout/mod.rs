@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
-use crate::config::TimeGranularity;
+use serde::{Deserialize, Serialize};
 
 /// One time partition (a day, hour or minute) of a batch, by event or wall-clock time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -11,6 +11,18 @@ pub struct TimeBucket {
     pub granularity: TimeGranularity,
     /// Whole days, hours or minutes since the Unix epoch.
     pub index: u64,
+}
+
+/// How batches split by time, and the time directories of the key layout.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeGranularity {
+    Day,
+    #[default]
+    Hour,
+    Minute,
 }
 
 impl TimeGranularity {

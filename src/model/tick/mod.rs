@@ -9,6 +9,45 @@ pub use decode::TickDecoder;
 use serde::{Deserialize, Serialize};
 use writer::Writer;
 
+/// A field of a tick, by its wire name (what `observe.fields` maps other names to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TickField {
+    Symbol,
+    Seq,
+    TsNs,
+    Price,
+    Bid,
+    Ask,
+    Size,
+}
+
+impl TickField {
+    /// Every field, in the tick's wire order.
+    pub const ALL: [TickField; 7] = [
+        TickField::Symbol,
+        TickField::Seq,
+        TickField::TsNs,
+        TickField::Price,
+        TickField::Bid,
+        TickField::Ask,
+        TickField::Size,
+    ];
+
+    /// The name tickbench itself writes it under.
+    pub fn name(self) -> &'static str {
+        match self {
+            TickField::Symbol => "symbol",
+            TickField::Seq => "seq",
+            TickField::TsNs => "ts_ns",
+            TickField::Price => "price",
+            TickField::Bid => "bid",
+            TickField::Ask => "ask",
+            TickField::Size => "size",
+        }
+    }
+}
+
 /// One market event. Field names are the wire format (DESIGN.md, "Vocabulary").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tick {
