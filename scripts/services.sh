@@ -93,8 +93,13 @@ tansu_persistent_bin() {
   local bin=$TOOLS/bin/tansu
   if ! [ -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q " $TANSU_VERSION" ||
     ! grep -q '"postgres"' "$TOOLS/.crates2.json" 2>/dev/null; then
-    log "installing tansu $TANSU_VERSION with SQLite and PostgreSQL storage (cargo install, about 13 minutes on 2 cores)"
-    cargo install --locked --force "tansu@$TANSU_VERSION" --features "$TANSU_FEATURES" \
+    log "installing tansu $TANSU_VERSION with SQLite and PostgreSQL storage (cargo install, about 11 minutes on 2 cores)"
+    # tansu's release profile asks for fat LTO in one codegen unit; a test broker needs no such
+    # speed, and without them the build takes a third less CPU (15.7 against 22.7 CPU minutes,
+    # measured 2026-12-07).
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+      cargo install --locked --force "tansu@$TANSU_VERSION" --features "$TANSU_FEATURES" \
       --root "$TOOLS" >&2
   fi
   echo "$bin"

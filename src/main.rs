@@ -16,8 +16,9 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         let signals = tickbench::cli::Signals::new();
+        let mut stdout = std::io::stdout();
         tokio::select! {
-            r = tickbench::cli::execute(cli, &signals) => match r {
+            r = tickbench::cli::execute(cli, &signals, &mut stdout) => match r {
                 Ok(code) => ExitCode::from(code),
                 Err(e) => {
                     eprintln!("error: {e:#}");

@@ -26,7 +26,11 @@ pub struct Args {
     pub glue: bool,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
+pub async fn execute(
+    args: Args,
+    _signals: &Signals,
+    stdout: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u8> {
     let Args {
         source,
         database,
@@ -60,7 +64,7 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         );
     }
     if s.sink.format == crate::model::format::Format::Iceberg {
-        return iceberg(&s, run_dir.as_deref(), &database, &table, glue).await;
+        return iceberg(&s, run_dir.as_deref(), &database, &table, glue, stdout).await;
     }
     let t = crate::commands::catalog::Table::of(
         &s,
@@ -82,9 +86,9 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         );
     }
     if glue {
-        println!("{json}");
+        writeln!(stdout, "{json}")?;
     } else {
-        print!("{}", t.ddl());
+        write!(stdout, "{}", t.ddl())?;
     }
     Ok(exit::PASSED)
 }
@@ -97,6 +101,7 @@ async fn iceberg(
     database: &str,
     table: &str,
     glue: bool,
+    stdout: &mut (dyn std::io::Write + Send),
 ) -> anyhow::Result<u8> {
     use crate::commands::iceberg_catalog::IcebergTable;
     use crate::io::iceberg::{Lake, TableSpec};
@@ -133,9 +138,13 @@ async fn iceberg(
         );
     }
     if glue {
-        println!("{}", serde_json::to_string_pretty(&t.table_input()?)?);
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&t.table_input()?)?
+        )?;
     } else {
-        print!("{}", t.ddl());
+        write!(stdout, "{}", t.ddl())?;
     }
     Ok(exit::PASSED)
 }

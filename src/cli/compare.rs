@@ -15,7 +15,11 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
+pub async fn execute(
+    args: Args,
+    _signals: &Signals,
+    stdout: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u8> {
     let Args { run_dirs, out } = args;
     let c = crate::report::compare::Comparison::load(&run_dirs)?;
     let out = match out {
@@ -29,7 +33,7 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         .to_path_buf(),
     };
     c.write(&out)?;
-    print!("{}", c.markdown());
-    println!("comparison: {}", out.display());
+    write!(stdout, "{}", c.markdown())?;
+    writeln!(stdout, "comparison: {}", out.display())?;
     Ok(exit::PASSED)
 }

@@ -31,7 +31,11 @@ pub struct Args {
     pub results_to: Option<crate::commands::results_to::S3Folder>,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
+pub async fn execute(
+    args: Args,
+    _signals: &Signals,
+    stdout: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u8> {
     let Args {
         dirs,
         results_dir,
@@ -68,13 +72,14 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let (dir, summary) = crate::commands::merge::merge(&local, &opts)
         .await
         .context("merging the producers' and sinks' folders")?;
-    print!("{}", summary.to_text());
-    println!("results: {}", dir.display());
+    write!(stdout, "{}", summary.to_text())?;
+    writeln!(stdout, "results: {}", dir.display())?;
     super::send_results(
         &dir,
         results_to.as_ref(),
         &results_s3,
         s3_endpoint.as_deref(),
+        stdout,
     )
     .await?;
     Ok(if summary.passed && summary.thresholds_passed() {

@@ -140,6 +140,7 @@ pub(crate) async fn send_results(
     to: Option<&crate::commands::results_to::S3Folder>,
     s3: &config::S3,
     endpoint: Option<&str>,
+    stdout: &mut (dyn std::io::Write + Send),
 ) -> anyhow::Result<()> {
     use anyhow::Context;
     let Some(to) = to else { return Ok(()) };
@@ -147,7 +148,7 @@ pub(crate) async fn send_results(
     let (at, n) = crate::commands::results_to::upload(&client, dir, to)
         .await
         .with_context(|| format!("copying {} to {to}", dir.display()))?;
-    println!("results copied to {at} ({n} files)");
+    writeln!(stdout, "results copied to {at} ({n} files)")?;
     Ok(())
 }
 
@@ -204,21 +205,27 @@ impl Targets {
 }
 
 /// Runs a parsed command line; the exit code (see [`exit`]) says whether the run passed its audit.
-pub async fn execute(cli: Cli, signals: &Signals) -> anyhow::Result<u8> {
+/// What a command prints for its user goes to `stdout` (stdout, for `main`); progress and notes go
+/// to stderr.
+pub async fn execute(
+    cli: Cli,
+    signals: &Signals,
+    stdout: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Run(a) => run::execute(a, signals).await,
-        Command::Produce(a) => produce::execute(a, signals).await,
-        Command::Sink(a) => sink::execute(a, signals).await,
-        Command::Observe(a) => observe::execute(a, signals).await,
-        Command::Doctor(a) => doctor::execute(a, signals).await,
-        Command::Verify(a) => verify::execute(a, signals).await,
-        Command::Report(a) => report::execute(a, signals).await,
-        Command::Compare(a) => compare::execute(a, signals).await,
-        Command::Merge(a) => merge::execute(a, signals).await,
-        Command::Catalog(a) => catalog::execute(a, signals).await,
-        Command::Compact(a) => compact::execute(a, signals).await,
-        Command::Query(a) => query::execute(a, signals).await,
-        Command::Up(a) => up::execute(a, signals).await,
-        Command::Scenario(a) => scenario::execute(a, signals).await,
+        Command::Run(a) => run::execute(a, signals, stdout).await,
+        Command::Produce(a) => produce::execute(a, signals, stdout).await,
+        Command::Sink(a) => sink::execute(a, signals, stdout).await,
+        Command::Observe(a) => observe::execute(a, signals, stdout).await,
+        Command::Doctor(a) => doctor::execute(a, signals, stdout).await,
+        Command::Verify(a) => verify::execute(a, signals, stdout).await,
+        Command::Report(a) => report::execute(a, signals, stdout).await,
+        Command::Compare(a) => compare::execute(a, signals, stdout).await,
+        Command::Merge(a) => merge::execute(a, signals, stdout).await,
+        Command::Catalog(a) => catalog::execute(a, signals, stdout).await,
+        Command::Compact(a) => compact::execute(a, signals, stdout).await,
+        Command::Query(a) => query::execute(a, signals, stdout).await,
+        Command::Up(a) => up::execute(a, signals, stdout).await,
+        Command::Scenario(a) => scenario::execute(a, signals, stdout).await,
     }
 }

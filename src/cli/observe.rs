@@ -35,7 +35,11 @@ pub struct Args {
     pub metrics: super::metrics::MetricsArgs,
 }
 
-pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
+pub async fn execute(
+    args: Args,
+    signals: &Signals,
+    stdout: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u8> {
     let Args {
         scenario: path,
         results_dir,
@@ -68,8 +72,8 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
     let (dir, summary) = crate::commands::observe::standalone::observe(&s, &opts)
         .await
         .with_context(|| format!("observing for {}", path.display()))?;
-    print!("{}", summary.to_text());
-    println!("results: {}", dir.display());
+    write!(stdout, "{}", summary.to_text())?;
+    writeln!(stdout, "results: {}", dir.display())?;
     Ok(match &summary.failure {
         Some(f) => {
             eprintln!("observe failed: {f}");

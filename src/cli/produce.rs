@@ -43,7 +43,11 @@ pub struct Args {
     pub metrics: super::metrics::MetricsArgs,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
+pub async fn execute(
+    args: Args,
+    _signals: &Signals,
+    stdout: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u8> {
     let Args {
         scenario: path,
         results_dir,
@@ -83,22 +87,24 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
         .await
         .with_context(|| format!("producing {}", path.display()))?;
     if worker.workers > 1 {
-        print!("worker {}: ", sum.worker);
+        write!(stdout, "worker {}: ", sum.worker)?;
     }
-    println!(
+    writeln!(
+        stdout,
         "{} produced, {} acknowledged, {} failed in {:.2} s: {:.0} ticks/s achieved ({:.0} scheduled)",
         sum.produced, sum.acked, sum.delivery_failed, sum.elapsed_s, sum.achieved_per_s, sum.scheduled_per_s
-    );
+    )?;
     for (name, st) in &sum.stages {
-        println!(
+        writeln!(
+            stdout,
             "{name:<14} p50 {:>9.2}ms  p99 {:>9.2}ms  max {:>9.2}ms",
             st.p50_us as f64 / 1e3,
             st.p99_us as f64 / 1e3,
             st.max_us as f64 / 1e3
-        );
+        )?;
     }
-    println!("results: {}", dir.display());
-    super::send_results(&dir, results_to.as_ref(), &s.s3, None).await?;
+    writeln!(stdout, "results: {}", dir.display())?;
+    super::send_results(&dir, results_to.as_ref(), &s.s3, None, stdout).await?;
     Ok(if sum.delivery_failed == 0 {
         exit::PASSED
     } else {

@@ -31,7 +31,11 @@ pub struct Args {
     scenario: Option<std::path::PathBuf>,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
+pub async fn execute(
+    args: Args,
+    _signals: &Signals,
+    stdout: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u8> {
     let Args {
         location,
         sql,
@@ -71,7 +75,11 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let batches = crate::commands::query::query_in(&loc, files.as_deref(), &sql)
         .await
         .with_context(|| format!("querying {location}"))?;
-    print!("{}", crate::commands::query::render(&batches, output)?);
+    write!(
+        stdout,
+        "{}",
+        crate::commands::query::render(&batches, output)?
+    )?;
     if let Some(path) = plot {
         let svg = crate::commands::query::plot(&batches, &format!("{title}: {location}"))?;
         std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;

@@ -13,13 +13,17 @@ pub struct Args {
     pub run_dir: PathBuf,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
+pub async fn execute(
+    args: Args,
+    _signals: &Signals,
+    stdout: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u8> {
     let Args { run_dir } = args;
     crate::report::document::RunReport::load(&run_dir)
         .and_then(|r| r.write())
         .with_context(|| format!("reporting {}", run_dir.display()))?;
     for f in crate::results::files::REPORTS {
-        println!("{}", run_dir.join(f).display());
+        writeln!(stdout, "{}", run_dir.join(f).display())?;
     }
     Ok(exit::PASSED)
 }

@@ -25,7 +25,11 @@ pub struct Args {
     pub metrics: super::metrics::MetricsArgs,
 }
 
-pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
+pub async fn execute(
+    args: Args,
+    signals: &Signals,
+    stdout: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u8> {
     let Args {
         scenario: path,
         results_dir,
@@ -49,8 +53,8 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         let outcome = max::search(&s, &m, &opts)
             .await
             .with_context(|| format!("max-rate search of {}", path.display()))?;
-        print!("{}", outcome.to_text());
-        println!("results: {}", outcome.dir.display());
+        write!(stdout, "{}", outcome.to_text())?;
+        writeln!(stdout, "results: {}", outcome.dir.display())?;
         return Ok(if outcome.settled_ticks_per_second.is_some() {
             exit::PASSED
         } else {
@@ -62,8 +66,8 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         let outcome = sweep::run(&s, &cells, Some(&path), &opts)
             .await
             .with_context(|| format!("sweep of {}", path.display()))?;
-        print!("{}", sweep::compare::markdown(&outcome.rows));
-        println!("results: {}", outcome.dir.display());
+        write!(stdout, "{}", sweep::compare::markdown(&outcome.rows))?;
+        writeln!(stdout, "results: {}", outcome.dir.display())?;
         return Ok(if outcome.interrupted {
             exit::INTERRUPTED
         } else if outcome.rows.iter().any(|r| r.error.is_some()) {
@@ -80,8 +84,8 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
     if terminal_format == crate::progress::ProgressFormat::Auto {
         eprintln!();
     }
-    print!("{}", outcome.summary.to_text());
-    println!("results: {}", outcome.dir.display());
+    write!(stdout, "{}", outcome.summary.to_text())?;
+    writeln!(stdout, "results: {}", outcome.dir.display())?;
     Ok(if outcome.summary.interrupted {
         // What was produced is landed and audited, but the run is not the scenario.
         exit::INTERRUPTED

@@ -15,13 +15,17 @@ pub struct Args {
     pub command: ScenarioCommand,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
+pub async fn execute(
+    args: Args,
+    _signals: &Signals,
+    stdout: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u8> {
     let Args {
         command: ScenarioCommand::Check { file },
     } = args;
     let s = config::load(&file)?;
     let cells = sweep::cells(&s, &file)?;
-    print!("{}", s.resolved_toml());
+    write!(stdout, "{}", s.resolved_toml())?;
     if cells.len() > 1 {
         eprintln!("{}: ok, a sweep of {} runs:", file.display(), cells.len());
         for (i, c) in cells.iter().enumerate() {

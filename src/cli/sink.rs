@@ -47,7 +47,11 @@ pub struct Args {
     pub metrics: super::metrics::MetricsArgs,
 }
 
-pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
+pub async fn execute(
+    args: Args,
+    signals: &Signals,
+    stdout: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u8> {
     let Args {
         scenario: path,
         results_dir,
@@ -85,9 +89,9 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
     let (dir, summary) = crate::commands::sink::sink(&s, &opts)
         .await
         .with_context(|| format!("sinking {}", path.display()))?;
-    print!("{}", summary.to_text());
-    println!("results: {}", dir.display());
-    super::send_results(&dir, results_to.as_ref(), &s.s3, None).await?;
+    write!(stdout, "{}", summary.to_text())?;
+    writeln!(stdout, "results: {}", dir.display())?;
+    super::send_results(&dir, results_to.as_ref(), &s.s3, None, stdout).await?;
     Ok(match &summary.failure {
         // The system under test failed; the folder holds what it did.
         Some(f) => {

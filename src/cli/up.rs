@@ -25,7 +25,11 @@ pub struct Args {
     s3_port: u16,
 }
 
-pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
+pub async fn execute(
+    args: Args,
+    signals: &Signals,
+    stdout: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u8> {
     let Args {
         dir,
         topic,
@@ -52,6 +56,6 @@ pub async fn execute(args: Args, signals: &Signals) -> anyhow::Result<u8> {
         &signals.stop,
     )
     .await?;
-    println!("stopped");
+    writeln!(stdout, "stopped")?;
     Ok(exit::PASSED)
 }

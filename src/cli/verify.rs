@@ -16,7 +16,11 @@ pub struct Args {
     s3_endpoint: Option<String>,
 }
 
-pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
+pub async fn execute(
+    args: Args,
+    _signals: &Signals,
+    stdout: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u8> {
     let Args {
         run_dir,
         s3_endpoint,
@@ -24,7 +28,7 @@ pub async fn execute(args: Args, _signals: &Signals) -> anyhow::Result<u8> {
     let v = crate::commands::verify::verify(&run_dir, s3_endpoint.as_deref())
         .await
         .with_context(|| format!("verifying {}", run_dir.display()))?;
-    print!("{}", v.to_text());
+    write!(stdout, "{}", v.to_text())?;
     Ok(if v.audit.passed() {
         exit::PASSED
     } else {

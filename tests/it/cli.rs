@@ -6,15 +6,8 @@ use std::process::Command;
 /// A command line run in-process: its exit code and the message `main` would print for an
 /// error (clap's own for a bad argument).
 async fn execute(args: &[&str]) -> (u8, String) {
-    use clap::Parser;
-    let argv = std::iter::once("tickbench").chain(args.iter().copied());
-    match tickbench::cli::Cli::try_parse_from(argv) {
-        Err(e) => (e.exit_code() as u8, e.to_string()),
-        Ok(cli) => match tickbench::cli::execute(cli, &tickbench::cli::Signals::new()).await {
-            Ok(code) => (code, String::new()),
-            Err(e) => (tickbench::cli::exit::ERROR, format!("error: {e:#}")),
-        },
-    }
+    let done = crate::common::execute(args).await;
+    (done.code, done.error)
 }
 
 fn tickbench(args: &[&str]) -> (i32, String, String) {

@@ -444,3 +444,34 @@ pub fn open_uploads(journal: &Path) -> BTreeMap<String, String> {
     }
     open
 }
+
+/// What a command line run in-process did.
+pub struct Executed {
+    pub code: u8,
+    /// What it printed for its user (the binary's stdout).
+    pub stdout: String,
+    /// The message `main` would print for an error (clap's own for a bad argument).
+    pub error: String,
+}
+
+/// Runs a command line in-process, as `main` does, and keeps what it printed.
+pub async fn execute(args: &[&str]) -> Executed {
+    use clap::Parser;
+    let argv = std::iter::once("tickbench").chain(args.iter().copied());
+    let mut stdout = Vec::new();
+    let (code, error) = match tickbench::cli::Cli::try_parse_from(argv) {
+        Err(e) => (e.exit_code() as u8, e.to_string()),
+        Ok(cli) => {
+            let signals = tickbench::cli::Signals::new();
+            match tickbench::cli::execute(cli, &signals, &mut stdout).await {
+                Ok(code) => (code, String::new()),
+                Err(e) => (tickbench::cli::exit::ERROR, format!("error: {e:#}")),
+            }
+        }
+    };
+    Executed {
+        code,
+        stdout: String::from_utf8(stdout).expect("UTF-8 output"),
+        error,
+    }
+}

@@ -851,39 +851,22 @@ async fn compaction_leaves_the_same_ticks_in_fewer_files_and_the_same_answers() 
     );
 
     let presets = ["vwap", "ohlc", "top-movers", "volume-by-hour"];
-    let answers = || {
+    let dir = out.dir.to_str().unwrap();
+    let answers = || async move {
         let mut all = Vec::new();
         for p in presets {
-            let q = common::succeeds(
-                Command::new(env!("CARGO_BIN_EXE_tickbench"))
-                    .arg("query")
-                    .arg(&out.dir)
-                    .args(["--preset", p, "--output", "json"]),
-            );
-            all.push(String::from_utf8(q.stdout).unwrap());
+            all.push(succeeds(&["query", dir, "--preset", p, "--output", "json"]).await);
         }
-        let q = common::succeeds(
-            Command::new(env!("CARGO_BIN_EXE_tickbench"))
-                .arg("query")
-                .arg(&out.dir)
-                .arg("SELECT count(*) AS n, count(DISTINCT symbol || '#' || CAST(seq AS VARCHAR)) AS once FROM ticks")
-                .args(["--output", "json"]),
-        );
-        all.push(String::from_utf8(q.stdout).unwrap());
+        all.push(succeeds(&["query", dir, "SELECT count(*) AS n, count(DISTINCT symbol || '#' || CAST(seq AS VARCHAR)) AS once FROM ticks", "--output", "json"]).await);
         all
     };
-    let before = answers();
+    let before = answers().await;
     assert!(
         before.last().unwrap().contains(&format!("\"n\":{landed}")),
         "{before:?}"
     );
 
-    let c = common::succeeds(
-        Command::new(env!("CARGO_BIN_EXE_tickbench"))
-            .arg("compact")
-            .arg(&out.dir),
-    );
-    let said = String::from_utf8(c.stdout).unwrap();
+    let said = succeeds(&["compact", dir]).await;
     assert!(
         said.contains(&format!(
             "{files_before} data files -> {hours} ({landed} ticks)"
@@ -896,7 +879,7 @@ async fn compaction_leaves_the_same_ticks_in_fewer_files_and_the_same_answers() 
     );
     // The replaced files are gone from S3, the new ones are there, one per partition.
     assert_eq!(on_disk(), hours);
-    let after = answers();
+    let after = answers().await;
     for (b, a) in before.iter().zip(&after) {
         same_rows(b, a);
     }
@@ -921,15 +904,17 @@ async fn compaction_leaves_the_same_ticks_in_fewer_files_and_the_same_answers() 
     }
 
     // A second compaction finds nothing to rewrite and nothing to expire.
-    let again = common::succeeds(
-        Command::new(env!("CARGO_BIN_EXE_tickbench"))
-            .arg("compact")
-            .arg(&out.dir),
-    );
-    let said = String::from_utf8(again.stdout).unwrap();
+    let said = succeeds(&["compact", dir]).await;
     assert!(said.contains("nothing to rewrite"), "{said}");
     assert!(said.contains("0 snapshots expired"), "{said}");
     assert_eq!(on_disk(), hours);
+}
+
+/// A command line run in-process that must succeed: what it printed.
+async fn succeeds(args: &[&str]) -> String {
+    let done = common::execute(args).await;
+    assert_eq!(done.code, 0, "{args:?}: {}", done.error);
+    done.stdout
 }
 
 /// The same rows (JSON lines), numbers equal to 12 significant digits: sums over other files

@@ -17,6 +17,7 @@ use crate::model::format::{decode_object, Compression, Encoding, Format};
 use crate::model::layout::{parse_object_name, topic_prefix};
 use crate::model::tick::Tick;
 
+pub mod command;
 pub mod table;
 
 /// Where the landed objects are, and where compacted ones go.
