@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tickbench::commands::query::{preset, query, Location};
+use tickbench::commands::query::{preset, query, ObjectsAt};
 use tickbench::model::format::{Compression, Encoding, Format};
 use tickbench::model::tick::Tick;
 
@@ -73,7 +73,7 @@ fn bench(c: &mut Criterion) {
         ("vwap_jsonl", Format::Jsonl, Compression::None),
         ("vwap_parquet_zstd", Format::Parquet, Compression::Zstd),
     ] {
-        let loc = Location::Folder(objects(format, compression, n));
+        let loc = ObjectsAt::Folder(objects(format, compression, n));
         // The answer is checked once: every tick counted.
         let rows = rt
             .block_on(query(&loc, "SELECT count(*) AS n FROM ticks"))

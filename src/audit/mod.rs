@@ -10,7 +10,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::model::layout::topic_prefix;
-use crate::results::{Expectations, Failed, Landed};
+use crate::results::{DeliveryFailed, Expectations, Landed};
 
 mod ledger;
 pub use ledger::{Ledger, Seen};
@@ -22,7 +22,7 @@ pub struct Expected<'a> {
     /// Ticks generated per symbol: seq 0..n.
     pub per_symbol: &'a [u64],
     /// Deliveries that failed: not acknowledged, so not expected in S3.
-    pub failed: &'a [Failed],
+    pub failed: &'a [DeliveryFailed],
     /// Objects the sink made durable.
     pub landed: &'a [Landed],
     pub start_offsets: &'a BTreeMap<i32, i64>,

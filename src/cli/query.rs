@@ -65,7 +65,7 @@ pub async fn execute(
         .map(crate::config::load)
         .transpose()?
         .map(|s| s.s3);
-    let loc = crate::commands::query::Location::parse(
+    let loc = crate::commands::query::ObjectsAt::parse(
         &location,
         s3_endpoint.as_deref(),
         settings.as_ref(),

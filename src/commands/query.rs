@@ -94,7 +94,7 @@ pub enum Output {
 
 /// Where the objects are.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Location {
+pub enum ObjectsAt {
     /// A folder holding the topic's time partitions.
     Folder(PathBuf),
     /// `s3://bucket/prefix/topic/`, with an S3-compatible endpoint if not AWS, and the region
@@ -108,7 +108,7 @@ pub enum Location {
     },
 }
 
-impl Location {
+impl ObjectsAt {
     /// Reads LOCATION: a run folder (its embedded `s3/` copy, or the bucket it landed in), an
     /// `s3://` URL, or a folder of objects.
     /// `settings`: the `[s3]` of a scenario, for an s3:// URL (a run folder has its own).
@@ -116,11 +116,11 @@ impl Location {
         s: &str,
         endpoint: Option<&str>,
         settings: Option<&crate::config::S3>,
-    ) -> anyhow::Result<Location> {
+    ) -> anyhow::Result<ObjectsAt> {
         if let Some(rest) = s.strip_prefix("s3://") {
             let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
             anyhow::ensure!(!bucket.is_empty(), "{s}: no bucket in the URL");
-            return Ok(Location::S3 {
+            return Ok(ObjectsAt::S3 {
                 bucket: bucket.into(),
                 path: path.trim_end_matches('/').into(),
                 endpoint: endpoint
@@ -141,11 +141,11 @@ impl Location {
             let sc = run.scenario()?;
             let path = crate::model::layout::topic_prefix(&sc.s3.prefix, &sc.kafka.topic);
             if m.s3_embedded && endpoint.is_none() {
-                return Ok(Location::Folder(
+                return Ok(ObjectsAt::Folder(
                     run.embedded_s3().join(&m.s3_bucket).join(path),
                 ));
             }
-            return Ok(Location::S3 {
+            return Ok(ObjectsAt::S3 {
                 bucket: m.s3_bucket,
                 path: path.trim_end_matches('/').into(),
                 endpoint: endpoint.map(String::from).or(m.s3_endpoint),
@@ -153,7 +153,7 @@ impl Location {
                 profile: sc.s3.profile.clone(),
             });
         }
-        Ok(Location::Folder(p.to_path_buf()))
+        Ok(ObjectsAt::Folder(p.to_path_buf()))
     }
 }
 
@@ -189,7 +189,7 @@ async fn detect(
 /// other formats, or a location that is not a run's folder.
 pub async fn table_files(
     source: &str,
-    loc: &Location,
+    loc: &ObjectsAt,
     endpoint: Option<&str>,
 ) -> anyhow::Result<Option<Vec<String>>> {
     let dir = Path::new(source);
@@ -219,30 +219,30 @@ pub async fn table_files(
     }
     let keys = files.into_iter().map(|(key, _, _)| key);
     Ok(Some(match loc {
-        Location::Folder(_) => {
+        ObjectsAt::Folder(_) => {
             let root = std::fs::canonicalize(run.embedded_s3().join(&bucket))?;
             keys.map(|k| format!("file://{}/{k}", root.display()))
                 .collect()
         }
-        Location::S3 { bucket, .. } => keys.map(|k| format!("s3://{bucket}/{k}")).collect(),
+        ObjectsAt::S3 { bucket, .. } => keys.map(|k| format!("s3://{bucket}/{k}")).collect(),
     }))
 }
 
 /// Runs `sql` over the objects at `loc` (the table is `ticks`).
-pub async fn query(loc: &Location, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
+pub async fn query(loc: &ObjectsAt, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
     query_in(loc, None, sql).await
 }
 
 /// [`query`] over every object under `loc`, or only `files` (an Iceberg table's current
 /// snapshot, from [`table_files`]).
 pub async fn query_in(
-    loc: &Location,
+    loc: &ObjectsAt,
     files: Option<&[String]>,
     sql: &str,
 ) -> anyhow::Result<Vec<RecordBatch>> {
     let ctx = SessionContext::new();
     let (store, url, prefix): (Arc<dyn ObjectStore>, String, object_store::path::Path) = match loc {
-        Location::Folder(dir) => {
+        ObjectsAt::Folder(dir) => {
             // A table's files are named whole; the topic's folder need not exist.
             let abs = match files {
                 Some(_) => PathBuf::from("/"),
@@ -253,7 +253,7 @@ pub async fn query_in(
             let prefix = object_store::path::Path::from_filesystem_path(&abs)?;
             (store, format!("file://{}/", abs.display()), prefix)
         }
-        Location::S3 {
+        ObjectsAt::S3 {
             bucket,
             path,
             endpoint,

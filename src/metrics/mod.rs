@@ -219,7 +219,7 @@ impl Stage {
     }
 }
 
-struct State {
+struct StageHistograms {
     measured: Histogram<u64>,
     warmup: Histogram<u64>,
     interval: Histogram<u64>,
@@ -250,7 +250,7 @@ type Put<'a> = dyn FnMut(Duration, Duration, &Histogram<u64>) -> std::io::Result
 /// Records one stage. Cheap enough for every tick: one uncontended lock and one array increment.
 pub struct StageRecorder {
     stage: Stage,
-    state: Mutex<State>,
+    state: Mutex<StageHistograms>,
 }
 
 /// Percentiles of one histogram, in the stage's unit.
@@ -284,7 +284,7 @@ impl StageRecorder {
     pub fn new(stage: Stage) -> StageRecorder {
         StageRecorder {
             stage,
-            state: Mutex::new(State {
+            state: Mutex::new(StageHistograms {
                 measured: new_hist(),
                 warmup: new_hist(),
                 interval: new_hist(),
@@ -337,7 +337,7 @@ impl StageRecorder {
         let _ = st.interval.add(h);
     }
 
-    fn close_interval(stage: Stage, st: &mut State) {
+    fn close_interval(stage: Stage, st: &mut StageHistograms) {
         if st.interval.is_empty() {
             return;
         }

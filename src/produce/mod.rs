@@ -20,7 +20,7 @@ use crate::metrics::{us_between, Counters, LocalStage, Recorders, Stage};
 use crate::model::load::Schedule;
 use crate::model::sim::{Generator, Model, Share};
 use crate::model::tick::decode_payload;
-use crate::results::Failed;
+use crate::results::DeliveryFailed;
 
 /// What the delivery reports of one producer thread add up to, recorded without shared locks.
 struct Delivered {
@@ -57,7 +57,7 @@ pub struct DeliveryContext {
     base_ns: u64,
     /// Paces the schedule and stamps sends and acks (see `clock::Anchored`).
     clock: crate::clock::Anchored,
-    failed: Mutex<Vec<Failed>>,
+    failed: Mutex<Vec<DeliveryFailed>>,
     // Served by the producer's own thread (BaseProducer): the lock is never contended.
     delivered: Mutex<Delivered>,
     /// The most messages librdkafka's statistics showed as sent more than once (see `stats`).
@@ -175,11 +175,14 @@ impl ProducerContext for DeliveryContext {
                 let tick = msg
                     .payload()
                     .and_then(|p| decode_payload(p, &mut Vec::new()).ok());
-                self.failed.lock().expect("failed list").push(Failed {
-                    symbol: tick.as_ref().map(|t| t.symbol.clone()).unwrap_or_default(),
-                    seq: tick.map(|t| t.seq).unwrap_or(u64::MAX),
-                    error: e.to_string(),
-                });
+                self.failed
+                    .lock()
+                    .expect("failed list")
+                    .push(DeliveryFailed {
+                        symbol: tick.as_ref().map(|t| t.symbol.clone()).unwrap_or_default(),
+                        seq: tick.map(|t| t.seq).unwrap_or(u64::MAX),
+                        error: e.to_string(),
+                    });
             }
         }
     }
@@ -212,7 +215,7 @@ pub struct ProduceReport {
     /// Ticks generated per symbol (each symbol's seq ran 0..n).
     pub per_symbol: Vec<u64>,
     /// Ticks whose delivery failed.
-    pub failed: Vec<Failed>,
+    pub failed: Vec<DeliveryFailed>,
     /// Ticks the producer never got to (the run was stopped).
     pub not_sent: u64,
     /// Times the local queue was full and the producer had to wait (load it could not absorb).
@@ -272,7 +275,7 @@ impl ProduceReport {
 impl DeliveryContext {
     /// Notes a tick that was not delivered.
     fn fail(&self, symbol: String, seq: u64, error: String) {
-        let f = Failed { symbol, seq, error };
+        let f = DeliveryFailed { symbol, seq, error };
         self.failed.lock().expect("failed list").push(f);
     }
 }

@@ -102,7 +102,7 @@ pub struct CommitRecord {
 
 /// A tick whose delivery failed, with librdkafka's reason.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Failed {
+pub struct DeliveryFailed {
     pub symbol: String,
     pub seq: u64,
     pub error: String,
@@ -126,7 +126,7 @@ pub struct Produced {
     pub tickers: Vec<String>,
     /// Ticks generated per symbol index: seq 0..n (0 for the symbols of other workers).
     pub per_symbol: Vec<u64>,
-    pub failed: Vec<Failed>,
+    pub failed: Vec<DeliveryFailed>,
     pub not_sent: u64,
     /// Per partition, the high watermark before the load started.
     pub start_offsets: BTreeMap<i32, i64>,
@@ -309,7 +309,7 @@ pub struct SinkSummary {
 pub struct Expectations {
     pub tickers: Vec<String>,
     pub per_symbol: Vec<u64>,
-    pub failed: Vec<Failed>,
+    pub failed: Vec<DeliveryFailed>,
     pub landed: Vec<Landed>,
     pub dead_letters: Vec<Landed>,
     pub start_offsets: BTreeMap<i32, i64>,

@@ -46,7 +46,7 @@ use record::{Next, Record};
 pub use report::{memory_bound, SinkReport};
 use reset::{Replay, Reset};
 use table::TableSink;
-use upload::{Chunk, Done, Failed, Uploader};
+use upload::{Chunk, Done, UploadGaveUp, Uploader};
 
 /// What the sink needs besides its clients.
 #[derive(Debug, Clone)]
@@ -421,7 +421,7 @@ impl State {
     }
 
     /// An upload is done, durable or given up.
-    fn on_done(&mut self, res: Result<Landed, Failed>) -> Result<(), SinkError> {
+    fn on_done(&mut self, res: Result<Landed, UploadGaveUp>) -> Result<(), SinkError> {
         self.in_flight -= 1;
         let p = match &res {
             Ok(l) => l.partition,

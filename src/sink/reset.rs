@@ -10,7 +10,7 @@ use rdkafka::consumer::Consumer;
 use rdkafka::Offset;
 
 use super::context::{give_up, Membership};
-use super::upload::{Failed, Refusal};
+use super::upload::{Refusal, UploadGaveUp};
 use super::{SinkError, State};
 
 /// Why a partition is being reset.
@@ -85,7 +85,7 @@ impl Replay {
 impl State {
     /// An upload came back failed. Transient failures rewind the partition; a permanent one
     /// (access denied, no such bucket) stops the sink, since reading again would not help.
-    pub(super) fn on_failed(&mut self, f: Failed) -> Result<(), SinkError> {
+    pub(super) fn on_failed(&mut self, f: UploadGaveUp) -> Result<(), SinkError> {
         let p = f.id.partition;
         match self.resetting.get(&p) {
             // Discarded on purpose: the partition is being revoked or rewound already.

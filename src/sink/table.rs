@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::batcher::BatchId;
-use super::upload::{Failed, Refusal, UploadError};
+use super::upload::{Refusal, UploadError, UploadGaveUp};
 use super::{CommitMsg, SinkError, State};
 use crate::clock::Now;
 use crate::config::CommitEvery;
@@ -360,7 +360,7 @@ impl State {
         // yet visible, skipping what the table now covers (or give it up, if it was lost).
         let lake = self.table.as_ref().expect("table mode").lake.name();
         for (p, (first, last)) in first_refused {
-            self.on_failed(Failed {
+            self.on_failed(UploadGaveUp {
                 id: BatchId {
                     partition: p,
                     first_offset: first,

@@ -6,7 +6,7 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use tickbench::commands::query::{preset, query, render, Location, Output};
+use tickbench::commands::query::{preset, query, render, ObjectsAt, Output};
 use tickbench::commands::store::RunStore;
 use tickbench::config;
 use tickbench::model::tick::Tick;
@@ -59,8 +59,8 @@ async fn presets_equal_the_figures_computed_from_the_ticks() {
     }
 
     // Over the run folder (its objects as files) ...
-    let folder = Location::parse(out.dir.to_str().unwrap(), None, None).unwrap();
-    assert!(matches!(folder, Location::Folder(_)), "{folder:?}");
+    let folder = ObjectsAt::parse(out.dir.to_str().unwrap(), None, None).unwrap();
+    assert!(matches!(folder, ObjectsAt::Folder(_)), "{folder:?}");
     let vwap = rows(&query(&folder, preset("vwap").unwrap()).await.unwrap());
     assert_eq!(vwap.len(), by_symbol.len());
     for (r, (sym, ticks)) in vwap.iter().zip(&by_symbol) {
@@ -108,7 +108,7 @@ async fn presets_equal_the_figures_computed_from_the_ticks() {
     assert_eq!(top, want_top);
 
     // ... and over the S3 API, with the partition columns.
-    let s3 = Location::S3 {
+    let s3 = ObjectsAt::S3 {
         bucket: "tickbench".into(),
         path: "tickbench/ticks".into(),
         endpoint: Some(store.server.as_ref().unwrap().endpoint()),
@@ -178,7 +178,7 @@ async fn a_run_grouped_by_symbol_is_queried_by_symbol() {
             }
         }
         assert_eq!(want.len(), 8);
-        let folder = Location::parse(out.dir.to_str().unwrap(), None, None).unwrap();
+        let folder = ObjectsAt::parse(out.dir.to_str().unwrap(), None, None).unwrap();
         let got = rows(
             &query(
                 &folder,
@@ -217,7 +217,7 @@ async fn a_crash_shows_in_top_movers_and_in_the_market_plot() {
     let tmp = tempfile::tempdir().unwrap();
     let out = common::run_in(tmp.path(), &s).await.unwrap();
     assert!(out.summary.passed, "{:?}", out.summary.problems);
-    let folder = Location::parse(out.dir.to_str().unwrap(), None, None).unwrap();
+    let folder = ObjectsAt::parse(out.dir.to_str().unwrap(), None, None).unwrap();
     let movers = rows(&query(&folder, preset("top-movers").unwrap()).await.unwrap());
     assert_eq!(movers.len(), 10);
     for m in &movers {

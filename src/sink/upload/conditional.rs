@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use super::{ClosedBatch, Failed, Landed, Refusal, UploadError, Uploader};
+use super::{ClosedBatch, Landed, Refusal, UploadError, UploadGaveUp, Uploader};
 use crate::metrics::now_ns;
 
 /// Asked before a tick object of a partition is written: `Err` (why) when the group says this
@@ -168,11 +168,11 @@ impl Uploader {
         error: UploadError,
         batch: &ClosedBatch,
         parts: u32,
-    ) -> Result<Landed, Failed> {
+    ) -> Result<Landed, UploadGaveUp> {
         if error.refused == Some(Refusal::Exists(batch.records)) {
             return Ok(self.landed(key, batch, parts, now_ns()));
         }
-        Err(Failed {
+        Err(UploadGaveUp {
             id: batch.id,
             last_offset: Some(batch.last_offset),
             error,

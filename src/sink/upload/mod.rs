@@ -50,7 +50,7 @@ pub enum Refusal {
 
 /// A batch whose upload gave up: the sink rewinds its partition and reads it again.
 #[derive(Debug)]
-pub struct Failed {
+pub struct UploadGaveUp {
     pub id: BatchId,
     /// The batch's last offset, when it had closed (a streaming upload can fail while its batch
     /// is still open).
@@ -100,7 +100,7 @@ pub enum Chunk {
     Last(ClosedBatch),
 }
 
-pub type Done = mpsc::UnboundedSender<Result<Landed, Failed>>;
+pub type Done = mpsc::UnboundedSender<Result<Landed, UploadGaveUp>>;
 
 #[derive(Clone)]
 pub struct Uploader {
@@ -351,7 +351,7 @@ impl Uploader {
             let _ = done.send(match (res, closed) {
                 (Ok(landed), _) => Ok(landed),
                 (Err(error), Some((batch, parts))) => up.settle(key, error, &batch, parts),
-                (Err(error), None) => Err(Failed {
+                (Err(error), None) => Err(UploadGaveUp {
                     id,
                     last_offset: None,
                     error,
