@@ -3,7 +3,6 @@
 pub mod catalog;
 pub mod compact;
 pub mod doctor;
-pub mod iceberg_catalog;
 pub mod max;
 pub mod merge;
 pub mod observe;

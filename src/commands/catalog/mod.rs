@@ -3,6 +3,8 @@
 //! crawler, no `MSCK REPAIR`), and the same table as the Glue `TableInput` that
 //! `aws glue create-table --table-input` takes. Both are rendered from one [`Table`].
 
+pub mod command;
+pub mod iceberg;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
