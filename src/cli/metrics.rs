@@ -1,13 +1,9 @@
 //! `--metrics-addr`: the terminal's display, and beside it a Prometheus endpoint serving the
-//! load the command runs (the last one started stays served until the process ends, so a final
-//! scrape reads the final counts).
-
-use std::sync::{Arc, Mutex};
+//! load the command runs (commands::live_metrics).
 
 use super::progress::Terminal;
-use crate::io::metrics_server::{self, MetricsServer};
-use crate::metrics::exposition::{render, Source};
-use crate::progress::{Live, Observe, Reporter};
+use crate::io::metrics_server::MetricsServer;
+use crate::progress::Reporter;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct MetricsArgs {
@@ -28,54 +24,8 @@ impl MetricsArgs {
         let Some(addr) = &self.metrics_addr else {
             return Ok((Reporter::new(term), None));
         };
-        let current: Arc<Mutex<Option<Live>>> = Arc::default();
-        let served = current.clone();
-        let server = metrics_server::serve(
-            addr,
-            Arc::new(move || {
-                let live = served.lock().expect("metrics lock").clone();
-                let (counters, rec) = match &live {
-                    Some(Live::Run { counters, rec, .. })
-                    | Some(Live::Sink { counters, rec, .. })
-                    | Some(Live::Produce { counters, rec }) => (Some(counters), Some(rec)),
-                    None => (None, None),
-                };
-                render(&Source {
-                    labels: &labels,
-                    counters: counters.map(|c| &**c),
-                    rec: rec.map(|r| &**r),
-                })
-            }),
-        )
-        .await?;
+        let (reporter, server) = crate::commands::live_metrics::publish(addr, labels, term).await?;
         eprintln!("metrics: http://{}/metrics", server.addr);
-        Ok((
-            Reporter::new(Published {
-                inner: term,
-                current,
-            }),
-            Some(server),
-        ))
-    }
-}
-
-/// The terminal's display, keeping the load under way for the endpoint.
-struct Published {
-    inner: Terminal,
-    current: Arc<Mutex<Option<Live>>>,
-}
-
-impl Observe for Published {
-    fn note(&self, line: &str) {
-        self.inner.note(line)
-    }
-
-    fn live(&self, live: Live) -> Option<Box<dyn Send>> {
-        *self.current.lock().expect("metrics lock") = Some(live.clone());
-        self.inner.live(live)
-    }
-
-    fn bars(&self) -> bool {
-        self.inner.bars()
+        Ok((reporter, Some(server)))
     }
 }

@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod compact;
 pub mod doctor;
+pub mod live_metrics;
 pub mod max;
 pub mod merge;
 pub mod observe;
