@@ -95,7 +95,7 @@ impl Fetched {
         Fetched {
             queue,
             ready,
-            taken: Vec::with_capacity(super::BURST),
+            taken: Vec::with_capacity(super::serve::BURST),
             consumer,
         }
     }

@@ -16,6 +16,7 @@ mod lag;
 mod record;
 mod report;
 mod reset;
+mod serve;
 pub mod start;
 mod table;
 pub mod upload;
@@ -28,12 +29,8 @@ use std::time::Duration;
 use rdkafka::consumer::Consumer;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use futures::StreamExt as _;
-
-use crate::clock::Now;
 use crate::metrics::{now_ns, Counters, LocalStage, Recorders, Stage};
 use crate::model::format::Encoding;
-use crate::model::tick::TickDecoder;
 use crate::results::CommitRecord;
 use crate::results::Landed;
 use batcher::{Action, BatchId, Batcher, TimeLayout, Triggers};
@@ -42,7 +39,6 @@ use committer::{committer, CommitMsg};
 pub use context::{SinkConsumer, SinkContext};
 use dead_letter::DeadLetters;
 pub use error::{SinkError, SinkFailure};
-use record::{Next, Record};
 pub use report::{memory_bound, SinkReport};
 use reset::{Replay, Reset};
 use table::TableSink;
@@ -146,14 +142,9 @@ struct State {
     table: Option<TableSink>,
 }
 
-/// Records taken from librdkafka's queue in one go (see the receive arm of the loop).
-const BURST: usize = 1024;
-/// Within a burst, the receive time is read again every this many records (~64 µs).
-const CLOCK_EVERY: usize = 64;
-/// The loop's 20 ms timer hands kafka_e2e to the shared recorders every this many ticks.
-const FLUSH_EVERY: u32 = 10;
-
-/// Runs the sink until the drain target is landed and committed.
+/// Runs the sink until the drain target is landed and committed: it opens (its state, the
+/// table, the committer), serves the group until drained (`serve.rs`), then closes (its last
+/// commits, and the report of what it landed even when it failed).
 pub async fn run(
     consumer: SinkConsumer,
     uploader: Uploader,
@@ -165,25 +156,67 @@ pub async fn run(
     let consumer = Arc::new(consumer);
     // Before the stream first serves the group: the first assignment is fetched into it too.
     let mut fetched = fetched::Fetched::new(consumer.clone());
-    let fetched_ready = fetched.ready();
     // However the sink ends, the consumer then leaves its group without waiting for it.
     let _closing = context::CloseOnDrop(consumer.clone());
+    let Opened {
+        mut st,
+        mut inputs,
+        committer,
+    } = match open(consumer.clone(), uploader, settings, rec, counters).await {
+        Ok(o) => o,
+        Err(error) => {
+            return Err(SinkFailure {
+                error,
+                report: Box::default(),
+            })
+        }
+    };
+    let lag = lag::Sampler::start(consumer.clone(), st.counters.clone());
+    let mut serving = serve::Serving::new(control);
+    // The loop's error ends the sink, but what it landed is still reported (and committed).
+    let failed = serving
+        .serve(&mut st, &mut inputs, &mut fetched)
+        .await
+        .err();
+    // Partitions still assigned are fetched into a queue nobody reads now; nothing is lost, as
+    // nothing past what the sink landed is committed.
+    drop(fetched);
+    lag.stop().await;
+    st.report.wall_clock_steps = serving.steps.steps;
+    st.report.largest_wall_clock_step_ns = serving.steps.largest_ns;
+    close(st, &consumer, committer, failed).await
+}
+
+/// The committer's task: what it committed, and its log of commits.
+type Committer =
+    tokio::task::JoinHandle<Result<(BTreeMap<i32, i64>, Vec<CommitRecord>), SinkError>>;
+
+/// A sink ready to serve: its state, what it waits on besides the consumer, its committer.
+struct Opened {
+    st: State,
+    inputs: serve::Inputs,
+    committer: Committer,
+}
+
+/// The sink's state at its start; the table opened and the committer started.
+async fn open(
+    consumer: Arc<SinkConsumer>,
+    uploader: Uploader,
+    settings: SinkSettings,
+    rec: Arc<Recorders>,
+    counters: Arc<Counters>,
+) -> Result<Opened, SinkError> {
     let conditional_writes = uploader.conditional_writes();
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
     let (commit_tx, commit_rx) = mpsc::unbounded_channel();
     let tracker = Arc::new(std::sync::Mutex::new(CommitTracker::default()));
     // Where writes are not conditional, the group's generation fences a zombie instead.
     let uploader = uploader.with_fence(fence::fence(tracker.clone(), commit_tx.downgrade()));
-    let (table, mut table_rx) = match &settings.table {
-        Some(t) => match TableSink::start(t.lake.clone(), t.every, t.retry_for).await {
-            Ok((sink, rx)) => (Some(sink), Some(rx)),
-            Err(error) => {
-                return Err(SinkFailure {
-                    error,
-                    report: Box::default(),
-                })
-            }
-        },
+    let (table, table_rx) = match &settings.table {
+        Some(t) => {
+            let (sink, rx) = TableSink::start(t.lake.clone(), t.every, t.retry_for).await?;
+            (Some(sink), Some(rx))
+        }
         None => (None, None),
     };
     let committer = tokio::spawn(committer(
@@ -192,9 +225,8 @@ pub async fn run(
         commit_rx,
         rec.clone(),
     ));
-    let lag = lag::Sampler::start(consumer.clone(), counters.clone());
-    let mut st = State {
-        consumer: consumer.clone(),
+    let st = State {
+        consumer,
         in_flight_by: HashMap::new(),
         resetting: BTreeMap::new(),
         failed_last: BTreeMap::new(),
@@ -226,149 +258,25 @@ pub async fn run(
         kafka_e2e: LocalStage::new(Stage::KafkaE2e),
         table,
     };
-    let SinkControl { ready, mut drain } = control;
-    let mut ready = Some(ready);
-    let mut target: Option<BTreeMap<i32, i64>> = None;
-    let mut deadline_mono_ns = u64::MAX;
-    let mut steps = crate::clock::StepWatch::default();
-    let mut drained = false;
-    let mut dec = TickDecoder::default();
-    let mut flushes = 0u32;
-    let mut ticker = tokio::time::interval(Duration::from_millis(20));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    // The loop's error ends the sink, but what it landed is still reported (and committed).
-    let failed = async {
-    // One stream for the whole run (each `recv` makes, and registers a waker slot for, a stream
-    // of its own): it serves the group's events.
-    let mut stream = consumer.stream();
-    loop {
-        tokio::select! {
-            biased;
-            Some(res) = done_rx.recv() => {
-                st.on_done(res)?;
-                st.finish_resets().await?;
-            }
-            Some(d) = table::next(&mut table_rx) => {
-                st.on_table_done(d)?;
-                st.finish_resets().await?;
-            }
-            changed = drain.changed(), if target.is_none() => {
-                if changed.is_ok() {
-                    target = drain.borrow().clone();
-                    if target.is_some() {
-                        deadline_mono_ns = crate::clock::mono_ns()
-                            + st.settings.drain_timeout.as_nanos() as u64;
-                    }
-                }
-            }
-            // Before recv: under steady load recv is always ready and would starve the age
-            // trigger and the drain check.
-            _ = ticker.tick() => {
-                let now = Now::read();
-                if let Some(step) = steps.observe(now) {
-                    tracing::warn!(
-                        "the wall clock stepped by {:+.3} s: latencies across the step are off by as much (batch ages and deadlines are on the monotonic clock)",
-                        step as f64 / 1e9
-                    );
-                }
-                if ready.is_some() && consumer.assignment().is_ok_and(|a| a.count() > 0) {
-                    let _ = ready.take().map(|r| r.send(()));
-                }
-                st.finish_resets().await?;
-                st.batcher.expire(now, &mut st.actions);
-                st.dispatch().await;
-                st.commit_table(now, drained);
-                for b in st.dead.expire(now, st.settings.triggers.max_age.as_nanos() as u64) {
-                    st.put_dead(b).await;
-                }
-                st.sample_memory();
-                flushes += 1;
-                if flushes.is_multiple_of(FLUSH_EVERY) {
-                    st.kafka_e2e.flush(&st.rec);
-                }
-                if let (Some(t), false) = (&target, drained) {
-                    if st.reached(t) {
-                        st.batcher.drain(now, &mut st.actions);
-                        st.dispatch().await;
-                        for b in st.dead.drain(now) {
-                            st.put_dead(b).await;
-                        }
-                        drained = true;
-                    } else if now.mono_ns > deadline_mono_ns {
-                        return Err(SinkError::DrainTimeout {
-                            timeout: st.settings.drain_timeout,
-                            positions: st.next_offset.clone(),
-                            targets: t.clone(),
-                        });
-                    }
-                }
-            }
-            // The records of the assigned partitions, a burst at a time (see `fetched.rs`).
-            _ = fetched_ready.notified(), if !drained => {
-                let consumed = st.report.consumed;
-                let burst = fetched.take(BURST);
-                let mut t_recv = Now::read();
-                for i in 0..burst.len() {
-                    if i > 0 && i.is_multiple_of(CLOCK_EVERY) {
-                        t_recv = Now::read();
-                    }
-                    let Some(rec) = burst.record(i, t_recv) else {
-                        st.report.consumer_errors += 1;
-                        continue;
-                    };
-                    match st.take_record(rec, &mut dec) {
-                        Next::Done => {}
-                        next => st.finish_record(next, rec, &mut dec).await,
-                    }
-                }
-                drop(burst);
-                st.counters.consumed.fetch_add(st.report.consumed - consumed, Ordering::Relaxed);
-            }
-            // Group events (served inside the poll). Records come here only for a partition
-            // assigned before `fetched` existed, which the order above rules out: one at a time.
-            Some(msg) = stream.next(), if !drained => match msg {
-                Ok(m) => {
-                    let rec = Record::of(&m, Now::read());
-                    let consumed = st.report.consumed;
-                    match st.take_record(rec, &mut dec) {
-                        Next::Done => {}
-                        next => st.finish_record(next, rec, &mut dec).await,
-                    }
-                    st.counters.consumed.fetch_add(st.report.consumed - consumed, Ordering::Relaxed);
-                }
-                Err(_) => st.report.consumer_errors += 1,
-            },
-        }
-        let events = consumer.context().take();
-        if !events.is_empty() {
-            st.on_membership(events);
-            st.finish_resets().await?;
-        }
-        if std::mem::take(&mut st.read_again) {
-            drained = false;
-        }
-        if drained
-            && st.in_flight == 0
-            && st.resetting.is_empty()
-            && st.table.as_ref().is_none_or(|t| t.idle())
-        {
-            break;
-        }
-    }
-    Ok::<(), SinkError>(())
-    }
-    .await
-    .err();
-    // Partitions still assigned are fetched into a queue nobody reads now; nothing is lost, as
-    // nothing past what the sink landed is committed.
-    drop(fetched);
-    lag.stop().await;
+    Ok(Opened {
+        st,
+        inputs: serve::Inputs { done_rx, table_rx },
+        committer,
+    })
+}
+
+/// The sink's last commits, the committer's log, and the report: `failed` (the loop's error, if
+/// any) or the committer's own error makes it a failure that still carries the report.
+async fn close(
+    mut st: State,
+    consumer: &Arc<SinkConsumer>,
+    committer: Committer,
+    failed: Option<SinkError>,
+) -> Result<SinkReport, SinkFailure> {
     st.kafka_e2e.flush(&st.rec);
     st.final_commits();
-    st.report.wall_clock_steps = steps.steps;
     st.report.dead_letters_truncated = st.dead.truncated;
     st.report.dead_letter_cap_closes = st.dead.cap_closes;
-    st.report.largest_wall_clock_step_ns = steps.largest_ns;
     st.report.positions = st.positions_released.clone();
     st.report.positions.extend(st.next_offset.clone());
     if let Some(t) = &st.table {
@@ -383,7 +291,7 @@ pub async fn run(
         ..
     } = st;
     closing::Closing {
-        consumer: &consumer,
+        consumer,
         topic: &settings.topic,
         commit_tx: &commit_tx,
         finals,
