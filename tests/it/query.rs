@@ -240,17 +240,16 @@ async fn a_crash_shows_in_top_movers_and_in_the_market_plot() {
     );
 
     let svg = tmp.path().join("market.svg");
-    common::succeeds(
-        std::process::Command::new(env!("CARGO_BIN_EXE_tickbench"))
-            .args([
-                "query",
-                out.dir.to_str().unwrap(),
-                "--preset",
-                "market",
-                "--plot",
-            ])
-            .arg(&svg),
-    );
+    let plotted = common::execute(&[
+        "query",
+        out.dir.to_str().unwrap(),
+        "--preset",
+        "market",
+        "--plot",
+        svg.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(plotted.code, 0, "{}", plotted.error);
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains(">index<"), "{svg}");
 }

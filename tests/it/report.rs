@@ -66,19 +66,11 @@ fn the_html_report_is_one_file_with_a_plot_per_figure() {
     assert!(html.contains("librdkafka_version"), "the manifest is shown");
 }
 
-#[test]
-fn tickbench_report_rewrites_the_files_of_a_run_folder() {
+#[tokio::test]
+async fn tickbench_report_rewrites_the_files_of_a_run_folder() {
     let tmp = copy_of_fixture();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickbench"))
-        .arg("report")
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::execute(&["report", tmp.path().to_str().unwrap()]).await;
+    assert_eq!(out.code, 0, "{}", out.error);
     let md = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
     assert_eq!(md, RunReport::load(&fixture()).unwrap().markdown());
     let csv = std::fs::read_to_string(tmp.path().join("timeseries.csv")).unwrap();
@@ -97,12 +89,13 @@ fn tickbench_report_rewrites_the_files_of_a_run_folder() {
     let html = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
 
-    let missing = Command::new(env!("CARGO_BIN_EXE_tickbench"))
-        .args(["report", "/nonexistent/run"])
-        .output()
-        .unwrap();
-    assert_eq!(missing.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/run/summary.json"));
+    let missing = common::execute(&["report", "/nonexistent/run"]).await;
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.error.contains("/nonexistent/run/summary.json"),
+        "{}",
+        missing.error
+    );
 }
 
 /// Headless Chromium (Debian's `chromium`) takes a screenshot of report.html; the plots' line
@@ -164,8 +157,8 @@ fn chromium_draws_the_plots_of_report_html() {
     }
 }
 
-#[test]
-fn tickbench_compare_puts_runs_side_by_side_with_their_changes() {
+#[tokio::test]
+async fn tickbench_compare_puts_runs_side_by_side_with_their_changes() {
     let (a, b) = (copy_of_fixture(), copy_of_fixture());
     // The second run: half again the landed rate, twice the objects, 3 ticks lost (a FAIL);
     // the same interval logs, so the same latencies.
@@ -179,19 +172,15 @@ fn tickbench_compare_puts_runs_side_by_side_with_their_changes() {
     sum["passed"] = false.into();
     std::fs::write(&path, serde_json::to_string(&sum).unwrap()).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_tickbench"))
-        .arg("compare")
-        .arg(a.path())
-        .arg(b.path())
-        .arg("--out")
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let run = common::execute(&[
+        "compare",
+        a.path().to_str().unwrap(),
+        b.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.error);
     let md = std::fs::read_to_string(out.path().join("compare.md")).unwrap();
     let row = |name: &str| {
         md.lines()
@@ -280,21 +269,13 @@ print(acc.get_total_count(), acc.get_value_at_percentile(99), acc.get_max_value(
     }
 }
 
-#[test]
-fn tickbench_catalog_of_a_run_folder_prints_the_ddl_and_writes_the_table_input() {
+#[tokio::test]
+async fn tickbench_catalog_of_a_run_folder_prints_the_ddl_and_writes_the_table_input() {
     let tmp = copy_of_fixture();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickbench"))
-        .arg("catalog")
-        .arg(tmp.path())
-        .args(["--database", "markets"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ddl = String::from_utf8_lossy(&out.stdout);
+    let dir = tmp.path().to_str().unwrap();
+    let out = common::execute(&["catalog", dir, "--database", "markets"]).await;
+    assert_eq!(out.code, 0, "{}", out.error);
+    let ddl = out.stdout;
     assert!(ddl.starts_with("CREATE EXTERNAL TABLE IF NOT EXISTS `markets`.`ticks` ("));
     // The date projection starts on the run's day (the fixture ran on 2026-11-22).
     assert!(
@@ -314,14 +295,12 @@ fn tickbench_catalog_of_a_run_folder_prints_the_ddl_and_writes_the_table_input()
         "s3://tickbench/tickbench/ticks/"
     );
 
-    let bad = Command::new(env!("CARGO_BIN_EXE_tickbench"))
-        .arg("catalog")
-        .arg(tmp.path())
-        .args(["--since", "last week"])
-        .output()
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
+    let bad = common::execute(&["catalog", dir, "--since", "last week"]).await;
+    assert_eq!(bad.code, 2);
     assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("--since \"last week\": a date YYYY-MM-DD")
+        bad.error
+            .contains("--since \"last week\": a date YYYY-MM-DD"),
+        "{}",
+        bad.error
     );
 }

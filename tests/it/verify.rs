@@ -4,21 +4,12 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use tickbench::config;
 
-fn verify(dir: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tickbench"))
-        .args(["verify", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+async fn verify(dir: &Path) -> (u8, String) {
+    let out = crate::common::execute(&["verify", dir.to_str().unwrap()]).await;
+    (out.code, format!("{}{}", out.stdout, out.error))
 }
 
 fn objects(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -44,7 +35,7 @@ async fn verify_passes_then_names_what_was_removed_or_copied() {
     assert!(out.summary.passed);
     assert!(out.dir.join("expected.json").is_file());
 
-    let (code, text) = verify(&out.dir);
+    let (code, text) = verify(&out.dir).await;
     assert_eq!(code, 0, "{text}");
     assert!(
         text.contains("2000 acknowledged, 2000 landed, 0 lost, 0 duplicated"),
@@ -69,7 +60,7 @@ async fn verify_passes_then_names_what_was_removed_or_copied() {
     std::fs::copy(&copied, copied.with_file_name(&moved)).unwrap();
     let copied_records = std::fs::read_to_string(&copied).unwrap().lines().count();
 
-    let (code, text) = verify(&out.dir);
+    let (code, text) = verify(&out.dir).await;
     assert_eq!(code, 1, "{text}");
     assert!(
         text.contains(&format!(
@@ -90,7 +81,7 @@ async fn verify_passes_then_names_what_was_removed_or_copied() {
     );
 
     // Not a run folder: a clear error, exit 2.
-    let (code, text) = verify(tmp.path());
+    let (code, text) = verify(tmp.path()).await;
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("expected.json"), "{text}");
 }
