@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tickbench::config::Symbols;
 use tickbench::model::load::segment::Segment;
 use tickbench::model::load::{Profile, Schedule};
+use tickbench::model::sim::settings::Symbols;
 use tickbench::model::sim::{gbm, Generator, Model, Share, Universe};
 
 const N: u64 = 100_000;

@@ -5,8 +5,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tickbench::config::Symbols;
 use tickbench::model::load::Schedule;
+use tickbench::model::sim::settings::Symbols;
 use tickbench::model::sim::{Generator, Model, Share, Universe};
 
 struct Counting;

@@ -111,7 +111,12 @@ pub async fn produce(
         start_ns + scenario.warmup.as_nanos() as u64,
     ));
     let counters = Arc::new(Counters::default());
-    let schedule = Schedule::of_scenario(scenario, start_ns);
+    let schedule = Schedule::of(
+        &scenario.rate,
+        scenario.total_duration(),
+        scenario.seed,
+        start_ns,
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let task = crate::produce::launch(
         &producer_cfg,

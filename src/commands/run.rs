@@ -128,7 +128,12 @@ pub async fn run(
     let run_start_ns = now_ns() + 50_000_000;
     let measure_start_ns = run_start_ns + scenario.warmup.as_nanos() as u64;
     rec.anchor(run_start_ns, measure_start_ns);
-    let schedule = Schedule::of_scenario(scenario, run_start_ns);
+    let schedule = Schedule::of(
+        &scenario.rate,
+        scenario.total_duration(),
+        scenario.seed,
+        run_start_ns,
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     let (mut producer_task, progress) = launch_load(

@@ -16,10 +16,12 @@ pub use observe::*;
 pub use schema::*;
 pub use targets::*;
 pub(crate) use validate::check_symbol;
-pub use validate::{grid_divisions, is_safe_name, is_ticker};
+pub use validate::{is_safe_name, is_ticker};
 use validate::{line_of, validate};
 
 use std::path::{Path, PathBuf};
+
+use crate::model::sim::settings::FixedSymbol;
 use std::time::Duration;
 
 /// S3's multipart limits.

@@ -11,7 +11,8 @@ use super::observe::Observe;
 use super::targets::{Kafka, S3};
 use crate::model::format::{Compression, Encoding, Format};
 use crate::model::layout::TimeGranularity;
-use crate::model::load::segment::Segment;
+use crate::model::load::Rate;
+use crate::model::sim::settings::Symbols;
 
 /// One benchmark run: what load to generate, where to send it and how the sink batches it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,145 +147,6 @@ fn default_e2e_bound() -> Duration {
     Duration::from_secs(1)
 }
 
-/// The symbol universe, drawn reproducibly from the seed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Symbols {
-    /// Symbols generated from the seed (plausible tickers), besides `fixed` and `file`; the whole
-    /// universe holds 1 to 100,000.
-    #[serde(default)]
-    pub count: u32,
-    /// Median start price of generated symbols (start prices are log-normal).
-    #[serde(default = "default_price_median")]
-    pub price_median: f64,
-    /// Standard deviation of the log of generated start prices.
-    #[serde(default = "default_price_log_sd")]
-    pub price_log_sd: f64,
-    /// Lowest annual drift mu of generated symbols (for example -0.05 for -5 % a year).
-    #[serde(default = "default_drift_min")]
-    pub drift_min: f64,
-    /// Highest annual drift mu.
-    #[serde(default = "default_drift_max")]
-    pub drift_max: f64,
-    /// Lowest annual volatility sigma (for example 0.1 for 10 %).
-    #[serde(default = "default_vol_min")]
-    pub volatility_min: f64,
-    /// Highest annual volatility sigma.
-    #[serde(default = "default_vol_max")]
-    pub volatility_max: f64,
-    /// Lowest beta to the market index (one-factor correlation); 0 and 0 make symbols independent.
-    #[serde(default)]
-    pub beta_min: f64,
-    /// Highest beta to the market index, at most 1.
-    #[serde(default)]
-    pub beta_max: f64,
-    /// Zipf exponent of activity: the symbol of rank r ticks in proportion to 1/r^zipf
-    /// (0: every symbol equally often; about 1: a real market's skew), 0 to 5.
-    #[serde(default)]
-    pub zipf: f64,
-    /// Quoted half-spread, in basis points of the price, for a symbol of 25 % volatility; it
-    /// scales with the square root of volatility and is at least half a tick.
-    #[serde(default = "default_half_spread_bps")]
-    pub half_spread_bps: f64,
-    /// Price grid: prices, bids and asks are whole multiples of this, which must be 1/N for a
-    /// whole N (0.01, 0.05, 0.0001).
-    #[serde(default = "default_tick_size")]
-    pub tick_size: f64,
-    /// Tail exponent of trade sizes (Pareto, in lots of 100): smaller means heavier, 1.05 to 10.
-    #[serde(default = "default_size_alpha")]
-    pub size_alpha: f64,
-    /// Merton jumps: Poisson arrivals of normal log-price jumps, each symbol on its own (news,
-    /// idiosyncratic shocks). A crash of the whole market is `crashes`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jumps: Option<Jumps>,
-    /// Market-wide crashes at scheduled times: the market index jumps, so every symbol moves
-    /// with its beta at the same moment (a symbol of beta 0 does not move).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub crashes: Vec<Crash>,
-    /// Symbols set by hand, ahead of the generated ones.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fixed: Vec<FixedSymbol>,
-    /// CSV file of symbols (header `ticker,start_price,drift,volatility[,beta]`), relative to the
-    /// scenario file; its symbols come after `fixed`, before the generated ones.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<std::path::PathBuf>,
-    /// The rows of `file`, read when the scenario is loaded.
-    #[serde(skip)]
-    pub file_rows: Vec<FixedSymbol>,
-}
-
-/// Merton jump parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Jumps {
-    /// Expected jumps per symbol per year of trading time.
-    pub per_year: f64,
-    /// Mean log-price jump (for example -0.05 for about -5 %).
-    pub mean: f64,
-    /// Standard deviation of the log-price jump.
-    pub sd: f64,
-}
-
-/// A jump of the market index at a scheduled time, optionally recovered in part.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Crash {
-    /// When, from the start of the load (the warm-up included), as the rate segments count.
-    #[serde(with = "humantime_serde")]
-    pub at: Duration,
-    /// The index's log move (for example -0.1 for about -9.5 %); a symbol moves beta times it.
-    #[serde(rename = "move")]
-    pub market_move: f64,
-    /// Share of the move given back afterwards, 0 (none) to 1 (all).
-    #[serde(default)]
-    pub recover: f64,
-    /// Over how long the recovery is given back, evenly.
-    #[serde(with = "humantime_serde", default)]
-    pub recover_over: Duration,
-}
-
-/// One symbol set by hand.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FixedSymbol {
-    /// Ticker: 1 to 12 characters from A-Z 0-9 . -
-    pub ticker: String,
-    /// Start price.
-    pub start_price: f64,
-    /// Annual drift mu.
-    pub drift: f64,
-    /// Annual volatility sigma.
-    pub volatility: f64,
-    /// Beta to the market index (default 0).
-    #[serde(default)]
-    pub beta: f64,
-}
-
-/// The load shape: an open-loop schedule of intended send times over warm-up and duration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rate {
-    /// A constant rate in ticks per second (shorthand for one constant segment).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticks_per_second: Option<f64>,
-    /// The profile as segments laid end to end from the start of the warm-up; the last one's
-    /// final rate holds if they end before the run does.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub segments: Vec<Segment>,
-    /// Poisson arrivals around the profile (exponential gaps) instead of evenly spaced ticks.
-    #[serde(default)]
-    pub poisson: bool,
-    /// Producer threads, each with its own Kafka producer and a disjoint share of the symbols.
-    #[serde(default = "default_producer_threads")]
-    pub producer_threads: u32,
-    /// Pad every record's value to this size with spaces after the tick's JSON (JSON allows
-    /// whitespace after a value, so the sink, the audit and any JSON reader still read the
-    /// tick), to line runs up with published figures at a fixed message size (OpenMessaging
-    /// Benchmark's standard workloads send 1 KiB). Records already longer stay as they are.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub record_size: Option<ByteSize>,
-}
-
 /// How the sink batches records into S3 objects; the first trigger to fire closes the batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -405,36 +267,6 @@ pub enum UploadMode {
     Buffered,
 }
 
-fn default_price_median() -> f64 {
-    50.0
-}
-fn default_price_log_sd() -> f64 {
-    1.0
-}
-fn default_tick_size() -> f64 {
-    0.01
-}
-fn default_size_alpha() -> f64 {
-    1.5
-}
-fn default_producer_threads() -> u32 {
-    1
-}
-fn default_drift_min() -> f64 {
-    -0.05
-}
-fn default_drift_max() -> f64 {
-    0.15
-}
-fn default_vol_min() -> f64 {
-    0.10
-}
-fn default_vol_max() -> f64 {
-    0.60
-}
-fn default_half_spread_bps() -> f64 {
-    1.0
-}
 fn default_max_records() -> u64 {
     1_000_000
 }

@@ -500,7 +500,7 @@ pub struct Sending {
 }
 
 impl Sending {
-    pub fn of(rate: &crate::config::Rate) -> Sending {
+    pub fn of(rate: &crate::model::load::Rate) -> Sending {
         Sending {
             threads: rate.producer_threads,
             record_size: rate.record_size.map_or(0, |b| b.as_u64() as usize),

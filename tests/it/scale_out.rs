@@ -34,7 +34,7 @@ fn start(args: &[&str], log: &Path) -> Child {
 /// Every tick one generator makes for the scenario's seed and a schedule starting at `start_ns`.
 fn single_worker_stream(s: &config::Scenario, start_ns: u64) -> Vec<Tick> {
     let model = Model::new(Universe::new(&s.symbols, s.seed), s.seed);
-    let schedule = Schedule::of_scenario(s, start_ns);
+    let schedule = Schedule::of(&s.rate, s.total_duration(), s.seed, start_ns);
     let mut gen = Generator::new(model, Share::ALL, start_ns);
     schedule
         .iter()

@@ -59,7 +59,12 @@ pub async fn run(
         run_start_ns,
         run_start_ns + scenario.warmup.as_nanos() as u64,
     );
-    let schedule = Schedule::of_scenario(scenario, run_start_ns);
+    let schedule = Schedule::of(
+        &scenario.rate,
+        scenario.total_duration(),
+        scenario.seed,
+        run_start_ns,
+    );
     let mut ledger = Ledger::new(
         tickers.iter().map(String::as_str),
         (schedule.start_ns, schedule.end_ns()),

@@ -86,7 +86,7 @@ pub async fn observe(
     let counters = Arc::new(Counters::default());
     // Without the load's start, any time is the load's: nothing is foreign.
     let schedule_ns = at_ns.map_or((0, u64::MAX), |at| {
-        let s = Schedule::of_scenario(scenario, at);
+        let s = Schedule::of(&scenario.rate, scenario.total_duration(), scenario.seed, at);
         (s.start_ns, s.end_ns())
     });
     let tickers = Universe::new(&scenario.symbols, scenario.seed).tickers();

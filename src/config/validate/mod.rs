@@ -5,6 +5,8 @@ use bytesize::ByteSize;
 
 use super::*;
 use crate::model::load::segment::{self, Segment};
+use crate::model::load::Rate;
+use crate::model::sim::settings::{grid_divisions, FixedSymbol};
 
 mod iceberg;
 mod kafka;
@@ -426,17 +428,6 @@ pub fn is_ticker(t: &str) -> bool {
     (1..=12).contains(&t.len())
         && t.chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.' || c == '-')
-}
-
-/// N when `tick_size` is 1/N for a whole N (prices are then whole ticks divided by N, which
-/// prints as short decimals).
-pub fn grid_divisions(tick_size: f64) -> Option<u64> {
-    if !(tick_size > 0.0 && tick_size <= 1.0) {
-        return None;
-    }
-    let n = (1.0 / tick_size).round();
-    ((1.0..=1_000_000.0).contains(&n) && ((1.0 / n) - tick_size).abs() <= tick_size * 1e-9)
-        .then_some(n as u64)
 }
 
 fn check_rate(r: &Rate, max_mode: bool) -> Result<(), Violation> {

@@ -10,10 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod rate;
 pub mod segment;
 
-use crate::config::Rate;
 use crate::model::sim::rng::unit_from;
+pub use rate::Rate;
 use segment::{seg_integral, seg_rate, segment_duration, Segment};
 
 /// Length of one cell of the Λ walk.
@@ -122,14 +123,14 @@ impl Schedule {
         }
     }
 
-    /// The scenario's profile from `start_ns`, with its seeded Poisson arrivals if it asks for them.
-    pub fn of_scenario(s: &crate::config::Scenario, start_ns: u64) -> Schedule {
+    /// `rate`'s profile over `length` from `start_ns`, with Poisson arrivals drawn from `seed`
+    /// if it asks for them.
+    pub fn of(rate: &Rate, length: Duration, seed: u64, start_ns: u64) -> Schedule {
         Schedule::new(
             start_ns,
-            Profile::from_rate(&s.rate, s.total_duration()),
-            s.rate
-                .poisson
-                .then(|| crate::model::sim::rng::substream(s.seed, "arrivals")),
+            Profile::from_rate(rate, length),
+            rate.poisson
+                .then(|| crate::model::sim::rng::substream(seed, "arrivals")),
         )
     }
 

@@ -12,6 +12,7 @@
 pub mod alias;
 pub mod gbm;
 pub mod rng;
+pub mod settings;
 pub mod universe;
 
 use std::sync::Arc;
@@ -230,7 +231,7 @@ struct SymbolState {
 
 /// The market index's log move from the crashes so far, `since_ns` after the load's start: each
 /// crash's whole move from its time on, less what it has given back.
-fn crash_level(crashes: &[crate::config::Crash], since_ns: u64) -> f64 {
+fn crash_level(crashes: &[settings::Crash], since_ns: u64) -> f64 {
     crashes
         .iter()
         .take_while(|c| since_ns >= c.at.as_nanos() as u64)

@@ -1,6 +1,6 @@
 use super::*;
-use crate::config::Symbols;
 use crate::model::load::Schedule;
+use crate::model::sim::settings::Symbols;
 use crate::model::tick::Tick;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};

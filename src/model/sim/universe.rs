@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::rng::substream;
-use crate::config::{grid_divisions, Crash, Jumps, Symbols};
+use super::settings::{grid_divisions, Crash, Jumps, Symbols};
 
 /// One symbol's fixed parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn fixed_and_file_symbols_come_first() {
         let mut c = cfg(5);
-        c.fixed.push(crate::config::FixedSymbol {
+        c.fixed.push(crate::model::sim::settings::FixedSymbol {
             ticker: "ACME".into(),
             start_price: 12.5,
             drift: 0.1,
